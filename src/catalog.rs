@@ -1,0 +1,495 @@
+//! The catalog of endpoints: TOML files in `probes/`, compiled in, plus `--catalog` files.
+//! Loading validates every entry so that a bad file is rejected with `file:line: what`.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::{Context, Mode};
+
+/// The built-in catalog, compiled into the binary so the single file is self-contained.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "probes/azureml.toml",
+        include_str!("../probes/azureml.toml"),
+    ),
+    (
+        "probes/storage.toml",
+        include_str!("../probes/storage.toml"),
+    ),
+    (
+        "probes/public-internet.toml",
+        include_str!("../probes/public-internet.toml"),
+    ),
+];
+
+/// The placeholders a host template may use, with the flag that supplies each.
+pub const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("region", "--region"),
+    ("storage_account", "--storage-account"),
+    ("compute_name", "--compute-name"),
+    ("workspace_id", "--workspace-id"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        })
+    }
+}
+
+/// The deepest layer a check tests. Ordered from shallow to deep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Dns,
+    Tcp,
+    Udp,
+    Tls,
+    Https,
+    Websocket,
+    Smb,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Dns => "dns",
+            Kind::Tcp => "tcp",
+            Kind::Udp => "udp",
+            Kind::Tls => "tls",
+            Kind::Https => "https",
+            Kind::Websocket => "websocket",
+            Kind::Smb => "smb",
+        }
+    }
+
+    /// The layer this build actually tests for an entry of this kind. HTTP, WebSocket and
+    /// SMB are tested through their transport until those probes exist, and results say so.
+    pub fn tested_layer(self) -> Kind {
+        match self {
+            Kind::Https | Kind::Websocket => Kind::Tls,
+            Kind::Smb => Kind::Tcp,
+            other => other,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    endpoint: Vec<toml::Spanned<RawEntry>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    id: String,
+    group: String,
+    title: String,
+    host: String,
+    #[serde(default)]
+    stands_for: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default)]
+    transport: Option<Transport>,
+    kind: Kind,
+    #[serde(default = "yes")]
+    required: bool,
+    #[serde(default)]
+    modes: Option<Vec<Mode>>,
+    #[serde(default)]
+    service_tag: Option<String>,
+    doc: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One validated catalog entry, templates not yet expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: String,
+    pub group: String,
+    pub title: String,
+    pub host: String,
+    pub stands_for: Option<String>,
+    pub port: Option<u16>,
+    pub transport: Transport,
+    pub kind: Kind,
+    pub required: bool,
+    pub modes: Vec<Mode>,
+    pub service_tag: Option<String>,
+    pub doc: String,
+    /// `file:line` the entry came from, for messages about it.
+    pub origin: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{file}:{line}: {what}")]
+pub struct CatalogError {
+    pub file: String,
+    pub line: usize,
+    pub what: String,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parse and validate one catalog file. `seen` holds ids from files loaded before it.
+pub fn parse(file: &str, text: &str, seen: &mut HashSet<String>) -> Result<Vec<Entry>, CatalogError> {
+    let err = |offset: usize, what: String| CatalogError {
+        file: file.to_string(),
+        line: line_of(text, offset),
+        what,
+    };
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        err(offset, e.message().trim().replace('\n', " "))
+    })?;
+    let mut entries = Vec::with_capacity(raw.endpoint.len());
+    for spanned in raw.endpoint {
+        let at = spanned.span().start;
+        let r = spanned.into_inner();
+        let fail = |what: String| Err(err(at, format!("endpoint \"{}\": {what}", r.id)));
+        if !valid_id(&r.id) {
+            return Err(err(
+                at,
+                format!(
+                    "id \"{}\" must be lowercase letters, digits and '-' (1-64 characters)",
+                    r.id
+                ),
+            ));
+        }
+        if !seen.insert(r.id.clone()) {
+            return fail("duplicate id: ids must be unique across all catalogs".into());
+        }
+        if !valid_id(&r.group) {
+            return fail(format!("group \"{}\" must be lowercase letters, digits and '-'", r.group));
+        }
+        if r.title.trim().is_empty() {
+            return fail("title is empty".into());
+        }
+        if let Err(what) = check_template(&r.host) {
+            return fail(format!("host: {what}"));
+        }
+        if let Some(w) = &r.stands_for {
+            if let Err(what) = check_template(w) {
+                return fail(format!("stands_for: {what}"));
+            }
+        }
+        if !(r.doc.starts_with("https://") || r.doc.starts_with("http://")) {
+            return fail("doc must be the URL of the document that asks for this endpoint".into());
+        }
+        let transport = r.transport.unwrap_or(if r.kind == Kind::Udp {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        });
+        match (r.kind, transport, r.port) {
+            (Kind::Dns, _, _) => {}
+            (_, _, None) => return fail(format!("kind \"{}\" needs a port", r.kind.as_str())),
+            (_, _, Some(0)) => return fail("port 0 is not a port".into()),
+            (Kind::Udp, Transport::Udp, _) => {}
+            (Kind::Udp, Transport::Tcp, _) => {
+                return fail("kind \"udp\" needs transport = \"udp\"".into())
+            }
+            (k, Transport::Udp, _) => {
+                return fail(format!("kind \"{}\" runs over TCP, not UDP", k.as_str()))
+            }
+            _ => {}
+        }
+        let modes = r.modes.unwrap_or_else(|| vec![Mode::PublicIp, Mode::NoPublicIp]);
+        if modes.is_empty() || modes.contains(&Mode::Auto) {
+            return fail("modes must list \"public-ip\" and/or \"no-public-ip\"".into());
+        }
+        entries.push(Entry {
+            origin: format!("{file}:{}", line_of(text, at)),
+            id: r.id,
+            group: r.group,
+            title: r.title,
+            host: r.host,
+            stands_for: r.stands_for,
+            port: if r.kind == Kind::Dns { None } else { r.port },
+            transport,
+            kind: r.kind,
+            required: r.required,
+            modes,
+            service_tag: r.service_tag,
+            doc: r.doc,
+        });
+    }
+    Ok(entries)
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+}
+
+/// A host template: DNS characters, `*` and known `{placeholders}`.
+fn check_template(t: &str) -> Result<(), String> {
+    if t.is_empty() {
+        return Err("is empty".into());
+    }
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| format!("unclosed '{{' in \"{t}\""))?;
+        let name = &rest[open + 1..open + close];
+        if !PLACEHOLDERS.iter().any(|(p, _)| *p == name) {
+            let known: Vec<_> = PLACEHOLDERS.iter().map(|(p, _)| format!("{{{p}}}")).collect();
+            return Err(format!(
+                "unknown placeholder {{{name}}} (known: {})",
+                known.join(" ")
+            ));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    let literal: String = strip_placeholders(t);
+    if let Some(c) = literal
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '_')))
+    {
+        return Err(format!("character '{c}' cannot appear in a host name (\"{t}\")"));
+    }
+    Ok(())
+}
+
+fn strip_placeholders(t: &str) -> String {
+    let mut out = String::new();
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        match rest[open..].find('}') {
+            Some(close) => rest = &rest[open + close + 1..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Load the built-in catalog followed by the extra files.
+pub fn load(extra: &[(String, String)]) -> Result<Vec<Entry>, CatalogError> {
+    let mut seen = HashSet::new();
+    let mut all = Vec::new();
+    for (file, text) in BUILTIN {
+        all.extend(parse(file, text, &mut seen)?);
+    }
+    for (file, text) in extra {
+        all.extend(parse(file, text, &mut seen)?);
+    }
+    Ok(all)
+}
+
+/// Expand a template with the context's values; `Err` names the flag of the first missing one.
+pub fn expand(template: &str, ctx: &Context) -> Result<String, &'static str> {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        let name = &rest[open + 1..open + close];
+        let (value, flag) = match name {
+            "region" => (ctx.region.as_deref(), "--region"),
+            "storage_account" => (ctx.storage_account.as_deref(), "--storage-account"),
+            "compute_name" => (ctx.compute_name.as_deref(), "--compute-name"),
+            "workspace_id" => (ctx.workspace_id.as_deref(), "--workspace-id"),
+            _ => (None, "--catalog"),
+        };
+        out.push_str(value.ok_or(flag)?);
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A glob over ids and groups for `--only`/`--skip`: `*` any run, `?` one character.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+impl Entry {
+    pub fn selected(&self, only: &[String], skip: &[String]) -> bool {
+        let hit = |p: &String| glob_match(p, &self.id) || glob_match(p, &self.group);
+        (only.is_empty() || only.iter().any(hit)) && !skip.iter().any(hit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Context;
+
+    fn full_context() -> Context {
+        Context {
+            region: Some("westeurope".into()),
+            storage_account: Some("amlstore1".into()),
+            compute_name: Some("ci-one".into()),
+            workspace_id: Some("0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f".into()),
+            ..Context::default()
+        }
+    }
+
+    #[test]
+    fn builtin_catalog_loads_with_unique_ids_and_documents() {
+        let all = load(&[]).expect("built-in catalog is valid");
+        assert!(all.len() >= 25, "catalog has {} entries", all.len());
+        let ids: HashSet<_> = all.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids.len(), all.len(), "ids are unique");
+        for e in &all {
+            assert!(e.doc.starts_with("https://learn.microsoft.com/"), "{} cites a document", e.id);
+        }
+    }
+
+    #[test]
+    fn every_builtin_entry_expands_with_a_full_context() {
+        let ctx = full_context();
+        for e in load(&[]).unwrap() {
+            let host = expand(&e.host, &ctx).unwrap_or_else(|f| panic!("{} needs {f}", e.id));
+            assert!(!host.contains('{') && !host.contains('*'), "{} -> {host}", e.id);
+            if let Some(w) = &e.stands_for {
+                assert!(w.contains('*'), "{}: stands_for is a wildcard", e.id);
+            }
+        }
+    }
+
+    #[test]
+    fn the_seed_tables_are_covered() {
+        let all = load(&[]).unwrap();
+        let ctx = full_context();
+        let has = |host: &str, port: u16, t: Transport| {
+            all.iter()
+                .any(|e| expand(&e.host, &ctx).unwrap() == host && e.port == Some(port) && e.transport == t)
+        };
+        assert!(has("ci-one.westeurope.instances.azureml.ms", 443, Transport::Tcp));
+        assert!(has("ci-one.westeurope.instances.azureml.ms", 8787, Transport::Tcp));
+        assert!(has("ci-one.westeurope.instances.azureml.ms", 18881, Transport::Tcp));
+        assert!(has("ci-one.westeurope.instances.azureml.net", 443, Transport::Tcp));
+        assert!(has("westeurope.tundra.azureml.ms", 5831, Transport::Udp));
+        assert!(has("westeurope.batch.azure.com", 443, Transport::Tcp));
+        assert!(has("westeurope.service.batch.azure.com", 443, Transport::Tcp));
+        assert!(has("graph.windows.net", 443, Transport::Tcp));
+        for svc in ["blob", "queue", "table"] {
+            assert!(has(&format!("amlstore1.{svc}.core.windows.net"), 443, Transport::Tcp));
+        }
+        assert!(has("amlstore1.file.core.windows.net", 445, Transport::Tcp));
+        for host in [
+            "login.microsoftonline.com",
+            "management.azure.com",
+            "ml.azure.com",
+            "mcr.microsoft.com",
+            "dc.applicationinsights.azure.com",
+            "dc.services.visualstudio.com",
+        ] {
+            assert!(has(host, 443, Transport::Tcp), "{host}");
+        }
+        assert!(all.iter().filter(|e| e.group == "packages").all(|e| !e.required));
+    }
+
+    #[test]
+    fn missing_input_names_the_flag() {
+        let ctx = Context::default();
+        assert_eq!(expand("{region}.tundra.azureml.ms", &ctx), Err("--region"));
+        assert_eq!(
+            expand("{storage_account}.file.core.windows.net", &ctx),
+            Err("--storage-account")
+        );
+        assert_eq!(expand("graph.windows.net", &ctx).as_deref(), Ok("graph.windows.net"));
+    }
+
+    fn parse_one(text: &str) -> Result<Vec<Entry>, CatalogError> {
+        parse("extra.toml", text, &mut HashSet::new())
+    }
+
+    const GOOD: &str = "[[endpoint]]\nid = \"x\"\ngroup = \"g\"\ntitle = \"t\"\nhost = \"a.example.net\"\nport = 443\nkind = \"tls\"\ndoc = \"https://learn.microsoft.com/x\"\n";
+
+    #[test]
+    fn a_good_extra_entry_gets_defaults() {
+        let e = &parse_one(GOOD).unwrap()[0];
+        assert_eq!(e.transport, Transport::Tcp);
+        assert!(e.required);
+        assert_eq!(e.modes, vec![Mode::PublicIp, Mode::NoPublicIp]);
+        assert_eq!(e.origin, "extra.toml:1");
+    }
+
+    #[test]
+    fn malformed_catalogs_name_file_and_line() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("[[endpoint]]\nid = \"x\"\nport = \"many\"\n", 3, "invalid type"),
+            (&GOOD.replace("kind = \"tls\"", "kind = \"gopher\""), 7, "unknown variant"),
+            (&GOOD.replace("\ndoc", "\ncolour = 1\ndoc"), 8, "unknown field"),
+            (&format!("\n\n{GOOD}{GOOD}"), 11, "duplicate id"),
+            (&GOOD.replace("a.example.net", "{tenant}.example.net"), 1, "unknown placeholder {tenant}"),
+            (&GOOD.replace("a.example.net", "a b.example.net"), 1, "cannot appear in a host name"),
+            (&GOOD.replace("port = 443\n", ""), 1, "needs a port"),
+            (&GOOD.replace("https://learn.microsoft.com/x", "see the wiki"), 1, "doc must be the URL"),
+            (&GOOD.replace("\"x\"", "\"Bad Id\""), 1, "id \"Bad Id\""),
+            (&GOOD.replace("kind = \"tls\"", "kind = \"tls\"\ntransport = \"udp\""), 1, "runs over TCP"),
+            ("[[endpoint]\n", 1, ""),
+        ];
+        for (text, line, what) in cases {
+            let e = parse_one(text).expect_err(text);
+            assert_eq!(e.file, "extra.toml");
+            assert_eq!(e.line, *line, "{e} for {text:?}");
+            assert!(e.what.contains(what), "{e} should say {what:?}");
+            assert!(!e.to_string().contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn globs_select_by_id_or_group() {
+        assert!(glob_match("storage-*", "storage-blob-443"));
+        assert!(glob_match("*443", "graph-443"));
+        assert!(glob_match("g?aph-443", "graph-443"));
+        assert!(!glob_match("storage-*", "graph-443"));
+        let e = &parse_one(GOOD).unwrap()[0];
+        assert!(e.selected(&[], &[]));
+        assert!(e.selected(&["g".into()], &[]));
+        assert!(!e.selected(&["g".into()], &["x".into()]));
+        assert!(!e.selected(&["other".into()], &[]));
+    }
+}

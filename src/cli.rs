@@ -1,0 +1,138 @@
+//! The command line. Every check option is also read from `AMLPROBE_<NAME>`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::context::{self, Cloud, Mode};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "amlprobe",
+    version,
+    about = "Checks from an Azure ML compute node that every endpoint Azure ML needs is reachable, and explains what is not",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe every endpoint that applies to this node (the default command)
+    Check(CheckArgs),
+    /// Print the endpoints that would be probed, resolved for the context, without touching the network
+    List(CheckArgs),
+    /// Print what a reason code means and how to fix it
+    Explain {
+        /// A reason code, like tcp_timeout
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Azure region of the workspace and compute (westeurope)
+    #[arg(long, env = "AMLPROBE_REGION", value_parser = context::parse_region)]
+    pub region: Option<String>,
+    /// Sovereign cloud
+    #[arg(long, env = "AMLPROBE_CLOUD", value_enum, default_value_t = Cloud::Public)]
+    pub cloud: Cloud,
+    /// Workspace id (GUID), for the private-endpoint DNS checks
+    #[arg(long, env = "AMLPROBE_WORKSPACE_ID", value_parser = context::parse_guid)]
+    pub workspace_id: Option<String>,
+    /// The workspace's default storage account name
+    #[arg(long, env = "AMLPROBE_STORAGE_ACCOUNT", value_parser = context::parse_storage_account)]
+    pub storage_account: Option<String>,
+    /// This compute instance's name (default: CI_NAME)
+    #[arg(long, env = "AMLPROBE_COMPUTE_NAME", value_parser = context::parse_compute_name)]
+    pub compute_name: Option<String>,
+    /// Networking mode of the compute
+    #[arg(long, env = "AMLPROBE_MODE", value_enum, default_value_t = Mode::Auto)]
+    pub mode: Mode,
+    /// Extra catalog file in the probes/ format; repeatable
+    #[arg(long, env = "AMLPROBE_CATALOG", value_delimiter = ',')]
+    pub catalog: Vec<PathBuf>,
+    /// Run only checks whose id or group matches this glob; repeatable
+    #[arg(long, env = "AMLPROBE_ONLY", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Leave out checks whose id or group matches this glob; repeatable
+    #[arg(long, env = "AMLPROBE_SKIP", value_delimiter = ',')]
+    pub skip: Vec<String>,
+    /// Resolve with these servers instead of /etc/resolv.conf; repeatable
+    #[arg(long, env = "AMLPROBE_DNS_SERVER", value_delimiter = ',', value_parser = parse_dns_server, value_name = "IP[:PORT]")]
+    pub dns_server: Vec<SocketAddr>,
+    /// Extra trust anchors (PEM) besides the system store; repeatable
+    #[arg(long, env = "AMLPROBE_CA_FILE", value_delimiter = ',', value_name = "PEM")]
+    pub ca_file: Vec<PathBuf>,
+    /// Deadline of one check, all its phases together (5s, 1500ms)
+    #[arg(long, env = "AMLPROBE_TIMEOUT", value_parser = parse_timeout, default_value = "5s", value_name = "DURATION")]
+    pub timeout: Duration,
+    /// Report format on stdout (default: table on a terminal, json otherwise)
+    #[arg(short, long, env = "AMLPROBE_OUTPUT", value_enum)]
+    pub output: Option<Format>,
+    /// Also write the full JSON report to FILE
+    #[arg(long, env = "AMLPROBE_REPORT", value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Warnings also make the exit code 1
+    #[arg(long, env = "AMLPROBE_STRICT")]
+    pub strict: bool,
+    /// Plain table without colour (also NO_COLOR)
+    #[arg(long, env = "AMLPROBE_NO_COLOR")]
+    pub no_color: bool,
+}
+
+/// `IP` or `IP:PORT` (`[v6]:PORT` for IPv6 with a port).
+pub fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    s.parse::<SocketAddr>()
+        .map_err(|_| format!("'{s}' is not a DNS server address: use IP or IP:PORT, like 168.63.129.16 or [fd00::53]:53"))
+}
+
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("'{s}' is not a duration ({e}): use a number and a unit, like 5s or 1500ms"))?;
+    if d < Duration::from_millis(100) || d > Duration::from_secs(600) {
+        return Err(format!("'{s}' is out of range: give between 100ms and 10m"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_servers_and_timeouts_parse() {
+        assert_eq!(parse_dns_server("10.0.0.53").unwrap(), "10.0.0.53:53".parse().unwrap());
+        assert_eq!(parse_dns_server("10.0.0.53:5353").unwrap(), "10.0.0.53:5353".parse().unwrap());
+        assert_eq!(parse_dns_server("fd00::53").unwrap(), "[fd00::53]:53".parse().unwrap());
+        assert!(parse_dns_server("dns.example.net").is_err());
+        assert_eq!(parse_timeout("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_timeout("5s").unwrap(), Duration::from_secs(5));
+        assert!(parse_timeout("5").is_err());
+        assert!(parse_timeout("0s").is_err());
+        assert!(parse_timeout("2h").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,120 @@
+//! Where the probe runs: the values that fill the catalog's templates, and where each came from.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    PublicIp,
+    NoPublicIp,
+    #[default]
+    Auto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Cloud {
+    #[default]
+    Public,
+    Usgov,
+    China,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Context {
+    pub cloud: Cloud,
+    pub region: Option<String>,
+    pub mode: Mode,
+    pub workspace_id: Option<String>,
+    pub storage_account: Option<String>,
+    pub compute_name: Option<String>,
+    /// For each value above that is set: `flag`, `env:NAME`, `imds` or `file:PATH`.
+    pub sources: BTreeMap<&'static str, String>,
+}
+
+/// Azure region names: lowercase letters and digits (`westeurope`, `eastus2`).
+pub fn parse_region(s: &str) -> Result<String, String> {
+    let r = s.trim().to_ascii_lowercase();
+    if (3..=40).contains(&r.len())
+        && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && r.as_bytes()[0].is_ascii_lowercase()
+    {
+        Ok(r)
+    } else {
+        Err(format!(
+            "'{s}' is not an Azure region name: use the lowercase name without spaces, like westeurope or eastus2"
+        ))
+    }
+}
+
+/// A workspace id is a GUID (8-4-4-4-12 hexadecimal digits).
+pub fn parse_guid(s: &str) -> Result<String, String> {
+    let g = s.trim().to_ascii_lowercase();
+    let groups: Vec<&str> = g.split('-').collect();
+    let lens = [8, 4, 4, 4, 12];
+    if groups.len() == 5
+        && groups
+            .iter()
+            .zip(lens)
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        Ok(g)
+    } else {
+        Err(format!(
+            "'{s}' is not a workspace id: expected a GUID like 0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f (portal: workspace Overview, Workspace ID)"
+        ))
+    }
+}
+
+/// Storage account names: 3-24 lowercase letters and digits.
+pub fn parse_storage_account(s: &str) -> Result<String, String> {
+    if (3..=24).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "'{s}' is not a storage account name: 3-24 lowercase letters and digits, the name only (not the URL)"
+        ))
+    }
+}
+
+/// Compute instance names: 3-24 letters, digits and hyphens, starting with a letter.
+pub fn parse_compute_name(s: &str) -> Result<String, String> {
+    let ok = (3..=24).contains(&s.len())
+        && s.as_bytes()[0].is_ascii_alphabetic()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !s.ends_with('-');
+    if ok {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "'{s}' is not a compute instance name: 3-24 letters, digits and '-', starting with a letter"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_values_are_validated() {
+        assert_eq!(parse_region("WestEurope").unwrap(), "westeurope");
+        assert!(parse_region("west europe").is_err());
+        assert!(parse_region("").is_err());
+        assert!(parse_region("1abc").is_err());
+        assert!(parse_guid("0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f").is_ok());
+        assert!(parse_guid("0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0").is_err());
+        assert!(parse_guid("zf3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f").is_err());
+        assert!(parse_storage_account("amlstore1").is_ok());
+        assert!(parse_storage_account("AmlStore").is_err());
+        assert!(parse_storage_account("amlstore1.blob.core.windows.net").is_err());
+        assert_eq!(parse_compute_name("My-CI1").unwrap(), "my-ci1");
+        assert!(parse_compute_name("-ci").is_err());
+        assert!(parse_compute_name("ci_1").is_err());
+    }
+}

@@ -1,0 +1,287 @@
+//! amlprobe: checks from an Azure Machine Learning compute node that every endpoint the Azure
+//! ML network documents require is reachable, layer by layer, and explains what is not.
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod cli;
+pub mod context;
+pub mod probe;
+pub mod report;
+pub mod verdict;
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use clap::Parser;
+
+use cli::{CheckArgs, Cli, Command, Format};
+use context::{Cloud, Context};
+use probe::{Failure, Plan};
+use report::{Node, Report, Summary, Tool};
+use verdict::{Reason, Subject};
+
+/// Exit codes of the public interface.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_CANNOT_RUN: i32 = 3;
+
+/// A problem that stops the run before any check: bad input (2) or an unusable node (3).
+#[derive(Debug)]
+pub struct Stop {
+    pub code: i32,
+    pub message: String,
+}
+
+fn usage(message: impl Into<String>) -> Stop {
+    Stop { code: EXIT_USAGE, message: message.into() }
+}
+
+fn cannot_run(message: impl Into<String>) -> Stop {
+    Stop { code: EXIT_CANNOT_RUN, message: message.into() }
+}
+
+pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return EXIT_OK;
+            }
+            // clap's message, on one line: what is wrong, then where to read more.
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid usage");
+            eprintln!("amlprobe: {} (see amlprobe --help)", first.trim_start_matches("error: "));
+            return EXIT_USAGE;
+        }
+    };
+    let outcome = match cli.command {
+        None => check(&cli.check),
+        Some(Command::Check(args)) => check(&args),
+        Some(Command::List(args)) => list(&args),
+        Some(Command::Explain { reason }) => explain(&reason),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(stop) => {
+            eprintln!("amlprobe: {}", stop.message);
+            stop.code
+        }
+    }
+}
+
+fn context_from(args: &CheckArgs) -> Context {
+    let mut ctx = Context {
+        cloud: args.cloud,
+        region: args.region.clone(),
+        mode: args.mode,
+        workspace_id: args.workspace_id.clone(),
+        storage_account: args.storage_account.clone(),
+        compute_name: args.compute_name.clone(),
+        ..Context::default()
+    };
+    for (name, set) in [
+        ("region", ctx.region.is_some()),
+        ("workspace_id", ctx.workspace_id.is_some()),
+        ("storage_account", ctx.storage_account.is_some()),
+        ("compute_name", ctx.compute_name.is_some()),
+    ] {
+        if set {
+            ctx.sources.insert(name, "flag".into());
+        }
+    }
+    if ctx.compute_name.is_none() {
+        if let Some(name) = std::env::var("CI_NAME").ok().and_then(|v| context::parse_compute_name(&v).ok()) {
+            ctx.compute_name = Some(name);
+            ctx.sources.insert("compute_name", "env:CI_NAME".into());
+        }
+    }
+    ctx
+}
+
+fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
+    let mut extra = Vec::new();
+    for path in &args.catalog {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| usage(format!("--catalog {}: cannot read: {e}", path.display())))?;
+        extra.push((path.display().to_string(), text));
+    }
+    let entries = catalog::load(&extra).map_err(|e| usage(format!("invalid catalog: {e}")))?;
+    let mut plans = probe::plan(&entries, ctx, &args.only, &args.skip);
+    if plans.is_empty() {
+        return Err(usage("no check matches --only/--skip; see `amlprobe list` for ids and groups"));
+    }
+    if ctx.cloud != Cloud::Public {
+        for p in plans.iter_mut().filter(|p| p.skip.is_none()) {
+            p.skip = Some(Failure {
+                reason: Reason::NotApplicable,
+                message: "the catalog's host names are the public cloud's; sovereign cloud hosts are not in this version".into(),
+            });
+        }
+    }
+    Ok(plans)
+}
+
+fn output_format(args: &CheckArgs) -> Format {
+    args.output.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Json })
+}
+
+fn colour(args: &CheckArgs) -> bool {
+    !args.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn check(args: &CheckArgs) -> Result<i32, Stop> {
+    let started = Instant::now();
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let ctx = context_from(args);
+    let plans = plans_for(args, &ctx)?;
+    let trust = probe::tls::Trust::load(&args.ca_file).map_err(|m| {
+        if args.ca_file.is_empty() {
+            cannot_run(m)
+        } else {
+            usage(m)
+        }
+    })?;
+    let resolvers = if args.dns_server.is_empty() {
+        probe::dns::Resolvers::from_system(args.timeout).map_err(cannot_run)?
+    } else {
+        probe::dns::Resolvers::from_servers(&args.dns_server, args.timeout).map_err(cannot_run)?
+    };
+    let format = output_format(args);
+    let node = Node { hostname: hostname(), resolvers: resolvers.labels(), proxy: None };
+    let env = Arc::new(probe::Env::new(resolvers, trust, args.timeout));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| cannot_run(format!("cannot start the async runtime: {e}")))?;
+    let results = runtime.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let streaming = format == Format::Jsonl;
+        let printer = tokio::spawn(async move {
+            while let Some(r) = rx.recv().await {
+                if streaming {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{}", report::jsonl_result(&r));
+                    let _ = out.flush();
+                }
+            }
+        });
+        let results = probe::run_all(env, plans, Some(tx)).await;
+        let _ = printer.await;
+        results
+    });
+    runtime.shutdown_background();
+
+    let summary = Summary::of(&results);
+    let report = Report {
+        schema_version: report::SCHEMA_VERSION,
+        tool: Tool { name: "amlprobe", version: env!("CARGO_PKG_VERSION") },
+        started_at,
+        duration_ms: started.elapsed().as_millis() as u64,
+        timeout_ms: args.timeout.as_millis() as u64,
+        node,
+        context: ctx,
+        summary,
+        results,
+    };
+    if let Some(path) = &args.report {
+        std::fs::write(path, report.to_json() + "\n")
+            .map_err(|e| cannot_run(format!("--report {}: cannot write: {e}", path.display())))?;
+    }
+    let text = match format {
+        Format::Table => report::table::render(&report, colour(args)),
+        Format::Json => report.to_json() + "\n",
+        Format::Jsonl => report::jsonl_summary(&report) + "\n",
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    Ok(summary.exit_code(args.strict))
+}
+
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    id: &'a str,
+    group: &'a str,
+    title: &'a str,
+    required: bool,
+    kind: catalog::Kind,
+    target: probe::Target,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stands_for: Option<&'a str>,
+    /// Why it would be skipped, if it would.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skip: Option<String>,
+    doc: &'a str,
+}
+
+fn list(args: &CheckArgs) -> Result<i32, Stop> {
+    let ctx = context_from(args);
+    let plans = plans_for(args, &ctx)?;
+    let listed: Vec<Listed> = plans
+        .iter()
+        .map(|p| Listed {
+            id: &p.entry.id,
+            group: &p.entry.group,
+            title: &p.entry.title,
+            required: p.entry.required,
+            kind: p.entry.kind,
+            target: probe::Target { host: p.host.clone(), port: p.entry.port, transport: p.entry.transport },
+            stands_for: p.stands_for.as_deref(),
+            skip: p.skip.as_ref().map(|f| format!("{}: {}", f.reason, f.message)),
+            doc: &p.entry.doc,
+        })
+        .collect();
+    let text = match output_format(args) {
+        Format::Json | Format::Jsonl => serde_json::to_string_pretty(&listed).unwrap_or_default() + "\n",
+        Format::Table => {
+            let w = listed.iter().map(|l| l.id.len()).max().unwrap_or(2);
+            let mut s = String::new();
+            for l in &listed {
+                let target = match l.target.port {
+                    Some(p) => format!("{}:{p}/{}", l.target.host, l.target.transport),
+                    None => l.target.host.clone(),
+                };
+                s.push_str(&format!("{:w$}  {:9}  {}", l.id, l.kind.as_str(), target));
+                if let Some(skip) = &l.skip {
+                    s.push_str(&format!("  (skip: {skip})"));
+                }
+                s.push('\n');
+            }
+            s
+        }
+    };
+    print!("{text}");
+    Ok(EXIT_OK)
+}
+
+fn explain(code: &str) -> Result<i32, Stop> {
+    let Some(reason) = Reason::from_code(code.trim()) else {
+        let known: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
+        return Err(usage(format!("unknown reason code '{code}'; known codes: {}", known.join(", "))));
+    };
+    let fix = verdict::remediation(
+        reason,
+        &Subject { host: "<host>", port: None, transport: "tcp", service_tag: None },
+    );
+    println!("{}  ({})", reason.code(), reason.status().as_str());
+    println!("meaning: {}", reason.meaning());
+    if !fix.is_empty() {
+        println!("fix:     {fix}");
+    }
+    Ok(EXIT_OK)
+}

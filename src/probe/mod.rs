@@ -1,0 +1,408 @@
+//! Runs one check's phases (DNS, then TCP or UDP, then TLS) under one deadline, and all checks
+//! at once. Each layer lives in its own module as a small async function.
+
+pub mod dns;
+pub mod tcp;
+pub mod tls;
+pub mod udp;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, OnceCell};
+use tokio::time::Instant;
+
+use crate::catalog::{self, Entry, Kind, Transport};
+use crate::context::{Context, Mode};
+use crate::verdict::{self, Reason, Status, Subject};
+
+/// Why a phase did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: Reason,
+    pub message: String,
+}
+
+/// One layer of one check, with its own timing.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Phase {
+    pub phase: &'static str,
+    /// `null` when the phase ran but could not tell (UDP silence).
+    pub ok: Option<bool>,
+    pub ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnames: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Phase {
+    fn new(phase: &'static str, ok: Option<bool>, since: Instant) -> Phase {
+        Phase {
+            phase,
+            ok,
+            ms: since.elapsed().as_millis() as u64,
+            addresses: None,
+            cnames: None,
+            server: None,
+            address: None,
+            version: None,
+            subject: None,
+            issuer: None,
+            error: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: Option<u16>,
+    pub transport: Transport,
+}
+
+/// The result of one catalog entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub id: String,
+    pub group: String,
+    pub title: String,
+    pub required: bool,
+    pub kind: Kind,
+    /// The deepest layer this build actually tested (may be shallower than `kind`).
+    pub tested: Kind,
+    pub target: Target,
+    /// The wildcard requirement the concrete host stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stands_for: Option<String>,
+    pub status: Status,
+    pub reason: Reason,
+    pub message: String,
+    pub remediation: String,
+    pub doc: String,
+    pub duration_ms: u64,
+    pub phases: Vec<Phase>,
+}
+
+/// A catalog entry made concrete for this context, or the reason it cannot run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub entry: Entry,
+    pub host: String,
+    pub stands_for: Option<String>,
+    pub service_tag: Option<String>,
+    /// The flag that would supply a missing template value.
+    pub missing_flag: Option<&'static str>,
+    pub skip: Option<Failure>,
+}
+
+/// Expand the selected entries for the context; skipped ones carry their reason.
+pub fn plan(entries: &[Entry], ctx: &Context, only: &[String], skip: &[String]) -> Vec<Plan> {
+    entries
+        .iter()
+        .filter(|e| e.selected(only, skip))
+        .map(|e| {
+            let stands_for = e
+                .stands_for
+                .as_ref()
+                .map(|w| catalog::expand(w, ctx).unwrap_or_else(|_| w.clone()));
+            let service_tag = e
+                .service_tag
+                .as_ref()
+                .map(|t| catalog::expand(t, ctx).unwrap_or_else(|_| t.clone()));
+            let (host, missing_flag) = match catalog::expand(&e.host, ctx) {
+                Ok(host) => (host.to_ascii_lowercase(), None),
+                Err(flag) => (e.host.clone(), Some(flag)),
+            };
+            let skip = missing_flag.map(|flag| Failure {
+                reason: Reason::MissingInput,
+                message: format!("needs {flag}: the host is {}", e.host),
+            });
+            let skip = skip.or_else(|| {
+                (ctx.mode != Mode::Auto && !e.modes.contains(&ctx.mode)).then(|| Failure {
+                    reason: Reason::NotApplicable,
+                    message: "does not apply to this networking mode".into(),
+                })
+            });
+            Plan { entry: e.clone(), host, stands_for, service_tag, missing_flag, skip }
+        })
+        .collect()
+}
+
+/// What every check shares: resolvers (with one lookup per host), trust, the deadline length.
+pub struct Env {
+    pub resolvers: dns::Resolvers,
+    pub trust: tls::Trust,
+    pub timeout: Duration,
+    lookups: Mutex<HashMap<String, Arc<OnceCell<(Result<dns::Answer, Failure>, u64)>>>>,
+}
+
+impl Env {
+    pub fn new(resolvers: dns::Resolvers, trust: tls::Trust, timeout: Duration) -> Env {
+        Env { resolvers, trust, timeout, lookups: Mutex::new(HashMap::new()) }
+    }
+
+    /// Resolve `host` once for all checks that name it; the result and its duration are shared.
+    async fn resolve_shared(&self, host: &str, deadline: Instant) -> (Result<dns::Answer, Failure>, u64) {
+        let cell = {
+            let mut map = match self.lookups.lock() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            map.entry(host.to_string()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            let started = Instant::now();
+            let r = self.resolvers.resolve(host, deadline).await;
+            (r, started.elapsed().as_millis() as u64)
+        })
+        .await
+        .clone()
+    }
+}
+
+/// Run one check: every phase under the same deadline; the first failing phase decides.
+pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
+    let started = Instant::now();
+    let deadline = started + env.timeout;
+    let e = &plan.entry;
+    let mut phases = Vec::new();
+    let outcome = match &plan.skip {
+        Some(f) => Err(f.clone()),
+        None => run_phases(env, plan, deadline, &mut phases).await,
+    };
+    let (reason, message) = match outcome {
+        Ok(message) => (Reason::Ok, message),
+        Err(f) => (f.reason, f.message),
+    };
+    let tested = phases
+        .iter()
+        .filter(|p| p.ok == Some(true) || p.ok.is_none())
+        .map(|p| layer_of(p.phase))
+        .max()
+        .unwrap_or(Kind::Dns)
+        .min(e.kind);
+    let message = match (&plan.stands_for, reason) {
+        (Some(w), Reason::Ok | Reason::UdpNoReply) => format!("{message} [{} stands for {w}]", plan.host),
+        _ => message,
+    };
+    let remediation = match (reason, plan.missing_flag) {
+        (Reason::MissingInput, Some(flag)) => format!(
+            "Give {flag} (or set AMLPROBE_{}).",
+            flag.trim_start_matches("--").replace('-', "_").to_ascii_uppercase()
+        ),
+        _ => verdict::remediation(
+            reason,
+            &Subject {
+                host: &plan.host,
+                port: e.port,
+                transport: &e.transport.to_string(),
+                service_tag: plan.service_tag.as_deref(),
+            },
+        ),
+    };
+    CheckResult {
+        id: e.id.clone(),
+        group: e.group.clone(),
+        title: e.title.clone(),
+        required: e.required,
+        kind: e.kind,
+        tested,
+        target: Target { host: plan.host.clone(), port: e.port, transport: e.transport },
+        stands_for: plan.stands_for.clone(),
+        status: verdict::status_for(reason, e.required),
+        reason,
+        message,
+        remediation,
+        doc: e.doc.clone(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        phases,
+    }
+}
+
+fn layer_of(phase: &str) -> Kind {
+    match phase {
+        "tcp" => Kind::Tcp,
+        "udp" => Kind::Udp,
+        "tls" => Kind::Tls,
+        _ => Kind::Dns,
+    }
+}
+
+async fn run_phases(env: &Env, plan: &Plan, deadline: Instant, phases: &mut Vec<Phase>) -> Result<String, Failure> {
+    let e = &plan.entry;
+    let started = Instant::now();
+    let (answer, dns_ms) = env.resolve_shared(&plan.host, deadline).await;
+    let mut dns_phase = Phase::new("dns", Some(answer.is_ok()), started);
+    dns_phase.ms = dns_ms;
+    match &answer {
+        Ok(a) => {
+            dns_phase.addresses = Some(a.addresses.iter().map(IpAddr::to_string).collect());
+            dns_phase.cnames = Some(a.cnames.clone());
+            dns_phase.server = Some(a.server.clone());
+        }
+        Err(f) => dns_phase.error = Some(f.message.clone()),
+    }
+    phases.push(dns_phase);
+    let answer = answer?;
+    let via = match answer.cnames.last() {
+        Some(c) => format!("{} via {c}", answer.addresses[0]),
+        None => answer.addresses[0].to_string(),
+    };
+    let Some(port) = e.port else {
+        return Ok(format!("{} resolves to {via}", plan.host));
+    };
+
+    if e.transport == Transport::Udp {
+        let addr = SocketAddr::new(answer.addresses[0], port);
+        let started = Instant::now();
+        let outcome = udp::probe(addr, deadline).await;
+        let mut phase = Phase::new("udp", None, started);
+        phase.address = Some(addr.to_string());
+        let result = match outcome {
+            Ok(udp::UdpOutcome::Reply { bytes }) => {
+                phase.ok = Some(true);
+                Ok(format!("{addr}: the service answered ({bytes} bytes)"))
+            }
+            Ok(udp::UdpOutcome::Silence { sent }) => Err(Failure {
+                reason: Reason::UdpNoReply,
+                message: format!(
+                    "{addr}: {sent} datagrams sent, no ICMP rejection; UDP cannot be confirmed without a reply"
+                ),
+            }),
+            Err(f) => {
+                phase.ok = Some(false);
+                phase.error = Some(f.message.clone());
+                Err(f)
+            }
+        };
+        phases.push(phase);
+        return result;
+    }
+
+    let started = Instant::now();
+    let connected = tcp::connect(&answer.addresses, port, deadline).await;
+    let mut phase = Phase::new("tcp", Some(connected.is_ok()), started);
+    match &connected {
+        Ok((_, peer)) => phase.address = Some(peer.to_string()),
+        Err(f) => {
+            phase.address = Some(SocketAddr::new(answer.addresses[0], port).to_string());
+            phase.error = Some(f.message.clone());
+        }
+    }
+    phases.push(phase);
+    let (stream, peer) = connected?;
+    if e.kind.tested_layer() < Kind::Tls {
+        return Ok(not_deeper(format!("{peer}: TCP connection accepted"), e.kind, Kind::Tcp));
+    }
+
+    let started = Instant::now();
+    let shaken = tls::handshake(stream, peer, &plan.host, &env.trust, deadline).await;
+    let mut phase = Phase::new("tls", Some(shaken.is_ok()), started);
+    phase.address = Some(peer.to_string());
+    match &shaken {
+        Ok(h) => {
+            phase.version = Some(h.version.clone());
+            phase.subject = Some(h.subject.clone());
+            phase.issuer = Some(h.issuer.clone());
+        }
+        Err(f) => phase.error = Some(f.message.clone()),
+    }
+    phases.push(phase);
+    let h = shaken?;
+    Ok(not_deeper(
+        format!("{peer}: {}, certificate for {} issued by {}", h.version, h.subject, h.issuer),
+        e.kind,
+        Kind::Tls,
+    ))
+}
+
+/// Say plainly when the entry asks for a deeper layer than this build tests.
+fn not_deeper(message: String, asked: Kind, tested: Kind) -> String {
+    if asked > tested {
+        format!(
+            "{message}; {} itself not tested yet, only {}",
+            asked.as_str().to_uppercase(),
+            tested.as_str().to_uppercase()
+        )
+    } else {
+        message
+    }
+}
+
+/// Run every plan at once. Results come back in plan order; each is also sent on `progress`
+/// as soon as it is known.
+pub async fn run_all(env: Arc<Env>, plans: Vec<Plan>, progress: Option<mpsc::UnboundedSender<CheckResult>>) -> Vec<CheckResult> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, p) in plans.iter().cloned().enumerate() {
+        let env = env.clone();
+        let progress = progress.clone();
+        tasks.spawn(async move {
+            let r = run_check(&env, &p).await;
+            if let Some(tx) = progress {
+                let _ = tx.send(r.clone());
+            }
+            (i, r)
+        });
+    }
+    let mut slots: Vec<Option<CheckResult>> = plans.iter().map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((i, r)) = joined {
+            slots[i] = Some(r);
+        }
+    }
+    slots.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(mode: Mode) -> Context {
+        Context { region: Some("westeurope".into()), mode, ..Context::default() }
+    }
+
+    #[test]
+    fn plans_skip_what_lacks_input_and_name_the_flag() {
+        let entries = catalog::load(&[]).unwrap();
+        let plans = plan(&entries, &ctx(Mode::Auto), &[], &[]);
+        let file = plans.iter().find(|p| p.entry.id == "storage-file-445").unwrap();
+        let skip = file.skip.as_ref().unwrap();
+        assert_eq!(skip.reason, Reason::MissingInput);
+        assert!(skip.message.contains("--storage-account"));
+        let tundra = plans.iter().find(|p| p.entry.id == "tundra-udp-5831").unwrap();
+        assert!(tundra.skip.is_none());
+        assert_eq!(tundra.host, "westeurope.tundra.azureml.ms");
+        let blob = plans.iter().find(|p| p.entry.id == "storage-blob-443").unwrap();
+        assert_eq!(blob.stands_for.as_deref(), Some("*.blob.core.windows.net"));
+    }
+
+    #[test]
+    fn only_and_skip_select_checks() {
+        let entries = catalog::load(&[]).unwrap();
+        let plans = plan(&entries, &ctx(Mode::Auto), &["storage".into()], &["storage-file-*".into()]);
+        assert!(!plans.is_empty());
+        assert!(plans.iter().all(|p| p.entry.group == "storage" && !p.entry.id.starts_with("storage-file-")));
+    }
+
+    #[test]
+    fn deeper_kinds_say_what_was_not_tested() {
+        assert_eq!(not_deeper("ok".into(), Kind::Tls, Kind::Tls), "ok");
+        assert!(not_deeper("ok".into(), Kind::Websocket, Kind::Tls).contains("WEBSOCKET itself not tested yet, only TLS"));
+    }
+}

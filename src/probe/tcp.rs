@@ -1,0 +1,109 @@
+//! TCP connect, telling refused (RST), silently dropped and unreachable apart.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use nix::errno::Errno;
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+use tokio::time::{timeout_at, Instant};
+
+use super::Failure;
+use crate::verdict::Reason;
+
+/// Connect to every address at once; the first to connect wins. When none does, the first
+/// address's outcome decides (an attempt still pending at the deadline counts as dropped).
+pub async fn connect(
+    addrs: &[IpAddr],
+    port: u16,
+    deadline: Instant,
+) -> Result<(TcpStream, SocketAddr), Failure> {
+    let targets: Vec<SocketAddr> = addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+    let mut attempts = JoinSet::new();
+    for (i, &addr) in targets.iter().enumerate() {
+        attempts.spawn(async move { (i, TcpStream::connect(addr).await) });
+    }
+    let mut errors: Vec<Option<io::Error>> = targets.iter().map(|_| None).collect();
+    loop {
+        match timeout_at(deadline, attempts.join_next()).await {
+            Ok(Some(Ok((i, Ok(stream))))) => return Ok((stream, targets[i])),
+            Ok(Some(Ok((i, Err(e))))) => errors[i] = Some(e),
+            Ok(Some(Err(_join))) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let Some(first) = targets.first() else {
+        return Err(Failure {
+            reason: Reason::TcpUnreachable,
+            message: "no address to connect to".into(),
+        });
+    };
+    let (reason, detail) = match &errors[0] {
+        Some(e) => (classify_connect_error(e), e.to_string()),
+        None => (Reason::TcpTimeout, "no answer before the deadline (packets silently dropped)".into()),
+    };
+    let mut message = format!("{first}: {detail}");
+    if targets.len() > 1 {
+        let others: Vec<String> = targets[1..]
+            .iter()
+            .zip(&errors[1..])
+            .map(|(a, e)| match e {
+                Some(e) => format!("{a}: {e}"),
+                None => format!("{a}: no answer"),
+            })
+            .collect();
+        message.push_str(&format!("; also tried {}", others.join(", ")));
+    }
+    Err(Failure { reason, message })
+}
+
+/// What a failed connect means.
+pub fn classify_connect_error(e: &io::Error) -> Reason {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => {
+            return Reason::TcpRefused
+        }
+        io::ErrorKind::TimedOut => return Reason::TcpTimeout,
+        _ => {}
+    }
+    match e.raw_os_error().map(Errno::from_raw) {
+        Some(Errno::ETIMEDOUT) => Reason::TcpTimeout,
+        Some(Errno::ECONNREFUSED) => Reason::TcpRefused,
+        _ => Reason::TcpUnreachable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_errors_map_to_their_own_reasons() {
+        let table = [
+            (Errno::ECONNREFUSED, Reason::TcpRefused),
+            (Errno::ECONNRESET, Reason::TcpRefused),
+            (Errno::ETIMEDOUT, Reason::TcpTimeout),
+            (Errno::EHOSTUNREACH, Reason::TcpUnreachable),
+            (Errno::ENETUNREACH, Reason::TcpUnreachable),
+            (Errno::EACCES, Reason::TcpUnreachable),
+            (Errno::EPERM, Reason::TcpUnreachable),
+        ];
+        for (errno, want) in table {
+            let e = io::Error::from_raw_os_error(errno as i32);
+            assert_eq!(classify_connect_error(&e), want, "{errno}");
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_and_accepted_on_loopback() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let deadline = Instant::now() + std::time::Duration::from_secs(2);
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let (_, addr) = connect(&[lo], port, deadline).await.unwrap();
+        assert_eq!(addr.port(), port);
+        drop(listener);
+        let err = connect(&[lo], port, deadline).await.unwrap_err();
+        assert_eq!(err.reason, Reason::TcpRefused);
+    }
+}

@@ -1,0 +1,304 @@
+//! TLS with rustls: SNI = the host, trust = the system store plus `--ca-file`. The verifier
+//! wraps rustls' WebPKI verifier to keep the presented chain, since a failed handshake leaves
+//! no peer certificates to read and the report must name the issuer.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error as TlsError, RootCertStore, SignatureScheme};
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+use tokio_rustls::TlsConnector;
+
+use super::Failure;
+use crate::verdict::Reason;
+
+/// Trust anchors and the verifier built from them, shared by every check.
+pub struct Trust {
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<WebPkiServerVerifier>,
+    pub anchors: usize,
+}
+
+impl Trust {
+    /// The system store (honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`) plus extra PEM files.
+    pub fn load(extra_pem: &[std::path::PathBuf]) -> Result<Trust, String> {
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+        let mut anchors = added;
+        for path in extra_pem {
+            anchors += add_pem_file(&mut roots, path)?;
+        }
+        if roots.is_empty() {
+            return Err(
+                "no trusted CA certificates: install the system CA bundle (ca-certificates), set SSL_CERT_FILE, or give --ca-file PEM"
+                    .into(),
+            );
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| format!("cannot build the certificate verifier: {e}"))?;
+        Ok(Trust { provider, verifier, anchors })
+    }
+}
+
+fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<usize, String> {
+    let data = std::fs::read(path).map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+    let mut count = 0;
+    for item in rustls_pemfile::certs(&mut data.as_slice()) {
+        let der = item.map_err(|e| format!("--ca-file {}: not valid PEM: {e}", path.display()))?;
+        roots
+            .add(der)
+            .map_err(|e| format!("--ca-file {}: a certificate is not usable as a trust anchor: {e}", path.display()))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(format!("--ca-file {}: no PEM certificate found in the file", path.display()));
+    }
+    Ok(count)
+}
+
+/// Keeps what the server presented and what the WebPKI verifier said about it.
+#[derive(Debug)]
+struct ChainCapture {
+    inner: Arc<WebPkiServerVerifier>,
+    chain: Mutex<Vec<CertificateDer<'static>>>,
+    verdict: Mutex<Option<TlsError>>,
+}
+
+impl ServerCertVerifier for ChainCapture {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, TlsError> {
+        if let Ok(mut chain) = self.chain.lock() {
+            *chain = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|c| c.clone().into_owned())
+                .collect();
+        }
+        let result = self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+        if let (Err(e), Ok(mut v)) = (&result, self.verdict.lock()) {
+            *v = Some(e.clone());
+        }
+        result
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, TlsError> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// A completed, verified handshake.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    pub version: String,
+    pub subject: String,
+    pub issuer: String,
+}
+
+/// Subject and issuer of a DER certificate, as one-line distinguished names.
+pub fn names_of(der: &[u8]) -> Option<(String, String)> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some((cert.subject().to_string(), cert.issuer().to_string()))
+}
+
+pub async fn handshake(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    host: &str,
+    trust: &Trust,
+    deadline: Instant,
+) -> Result<Handshake, Failure> {
+    let capture = Arc::new(ChainCapture {
+        inner: trust.verifier.clone(),
+        chain: Mutex::new(Vec::new()),
+        verdict: Mutex::new(None),
+    });
+    let config = ClientConfig::builder_with_provider(trust.provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Failure {
+            reason: Reason::TlsHandshakeFailed,
+            message: format!("TLS setup: {e}"),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(capture.clone())
+        .with_no_client_auth();
+    let server_name = ServerName::try_from(host.to_string()).map_err(|e| Failure {
+        reason: Reason::TlsHandshakeFailed,
+        message: format!("'{host}' cannot be a TLS server name: {e}"),
+    })?;
+    let connector = TlsConnector::from(Arc::new(config));
+    let outcome = timeout_at(deadline, connector.connect(server_name, tcp)).await;
+    let chain = capture.chain.lock().map(|c| c.clone()).unwrap_or_default();
+    let verdict = capture.verdict.lock().ok().and_then(|mut v| v.take());
+    match outcome {
+        Ok(Ok(stream)) => {
+            let (_, conn) = stream.get_ref();
+            let version = conn
+                .protocol_version()
+                .and_then(|v| v.as_str())
+                .unwrap_or("unknown")
+                .replace('_', ".")
+                .replace("TLSv1.", "TLS 1.");
+            let (subject, issuer) = chain
+                .first()
+                .and_then(|c| names_of(c))
+                .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+            Ok(Handshake { version, subject, issuer })
+        }
+        Ok(Err(e)) => {
+            let tls_error = verdict.or_else(|| rustls_error_in(&e));
+            Err(describe_failure(host, peer, tls_error.as_ref(), &e, &chain))
+        }
+        Err(_) => Err(Failure {
+            reason: Reason::TlsTimeout,
+            message: format!("{peer}: TCP connected, but the TLS handshake with {host} did not finish before the deadline"),
+        }),
+    }
+}
+
+fn rustls_error_in(e: &io::Error) -> Option<TlsError> {
+    e.get_ref()?.downcast_ref::<TlsError>().cloned()
+}
+
+/// The reason a rustls error stands for.
+pub fn classify_tls_error(e: &TlsError) -> Reason {
+    match e {
+        TlsError::InvalidCertificate(c) => match c {
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                Reason::TlsNameMismatch
+            }
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => Reason::TlsExpired,
+            _ => Reason::TlsUntrusted,
+        },
+        _ => Reason::TlsHandshakeFailed,
+    }
+}
+
+fn describe_failure(
+    host: &str,
+    peer: SocketAddr,
+    tls: Option<&TlsError>,
+    io: &io::Error,
+    chain: &[CertificateDer<'static>],
+) -> Failure {
+    let reason = tls.map(classify_tls_error).unwrap_or(Reason::TlsHandshakeFailed);
+    let leaf = chain.first().and_then(|c| names_of(c));
+    // The top of the presented chain names the authority the node would have to trust.
+    let top_issuer = chain.last().and_then(|c| names_of(c)).map(|(_, i)| i);
+    let message = match reason {
+        Reason::TlsUntrusted => format!(
+            "{host}: certificate chain not trusted: issued by {}{}",
+            top_issuer.as_deref().unwrap_or("an unknown issuer"),
+            leaf.as_ref()
+                .map(|(s, i)| format!(" (leaf {s}, issuer {i})"))
+                .unwrap_or_default()
+        ),
+        Reason::TlsNameMismatch => format!(
+            "{host}: the certificate is not valid for this name ({})",
+            leaf.as_ref().map(|(s, _)| format!("it is for {s}")).unwrap_or_else(|| "no subject".into())
+        ),
+        Reason::TlsExpired => format!(
+            "{host}: the certificate is outside its validity ({})",
+            tls.map(|e| e.to_string()).unwrap_or_default()
+        ),
+        _ => match tls {
+            Some(e) => format!("{peer}: TLS handshake with {host} failed: {e}"),
+            None => format!("{peer}: TLS handshake with {host} failed: {}", describe_io(io)),
+        },
+    };
+    Failure { reason, message }
+}
+
+fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset => "the connection was reset during the handshake".into(),
+        io::ErrorKind::UnexpectedEof => "the server closed the connection during the handshake".into(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_errors_map_to_their_own_reasons() {
+        use CertificateError as C;
+        let table = [
+            (TlsError::InvalidCertificate(C::UnknownIssuer), Reason::TlsUntrusted),
+            (TlsError::InvalidCertificate(C::BadSignature), Reason::TlsUntrusted),
+            (TlsError::InvalidCertificate(C::NotValidForName), Reason::TlsNameMismatch),
+            (TlsError::InvalidCertificate(C::Expired), Reason::TlsExpired),
+            (TlsError::InvalidCertificate(C::NotValidYet), Reason::TlsExpired),
+            (TlsError::AlertReceived(rustls::AlertDescription::HandshakeFailure), Reason::TlsHandshakeFailed),
+            (TlsError::HandshakeNotComplete, Reason::TlsHandshakeFailed),
+        ];
+        for (e, want) in table {
+            assert_eq!(classify_tls_error(&e), want, "{e}");
+        }
+    }
+
+    #[test]
+    fn a_reset_without_a_tls_error_is_a_handshake_failure() {
+        let io = io::Error::from(io::ErrorKind::ConnectionReset);
+        let f = describe_failure("graph.windows.net", "10.0.0.1:443".parse().unwrap(), None, &io, &[]);
+        assert_eq!(f.reason, Reason::TlsHandshakeFailed);
+        assert!(f.message.contains("reset"), "{}", f.message);
+    }
+
+    #[test]
+    fn an_untrusted_chain_names_its_issuer() {
+        let mut params = rcgen::CertificateParams::new(vec!["graph.windows.net".into()]).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, "graph.windows.net");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let chain = vec![cert.der().clone()];
+        let io = io::Error::other("x");
+        let f = describe_failure(
+            "graph.windows.net",
+            "10.0.0.1:443".parse().unwrap(),
+            Some(&TlsError::InvalidCertificate(CertificateError::UnknownIssuer)),
+            &io,
+            &chain,
+        );
+        assert_eq!(f.reason, Reason::TlsUntrusted);
+        assert!(f.message.contains("issued by CN=graph.windows.net"), "{}", f.message);
+    }
+}

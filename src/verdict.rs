@@ -1,0 +1,249 @@
+//! Reason codes: what each means on an Azure ML node and how to fix it. The probes decide
+//! *which* reason applies; this module says what it means and what to change.
+
+use std::fmt;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Fail,
+    Warn,
+    Skip,
+    Pass,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Warn => "warn",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+macro_rules! reasons {
+    ($($variant:ident = $code:literal, $status:ident, $meaning:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Reason { $($variant),* }
+
+        impl Reason {
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant),*];
+
+            pub fn code(self) -> &'static str {
+                match self { $(Reason::$variant => $code),* }
+            }
+
+            /// The status a check gets for this reason (a situational check softens
+            /// `fail` to `warn`; see [`status_for`]).
+            pub fn status(self) -> Status {
+                match self { $(Reason::$variant => Status::$status),* }
+            }
+
+            pub fn meaning(self) -> &'static str {
+                match self { $(Reason::$variant => $meaning),* }
+            }
+        }
+    };
+}
+
+reasons! {
+    Ok = "ok", Pass, "every phase succeeded";
+    BlockedAsExpected = "blocked_as_expected", Pass, "a check that must be blocked (exfiltration path) is blocked";
+    WsAuthRequired = "ws_auth_required", Pass, "the WebSocket upgrade reached the service, which asks for sign-in";
+    DnsNxdomain = "dns_nxdomain", Fail, "the name does not exist";
+    DnsNoRecords = "dns_no_records", Fail, "the name exists but has no address";
+    DnsTimeout = "dns_timeout", Fail, "no resolver answered in time";
+    DnsServfail = "dns_servfail", Fail, "the resolver failed (SERVFAIL)";
+    DnsRefused = "dns_refused", Fail, "the resolver refused the query";
+    DnsPublicAddress = "dns_public_address", Fail, "a name that must resolve to a private endpoint answered a public address";
+    DnsResolverMismatch = "dns_resolver_mismatch", Warn, "the configured resolver and Azure DNS (168.63.129.16) answer differently";
+    TcpRefused = "tcp_refused", Fail, "connection refused (RST)";
+    TcpTimeout = "tcp_timeout", Fail, "no answer to the connection attempt: silently dropped";
+    TcpUnreachable = "tcp_unreachable", Fail, "no route, or ICMP unreachable / administratively prohibited";
+    UdpUnreachable = "udp_unreachable", Fail, "ICMP says the port is closed or prohibited";
+    UdpNoReply = "udp_no_reply", Warn, "datagram sent, no rejection: cannot be confirmed without a reply";
+    TlsUntrusted = "tls_untrusted", Fail, "the certificate chain is not trusted";
+    TlsIntercepted = "tls_intercepted", Warn, "the chain is trusted but not issued by Microsoft/DigiCert: a TLS-inspecting middlebox";
+    TlsNameMismatch = "tls_name_mismatch", Fail, "the certificate is not for this host";
+    TlsExpired = "tls_expired", Fail, "the certificate is outside its validity";
+    TlsHandshakeFailed = "tls_handshake_failed", Fail, "the handshake failed or the connection was reset during it";
+    TlsTimeout = "tls_timeout", Fail, "the handshake did not finish in time";
+    HttpStatus = "http_status", Fail, "an HTTP status that the check does not accept";
+    HttpBadResponse = "http_bad_response", Fail, "the peer did not speak HTTP";
+    HttpTimeout = "http_timeout", Fail, "no HTTP response in time";
+    WsNotUpgraded = "ws_not_upgraded", Fail, "the server answered without upgrading (a proxy stripped Upgrade?)";
+    ProxyRefused = "proxy_refused", Fail, "the proxy itself could not be reached";
+    ProxyDenied = "proxy_denied", Fail, "the proxy refused the CONNECT";
+    SmbBadReply = "smb_bad_reply", Fail, "port 445 answered but not with an SMB2 negotiate response";
+    UnexpectedlyReachable = "unexpectedly_reachable", Warn, "a path that should be blocked (exfiltration) is open";
+    MissingInput = "missing_input", Skip, "the check needs a value that was neither given nor discovered";
+    NotApplicable = "not_applicable", Skip, "the check does not apply to this mode or cloud";
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Reason {
+    pub fn from_code(code: &str) -> Option<Reason> {
+        Reason::ALL.iter().copied().find(|r| r.code() == code)
+    }
+}
+
+/// A failure of a situational check (package hosts, `required = false`) is a warning: the
+/// node works without it, but jobs that need it will not.
+pub fn status_for(reason: Reason, required: bool) -> Status {
+    match reason.status() {
+        Status::Fail if !required => Status::Warn,
+        s => s,
+    }
+}
+
+/// What the fix is talks about a concrete endpoint.
+pub struct Subject<'a> {
+    pub host: &'a str,
+    pub port: Option<u16>,
+    pub transport: &'a str,
+    pub service_tag: Option<&'a str>,
+}
+
+impl Subject<'_> {
+    fn rule(&self) -> String {
+        let port = self.port.map(|p| format!(" {p}")).unwrap_or_default();
+        match self.service_tag {
+            Some(tag) => format!(
+                "outbound {}{port} to service tag {tag} (NSG) and to {} (firewall application rule)",
+                self.transport.to_ascii_uppercase(),
+                self.host
+            ),
+            None => format!(
+                "outbound {}{port} to {}",
+                self.transport.to_ascii_uppercase(),
+                self.host
+            ),
+        }
+    }
+}
+
+/// The concrete fix for a reason on this endpoint.
+pub fn remediation(reason: Reason, s: &Subject) -> String {
+    let host = s.host;
+    match reason {
+        Reason::Ok | Reason::BlockedAsExpected | Reason::WsAuthRequired => String::new(),
+        Reason::DnsNxdomain => format!(
+            "Check the name {host}. With a custom DNS server, forward Azure zones to Azure DNS (168.63.129.16); with private endpoints, link the privatelink zone to this VNet."
+        ),
+        Reason::DnsNoRecords => format!(
+            "{host} exists but has no A/AAAA record: a private DNS zone linked to this VNet may hold the name without a record; add the record or unlink the zone."
+        ),
+        Reason::DnsTimeout | Reason::DnsServfail | Reason::DnsRefused => format!(
+            "Fix the DNS server this node uses (see node.resolvers): it must answer for {host}, recursively or by forwarding to Azure DNS (168.63.129.16). Allow UDP and TCP 53 to it."
+        ),
+        Reason::DnsPublicAddress => format!(
+            "{host} must answer the private endpoint's address: forward api.azureml.ms, notebooks.azure.net, instances.azureml.ms to 168.63.129.16 and link the privatelink zones to this VNet."
+        ),
+        Reason::DnsResolverMismatch => "Make the custom DNS server forward the Azure ML zones (api.azureml.ms, notebooks.azure.net, instances.azureml.ms, aznbcontent.net, inference.ml.azure.com) to 168.63.129.16.".into(),
+        Reason::TcpRefused => format!(
+            "Something on the path actively refused the connection: allow {} and check that no firewall rejects it.",
+            s.rule()
+        ),
+        Reason::TcpTimeout => format!(
+            "Packets are silently dropped: allow {} in the subnet's NSG, any Azure Firewall/NVA on the route (UDR), and the storage firewall if this is storage.",
+            s.rule()
+        ),
+        Reason::TcpUnreachable => format!(
+            "No route or an explicit reject: check the subnet's route table (UDR) and NVA, then allow {}.",
+            s.rule()
+        ),
+        Reason::UdpUnreachable => format!(
+            "A firewall or the target rejects UDP: allow {}. Compute management needs it in both networking modes.",
+            s.rule()
+        ),
+        Reason::UdpNoReply => format!(
+            "Not necessarily a problem: the service does not answer probes. Make sure {} is allowed; if it is, this warning is expected.",
+            s.rule()
+        ),
+        Reason::TlsUntrusted => "The node does not trust the certificate's issuer: if a firewall re-signs TLS, exempt Azure ML traffic from TLS inspection (Azure ML does not support it); else update the CA bundle or pass --ca-file.".into(),
+        Reason::TlsIntercepted => format!(
+            "A middlebox re-signs TLS for {host}: Azure ML does not support TLS inspection; exempt this host from inspection on the firewall or proxy."
+        ),
+        Reason::TlsNameMismatch => format!(
+            "The server answering for {host} presents a certificate for another name: the name resolves to the wrong server (DNS or private endpoint record) or a middlebox answers in its place."
+        ),
+        Reason::TlsExpired => "Check the node's clock (timedatectl); if it is right, the server or an inspecting middlebox presents an expired certificate.".into(),
+        Reason::TlsHandshakeFailed => format!(
+            "The TCP port is open but TLS fails: a firewall may reset TLS to {host} after reading the server name (SNI); allow the FQDN in its application rules."
+        ),
+        Reason::TlsTimeout => format!(
+            "The TCP connection opened but the handshake stalled: a firewall or proxy holds TLS to {host}; allow the FQDN in its application rules."
+        ),
+        Reason::HttpStatus | Reason::HttpBadResponse | Reason::HttpTimeout => format!(
+            "Something between the node and {host} answers HTTP in place of the service: check proxies and firewall application rules."
+        ),
+        Reason::WsNotUpgraded => format!(
+            "Allow WebSocket upgrades to {host}: proxies and firewalls must pass the Upgrade and Connection headers (Jupyter needs them)."
+        ),
+        Reason::ProxyRefused => "Check the proxy address (--proxy or HTTPS_PROXY) and that the proxy is running and reachable.".into(),
+        Reason::ProxyDenied => format!("Allow CONNECT to {host} on the proxy."),
+        Reason::SmbBadReply => format!(
+            "Port 445 to {host} is answered by something that is not Azure Files: check the private endpoint record and firewall for SMB interception."
+        ),
+        Reason::UnexpectedlyReachable => format!(
+            "{host} should be blocked (exfiltration path): apply a service endpoint policy or firewall rule that closes it."
+        ),
+        Reason::MissingInput => "Give the missing value with the flag named in the message.".into(),
+        Reason::NotApplicable => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_match_the_interface_table() {
+        for r in Reason::ALL {
+            assert_eq!(Reason::from_code(r.code()), Some(*r));
+            let json = serde_json::to_string(r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.code()));
+            assert!(!r.meaning().is_empty());
+        }
+        assert_eq!(Reason::from_code("nope"), None);
+        assert_eq!(Reason::UdpNoReply.status(), Status::Warn);
+        assert_eq!(Reason::MissingInput.status(), Status::Skip);
+    }
+
+    #[test]
+    fn every_problem_has_a_concrete_fix() {
+        let s = Subject {
+            host: "graph.windows.net",
+            port: Some(443),
+            transport: "tcp",
+            service_tag: Some("AzureActiveDirectory"),
+        };
+        for r in Reason::ALL {
+            let fix = remediation(*r, &s);
+            match r.status() {
+                Status::Pass => assert!(fix.is_empty(), "{r}"),
+                Status::Fail | Status::Warn => assert!(!fix.is_empty(), "{r} has a fix"),
+                Status::Skip => {}
+            }
+        }
+        assert!(remediation(Reason::TcpTimeout, &s).contains("TCP 443 to service tag AzureActiveDirectory"));
+    }
+
+    #[test]
+    fn situational_failures_are_warnings() {
+        assert_eq!(status_for(Reason::TcpTimeout, true), Status::Fail);
+        assert_eq!(status_for(Reason::TcpTimeout, false), Status::Warn);
+        assert_eq!(status_for(Reason::Ok, false), Status::Pass);
+        assert_eq!(status_for(Reason::UdpNoReply, true), Status::Warn);
+    }
+}
