@@ -84,8 +84,8 @@ pub struct CheckResult {
     pub title: String,
     pub required: bool,
     pub kind: Kind,
-    /// The deepest layer this build actually tested (may be shallower than `kind`).
-    pub tested: Kind,
+    /// The deepest layer the probe reached (may be shallower than `kind`); null if skipped.
+    pub tested: Option<Kind>,
     pub target: Target,
     /// The wildcard requirement the concrete host stands for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -190,13 +190,7 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         Ok(message) => (Reason::Ok, message),
         Err(f) => (f.reason, f.message),
     };
-    let tested = phases
-        .iter()
-        .filter(|p| p.ok == Some(true) || p.ok.is_none())
-        .map(|p| layer_of(p.phase))
-        .max()
-        .unwrap_or(Kind::Dns)
-        .min(e.kind);
+    let tested = phases.iter().map(|p| layer_of(p.phase)).max().map(|k| k.min(e.kind));
     let message = match (&plan.stands_for, reason) {
         (Some(w), Reason::Ok | Reason::UdpNoReply) => format!("{message} [{} stands for {w}]", plan.host),
         _ => message,

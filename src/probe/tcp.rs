@@ -39,7 +39,7 @@ pub async fn connect(
         });
     };
     let (reason, detail) = match &errors[0] {
-        Some(e) => (classify_connect_error(e), e.to_string()),
+        Some(e) => (classify_connect_error(e), describe_connect_error(e)),
         None => (Reason::TcpTimeout, "no answer before the deadline (packets silently dropped)".into()),
     };
     let mut message = format!("{first}: {detail}");
@@ -48,7 +48,7 @@ pub async fn connect(
             .iter()
             .zip(&errors[1..])
             .map(|(a, e)| match e {
-                Some(e) => format!("{a}: {e}"),
+                Some(e) => format!("{a}: {}", describe_connect_error(e)),
                 None => format!("{a}: no answer"),
             })
             .collect();
@@ -70,6 +70,18 @@ pub fn classify_connect_error(e: &io::Error) -> Reason {
         Some(Errno::ETIMEDOUT) => Reason::TcpTimeout,
         Some(Errno::ECONNREFUSED) => Reason::TcpRefused,
         _ => Reason::TcpUnreachable,
+    }
+}
+
+fn describe_connect_error(e: &io::Error) -> String {
+    match e.raw_os_error().map(Errno::from_raw) {
+        Some(Errno::ECONNREFUSED) => "connection refused (TCP reset): nothing listens, or a firewall rejects".into(),
+        Some(Errno::EHOSTUNREACH) => {
+            "ICMP host unreachable or administratively prohibited: a firewall rejects, or no route".into()
+        }
+        Some(Errno::ENETUNREACH) => "network unreachable: no route to this address".into(),
+        Some(Errno::EACCES | Errno::EPERM) => "blocked by this node's own firewall".into(),
+        _ => e.to_string(),
     }
 }
 

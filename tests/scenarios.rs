@@ -1,0 +1,35 @@
+//! Network scenarios, one file each in tests/scenarios/, played in sealed namespaces.
+
+mod sim;
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        $(#[test] fn $name() { sim::play(stringify!($name)); })*
+
+        #[test]
+        fn every_scenario_file_is_played() {
+            let played = [$(stringify!($name)),*];
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let name = entry.unwrap().path().file_stem().unwrap().to_string_lossy().to_string();
+                assert!(played.contains(&name.as_str()), "tests/scenarios/{name}.toml has no test");
+                sim::load(&name);
+            }
+        }
+    };
+}
+
+scenarios! {
+    healthy,
+    udp_echo,
+    all_dropped,
+    firewall_rejects,
+    dns_faults,
+    dns_timeout,
+    dns_server_flag,
+    dns_fallback,
+    tls_faults,
+    missing_input,
+    jsonl_stream,
+    udp_prohibited,
+}

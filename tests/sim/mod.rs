@@ -1,0 +1,623 @@
+//! Plays a scenario file in a sealed network namespace that stands in for an Azure region:
+//! dnsmasq answers the catalog's names with addresses on the namespace's loopback, nginx
+//! serves TLS with certificates from a test CA, socat listens for UDP, and nftables rules on
+//! the input hook drop, reset or reject. Then it runs the compiled binary inside the namespace
+//! and checks every result against the scenario's expectations.
+//!
+//! Every packet stays inside the namespace: it has only `lo`, and no route leaves it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+const DNS_ADDR: &str = "10.77.0.53";
+const SERVFAIL_DNS_ADDR: &str = "10.77.0.54";
+const DEAD_DNS_ADDR: &str = "10.77.0.99";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub description: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub timeout: String,
+    /// `resolv.conf` (default): the namespace's resolv.conf names the DNS server.
+    /// `flag`: resolv.conf names a dead server and `--dns-server` the real one.
+    /// `fallback`: `--dns-server` lists a dead server first, then the real one.
+    #[serde(default)]
+    pub resolver: Option<String>,
+    /// `env` (default): trust via SSL_CERT_FILE; `flag`: via --ca-file.
+    #[serde(default)]
+    pub trust: Option<String>,
+    /// How UDP listeners behave: `silent` (default) or `echo`.
+    #[serde(default)]
+    pub udp: Option<String>,
+    #[serde(default)]
+    pub output: Option<String>,
+    #[serde(default)]
+    pub max_wall_ms: Option<u64>,
+    pub exit: i32,
+    #[serde(default)]
+    pub fault: Vec<Fault>,
+    pub expect: Expect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// The check whose endpoint gets the fault; absent with `all = true`.
+    #[serde(default)]
+    pub check: Option<String>,
+    #[serde(default)]
+    pub all: bool,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// For every result not listed in `check`; absent = every result must be listed.
+    #[serde(default)]
+    pub default: Option<Want>,
+    #[serde(default)]
+    pub check: Vec<Want>,
+    #[serde(default)]
+    pub summary: Option<BTreeMap<String, u64>>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Want {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub status: String,
+    pub reason: String,
+    #[serde(default)]
+    pub tested: Option<String>,
+    #[serde(default)]
+    pub message_contains: Vec<String>,
+    #[serde(default)]
+    pub cnames_contain: Option<String>,
+    #[serde(default)]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Target {
+    id: String,
+    host: String,
+    port: Option<u16>,
+    transport: String,
+    kind: String,
+    skipped: bool,
+}
+
+/// Owns the namespace and every process and file of a scenario; dropping it removes them all,
+/// whether the test passed or panicked.
+struct Sandbox {
+    netns: String,
+    dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.netns]).status();
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.netns));
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Sandbox {
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.netns, program])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn spawn(&mut self, program: &str, args: &[&str]) {
+        let log = std::fs::File::create(self.dir.join(format!("{program}-{}.log", self.children.len())))
+            .expect("log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.netns, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        self.children.push(child);
+    }
+
+    /// Wait until every expected listener shows in `ss`, so the probe never races a server.
+    fn wait_for_listeners(&self, want: &BTreeSet<String>) {
+        let started = Instant::now();
+        loop {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &self.netns, "ss", "-Hlntu"])
+                .output()
+                .expect("ss");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let have: BTreeSet<String> = text
+                .lines()
+                .filter_map(|l| {
+                    let cols: Vec<&str> = l.split_whitespace().collect();
+                    Some(format!("{}/{}", cols.first()?, cols.get(4)?))
+                })
+                .collect();
+            let missing: Vec<&String> = want.iter().filter(|w| !have.contains(*w)).collect();
+            if missing.is_empty() {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "servers did not come up: missing {missing:?}; logs in {}",
+                self.dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Root and the tools are needed; in CI their absence is a failure, elsewhere a printed skip.
+fn prerequisites() -> Result<(), String> {
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false);
+    if !is_root {
+        return Err("needs root for network namespaces".into());
+    }
+    for tool in ["ip", "nft", "dnsmasq", "nginx", "socat", "ss", "python3"] {
+        let found = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).exists()))
+            .unwrap_or(false)
+            || Path::new("/usr/sbin").join(tool).exists();
+        if !found {
+            return Err(format!("needs {tool} (see .ci/run for the packages)"));
+        }
+    }
+    Ok(())
+}
+
+fn scenario_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(format!("{name}.toml"))
+}
+
+pub fn load(name: &str) -> Scenario {
+    let path = scenario_path(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn amlprobe() -> &'static str {
+    env!("CARGO_BIN_EXE_amlprobe")
+}
+
+fn list_targets(args: &[String]) -> Vec<Target> {
+    let out = Command::new(amlprobe())
+        .arg("list")
+        .args(args)
+        .args(["-o", "json"])
+        .output()
+        .expect("amlprobe list");
+    assert!(out.status.success(), "amlprobe list: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("list output is JSON");
+    v.as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| Target {
+            id: t["id"].as_str().unwrap_or_default().into(),
+            host: t["target"]["host"].as_str().unwrap_or_default().into(),
+            port: t["target"]["port"].as_u64().map(|p| p as u16),
+            transport: t["target"]["transport"].as_str().unwrap_or_default().into(),
+            kind: t["kind"].as_str().unwrap_or_default().into(),
+            skipped: t.get("skip").is_some(),
+        })
+        .collect()
+}
+
+struct Certs {
+    ca: PathBuf,
+    good: (PathBuf, PathBuf),
+    expired: (PathBuf, PathBuf),
+    wrong_name: (PathBuf, PathBuf),
+    untrusted: (PathBuf, PathBuf),
+}
+
+fn make_certs(dir: &Path, hosts: &[String]) -> Certs {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let ca = |cn: &str| {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
+    };
+    let root = ca("amlprobe test root");
+    let inspector = ca("Contoso TLS Inspection CA");
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let leaf = |name: &str, sans: Vec<String>, issuer: &CertifiedIssuer<'_, KeyPair>, expired: bool| {
+        let mut p = CertificateParams::new(sans.clone()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, sans[0].clone());
+        if expired {
+            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, issuer).unwrap();
+        (
+            write(&format!("{name}.pem"), cert.pem() + &issuer.pem()),
+            write(&format!("{name}.key"), key.serialize_pem()),
+        )
+    };
+    Certs {
+        ca: write("ca.pem", root.pem()),
+        good: leaf("good", hosts.to_vec(), &root, false),
+        expired: leaf("expired", hosts.to_vec(), &root, true),
+        wrong_name: leaf("wrong-name", vec!["elsewhere.example.net".into()], &root, false),
+        untrusted: leaf("untrusted", hosts.to_vec(), &inspector, false),
+    }
+}
+
+fn nft_rule(addr: &str, port: Option<u16>, transport: &str, fault: &str) -> Option<String> {
+    let port = port.map(|p| format!(" {transport} dport {p}")).unwrap_or_default();
+    let m = format!("ip daddr {addr}{port}");
+    let verdict = match fault {
+        "drop" => "drop",
+        "reset" => "reject with tcp reset",
+        "prohibit" => "reject with icmpx type admin-prohibited",
+        "host-unreachable" => "reject with icmpx type host-unreachable",
+        "port-unreachable" => "reject with icmpx type port-unreachable",
+        _ => return None,
+    };
+    Some(format!("    {m} {verdict}\n"))
+}
+
+const DNS_FAULTS: &[&str] = &["nxdomain", "no-records", "servfail", "refused", "cname"];
+const SERVER_FAULTS: &[&str] = &["expired", "wrong-name", "untrusted", "not-tls", "silent", "no-listener"];
+const FIREWALL_FAULTS: &[&str] = &["drop", "reset", "prohibit", "host-unreachable", "port-unreachable"];
+
+pub fn play(name: &str) {
+    if let Err(why) = prerequisites() {
+        assert!(std::env::var_os("CI").is_none(), "scenario {name} cannot run in CI: {why}");
+        println!("skipping scenario {name}: {why}");
+        return;
+    }
+    let sc = load(name);
+    let targets = list_targets(&sc.args);
+    let live: Vec<&Target> = targets.iter().filter(|t| !t.skipped).collect();
+
+    // Faults by check id; `all = true` applies to every endpoint.
+    let mut faults: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut dns_timeout = false;
+    for f in &sc.fault {
+        let known = DNS_FAULTS.contains(&f.kind.as_str())
+            || SERVER_FAULTS.contains(&f.kind.as_str())
+            || FIREWALL_FAULTS.contains(&f.kind.as_str())
+            || f.kind == "dns-timeout";
+        assert!(known, "{name}: unknown fault type {}", f.kind);
+        if f.kind == "dns-timeout" {
+            dns_timeout = true;
+            continue;
+        }
+        let ids: Vec<String> = match (&f.check, f.all) {
+            (Some(id), false) => {
+                assert!(live.iter().any(|t| &t.id == id), "{name}: fault names unknown or skipped check {id}");
+                vec![id.clone()]
+            }
+            (None, true) => live.iter().map(|t| t.id.clone()).collect(),
+            _ => panic!("{name}: a fault needs check = \"id\" or all = true"),
+        };
+        for id in ids {
+            faults.entry(id).or_default().push(f.kind.clone());
+        }
+    }
+    let has = |t: &Target, kind: &str| faults.get(&t.id).is_some_and(|v| v.iter().any(|k| k == kind));
+
+    // One address per host, on the namespace's loopback.
+    let mut addr_of: BTreeMap<String, String> = BTreeMap::new();
+    for t in &live {
+        let n = addr_of.len() + 1;
+        addr_of
+            .entry(t.host.clone())
+            .or_insert_with(|| format!("10.77.{}.{}", 1 + n / 250, n % 250 + 1));
+    }
+
+    let netns = format!("ap-{}-{}", name.replace('_', "-"), std::process::id());
+    let dir = std::env::temp_dir().join(&netns);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut sb = Sandbox { netns: netns.clone(), dir: dir.clone(), children: Vec::new() };
+    let st = Command::new("ip").args(["netns", "add", &netns]).status().expect("ip netns add");
+    assert!(st.success(), "ip netns add {netns} failed");
+    sb.run("ip", &["link", "set", "lo", "up"]);
+    let mut all_addrs: Vec<&str> = vec![DNS_ADDR, SERVFAIL_DNS_ADDR];
+    all_addrs.extend(addr_of.values().map(String::as_str));
+    for a in &all_addrs {
+        sb.run("ip", &["addr", "add", &format!("{a}/32"), "dev", "lo"]);
+    }
+
+    // Resolver configuration the probe sees inside the namespace.
+    let etc = PathBuf::from(format!("/etc/netns/{netns}"));
+    std::fs::create_dir_all(&etc).unwrap();
+    let resolv_target = match sc.resolver.as_deref() {
+        Some("flag") | Some("fallback") => DEAD_DNS_ADDR,
+        _ => DNS_ADDR,
+    };
+    std::fs::write(etc.join("resolv.conf"), format!("nameserver {resolv_target}\noptions timeout:1\n")).unwrap();
+    std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n").unwrap();
+
+    // DNS: dnsmasq with exact host records; faulted names get what the fault says.
+    let mut dns = String::from("no-resolv\nno-hosts\nbind-interfaces\nuser=root\n");
+    let _ = writeln!(dns, "listen-address={DNS_ADDR}");
+    let mut servfail_needed = false;
+    let mut done_hosts = BTreeSet::new();
+    for t in &live {
+        if !done_hosts.insert(t.host.clone()) {
+            continue;
+        }
+        let addr = &addr_of[&t.host];
+        let host_faults: Vec<&str> = live
+            .iter()
+            .filter(|o| o.host == t.host)
+            .flat_map(|o| faults.get(&o.id).into_iter().flatten())
+            .map(String::as_str)
+            .collect();
+        if host_faults.contains(&"nxdomain") {
+            let _ = writeln!(dns, "local=/{}/", t.host);
+        } else if host_faults.contains(&"no-records") {
+            let _ = writeln!(dns, "local=/{}/\ntxt-record={},\"no address here\"", t.host, t.host);
+        } else if host_faults.contains(&"servfail") {
+            let _ = writeln!(dns, "server=/{}/{SERVFAIL_DNS_ADDR}", t.host);
+            servfail_needed = true;
+        } else if host_faults.contains(&"refused") {
+            // dnsmasq refuses names it has no data and no upstream for.
+        } else if host_faults.contains(&"cname") {
+            let edge = format!("{}.privatelink.example.net", t.host);
+            let _ = writeln!(dns, "host-record={edge},{addr}\ncname={},{edge}", t.host);
+        } else {
+            let _ = writeln!(dns, "host-record={},{addr}", t.host);
+        }
+    }
+    std::fs::write(dir.join("dnsmasq.conf"), dns).unwrap();
+    let dns_conf = dir.join("dnsmasq.conf").display().to_string();
+    let dns_pid = dir.join("dnsmasq.pid").display().to_string();
+    sb.spawn("dnsmasq", &["-k", "-C", &dns_conf, &format!("--pid-file={dns_pid}"), "--log-facility=-"]);
+    let mut listeners: BTreeSet<String> = BTreeSet::new();
+    listeners.insert(format!("udp/{DNS_ADDR}:53"));
+    if servfail_needed {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/dns_rcode.py");
+        sb.spawn("python3", &[&script.display().to_string(), SERVFAIL_DNS_ADDR, "53", "2"]);
+        listeners.insert(format!("udp/{SERVFAIL_DNS_ADDR}:53"));
+    }
+
+    // Servers: nginx for TCP and TLS, socat for UDP and for servers that never speak.
+    let hosts: Vec<String> = addr_of.keys().cloned().collect();
+    let certs = make_certs(&dir, &hosts);
+    let mut servers = String::new();
+    let mut seen = BTreeSet::new();
+    for t in &live {
+        let Some(port) = t.port else { continue };
+        let addr = &addr_of[&t.host];
+        if !seen.insert((addr.clone(), port, t.transport.clone())) || has(t, "no-listener") {
+            continue;
+        }
+        if t.transport == "udp" {
+            let bind = format!("bind={addr}");
+            if sc.udp.as_deref() == Some("echo") {
+                sb.spawn("socat", &[&format!("UDP4-RECVFROM:{port},{bind},fork"), "EXEC:cat"]);
+            } else {
+                sb.spawn("socat", &["-u", &format!("UDP4-RECV:{port},{bind}"), "OPEN:/dev/null"]);
+            }
+            listeners.insert(format!("udp/{addr}:{port}"));
+            continue;
+        }
+        listeners.insert(format!("tcp/{addr}:{port}"));
+        if has(t, "silent") {
+            sb.spawn("socat", &["-u", &format!("TCP4-LISTEN:{port},bind={addr},fork,reuseaddr"), "OPEN:/dev/null"]);
+            continue;
+        }
+        let tls = matches!(t.kind.as_str(), "tls" | "https" | "websocket") && !has(t, "not-tls");
+        if tls {
+            let (cert, key) = if has(t, "expired") {
+                &certs.expired
+            } else if has(t, "wrong-name") {
+                &certs.wrong_name
+            } else if has(t, "untrusted") {
+                &certs.untrusted
+            } else {
+                &certs.good
+            };
+            let _ = writeln!(
+                servers,
+                "  server {{ listen {addr}:{port} ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {}; ssl_certificate_key {}; return 200 \"ok\\n\"; }}",
+                cert.display(),
+                key.display()
+            );
+        } else {
+            let _ = writeln!(servers, "  server {{ listen {addr}:{port}; return 200 \"ok\\n\"; }}");
+        }
+    }
+    if !servers.is_empty() {
+        let d = dir.display();
+        let conf = format!(
+            "user root;\nworker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\n\
+             events {{ worker_connections 512; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  \
+             proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n{servers}}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let conf_path = dir.join("nginx.conf").display().to_string();
+        sb.spawn("nginx", &["-c", &conf_path, "-p", &d.to_string()]);
+    }
+
+    // Firewall: nftables on the input hook, matched by address, protocol and port so the ICMP
+    // errors the rules send back are not themselves caught.
+    let mut rules = String::new();
+    if dns_timeout {
+        rules.push_str(&nft_rule(DNS_ADDR, Some(53), "udp", "drop").unwrap());
+        rules.push_str(&nft_rule(DNS_ADDR, Some(53), "tcp", "drop").unwrap());
+    }
+    for t in &live {
+        for f in faults.get(&t.id).into_iter().flatten() {
+            if let Some(r) = nft_rule(&addr_of[&t.host], t.port, &t.transport, f) {
+                rules.push_str(&r);
+            }
+        }
+    }
+    if !rules.is_empty() {
+        let ruleset = format!(
+            "table inet sim {{\n  chain input {{\n    type filter hook input priority 0;\n{rules}  }}\n}}\n"
+        );
+        let path = dir.join("rules.nft");
+        std::fs::write(&path, ruleset).unwrap();
+        sb.run("nft", &["-f", &path.display().to_string()]);
+    }
+    sb.wait_for_listeners(&listeners);
+
+    // Run the probe as a user would.
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &netns, amlprobe()]).args(&sc.args);
+    cmd.args(["--timeout", &sc.timeout]);
+    let report_path = dir.join("report.json");
+    cmd.arg("--report").arg(&report_path);
+    cmd.args(["-o", sc.output.as_deref().unwrap_or("json")]);
+    match sc.resolver.as_deref() {
+        Some("flag") => {
+            cmd.args(["--dns-server", DNS_ADDR]);
+        }
+        Some("fallback") => {
+            cmd.args(["--dns-server", DEAD_DNS_ADDR, "--dns-server", DNS_ADDR]);
+        }
+        _ => {}
+    }
+    cmd.env_remove("CI_NAME").env_remove("HTTPS_PROXY").env_remove("https_proxy").env_remove("NO_COLOR");
+    match sc.trust.as_deref() {
+        Some("flag") => {
+            cmd.env("SSL_CERT_FILE", "/nonexistent/ca.pem").arg("--ca-file").arg(&certs.ca);
+        }
+        _ => {
+            cmd.env("SSL_CERT_FILE", &certs.ca);
+        }
+    }
+    let started = Instant::now();
+    let out = cmd.output().expect("run amlprobe");
+    let wall = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let context = format!("scenario {name} ({}):\nstderr: {stderr}\nresults:\n{}", sc.description, compact(&stdout));
+
+    assert_eq!(out.status.code(), Some(sc.exit), "exit code\n{context}");
+    if let Some(max) = sc.max_wall_ms {
+        assert!(wall <= Duration::from_millis(max), "took {wall:?}, more than {max} ms\n{context}");
+    }
+    println!("scenario {name}: {} ms wall", wall.as_millis());
+
+    let report: Value = match sc.output.as_deref() {
+        Some("jsonl") => check_jsonl(&stdout, &context),
+        _ => serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{context}")),
+    };
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&report_path).expect("--report written"))
+        .expect("--report is JSON");
+    assert_eq!(saved["results"].as_array().map(Vec::len), report["results"].as_array().map(Vec::len));
+    check_report(&report, &sc, &targets, &context);
+}
+
+/// One line per result, for failure messages.
+fn compact(stdout: &str) -> String {
+    let values: Vec<Value> = match serde_json::from_str::<Value>(stdout) {
+        Ok(v) => v["results"].as_array().cloned().unwrap_or_default(),
+        Err(_) => stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect(),
+    };
+    if values.is_empty() {
+        return stdout.to_string();
+    }
+    values
+        .iter()
+        .map(|r| format!("  {} {}/{} {}\n", r["id"], r["status"], r["reason"], r["message"]))
+        .collect()
+}
+
+/// `-o jsonl`: one result per line with `"type": "result"`, then the summary line last.
+fn check_jsonl(stdout: &str, context: &str) -> Value {
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line is not JSON: {e}: {l}\n{context}")))
+        .collect();
+    let (last, results) = lines.split_last().expect("jsonl output");
+    assert_eq!(last["type"], "summary", "{context}");
+    assert!(results.iter().all(|r| r["type"] == "result"), "{context}");
+    let mut report = last.clone();
+    report["results"] = Value::Array(results.to_vec());
+    report
+}
+
+fn check_report(report: &Value, sc: &Scenario, targets: &[Target], context: &str) {
+    for field in ["schema_version", "tool", "started_at", "duration_ms", "node", "context", "summary"] {
+        assert!(report.get(field).is_some(), "report lacks {field}\n{context}");
+    }
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(results.len(), targets.len(), "one result per selected entry\n{context}");
+    let listed: BTreeSet<&str> = sc.expect.check.iter().filter_map(|w| w.id.as_deref()).collect();
+    for id in &listed {
+        assert!(results.iter().any(|r| r["id"] == *id), "expected check {id} is not in the report\n{context}");
+    }
+    for r in results {
+        let id = r["id"].as_str().unwrap_or_default();
+        for field in ["id", "group", "title", "required", "kind", "target", "status", "reason", "message", "remediation", "doc", "duration_ms", "phases"] {
+            assert!(r.get(field).is_some(), "{id} lacks {field}\n{context}");
+        }
+        let want = sc
+            .expect
+            .check
+            .iter()
+            .find(|w| w.id.as_deref() == Some(id))
+            .or(sc.expect.default.as_ref())
+            .unwrap_or_else(|| panic!("no expectation for {id}\n{context}"));
+        let got = format!("{}/{}", r["status"].as_str().unwrap_or("?"), r["reason"].as_str().unwrap_or("?"));
+        assert_eq!(got, format!("{}/{}", want.status, want.reason), "{id}: {}\n{context}", r["message"]);
+        let message = r["message"].as_str().unwrap_or_default();
+        for needle in &want.message_contains {
+            assert!(message.contains(needle.as_str()), "{id}: message {message:?} lacks {needle:?}\n{context}");
+        }
+        if let Some(tested) = &want.tested {
+            assert_eq!(r["tested"].as_str(), Some(tested.as_str()), "{id}: tested layer\n{context}");
+        }
+        let dns = r["phases"].as_array().and_then(|p| p.iter().find(|p| p["phase"] == "dns"));
+        if let Some(c) = &want.cnames_contain {
+            let cnames = dns.map(|d| d["cnames"].to_string()).unwrap_or_default();
+            assert!(cnames.contains(c.as_str()), "{id}: cnames {cnames} lack {c}\n{context}");
+        }
+        if let Some(server) = &want.server {
+            assert_eq!(dns.and_then(|d| d["server"].as_str()), Some(server.as_str()), "{id}: server\n{context}");
+        }
+        if r["status"] != "skip" {
+            assert!(dns.is_some(), "{id}: a probed check has a dns phase\n{context}");
+        }
+    }
+    if let Some(summary) = &sc.expect.summary {
+        for (k, v) in summary {
+            assert_eq!(report["summary"][k].as_u64(), Some(*v), "summary.{k}\n{context}");
+        }
+    }
+}
