@@ -155,7 +155,11 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Parse and validate one catalog file. `seen` holds ids from files loaded before it.
-pub fn parse(file: &str, text: &str, seen: &mut HashSet<String>) -> Result<Vec<Entry>, CatalogError> {
+pub fn parse(
+    file: &str,
+    text: &str,
+    seen: &mut HashSet<String>,
+) -> Result<Vec<Entry>, CatalogError> {
     let err = |offset: usize, what: String| CatalogError {
         file: file.to_string(),
         line: line_of(text, offset),
@@ -183,7 +187,10 @@ pub fn parse(file: &str, text: &str, seen: &mut HashSet<String>) -> Result<Vec<E
             return fail("duplicate id: ids must be unique across all catalogs".into());
         }
         if !valid_id(&r.group) {
-            return fail(format!("group \"{}\" must be lowercase letters, digits and '-'", r.group));
+            return fail(format!(
+                "group \"{}\" must be lowercase letters, digits and '-'",
+                r.group
+            ));
         }
         if r.title.trim().is_empty() {
             return fail("title is empty".into());
@@ -217,7 +224,9 @@ pub fn parse(file: &str, text: &str, seen: &mut HashSet<String>) -> Result<Vec<E
             }
             _ => {}
         }
-        let modes = r.modes.unwrap_or_else(|| vec![Mode::PublicIp, Mode::NoPublicIp]);
+        let modes = r
+            .modes
+            .unwrap_or_else(|| vec![Mode::PublicIp, Mode::NoPublicIp]);
         if modes.is_empty() || modes.contains(&Mode::Auto) {
             return fail("modes must list \"public-ip\" and/or \"no-public-ip\"".into());
         }
@@ -260,7 +269,10 @@ fn check_template(t: &str) -> Result<(), String> {
             .ok_or_else(|| format!("unclosed '{{' in \"{t}\""))?;
         let name = &rest[open + 1..open + close];
         if !PLACEHOLDERS.iter().any(|(p, _)| *p == name) {
-            let known: Vec<_> = PLACEHOLDERS.iter().map(|(p, _)| format!("{{{p}}}")).collect();
+            let known: Vec<_> = PLACEHOLDERS
+                .iter()
+                .map(|(p, _)| format!("{{{p}}}"))
+                .collect();
             return Err(format!(
                 "unknown placeholder {{{name}}} (known: {})",
                 known.join(" ")
@@ -273,7 +285,9 @@ fn check_template(t: &str) -> Result<(), String> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '_')))
     {
-        return Err(format!("character '{c}' cannot appear in a host name (\"{t}\")"));
+        return Err(format!(
+            "character '{c}' cannot appear in a host name (\"{t}\")"
+        ));
     }
     Ok(())
 }
@@ -381,7 +395,11 @@ mod tests {
         let ids: HashSet<_> = all.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids.len(), all.len(), "ids are unique");
         for e in &all {
-            assert!(e.doc.starts_with("https://learn.microsoft.com/"), "{} cites a document", e.id);
+            assert!(
+                e.doc.starts_with("https://learn.microsoft.com/"),
+                "{} cites a document",
+                e.id
+            );
         }
     }
 
@@ -390,7 +408,11 @@ mod tests {
         let ctx = full_context();
         for e in load(&[]).unwrap() {
             let host = expand(&e.host, &ctx).unwrap_or_else(|f| panic!("{} needs {f}", e.id));
-            assert!(!host.contains('{') && !host.contains('*'), "{} -> {host}", e.id);
+            assert!(
+                !host.contains('{') && !host.contains('*'),
+                "{} -> {host}",
+                e.id
+            );
             if let Some(w) = &e.stands_for {
                 assert!(w.contains('*'), "{}: stands_for is a wildcard", e.id);
             }
@@ -402,19 +424,44 @@ mod tests {
         let all = load(&[]).unwrap();
         let ctx = full_context();
         let has = |host: &str, port: u16, t: Transport| {
-            all.iter()
-                .any(|e| expand(&e.host, &ctx).unwrap() == host && e.port == Some(port) && e.transport == t)
+            all.iter().any(|e| {
+                expand(&e.host, &ctx).unwrap() == host && e.port == Some(port) && e.transport == t
+            })
         };
-        assert!(has("ci-one.westeurope.instances.azureml.ms", 443, Transport::Tcp));
-        assert!(has("ci-one.westeurope.instances.azureml.ms", 8787, Transport::Tcp));
-        assert!(has("ci-one.westeurope.instances.azureml.ms", 18881, Transport::Tcp));
-        assert!(has("ci-one.westeurope.instances.azureml.net", 443, Transport::Tcp));
+        assert!(has(
+            "ci-one.westeurope.instances.azureml.ms",
+            443,
+            Transport::Tcp
+        ));
+        assert!(has(
+            "ci-one.westeurope.instances.azureml.ms",
+            8787,
+            Transport::Tcp
+        ));
+        assert!(has(
+            "ci-one.westeurope.instances.azureml.ms",
+            18881,
+            Transport::Tcp
+        ));
+        assert!(has(
+            "ci-one.westeurope.instances.azureml.net",
+            443,
+            Transport::Tcp
+        ));
         assert!(has("westeurope.tundra.azureml.ms", 5831, Transport::Udp));
         assert!(has("westeurope.batch.azure.com", 443, Transport::Tcp));
-        assert!(has("westeurope.service.batch.azure.com", 443, Transport::Tcp));
+        assert!(has(
+            "westeurope.service.batch.azure.com",
+            443,
+            Transport::Tcp
+        ));
         assert!(has("graph.windows.net", 443, Transport::Tcp));
         for svc in ["blob", "queue", "table"] {
-            assert!(has(&format!("amlstore1.{svc}.core.windows.net"), 443, Transport::Tcp));
+            assert!(has(
+                &format!("amlstore1.{svc}.core.windows.net"),
+                443,
+                Transport::Tcp
+            ));
         }
         assert!(has("amlstore1.file.core.windows.net", 445, Transport::Tcp));
         for host in [
@@ -427,7 +474,10 @@ mod tests {
         ] {
             assert!(has(host, 443, Transport::Tcp), "{host}");
         }
-        assert!(all.iter().filter(|e| e.group == "packages").all(|e| !e.required));
+        assert!(all
+            .iter()
+            .filter(|e| e.group == "packages")
+            .all(|e| !e.required));
     }
 
     #[test]
@@ -438,7 +488,10 @@ mod tests {
             expand("{storage_account}.file.core.windows.net", &ctx),
             Err("--storage-account")
         );
-        assert_eq!(expand("graph.windows.net", &ctx).as_deref(), Ok("graph.windows.net"));
+        assert_eq!(
+            expand("graph.windows.net", &ctx).as_deref(),
+            Ok("graph.windows.net")
+        );
     }
 
     fn parse_one(text: &str) -> Result<Vec<Entry>, CatalogError> {
@@ -459,16 +512,44 @@ mod tests {
     #[test]
     fn malformed_catalogs_name_file_and_line() {
         let cases: &[(&str, usize, &str)] = &[
-            ("[[endpoint]]\nid = \"x\"\nport = \"many\"\n", 3, "invalid type"),
-            (&GOOD.replace("kind = \"tls\"", "kind = \"gopher\""), 7, "unknown variant"),
-            (&GOOD.replace("\ndoc", "\ncolour = 1\ndoc"), 8, "unknown field"),
+            (
+                "[[endpoint]]\nid = \"x\"\nport = \"many\"\n",
+                3,
+                "invalid type",
+            ),
+            (
+                &GOOD.replace("kind = \"tls\"", "kind = \"gopher\""),
+                7,
+                "unknown variant",
+            ),
+            (
+                &GOOD.replace("\ndoc", "\ncolour = 1\ndoc"),
+                8,
+                "unknown field",
+            ),
             (&format!("\n\n{GOOD}{GOOD}"), 11, "duplicate id"),
-            (&GOOD.replace("a.example.net", "{tenant}.example.net"), 1, "unknown placeholder {tenant}"),
-            (&GOOD.replace("a.example.net", "a b.example.net"), 1, "cannot appear in a host name"),
+            (
+                &GOOD.replace("a.example.net", "{tenant}.example.net"),
+                1,
+                "unknown placeholder {tenant}",
+            ),
+            (
+                &GOOD.replace("a.example.net", "a b.example.net"),
+                1,
+                "cannot appear in a host name",
+            ),
             (&GOOD.replace("port = 443\n", ""), 1, "needs a port"),
-            (&GOOD.replace("https://learn.microsoft.com/x", "see the wiki"), 1, "doc must be the URL"),
+            (
+                &GOOD.replace("https://learn.microsoft.com/x", "see the wiki"),
+                1,
+                "doc must be the URL",
+            ),
             (&GOOD.replace("\"x\"", "\"Bad Id\""), 1, "id \"Bad Id\""),
-            (&GOOD.replace("kind = \"tls\"", "kind = \"tls\"\ntransport = \"udp\""), 1, "runs over TCP"),
+            (
+                &GOOD.replace("kind = \"tls\"", "kind = \"tls\"\ntransport = \"udp\""),
+                1,
+                "runs over TCP",
+            ),
             ("[[endpoint]\n", 1, ""),
         ];
         for (text, line, what) in cases {

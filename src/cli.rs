@@ -75,7 +75,12 @@ pub struct CheckArgs {
     #[arg(long, env = "AMLPROBE_DNS_SERVER", value_delimiter = ',', value_parser = parse_dns_server, value_name = "IP[:PORT]")]
     pub dns_server: Vec<SocketAddr>,
     /// Extra trust anchors (PEM) besides the system store; repeatable
-    #[arg(long, env = "AMLPROBE_CA_FILE", value_delimiter = ',', value_name = "PEM")]
+    #[arg(
+        long,
+        env = "AMLPROBE_CA_FILE",
+        value_delimiter = ',',
+        value_name = "PEM"
+    )]
     pub ca_file: Vec<PathBuf>,
     /// Deadline of one check, all its phases together (5s, 1500ms)
     #[arg(long, env = "AMLPROBE_TIMEOUT", value_parser = parse_timeout, default_value = "5s", value_name = "DURATION")]
@@ -105,8 +110,9 @@ pub fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
 }
 
 pub fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim())
-        .map_err(|e| format!("'{s}' is not a duration ({e}): use a number and a unit, like 5s or 1500ms"))?;
+    let d = humantime::parse_duration(s.trim()).map_err(|e| {
+        format!("'{s}' is not a duration ({e}): use a number and a unit, like 5s or 1500ms")
+    })?;
     if d < Duration::from_millis(100) || d > Duration::from_secs(600) {
         return Err(format!("'{s}' is out of range: give between 100ms and 10m"));
     }
@@ -119,11 +125,23 @@ mod tests {
 
     #[test]
     fn dns_servers_and_timeouts_parse() {
-        assert_eq!(parse_dns_server("10.0.0.53").unwrap(), "10.0.0.53:53".parse().unwrap());
-        assert_eq!(parse_dns_server("10.0.0.53:5353").unwrap(), "10.0.0.53:5353".parse().unwrap());
-        assert_eq!(parse_dns_server("fd00::53").unwrap(), "[fd00::53]:53".parse().unwrap());
+        assert_eq!(
+            parse_dns_server("10.0.0.53").unwrap(),
+            "10.0.0.53:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_dns_server("10.0.0.53:5353").unwrap(),
+            "10.0.0.53:5353".parse().unwrap()
+        );
+        assert_eq!(
+            parse_dns_server("fd00::53").unwrap(),
+            "[fd00::53]:53".parse().unwrap()
+        );
         assert!(parse_dns_server("dns.example.net").is_err());
-        assert_eq!(parse_timeout("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_timeout("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
         assert_eq!(parse_timeout("5s").unwrap(), Duration::from_secs(5));
         assert!(parse_timeout("5").is_err());
         assert!(parse_timeout("0s").is_err());

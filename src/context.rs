@@ -38,7 +38,8 @@ pub struct Context {
 pub fn parse_region(s: &str) -> Result<String, String> {
     let r = s.trim().to_ascii_lowercase();
     if (3..=40).contains(&r.len())
-        && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && r.as_bytes()[0].is_ascii_lowercase()
     {
         Ok(r)

@@ -36,11 +36,17 @@ pub struct Stop {
 }
 
 fn usage(message: impl Into<String>) -> Stop {
-    Stop { code: EXIT_USAGE, message: message.into() }
+    Stop {
+        code: EXIT_USAGE,
+        message: message.into(),
+    }
 }
 
 fn cannot_run(message: impl Into<String>) -> Stop {
-    Stop { code: EXIT_CANNOT_RUN, message: message.into() }
+    Stop {
+        code: EXIT_CANNOT_RUN,
+        message: message.into(),
+    }
 }
 
 pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
@@ -55,7 +61,10 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             // clap's message, on one line: what is wrong, then where to read more.
             let rendered = e.render().to_string();
             let first = rendered.lines().next().unwrap_or("invalid usage");
-            eprintln!("amlprobe: {} (see amlprobe --help)", first.trim_start_matches("error: "));
+            eprintln!(
+                "amlprobe: {} (see amlprobe --help)",
+                first.trim_start_matches("error: ")
+            );
             return EXIT_USAGE;
         }
     };
@@ -95,7 +104,10 @@ fn context_from(args: &CheckArgs) -> Context {
         }
     }
     if ctx.compute_name.is_none() {
-        if let Some(name) = std::env::var("CI_NAME").ok().and_then(|v| context::parse_compute_name(&v).ok()) {
+        if let Some(name) = std::env::var("CI_NAME")
+            .ok()
+            .and_then(|v| context::parse_compute_name(&v).ok())
+        {
             ctx.compute_name = Some(name);
             ctx.sources.insert("compute_name", "env:CI_NAME".into());
         }
@@ -113,7 +125,9 @@ fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
     let entries = catalog::load(&extra).map_err(|e| usage(format!("invalid catalog: {e}")))?;
     let mut plans = probe::plan(&entries, ctx, &args.only, &args.skip);
     if plans.is_empty() {
-        return Err(usage("no check matches --only/--skip; see `amlprobe list` for ids and groups"));
+        return Err(usage(
+            "no check matches --only/--skip; see `amlprobe list` for ids and groups",
+        ));
     }
     if ctx.cloud != Cloud::Public {
         for p in plans.iter_mut().filter(|p| p.skip.is_none()) {
@@ -127,13 +141,24 @@ fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
 }
 
 fn output_format(args: &CheckArgs) -> Format {
-    args.output.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Json })
+    args.output.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    })
 }
 
 fn colour(args: &CheckArgs) -> bool {
     !args.no_color
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::stdout().is_terminal()
+}
+
+/// Write to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }
 
 fn hostname() -> String {
@@ -161,7 +186,11 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
         probe::dns::Resolvers::from_servers(&args.dns_server, args.timeout).map_err(cannot_run)?
     };
     let format = output_format(args);
-    let node = Node { hostname: hostname(), resolvers: resolvers.labels(), proxy: None };
+    let node = Node {
+        hostname: hostname(),
+        resolvers: resolvers.labels(),
+        proxy: None,
+    };
     let env = Arc::new(probe::Env::new(resolvers, trust, args.timeout));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -189,7 +218,10 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
     let summary = Summary::of(&results);
     let report = Report {
         schema_version: report::SCHEMA_VERSION,
-        tool: Tool { name: "amlprobe", version: env!("CARGO_PKG_VERSION") },
+        tool: Tool {
+            name: "amlprobe",
+            version: env!("CARGO_PKG_VERSION"),
+        },
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
         timeout_ms: args.timeout.as_millis() as u64,
@@ -207,9 +239,7 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
         Format::Json => report.to_json() + "\n",
         Format::Jsonl => report::jsonl_summary(&report) + "\n",
     };
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    emit(&text);
     Ok(summary.exit_code(args.strict))
 }
 
@@ -240,14 +270,23 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
             title: &p.entry.title,
             required: p.entry.required,
             kind: p.entry.kind,
-            target: probe::Target { host: p.host.clone(), port: p.entry.port, transport: p.entry.transport },
+            target: probe::Target {
+                host: p.host.clone(),
+                port: p.entry.port,
+                transport: p.entry.transport,
+            },
             stands_for: p.stands_for.as_deref(),
-            skip: p.skip.as_ref().map(|f| format!("{}: {}", f.reason, f.message)),
+            skip: p
+                .skip
+                .as_ref()
+                .map(|f| format!("{}: {}", f.reason, f.message)),
             doc: &p.entry.doc,
         })
         .collect();
     let text = match output_format(args) {
-        Format::Json | Format::Jsonl => serde_json::to_string_pretty(&listed).unwrap_or_default() + "\n",
+        Format::Json | Format::Jsonl => {
+            serde_json::to_string_pretty(&listed).unwrap_or_default() + "\n"
+        }
         Format::Table => {
             let w = listed.iter().map(|l| l.id.len()).max().unwrap_or(2);
             let mut s = String::new();
@@ -265,23 +304,36 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
             s
         }
     };
-    print!("{text}");
+    emit(&text);
     Ok(EXIT_OK)
 }
 
 fn explain(code: &str) -> Result<i32, Stop> {
     let Some(reason) = Reason::from_code(code.trim()) else {
         let known: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
-        return Err(usage(format!("unknown reason code '{code}'; known codes: {}", known.join(", "))));
+        return Err(usage(format!(
+            "unknown reason code '{code}'; known codes: {}",
+            known.join(", ")
+        )));
     };
     let fix = verdict::remediation(
         reason,
-        &Subject { host: "<host>", port: None, transport: "tcp", service_tag: None },
+        &Subject {
+            host: "<host>",
+            port: None,
+            transport: "tcp",
+            service_tag: None,
+        },
     );
-    println!("{}  ({})", reason.code(), reason.status().as_str());
-    println!("meaning: {}", reason.meaning());
+    let mut text = format!(
+        "{}  ({})\nmeaning: {}\n",
+        reason.code(),
+        reason.status().as_str(),
+        reason.meaning()
+    );
     if !fix.is_empty() {
-        println!("fix:     {fix}");
+        text.push_str(&format!("fix:     {fix}\n"));
     }
+    emit(&text);
     Ok(EXIT_OK)
 }

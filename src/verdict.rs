@@ -236,7 +236,8 @@ mod tests {
                 Status::Skip => {}
             }
         }
-        assert!(remediation(Reason::TcpTimeout, &s).contains("TCP 443 to service tag AzureActiveDirectory"));
+        assert!(remediation(Reason::TcpTimeout, &s)
+            .contains("TCP 443 to service tag AzureActiveDirectory"));
     }
 
     #[test]

@@ -44,10 +44,12 @@ fn server_label(addr: SocketAddr) -> String {
 impl Resolvers {
     /// The system's configuration: `/etc/resolv.conf` and `/etc/hosts`.
     pub fn from_system(check_timeout: Duration) -> Result<Resolvers, String> {
-        let text = std::fs::read(SYSTEM_RESOLV_CONF)
-            .map_err(|e| format!("cannot read {SYSTEM_RESOLV_CONF}: {e}; give a resolver with --dns-server IP"))?;
-        let (config, _) = hickory_resolver::system_conf::parse_resolv_conf(&text)
-            .map_err(|e| format!("{SYSTEM_RESOLV_CONF}: {e}; give a resolver with --dns-server IP"))?;
+        let text = std::fs::read(SYSTEM_RESOLV_CONF).map_err(|e| {
+            format!("cannot read {SYSTEM_RESOLV_CONF}: {e}; give a resolver with --dns-server IP")
+        })?;
+        let (config, _) = hickory_resolver::system_conf::parse_resolv_conf(&text).map_err(|e| {
+            format!("{SYSTEM_RESOLV_CONF}: {e}; give a resolver with --dns-server IP")
+        })?;
         let servers: Vec<SocketAddr> = config
             .name_servers()
             .iter()
@@ -59,7 +61,10 @@ impl Resolvers {
     }
 
     /// Exactly these servers, in this order, and no hosts file.
-    pub fn from_servers(servers: &[SocketAddr], check_timeout: Duration) -> Result<Resolvers, String> {
+    pub fn from_servers(
+        servers: &[SocketAddr],
+        check_timeout: Duration,
+    ) -> Result<Resolvers, String> {
         let mut out = Vec::new();
         for &addr in servers {
             let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
@@ -85,14 +90,17 @@ impl Resolvers {
         if out.is_empty() {
             return Err("no DNS server configured; give one with --dns-server IP".into());
         }
-        Ok(Resolvers { servers: out, hosts: None })
+        Ok(Resolvers {
+            servers: out,
+            hosts: None,
+        })
     }
 
     pub fn labels(&self) -> Vec<String> {
         self.servers.iter().map(|(l, _)| l.clone()).collect()
     }
 
-    fn from_hosts_file(&self, name: &Name) -> Option<Answer> {
+    fn lookup_hosts_file(&self, name: &Name) -> Option<Answer> {
         let hosts = self.hosts.as_ref()?;
         let mut addresses = Vec::new();
         for rt in [RecordType::A, RecordType::AAAA] {
@@ -119,7 +127,7 @@ impl Resolvers {
             reason: Reason::DnsNxdomain,
             message: format!("'{host}' is not a valid DNS name: {e}"),
         })?;
-        if let Some(answer) = self.from_hosts_file(&name) {
+        if let Some(answer) = self.lookup_hosts_file(&name) {
             return Ok(answer);
         }
         let mut first_failure: Option<Failure> = None;
@@ -140,9 +148,16 @@ impl Resolvers {
                     }
                     let addresses: Vec<IpAddr> = lookup.iter().collect();
                     if addresses.is_empty() {
-                        Err((Reason::DnsNoRecords, "answered without an address".to_string()))
+                        Err((
+                            Reason::DnsNoRecords,
+                            "answered without an address".to_string(),
+                        ))
                     } else {
-                        return Ok(Answer { addresses, cnames, server: label.clone() });
+                        return Ok(Answer {
+                            addresses,
+                            cnames,
+                            server: label.clone(),
+                        });
                     }
                 }
                 Ok(Err(e)) => Err(classify_error(&e)),
@@ -169,24 +184,36 @@ impl Resolvers {
 /// What a resolver error means, without parsing strings.
 pub fn classify_error(e: &NetError) -> (Reason, String) {
     match e {
-        NetError::Dns(DnsError::NoRecordsFound(nr)) if nr.response_code == ResponseCode::NXDomain => {
-            (Reason::DnsNxdomain, "NXDOMAIN: the name does not exist".into())
+        NetError::Dns(DnsError::NoRecordsFound(nr))
+            if nr.response_code == ResponseCode::NXDomain =>
+        {
+            (
+                Reason::DnsNxdomain,
+                "NXDOMAIN: the name does not exist".into(),
+            )
         }
-        NetError::Dns(DnsError::NoRecordsFound(_)) => {
-            (Reason::DnsNoRecords, "the name exists but has no A or AAAA record".into())
-        }
-        NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => {
-            (Reason::DnsRefused, "the server refused the query (REFUSED)".into())
-        }
-        NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => {
-            (Reason::DnsServfail, "the server failed to answer (SERVFAIL)".into())
-        }
-        NetError::Dns(DnsError::ResponseCode(code)) => {
-            (Reason::DnsServfail, format!("the server answered with error {code}"))
-        }
+        NetError::Dns(DnsError::NoRecordsFound(_)) => (
+            Reason::DnsNoRecords,
+            "the name exists but has no A or AAAA record".into(),
+        ),
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => (
+            Reason::DnsRefused,
+            "the server refused the query (REFUSED)".into(),
+        ),
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => (
+            Reason::DnsServfail,
+            "the server failed to answer (SERVFAIL)".into(),
+        ),
+        NetError::Dns(DnsError::ResponseCode(code)) => (
+            Reason::DnsServfail,
+            format!("the server answered with error {code}"),
+        ),
         NetError::Timeout => (Reason::DnsTimeout, "no answer in time".into()),
         NetError::Io(io) => (Reason::DnsTimeout, format!("no answer: {io}")),
-        NetError::NoConnections => (Reason::DnsTimeout, "no answer: could not reach the server".into()),
+        NetError::NoConnections => (
+            Reason::DnsTimeout,
+            "no answer: could not reach the server".into(),
+        ),
         other => (Reason::DnsServfail, format!("the lookup failed: {other}")),
     }
 }
@@ -206,11 +233,23 @@ mod tests {
         let table: Vec<(NetError, Reason)> = vec![
             (no_records(ResponseCode::NXDomain), Reason::DnsNxdomain),
             (no_records(ResponseCode::NoError), Reason::DnsNoRecords),
-            (NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)), Reason::DnsServfail),
-            (NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)), Reason::DnsRefused),
-            (NetError::Dns(DnsError::ResponseCode(ResponseCode::NotImp)), Reason::DnsServfail),
+            (
+                NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)),
+                Reason::DnsServfail,
+            ),
+            (
+                NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)),
+                Reason::DnsRefused,
+            ),
+            (
+                NetError::Dns(DnsError::ResponseCode(ResponseCode::NotImp)),
+                Reason::DnsServfail,
+            ),
             (NetError::Timeout, Reason::DnsTimeout),
-            (NetError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)), Reason::DnsTimeout),
+            (
+                NetError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+                Reason::DnsTimeout,
+            ),
             (NetError::NoConnections, Reason::DnsTimeout),
         ];
         for (err, want) in table {
@@ -221,7 +260,10 @@ mod tests {
     #[test]
     fn server_labels_omit_the_default_port() {
         assert_eq!(server_label("10.0.0.53:53".parse().unwrap()), "10.0.0.53");
-        assert_eq!(server_label("10.0.0.53:5353".parse().unwrap()), "10.0.0.53:5353");
+        assert_eq!(
+            server_label("10.0.0.53:5353".parse().unwrap()),
+            "10.0.0.53:5353"
+        );
     }
 
     #[test]

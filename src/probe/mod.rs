@@ -139,26 +139,41 @@ pub fn plan(entries: &[Entry], ctx: &Context, only: &[String], skip: &[String]) 
                     message: "does not apply to this networking mode".into(),
                 })
             });
-            Plan { entry: e.clone(), host, stands_for, service_tag, missing_flag, skip }
+            Plan {
+                entry: e.clone(),
+                host,
+                stands_for,
+                service_tag,
+                missing_flag,
+                skip,
+            }
         })
         .collect()
 }
+
+/// A host's lookup and how long it took, shared by every check that names the host.
+type SharedLookup = (Result<dns::Answer, Failure>, u64);
 
 /// What every check shares: resolvers (with one lookup per host), trust, the deadline length.
 pub struct Env {
     pub resolvers: dns::Resolvers,
     pub trust: tls::Trust,
     pub timeout: Duration,
-    lookups: Mutex<HashMap<String, Arc<OnceCell<(Result<dns::Answer, Failure>, u64)>>>>,
+    lookups: Mutex<HashMap<String, Arc<OnceCell<SharedLookup>>>>,
 }
 
 impl Env {
     pub fn new(resolvers: dns::Resolvers, trust: tls::Trust, timeout: Duration) -> Env {
-        Env { resolvers, trust, timeout, lookups: Mutex::new(HashMap::new()) }
+        Env {
+            resolvers,
+            trust,
+            timeout,
+            lookups: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Resolve `host` once for all checks that name it; the result and its duration are shared.
-    async fn resolve_shared(&self, host: &str, deadline: Instant) -> (Result<dns::Answer, Failure>, u64) {
+    async fn resolve_shared(&self, host: &str, deadline: Instant) -> SharedLookup {
         let cell = {
             let mut map = match self.lookups.lock() {
                 Ok(m) => m,
@@ -190,15 +205,23 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         Ok(message) => (Reason::Ok, message),
         Err(f) => (f.reason, f.message),
     };
-    let tested = phases.iter().map(|p| layer_of(p.phase)).max().map(|k| k.min(e.kind));
+    let tested = phases
+        .iter()
+        .map(|p| layer_of(p.phase))
+        .max()
+        .map(|k| k.min(e.kind));
     let message = match (&plan.stands_for, reason) {
-        (Some(w), Reason::Ok | Reason::UdpNoReply) => format!("{message} [{} stands for {w}]", plan.host),
+        (Some(w), Reason::Ok | Reason::UdpNoReply) => {
+            format!("{message} [{} stands for {w}]", plan.host)
+        }
         _ => message,
     };
     let remediation = match (reason, plan.missing_flag) {
         (Reason::MissingInput, Some(flag)) => format!(
             "Give {flag} (or set AMLPROBE_{}).",
-            flag.trim_start_matches("--").replace('-', "_").to_ascii_uppercase()
+            flag.trim_start_matches("--")
+                .replace('-', "_")
+                .to_ascii_uppercase()
         ),
         _ => verdict::remediation(
             reason,
@@ -217,7 +240,11 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         required: e.required,
         kind: e.kind,
         tested,
-        target: Target { host: plan.host.clone(), port: e.port, transport: e.transport },
+        target: Target {
+            host: plan.host.clone(),
+            port: e.port,
+            transport: e.transport,
+        },
         stands_for: plan.stands_for.clone(),
         status: verdict::status_for(reason, e.required),
         reason,
@@ -238,7 +265,12 @@ fn layer_of(phase: &str) -> Kind {
     }
 }
 
-async fn run_phases(env: &Env, plan: &Plan, deadline: Instant, phases: &mut Vec<Phase>) -> Result<String, Failure> {
+async fn run_phases(
+    env: &Env,
+    plan: &Plan,
+    deadline: Instant,
+    phases: &mut Vec<Phase>,
+) -> Result<String, Failure> {
     let e = &plan.entry;
     let started = Instant::now();
     let (answer, dns_ms) = env.resolve_shared(&plan.host, deadline).await;
@@ -302,7 +334,11 @@ async fn run_phases(env: &Env, plan: &Plan, deadline: Instant, phases: &mut Vec<
     phases.push(phase);
     let (stream, peer) = connected?;
     if e.kind.tested_layer() < Kind::Tls {
-        return Ok(not_deeper(format!("{peer}: TCP connection accepted"), e.kind, Kind::Tcp));
+        return Ok(not_deeper(
+            format!("{peer}: TCP connection accepted"),
+            e.kind,
+            Kind::Tcp,
+        ));
     }
 
     let started = Instant::now();
@@ -320,7 +356,10 @@ async fn run_phases(env: &Env, plan: &Plan, deadline: Instant, phases: &mut Vec<
     phases.push(phase);
     let h = shaken?;
     Ok(not_deeper(
-        format!("{peer}: {}, certificate for {} issued by {}", h.version, h.subject, h.issuer),
+        format!(
+            "{peer}: {}, certificate for {} issued by {}",
+            h.version, h.subject, h.issuer
+        ),
         e.kind,
         Kind::Tls,
     ))
@@ -341,7 +380,11 @@ fn not_deeper(message: String, asked: Kind, tested: Kind) -> String {
 
 /// Run every plan at once. Results come back in plan order; each is also sent on `progress`
 /// as soon as it is known.
-pub async fn run_all(env: Arc<Env>, plans: Vec<Plan>, progress: Option<mpsc::UnboundedSender<CheckResult>>) -> Vec<CheckResult> {
+pub async fn run_all(
+    env: Arc<Env>,
+    plans: Vec<Plan>,
+    progress: Option<mpsc::UnboundedSender<CheckResult>>,
+) -> Vec<CheckResult> {
     let mut tasks = tokio::task::JoinSet::new();
     for (i, p) in plans.iter().cloned().enumerate() {
         let env = env.clone();
@@ -368,35 +411,56 @@ mod tests {
     use super::*;
 
     fn ctx(mode: Mode) -> Context {
-        Context { region: Some("westeurope".into()), mode, ..Context::default() }
+        Context {
+            region: Some("westeurope".into()),
+            mode,
+            ..Context::default()
+        }
     }
 
     #[test]
     fn plans_skip_what_lacks_input_and_name_the_flag() {
         let entries = catalog::load(&[]).unwrap();
         let plans = plan(&entries, &ctx(Mode::Auto), &[], &[]);
-        let file = plans.iter().find(|p| p.entry.id == "storage-file-445").unwrap();
+        let file = plans
+            .iter()
+            .find(|p| p.entry.id == "storage-file-445")
+            .unwrap();
         let skip = file.skip.as_ref().unwrap();
         assert_eq!(skip.reason, Reason::MissingInput);
         assert!(skip.message.contains("--storage-account"));
-        let tundra = plans.iter().find(|p| p.entry.id == "tundra-udp-5831").unwrap();
+        let tundra = plans
+            .iter()
+            .find(|p| p.entry.id == "tundra-udp-5831")
+            .unwrap();
         assert!(tundra.skip.is_none());
         assert_eq!(tundra.host, "westeurope.tundra.azureml.ms");
-        let blob = plans.iter().find(|p| p.entry.id == "storage-blob-443").unwrap();
+        let blob = plans
+            .iter()
+            .find(|p| p.entry.id == "storage-blob-443")
+            .unwrap();
         assert_eq!(blob.stands_for.as_deref(), Some("*.blob.core.windows.net"));
     }
 
     #[test]
     fn only_and_skip_select_checks() {
         let entries = catalog::load(&[]).unwrap();
-        let plans = plan(&entries, &ctx(Mode::Auto), &["storage".into()], &["storage-file-*".into()]);
+        let plans = plan(
+            &entries,
+            &ctx(Mode::Auto),
+            &["storage".into()],
+            &["storage-file-*".into()],
+        );
         assert!(!plans.is_empty());
-        assert!(plans.iter().all(|p| p.entry.group == "storage" && !p.entry.id.starts_with("storage-file-")));
+        assert!(plans
+            .iter()
+            .all(|p| p.entry.group == "storage" && !p.entry.id.starts_with("storage-file-")));
     }
 
     #[test]
     fn deeper_kinds_say_what_was_not_tested() {
         assert_eq!(not_deeper("ok".into(), Kind::Tls, Kind::Tls), "ok");
-        assert!(not_deeper("ok".into(), Kind::Websocket, Kind::Tls).contains("WEBSOCKET itself not tested yet, only TLS"));
+        assert!(not_deeper("ok".into(), Kind::Websocket, Kind::Tls)
+            .contains("WEBSOCKET itself not tested yet, only TLS"));
     }
 }

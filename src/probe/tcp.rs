@@ -40,7 +40,10 @@ pub async fn connect(
     };
     let (reason, detail) = match &errors[0] {
         Some(e) => (classify_connect_error(e), describe_connect_error(e)),
-        None => (Reason::TcpTimeout, "no answer before the deadline (packets silently dropped)".into()),
+        None => (
+            Reason::TcpTimeout,
+            "no answer before the deadline (packets silently dropped)".into(),
+        ),
     };
     let mut message = format!("{first}: {detail}");
     if targets.len() > 1 {
@@ -75,9 +78,12 @@ pub fn classify_connect_error(e: &io::Error) -> Reason {
 
 fn describe_connect_error(e: &io::Error) -> String {
     match e.raw_os_error().map(Errno::from_raw) {
-        Some(Errno::ECONNREFUSED) => "connection refused (TCP reset): nothing listens, or a firewall rejects".into(),
+        Some(Errno::ECONNREFUSED) => {
+            "connection refused (TCP reset): nothing listens, or a firewall rejects".into()
+        }
         Some(Errno::EHOSTUNREACH) => {
-            "ICMP host unreachable or administratively prohibited: a firewall rejects, or no route".into()
+            "ICMP host unreachable or administratively prohibited: a firewall rejects, or no route"
+                .into()
         }
         Some(Errno::ENETUNREACH) => "network unreachable: no route to this address".into(),
         Some(Errno::EACCES | Errno::EPERM) => "blocked by this node's own firewall".into(),

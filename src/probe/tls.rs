@@ -11,7 +11,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error as TlsError, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, Error as TlsError, RootCertStore,
+    SignatureScheme,
+};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsConnector;
@@ -43,10 +46,15 @@ impl Trust {
             );
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(|e| format!("cannot build the certificate verifier: {e}"))?;
-        Ok(Trust { provider, verifier, anchors })
+        let verifier =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(|e| format!("cannot build the certificate verifier: {e}"))?;
+        Ok(Trust {
+            provider,
+            verifier,
+            anchors,
+        })
     }
 }
 
@@ -55,13 +63,19 @@ fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<usize, String>
     let mut count = 0;
     for item in rustls_pemfile::certs(&mut data.as_slice()) {
         let der = item.map_err(|e| format!("--ca-file {}: not valid PEM: {e}", path.display()))?;
-        roots
-            .add(der)
-            .map_err(|e| format!("--ca-file {}: a certificate is not usable as a trust anchor: {e}", path.display()))?;
+        roots.add(der).map_err(|e| {
+            format!(
+                "--ca-file {}: a certificate is not usable as a trust anchor: {e}",
+                path.display()
+            )
+        })?;
         count += 1;
     }
     if count == 0 {
-        return Err(format!("--ca-file {}: no PEM certificate found in the file", path.display()));
+        return Err(format!(
+            "--ca-file {}: no PEM certificate found in the file",
+            path.display()
+        ));
     }
     Ok(count)
 }
@@ -89,9 +103,13 @@ impl ServerCertVerifier for ChainCapture {
                 .map(|c| c.clone().into_owned())
                 .collect();
         }
-        let result = self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+        let result = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
         if let (Err(e), Ok(mut v)) = (&result, self.verdict.lock()) {
             *v = Some(e.clone());
         }
@@ -218,7 +236,9 @@ fn describe_failure(
     io: &io::Error,
     chain: &[CertificateDer<'static>],
 ) -> Failure {
-    let reason = tls.map(classify_tls_error).unwrap_or(Reason::TlsHandshakeFailed);
+    let reason = tls
+        .map(classify_tls_error)
+        .unwrap_or(Reason::TlsHandshakeFailed);
     let leaf = chain.first().and_then(|c| names_of(c));
     // The top of the presented chain names the authority the node would have to trust.
     let top_issuer = chain.last().and_then(|c| names_of(c)).map(|(_, i)| i);
@@ -232,7 +252,9 @@ fn describe_failure(
         ),
         Reason::TlsNameMismatch => format!(
             "{host}: the certificate is not valid for this name ({})",
-            leaf.as_ref().map(|(s, _)| format!("it is for {s}")).unwrap_or_else(|| "no subject".into())
+            leaf.as_ref()
+                .map(|(s, _)| format!("it is for {s}"))
+                .unwrap_or_else(|| "no subject".into())
         ),
         Reason::TlsExpired => format!(
             "{host}: the certificate is outside its validity ({})",
@@ -240,7 +262,10 @@ fn describe_failure(
         ),
         _ => match tls {
             Some(e) => format!("{peer}: TLS handshake with {host} failed: {e}"),
-            None => format!("{peer}: TLS handshake with {host} failed: {}", describe_io(io)),
+            None => format!(
+                "{peer}: TLS handshake with {host} failed: {}",
+                describe_io(io)
+            ),
         },
     };
     Failure { reason, message }
@@ -249,7 +274,9 @@ fn describe_failure(
 fn describe_io(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionReset => "the connection was reset during the handshake".into(),
-        io::ErrorKind::UnexpectedEof => "the server closed the connection during the handshake".into(),
+        io::ErrorKind::UnexpectedEof => {
+            "the server closed the connection during the handshake".into()
+        }
         _ => e.to_string(),
     }
 }
@@ -262,12 +289,27 @@ mod tests {
     fn tls_errors_map_to_their_own_reasons() {
         use CertificateError as C;
         let table = [
-            (TlsError::InvalidCertificate(C::UnknownIssuer), Reason::TlsUntrusted),
-            (TlsError::InvalidCertificate(C::BadSignature), Reason::TlsUntrusted),
-            (TlsError::InvalidCertificate(C::NotValidForName), Reason::TlsNameMismatch),
+            (
+                TlsError::InvalidCertificate(C::UnknownIssuer),
+                Reason::TlsUntrusted,
+            ),
+            (
+                TlsError::InvalidCertificate(C::BadSignature),
+                Reason::TlsUntrusted,
+            ),
+            (
+                TlsError::InvalidCertificate(C::NotValidForName),
+                Reason::TlsNameMismatch,
+            ),
             (TlsError::InvalidCertificate(C::Expired), Reason::TlsExpired),
-            (TlsError::InvalidCertificate(C::NotValidYet), Reason::TlsExpired),
-            (TlsError::AlertReceived(rustls::AlertDescription::HandshakeFailure), Reason::TlsHandshakeFailed),
+            (
+                TlsError::InvalidCertificate(C::NotValidYet),
+                Reason::TlsExpired,
+            ),
+            (
+                TlsError::AlertReceived(rustls::AlertDescription::HandshakeFailure),
+                Reason::TlsHandshakeFailed,
+            ),
             (TlsError::HandshakeNotComplete, Reason::TlsHandshakeFailed),
         ];
         for (e, want) in table {
@@ -278,7 +320,13 @@ mod tests {
     #[test]
     fn a_reset_without_a_tls_error_is_a_handshake_failure() {
         let io = io::Error::from(io::ErrorKind::ConnectionReset);
-        let f = describe_failure("graph.windows.net", "10.0.0.1:443".parse().unwrap(), None, &io, &[]);
+        let f = describe_failure(
+            "graph.windows.net",
+            "10.0.0.1:443".parse().unwrap(),
+            None,
+            &io,
+            &[],
+        );
         assert_eq!(f.reason, Reason::TlsHandshakeFailed);
         assert!(f.message.contains("reset"), "{}", f.message);
     }
@@ -286,7 +334,9 @@ mod tests {
     #[test]
     fn an_untrusted_chain_names_its_issuer() {
         let mut params = rcgen::CertificateParams::new(vec!["graph.windows.net".into()]).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, "graph.windows.net");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "graph.windows.net");
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
         let chain = vec![cert.der().clone()];
@@ -294,11 +344,17 @@ mod tests {
         let f = describe_failure(
             "graph.windows.net",
             "10.0.0.1:443".parse().unwrap(),
-            Some(&TlsError::InvalidCertificate(CertificateError::UnknownIssuer)),
+            Some(&TlsError::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
             &io,
             &chain,
         );
         assert_eq!(f.reason, Reason::TlsUntrusted);
-        assert!(f.message.contains("issued by CN=graph.windows.net"), "{}", f.message);
+        assert!(
+            f.message.contains("issued by CN=graph.windows.net"),
+            "{}",
+            f.message
+        );
     }
 }

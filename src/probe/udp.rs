@@ -28,7 +28,11 @@ pub enum UdpOutcome {
 }
 
 fn open(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let domain = if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
     let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
     // Without IP_RECVERR a connected socket only reports port-unreachable and prohibited;
     // with it, host and net unreachable surface as errors too.
@@ -59,7 +63,11 @@ pub async fn probe(addr: SocketAddr, deadline: Instant) -> Result<UdpOutcome, Fa
             sent += 1;
             next_send += gap;
         }
-        let wake = if sent < DATAGRAMS { next_send.min(end) } else { end };
+        let wake = if sent < DATAGRAMS {
+            next_send.min(end)
+        } else {
+            end
+        };
         tokio::select! {
             r = socket.recv(&mut buf) => match r {
                 Ok(bytes) => return Ok(UdpOutcome::Reply { bytes }),
@@ -76,7 +84,9 @@ pub async fn probe(addr: SocketAddr, deadline: Instant) -> Result<UdpOutcome, Fa
 
 fn describe_udp_error(e: &io::Error) -> String {
     match e.raw_os_error().map(Errno::from_raw) {
-        Some(Errno::ECONNREFUSED) => "ICMP port unreachable: nothing listens, or a firewall rejects".into(),
+        Some(Errno::ECONNREFUSED) => {
+            "ICMP port unreachable: nothing listens, or a firewall rejects".into()
+        }
         Some(Errno::EHOSTUNREACH) => {
             "ICMP host unreachable or administratively prohibited: a firewall rejects".into()
         }
@@ -110,7 +120,10 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(3);
         // Silence: the listener reads but never answers.
         let started = Instant::now();
-        assert_eq!(probe(addr, deadline).await.unwrap(), UdpOutcome::Silence { sent: DATAGRAMS });
+        assert_eq!(
+            probe(addr, deadline).await.unwrap(),
+            UdpOutcome::Silence { sent: DATAGRAMS }
+        );
         assert!(started.elapsed() < SILENCE_WINDOW + Duration::from_millis(300));
         // Reply, from a fresh listener (the first one holds the unanswered datagrams).
         drop(server);
@@ -121,7 +134,10 @@ mod tests {
             server.send_to(&b[..n], from).await.unwrap();
             server
         });
-        assert!(matches!(probe(addr, deadline).await.unwrap(), UdpOutcome::Reply { .. }));
+        assert!(matches!(
+            probe(addr, deadline).await.unwrap(),
+            UdpOutcome::Reply { .. }
+        ));
         drop(echo.await.unwrap());
         // Closed port: the kernel answers ICMP port unreachable.
         let err = probe(addr, deadline).await.unwrap_err();

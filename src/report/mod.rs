@@ -34,7 +34,10 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(results: &[CheckResult]) -> Summary {
-        let mut s = Summary { total: results.len(), ..Summary::default() };
+        let mut s = Summary {
+            total: results.len(),
+            ..Summary::default()
+        };
         for r in results {
             match r.status {
                 Status::Pass => s.pass += 1,

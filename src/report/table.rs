@@ -44,8 +44,14 @@ pub fn render(report: &Report, colour: bool) -> String {
         "amlprobe {}  region {}  cloud {}  mode {}  timeout {}ms  resolvers {}",
         report.tool.version,
         c.region.as_deref().unwrap_or("?"),
-        serde_json::to_value(c.cloud).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-        serde_json::to_value(c.mode).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        serde_json::to_value(c.cloud)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        serde_json::to_value(c.mode)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
         report.timeout_ms,
         report.node.resolvers.join(", "),
     );
@@ -65,8 +71,20 @@ pub fn render(report: &Report, colour: bool) -> String {
             .unwrap_or(Status::Pass)
     };
     groups.sort_by_key(|g| worst(g));
-    let id_w = report.results.iter().map(|r| r.id.len()).max().unwrap_or(2).max(5);
-    let target_w = report.results.iter().map(|r| target(r).len()).max().unwrap_or(6).min(60);
+    let id_w = report
+        .results
+        .iter()
+        .map(|r| r.id.len())
+        .max()
+        .unwrap_or(2)
+        .max(5);
+    let target_w = report
+        .results
+        .iter()
+        .map(|r| target(r).len())
+        .max()
+        .unwrap_or(6)
+        .min(60);
     for g in groups {
         let _ = writeln!(out, "\n{}", paint.wrap("1", &format!("[{g}]")));
         let mut rows: Vec<&CheckResult> = report.results.iter().filter(|r| r.group == g).collect();

@@ -108,11 +108,36 @@ struct Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        // Ask politely first (nginx's master takes its workers down on TERM), then make sure:
+        // every process still inside the namespace is killed before it is deleted.
+        for c in &self.children {
+            let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM);
+        }
+        let until = Instant::now() + Duration::from_secs(2);
+        for c in &mut self.children {
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.netns])
+            .output()
+        {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                if let Ok(pid) = pid.parse::<i32>() {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+            }
+        }
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.netns]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
         let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.netns));
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -133,8 +158,11 @@ impl Sandbox {
     }
 
     fn spawn(&mut self, program: &str, args: &[&str]) {
-        let log = std::fs::File::create(self.dir.join(format!("{program}-{}.log", self.children.len())))
-            .expect("log file");
+        let log = std::fs::File::create(
+            self.dir
+                .join(format!("{program}-{}.log", self.children.len())),
+        )
+        .expect("log file");
         let child = Command::new("ip")
             .args(["netns", "exec", &self.netns, program])
             .args(args)
@@ -179,7 +207,10 @@ impl Sandbox {
 /// Root and the tools are needed; in CI their absence is a failure, elsewhere a printed skip.
 fn prerequisites() -> Result<(), String> {
     let is_root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false);
     if !is_root {
         return Err("needs root for network namespaces".into());
@@ -197,7 +228,9 @@ fn prerequisites() -> Result<(), String> {
 }
 
 fn scenario_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(format!("{name}.toml"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(format!("{name}.toml"))
 }
 
 pub fn load(name: &str) -> Scenario {
@@ -217,7 +250,11 @@ fn list_targets(args: &[String]) -> Vec<Target> {
         .args(["-o", "json"])
         .output()
         .expect("amlprobe list");
-    assert!(out.status.success(), "amlprobe list: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "amlprobe list: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).expect("list output is JSON");
     v.as_array()
         .expect("a list")
@@ -242,7 +279,10 @@ struct Certs {
 }
 
 fn make_certs(dir: &Path, hosts: &[String]) -> Certs {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
+        KeyUsagePurpose,
+    };
     let ca = |cn: &str| {
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -257,31 +297,40 @@ fn make_certs(dir: &Path, hosts: &[String]) -> Certs {
         std::fs::write(&path, text).unwrap();
         path
     };
-    let leaf = |name: &str, sans: Vec<String>, issuer: &CertifiedIssuer<'_, KeyPair>, expired: bool| {
-        let mut p = CertificateParams::new(sans.clone()).unwrap();
-        p.distinguished_name.push(DnType::CommonName, sans[0].clone());
-        if expired {
-            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            p.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        }
-        let key = KeyPair::generate().unwrap();
-        let cert = p.signed_by(&key, issuer).unwrap();
-        (
-            write(&format!("{name}.pem"), cert.pem() + &issuer.pem()),
-            write(&format!("{name}.key"), key.serialize_pem()),
-        )
-    };
+    let leaf =
+        |name: &str, sans: Vec<String>, issuer: &CertifiedIssuer<'_, KeyPair>, expired: bool| {
+            let mut p = CertificateParams::new(sans.clone()).unwrap();
+            p.distinguished_name
+                .push(DnType::CommonName, sans[0].clone());
+            if expired {
+                p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            }
+            let key = KeyPair::generate().unwrap();
+            let cert = p.signed_by(&key, issuer).unwrap();
+            (
+                write(&format!("{name}.pem"), cert.pem() + &issuer.pem()),
+                write(&format!("{name}.key"), key.serialize_pem()),
+            )
+        };
     Certs {
         ca: write("ca.pem", root.pem()),
         good: leaf("good", hosts.to_vec(), &root, false),
         expired: leaf("expired", hosts.to_vec(), &root, true),
-        wrong_name: leaf("wrong-name", vec!["elsewhere.example.net".into()], &root, false),
+        wrong_name: leaf(
+            "wrong-name",
+            vec!["elsewhere.example.net".into()],
+            &root,
+            false,
+        ),
         untrusted: leaf("untrusted", hosts.to_vec(), &inspector, false),
     }
 }
 
 fn nft_rule(addr: &str, port: Option<u16>, transport: &str, fault: &str) -> Option<String> {
-    let port = port.map(|p| format!(" {transport} dport {p}")).unwrap_or_default();
+    let port = port
+        .map(|p| format!(" {transport} dport {p}"))
+        .unwrap_or_default();
     let m = format!("ip daddr {addr}{port}");
     let verdict = match fault {
         "drop" => "drop",
@@ -295,12 +344,28 @@ fn nft_rule(addr: &str, port: Option<u16>, transport: &str, fault: &str) -> Opti
 }
 
 const DNS_FAULTS: &[&str] = &["nxdomain", "no-records", "servfail", "refused", "cname"];
-const SERVER_FAULTS: &[&str] = &["expired", "wrong-name", "untrusted", "not-tls", "silent", "no-listener"];
-const FIREWALL_FAULTS: &[&str] = &["drop", "reset", "prohibit", "host-unreachable", "port-unreachable"];
+const SERVER_FAULTS: &[&str] = &[
+    "expired",
+    "wrong-name",
+    "untrusted",
+    "not-tls",
+    "silent",
+    "no-listener",
+];
+const FIREWALL_FAULTS: &[&str] = &[
+    "drop",
+    "reset",
+    "prohibit",
+    "host-unreachable",
+    "port-unreachable",
+];
 
 pub fn play(name: &str) {
     if let Err(why) = prerequisites() {
-        assert!(std::env::var_os("CI").is_none(), "scenario {name} cannot run in CI: {why}");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "scenario {name} cannot run in CI: {why}"
+        );
         println!("skipping scenario {name}: {why}");
         return;
     }
@@ -323,7 +388,10 @@ pub fn play(name: &str) {
         }
         let ids: Vec<String> = match (&f.check, f.all) {
             (Some(id), false) => {
-                assert!(live.iter().any(|t| &t.id == id), "{name}: fault names unknown or skipped check {id}");
+                assert!(
+                    live.iter().any(|t| &t.id == id),
+                    "{name}: fault names unknown or skipped check {id}"
+                );
                 vec![id.clone()]
             }
             (None, true) => live.iter().map(|t| t.id.clone()).collect(),
@@ -333,7 +401,11 @@ pub fn play(name: &str) {
             faults.entry(id).or_default().push(f.kind.clone());
         }
     }
-    let has = |t: &Target, kind: &str| faults.get(&t.id).is_some_and(|v| v.iter().any(|k| k == kind));
+    let has = |t: &Target, kind: &str| {
+        faults
+            .get(&t.id)
+            .is_some_and(|v| v.iter().any(|k| k == kind))
+    };
 
     // One address per host, on the namespace's loopback.
     let mut addr_of: BTreeMap<String, String> = BTreeMap::new();
@@ -348,8 +420,15 @@ pub fn play(name: &str) {
     let dir = std::env::temp_dir().join(&netns);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut sb = Sandbox { netns: netns.clone(), dir: dir.clone(), children: Vec::new() };
-    let st = Command::new("ip").args(["netns", "add", &netns]).status().expect("ip netns add");
+    let mut sb = Sandbox {
+        netns: netns.clone(),
+        dir: dir.clone(),
+        children: Vec::new(),
+    };
+    let st = Command::new("ip")
+        .args(["netns", "add", &netns])
+        .status()
+        .expect("ip netns add");
     assert!(st.success(), "ip netns add {netns} failed");
     sb.run("ip", &["link", "set", "lo", "up"]);
     let mut all_addrs: Vec<&str> = vec![DNS_ADDR, SERVFAIL_DNS_ADDR];
@@ -365,7 +444,11 @@ pub fn play(name: &str) {
         Some("flag") | Some("fallback") => DEAD_DNS_ADDR,
         _ => DNS_ADDR,
     };
-    std::fs::write(etc.join("resolv.conf"), format!("nameserver {resolv_target}\noptions timeout:1\n")).unwrap();
+    std::fs::write(
+        etc.join("resolv.conf"),
+        format!("nameserver {resolv_target}\noptions timeout:1\n"),
+    )
+    .unwrap();
     std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n").unwrap();
 
     // DNS: dnsmasq with exact host records; faulted names get what the fault says.
@@ -387,7 +470,11 @@ pub fn play(name: &str) {
         if host_faults.contains(&"nxdomain") {
             let _ = writeln!(dns, "local=/{}/", t.host);
         } else if host_faults.contains(&"no-records") {
-            let _ = writeln!(dns, "local=/{}/\ntxt-record={},\"no address here\"", t.host, t.host);
+            let _ = writeln!(
+                dns,
+                "local=/{}/\ntxt-record={},\"no address here\"",
+                t.host, t.host
+            );
         } else if host_faults.contains(&"servfail") {
             let _ = writeln!(dns, "server=/{}/{SERVFAIL_DNS_ADDR}", t.host);
             servfail_needed = true;
@@ -403,12 +490,24 @@ pub fn play(name: &str) {
     std::fs::write(dir.join("dnsmasq.conf"), dns).unwrap();
     let dns_conf = dir.join("dnsmasq.conf").display().to_string();
     let dns_pid = dir.join("dnsmasq.pid").display().to_string();
-    sb.spawn("dnsmasq", &["-k", "-C", &dns_conf, &format!("--pid-file={dns_pid}"), "--log-facility=-"]);
+    sb.spawn(
+        "dnsmasq",
+        &[
+            "-k",
+            "-C",
+            &dns_conf,
+            &format!("--pid-file={dns_pid}"),
+            "--log-facility=-",
+        ],
+    );
     let mut listeners: BTreeSet<String> = BTreeSet::new();
     listeners.insert(format!("udp/{DNS_ADDR}:53"));
     if servfail_needed {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/dns_rcode.py");
-        sb.spawn("python3", &[&script.display().to_string(), SERVFAIL_DNS_ADDR, "53", "2"]);
+        sb.spawn(
+            "python3",
+            &[&script.display().to_string(), SERVFAIL_DNS_ADDR, "53", "2"],
+        );
         listeners.insert(format!("udp/{SERVFAIL_DNS_ADDR}:53"));
     }
 
@@ -426,16 +525,29 @@ pub fn play(name: &str) {
         if t.transport == "udp" {
             let bind = format!("bind={addr}");
             if sc.udp.as_deref() == Some("echo") {
-                sb.spawn("socat", &[&format!("UDP4-RECVFROM:{port},{bind},fork"), "EXEC:cat"]);
+                sb.spawn(
+                    "socat",
+                    &[&format!("UDP4-RECVFROM:{port},{bind},fork"), "EXEC:cat"],
+                );
             } else {
-                sb.spawn("socat", &["-u", &format!("UDP4-RECV:{port},{bind}"), "OPEN:/dev/null"]);
+                sb.spawn(
+                    "socat",
+                    &["-u", &format!("UDP4-RECV:{port},{bind}"), "OPEN:/dev/null"],
+                );
             }
             listeners.insert(format!("udp/{addr}:{port}"));
             continue;
         }
         listeners.insert(format!("tcp/{addr}:{port}"));
         if has(t, "silent") {
-            sb.spawn("socat", &["-u", &format!("TCP4-LISTEN:{port},bind={addr},fork,reuseaddr"), "OPEN:/dev/null"]);
+            sb.spawn(
+                "socat",
+                &[
+                    "-u",
+                    &format!("TCP4-LISTEN:{port},bind={addr},fork,reuseaddr"),
+                    "OPEN:/dev/null",
+                ],
+            );
             continue;
         }
         let tls = matches!(t.kind.as_str(), "tls" | "https" | "websocket") && !has(t, "not-tls");
@@ -456,7 +568,10 @@ pub fn play(name: &str) {
                 key.display()
             );
         } else {
-            let _ = writeln!(servers, "  server {{ listen {addr}:{port}; return 200 \"ok\\n\"; }}");
+            let _ = writeln!(
+                servers,
+                "  server {{ listen {addr}:{port}; return 200 \"ok\\n\"; }}"
+            );
         }
     }
     if !servers.is_empty() {
@@ -497,7 +612,8 @@ pub fn play(name: &str) {
 
     // Run the probe as a user would.
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &netns, amlprobe()]).args(&sc.args);
+    cmd.args(["netns", "exec", &netns, amlprobe()])
+        .args(&sc.args);
     cmd.args(["--timeout", &sc.timeout]);
     let report_path = dir.join("report.json");
     cmd.arg("--report").arg(&report_path);
@@ -511,10 +627,15 @@ pub fn play(name: &str) {
         }
         _ => {}
     }
-    cmd.env_remove("CI_NAME").env_remove("HTTPS_PROXY").env_remove("https_proxy").env_remove("NO_COLOR");
+    cmd.env_remove("CI_NAME")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("NO_COLOR");
     match sc.trust.as_deref() {
         Some("flag") => {
-            cmd.env("SSL_CERT_FILE", "/nonexistent/ca.pem").arg("--ca-file").arg(&certs.ca);
+            cmd.env("SSL_CERT_FILE", "/nonexistent/ca.pem")
+                .arg("--ca-file")
+                .arg(&certs.ca);
         }
         _ => {
             cmd.env("SSL_CERT_FILE", &certs.ca);
@@ -525,21 +646,33 @@ pub fn play(name: &str) {
     let wall = started.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let context = format!("scenario {name} ({}):\nstderr: {stderr}\nresults:\n{}", sc.description, compact(&stdout));
+    let context = format!(
+        "scenario {name} ({}):\nstderr: {stderr}\nresults:\n{}",
+        sc.description,
+        compact(&stdout)
+    );
 
     assert_eq!(out.status.code(), Some(sc.exit), "exit code\n{context}");
     if let Some(max) = sc.max_wall_ms {
-        assert!(wall <= Duration::from_millis(max), "took {wall:?}, more than {max} ms\n{context}");
+        assert!(
+            wall <= Duration::from_millis(max),
+            "took {wall:?}, more than {max} ms\n{context}"
+        );
     }
     println!("scenario {name}: {} ms wall", wall.as_millis());
 
     let report: Value = match sc.output.as_deref() {
         Some("jsonl") => check_jsonl(&stdout, &context),
-        _ => serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{context}")),
+        _ => serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{context}")),
     };
-    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&report_path).expect("--report written"))
-        .expect("--report is JSON");
-    assert_eq!(saved["results"].as_array().map(Vec::len), report["results"].as_array().map(Vec::len));
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("--report written"))
+            .expect("--report is JSON");
+    assert_eq!(
+        saved["results"].as_array().map(Vec::len),
+        report["results"].as_array().map(Vec::len)
+    );
     check_report(&report, &sc, &targets, &context);
 }
 
@@ -547,14 +680,22 @@ pub fn play(name: &str) {
 fn compact(stdout: &str) -> String {
     let values: Vec<Value> = match serde_json::from_str::<Value>(stdout) {
         Ok(v) => v["results"].as_array().cloned().unwrap_or_default(),
-        Err(_) => stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect(),
+        Err(_) => stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
     };
     if values.is_empty() {
         return stdout.to_string();
     }
     values
         .iter()
-        .map(|r| format!("  {} {}/{} {}\n", r["id"], r["status"], r["reason"], r["message"]))
+        .map(|r| {
+            format!(
+                "  {} {}/{} {}\n",
+                r["id"], r["status"], r["reason"], r["message"]
+            )
+        })
         .collect()
 }
 
@@ -562,7 +703,10 @@ fn compact(stdout: &str) -> String {
 fn check_jsonl(stdout: &str, context: &str) -> Value {
     let lines: Vec<Value> = stdout
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line is not JSON: {e}: {l}\n{context}")))
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("line is not JSON: {e}: {l}\n{context}"))
+        })
         .collect();
     let (last, results) = lines.split_last().expect("jsonl output");
     assert_eq!(last["type"], "summary", "{context}");
@@ -573,18 +717,55 @@ fn check_jsonl(stdout: &str, context: &str) -> Value {
 }
 
 fn check_report(report: &Value, sc: &Scenario, targets: &[Target], context: &str) {
-    for field in ["schema_version", "tool", "started_at", "duration_ms", "node", "context", "summary"] {
-        assert!(report.get(field).is_some(), "report lacks {field}\n{context}");
+    for field in [
+        "schema_version",
+        "tool",
+        "started_at",
+        "duration_ms",
+        "node",
+        "context",
+        "summary",
+    ] {
+        assert!(
+            report.get(field).is_some(),
+            "report lacks {field}\n{context}"
+        );
     }
     let results = report["results"].as_array().expect("results");
-    assert_eq!(results.len(), targets.len(), "one result per selected entry\n{context}");
-    let listed: BTreeSet<&str> = sc.expect.check.iter().filter_map(|w| w.id.as_deref()).collect();
+    assert_eq!(
+        results.len(),
+        targets.len(),
+        "one result per selected entry\n{context}"
+    );
+    let listed: BTreeSet<&str> = sc
+        .expect
+        .check
+        .iter()
+        .filter_map(|w| w.id.as_deref())
+        .collect();
     for id in &listed {
-        assert!(results.iter().any(|r| r["id"] == *id), "expected check {id} is not in the report\n{context}");
+        assert!(
+            results.iter().any(|r| r["id"] == *id),
+            "expected check {id} is not in the report\n{context}"
+        );
     }
     for r in results {
         let id = r["id"].as_str().unwrap_or_default();
-        for field in ["id", "group", "title", "required", "kind", "target", "status", "reason", "message", "remediation", "doc", "duration_ms", "phases"] {
+        for field in [
+            "id",
+            "group",
+            "title",
+            "required",
+            "kind",
+            "target",
+            "status",
+            "reason",
+            "message",
+            "remediation",
+            "doc",
+            "duration_ms",
+            "phases",
+        ] {
             assert!(r.get(field).is_some(), "{id} lacks {field}\n{context}");
         }
         let want = sc
@@ -594,30 +775,62 @@ fn check_report(report: &Value, sc: &Scenario, targets: &[Target], context: &str
             .find(|w| w.id.as_deref() == Some(id))
             .or(sc.expect.default.as_ref())
             .unwrap_or_else(|| panic!("no expectation for {id}\n{context}"));
-        let got = format!("{}/{}", r["status"].as_str().unwrap_or("?"), r["reason"].as_str().unwrap_or("?"));
-        assert_eq!(got, format!("{}/{}", want.status, want.reason), "{id}: {}\n{context}", r["message"]);
+        let got = format!(
+            "{}/{}",
+            r["status"].as_str().unwrap_or("?"),
+            r["reason"].as_str().unwrap_or("?")
+        );
+        assert_eq!(
+            got,
+            format!("{}/{}", want.status, want.reason),
+            "{id}: {}\n{context}",
+            r["message"]
+        );
         let message = r["message"].as_str().unwrap_or_default();
         for needle in &want.message_contains {
-            assert!(message.contains(needle.as_str()), "{id}: message {message:?} lacks {needle:?}\n{context}");
+            assert!(
+                message.contains(needle.as_str()),
+                "{id}: message {message:?} lacks {needle:?}\n{context}"
+            );
         }
         if let Some(tested) = &want.tested {
-            assert_eq!(r["tested"].as_str(), Some(tested.as_str()), "{id}: tested layer\n{context}");
+            assert_eq!(
+                r["tested"].as_str(),
+                Some(tested.as_str()),
+                "{id}: tested layer\n{context}"
+            );
         }
-        let dns = r["phases"].as_array().and_then(|p| p.iter().find(|p| p["phase"] == "dns"));
+        let dns = r["phases"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["phase"] == "dns"));
         if let Some(c) = &want.cnames_contain {
             let cnames = dns.map(|d| d["cnames"].to_string()).unwrap_or_default();
-            assert!(cnames.contains(c.as_str()), "{id}: cnames {cnames} lack {c}\n{context}");
+            assert!(
+                cnames.contains(c.as_str()),
+                "{id}: cnames {cnames} lack {c}\n{context}"
+            );
         }
         if let Some(server) = &want.server {
-            assert_eq!(dns.and_then(|d| d["server"].as_str()), Some(server.as_str()), "{id}: server\n{context}");
+            assert_eq!(
+                dns.and_then(|d| d["server"].as_str()),
+                Some(server.as_str()),
+                "{id}: server\n{context}"
+            );
         }
         if r["status"] != "skip" {
-            assert!(dns.is_some(), "{id}: a probed check has a dns phase\n{context}");
+            assert!(
+                dns.is_some(),
+                "{id}: a probed check has a dns phase\n{context}"
+            );
         }
     }
     if let Some(summary) = &sc.expect.summary {
         for (k, v) in summary {
-            assert_eq!(report["summary"][k].as_u64(), Some(*v), "summary.{k}\n{context}");
+            assert_eq!(
+                report["summary"][k].as_u64(),
+                Some(*v),
+                "summary.{k}\n{context}"
+            );
         }
     }
 }

@@ -1,0 +1,233 @@
+//! The command line as scripts see it: exit codes and one-line messages for bad input, `list`
+//! and `explain`. None of these touch the network: each stops before any check runs.
+
+use std::process::{Command, Output};
+
+fn amlprobe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_amlprobe"))
+        .args(args)
+        .env_remove("CI_NAME")
+        .env_remove("AMLPROBE_REGION")
+        .output()
+        .expect("run amlprobe")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+/// Exit 2 with exactly one line on stderr that contains every needle; nothing on stdout.
+fn assert_usage_error(args: &[&str], needles: &[&str]) {
+    let out = amlprobe(args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{args:?}: one line, got {err:?}"
+    );
+    assert!(err.starts_with("amlprobe: "), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+}
+
+#[test]
+fn bad_flags_and_values_are_exit_2_with_one_line() {
+    assert_usage_error(&["--region", "west europe"], &["--region", "westeurope"]);
+    assert_usage_error(
+        &["--workspace-id", "not-a-guid"],
+        &["--workspace-id", "GUID"],
+    );
+    assert_usage_error(
+        &["--storage-account", "Bad_Name"],
+        &["--storage-account", "lowercase"],
+    );
+    assert_usage_error(
+        &["--compute-name", "x_1"],
+        &["--compute-name", "compute instance name"],
+    );
+    assert_usage_error(&["--timeout", "soon"], &["--timeout", "5s or 1500ms"]);
+    assert_usage_error(&["--timeout", "0s"], &["out of range"]);
+    assert_usage_error(&["-o", "yaml"], &["yaml"]);
+    assert_usage_error(&["--mode", "private"], &["--mode"]);
+    assert_usage_error(&["--cloud", "mars"], &["--cloud"]);
+    assert_usage_error(
+        &["--dns-server", "dns.example.net"],
+        &["--dns-server", "IP:PORT"],
+    );
+    assert_usage_error(&["--frobnicate"], &["--frobnicate"]);
+    assert_usage_error(&["--only", "no-such-check"], &["no check matches"]);
+    assert_usage_error(
+        &["--catalog", "/nonexistent/extra.toml"],
+        &["/nonexistent/extra.toml", "cannot read"],
+    );
+    assert_usage_error(
+        &["--ca-file", "/nonexistent/ca.pem", "--only", "graph-443"],
+        &["--ca-file", "/nonexistent/ca.pem"],
+    );
+    assert_usage_error(
+        &["explain", "tcp_sad"],
+        &["unknown reason code 'tcp_sad'", "tcp_timeout"],
+    );
+}
+
+#[test]
+fn values_also_come_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_amlprobe"))
+        .args(["list", "-o", "json", "--only", "tundra-udp-5831"])
+        .env("AMLPROBE_REGION", "northeurope")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("northeurope.tundra.azureml.ms"));
+    let out = Command::new(env!("CARGO_BIN_EXE_amlprobe"))
+        .args(["list"])
+        .env("AMLPROBE_REGION", "north europe")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_malformed_catalog_names_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("amlprobe-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("extra.toml");
+    std::fs::write(
+        &path,
+        "# extra endpoints\n[[endpoint]]\nid = \"proxy-443\"\ngroup = \"site\"\ntitle = \"t\"\nhost = \"proxy.contoso.example\"\nport = 443\nkind = \"carrier-pigeon\"\ndoc = \"https://contoso.example/wiki\"\n",
+    )
+    .unwrap();
+    let p = path.display().to_string();
+    assert_usage_error(
+        &["list", "--catalog", &p],
+        &[&format!("{p}:8:"), "carrier-pigeon"],
+    );
+    std::fs::write(&path, "[[endpoint]]\nid = \"graph-443\"\ngroup = \"x\"\ntitle = \"t\"\nhost = \"h.example\"\nport = 1\nkind = \"tcp\"\ndoc = \"https://x.example\"\n").unwrap();
+    assert_usage_error(
+        &["list", "--catalog", &p],
+        &[&format!("{p}:1:"), "duplicate id"],
+    );
+    std::fs::write(&path, "[[endpoint]]\nid = \"site-proxy\"\ngroup = \"site\"\ntitle = \"t\"\nhost = \"proxy.{region}.contoso.example\"\nport = 8080\nkind = \"tcp\"\ndoc = \"https://contoso.example/wiki\"\n").unwrap();
+    let out = amlprobe(&[
+        "list",
+        "--catalog",
+        &p,
+        "--only",
+        "site",
+        "--region",
+        "westeurope",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("proxy.westeurope.contoso.example"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn list_shows_every_check_and_why_it_would_be_skipped() {
+    let out = amlprobe(&["list", "-o", "json", "--region", "westeurope"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let all = v.as_array().unwrap();
+    assert_eq!(all.len(), 29);
+    let file = all.iter().find(|c| c["id"] == "storage-file-445").unwrap();
+    assert!(file["skip"]
+        .as_str()
+        .unwrap()
+        .starts_with("missing_input: needs --storage-account"));
+    let tundra = all.iter().find(|c| c["id"] == "tundra-udp-5831").unwrap();
+    assert_eq!(tundra["target"]["host"], "westeurope.tundra.azureml.ms");
+    assert!(tundra.get("skip").is_none());
+    let table = text(&amlprobe(&["list", "-o", "table", "--region", "westeurope"]).stdout);
+    assert!(
+        table.contains("tundra-udp-5831")
+            && table.contains("westeurope.tundra.azureml.ms:5831/udp")
+    );
+}
+
+#[test]
+fn a_sovereign_cloud_is_not_probed_with_public_hosts() {
+    let out = amlprobe(&[
+        "list",
+        "-o",
+        "json",
+        "--region",
+        "usgovvirginia",
+        "--cloud",
+        "usgov",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.as_array().unwrap().iter().all(|c| c["skip"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("not_applicable")
+        || c["skip"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("missing_input")));
+}
+
+#[test]
+fn explain_knows_every_reason_code_of_the_interface() {
+    let codes = [
+        "ok",
+        "blocked_as_expected",
+        "ws_auth_required",
+        "dns_nxdomain",
+        "dns_no_records",
+        "dns_timeout",
+        "dns_servfail",
+        "dns_refused",
+        "dns_public_address",
+        "dns_resolver_mismatch",
+        "tcp_refused",
+        "tcp_timeout",
+        "tcp_unreachable",
+        "udp_unreachable",
+        "udp_no_reply",
+        "tls_untrusted",
+        "tls_intercepted",
+        "tls_name_mismatch",
+        "tls_expired",
+        "tls_handshake_failed",
+        "tls_timeout",
+        "http_status",
+        "http_bad_response",
+        "http_timeout",
+        "ws_not_upgraded",
+        "proxy_refused",
+        "proxy_denied",
+        "smb_bad_reply",
+        "unexpectedly_reachable",
+        "missing_input",
+        "not_applicable",
+    ];
+    for code in codes {
+        let out = amlprobe(&["explain", code]);
+        assert_eq!(out.status.code(), Some(0), "{code}");
+        let t = text(&out.stdout);
+        assert!(t.starts_with(code), "{t}");
+        assert!(t.contains("meaning: "), "{t}");
+    }
+    let t = text(&amlprobe(&["explain", "tcp_timeout"]).stdout);
+    assert!(
+        t.contains("(fail)") && t.contains("fix:") && t.contains("NSG"),
+        "{t}"
+    );
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let out = amlprobe(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("--storage-account"));
+    let out = amlprobe(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("amlprobe 0."));
+}
