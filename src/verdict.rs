@@ -117,17 +117,13 @@ pub struct Subject<'a> {
 impl Subject<'_> {
     fn rule(&self) -> String {
         let port = self.port.map(|p| format!(" {p}")).unwrap_or_default();
+        let proto = self.transport.to_ascii_uppercase();
         match self.service_tag {
             Some(tag) => format!(
-                "outbound {}{port} to service tag {tag} (NSG) and to {} (firewall application rule)",
-                self.transport.to_ascii_uppercase(),
+                "outbound {proto}{port} to service tag {tag} (NSG) and to {} (firewall FQDN rule)",
                 self.host
             ),
-            None => format!(
-                "outbound {}{port} to {}",
-                self.transport.to_ascii_uppercase(),
-                self.host
-            ),
+            None => format!("outbound {proto}{port} to {}", self.host),
         }
     }
 }
@@ -151,11 +147,11 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         ),
         Reason::DnsResolverMismatch => "Make the custom DNS server forward the Azure ML zones (api.azureml.ms, notebooks.azure.net, instances.azureml.ms, aznbcontent.net, inference.ml.azure.com) to 168.63.129.16.".into(),
         Reason::TcpRefused => format!(
-            "Something on the path actively refused the connection: allow {} and check that no firewall rejects it.",
+            "Something on the path refused the connection. Allow {}; if it is allowed, the endpoint itself is not listening.",
             s.rule()
         ),
         Reason::TcpTimeout => format!(
-            "Packets are silently dropped: allow {} in the subnet's NSG, any Azure Firewall/NVA on the route (UDR), and the storage firewall if this is storage.",
+            "Packets are silently dropped. Allow {}; check the subnet's NSG, any firewall or NVA the route table (UDR) sends traffic through, and the storage account's firewall for storage.",
             s.rule()
         ),
         Reason::TcpUnreachable => format!(

@@ -32,4 +32,5 @@ scenarios! {
     missing_input,
     jsonl_stream,
     udp_prohibited,
+    udp_host_unreachable,
 }

@@ -239,8 +239,9 @@ pub fn load(name: &str) -> Scenario {
     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn amlprobe() -> &'static str {
-    env!("CARGO_BIN_EXE_amlprobe")
+/// The binary under test; the benchmark points this at a release build.
+fn amlprobe() -> String {
+    std::env::var("AMLPROBE_SIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_amlprobe").to_string())
 }
 
 fn list_targets(args: &[String]) -> Vec<Target> {
@@ -431,7 +432,7 @@ pub fn play(name: &str) {
         .expect("ip netns add");
     assert!(st.success(), "ip netns add {netns} failed");
     sb.run("ip", &["link", "set", "lo", "up"]);
-    let mut all_addrs: Vec<&str> = vec![DNS_ADDR, SERVFAIL_DNS_ADDR];
+    let mut all_addrs: Vec<&str> = vec![DNS_ADDR, SERVFAIL_DNS_ADDR, DEAD_DNS_ADDR];
     all_addrs.extend(addr_of.values().map(String::as_str));
     for a in &all_addrs {
         sb.run("ip", &["addr", "add", &format!("{a}/32"), "dev", "lo"]);
@@ -588,7 +589,9 @@ pub fn play(name: &str) {
 
     // Firewall: nftables on the input hook, matched by address, protocol and port so the ICMP
     // errors the rules send back are not themselves caught.
-    let mut rules = String::new();
+    // The dead DNS server exists but never answers, like a resolver behind a dropping firewall.
+    let mut rules = nft_rule(DEAD_DNS_ADDR, Some(53), "udp", "drop").unwrap();
+    rules.push_str(&nft_rule(DEAD_DNS_ADDR, Some(53), "tcp", "drop").unwrap());
     if dns_timeout {
         rules.push_str(&nft_rule(DNS_ADDR, Some(53), "udp", "drop").unwrap());
         rules.push_str(&nft_rule(DNS_ADDR, Some(53), "tcp", "drop").unwrap());
@@ -600,7 +603,7 @@ pub fn play(name: &str) {
             }
         }
     }
-    if !rules.is_empty() {
+    {
         let ruleset = format!(
             "table inet sim {{\n  chain input {{\n    type filter hook input priority 0;\n{rules}  }}\n}}\n"
         );
@@ -612,7 +615,7 @@ pub fn play(name: &str) {
 
     // Run the probe as a user would.
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &netns, amlprobe()])
+    cmd.args(["netns", "exec", &netns, &amlprobe()])
         .args(&sc.args);
     cmd.args(["--timeout", &sc.timeout]);
     let report_path = dir.join("report.json");
@@ -666,6 +669,12 @@ pub fn play(name: &str) {
         _ => serde_json::from_str(&stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{context}")),
     };
+    if let Some(runs) = std::env::var("AMLPROBE_SIM_REPEAT")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        bench(name, &sc.timeout, &cmd, runs, &dir);
+    }
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(&report_path).expect("--report written"))
             .expect("--report is JSON");
@@ -674,6 +683,49 @@ pub fn play(name: &str) {
         report["results"].as_array().map(Vec::len)
     );
     check_report(&report, &sc, &targets, &context);
+}
+
+/// Run the same probe command `runs` more times under GNU time and print wall-time and
+/// peak-memory figures (used by tests/bench/sealed-run.sh, not by the tests).
+fn bench(name: &str, timeout: &str, cmd: &Command, runs: usize, dir: &Path) {
+    let mut walls = Vec::new();
+    let mut peak_kib = Vec::new();
+    let stats = dir.join("time.txt");
+    for _ in 0..runs {
+        let mut timed = Command::new("/usr/bin/time");
+        timed
+            .args(["-f", "%M", "-o"])
+            .arg(&stats)
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => timed.env(k, v),
+                None => timed.env_remove(k),
+            };
+        }
+        let started = Instant::now();
+        let out = timed.output().expect("/usr/bin/time (package time)");
+        walls.push(started.elapsed().as_millis() as u64);
+        assert!(out.status.code().is_some(), "benchmark run was killed");
+        let text = std::fs::read_to_string(&stats).unwrap_or_default();
+        peak_kib.push(
+            text.lines()
+                .last()
+                .and_then(|l| l.trim().parse::<u64>().ok())
+                .unwrap_or(0),
+        );
+    }
+    walls.sort_unstable();
+    peak_kib.sort_unstable();
+    println!(
+        "bench {name}: {runs} runs, deadline {timeout}, wall ms min {} median {} max {}, peak RSS KiB median {} max {}",
+        walls[0],
+        walls[runs / 2],
+        walls[runs - 1],
+        peak_kib[runs / 2],
+        peak_kib[runs - 1]
+    );
 }
 
 /// One line per result, for failure messages.
