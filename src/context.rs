@@ -22,6 +22,26 @@ pub enum Cloud {
     China,
 }
 
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::PublicIp => "public-ip",
+            Mode::NoPublicIp => "no-public-ip",
+            Mode::Auto => "auto",
+        }
+    }
+}
+
+impl Cloud {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cloud::Public => "public",
+            Cloud::Usgov => "usgov",
+            Cloud::China => "china",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Context {
     pub cloud: Cloud,

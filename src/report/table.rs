@@ -44,14 +44,8 @@ pub fn render(report: &Report, colour: bool) -> String {
         "amlprobe {}  region {}  cloud {}  mode {}  timeout {}ms  resolvers {}",
         report.tool.version,
         c.region.as_deref().unwrap_or("?"),
-        serde_json::to_value(c.cloud)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
-        serde_json::to_value(c.mode)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
+        c.cloud.as_str(),
+        c.mode.as_str(),
         report.timeout_ms,
         report.node.resolvers.join(", "),
     );
@@ -114,4 +108,92 @@ pub fn render(report: &Report, colour: bool) -> String {
         s.total, s.pass, s.fail, s.warn, s.skip, report.duration_ms
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Kind, Transport};
+    use crate::context::Context;
+    use crate::probe::Target;
+    use crate::report::{Node, Summary, Tool};
+    use crate::verdict::Reason;
+
+    fn result(id: &str, group: &str, status: Status, reason: Reason) -> CheckResult {
+        CheckResult {
+            id: id.into(),
+            group: group.into(),
+            title: "t".into(),
+            required: true,
+            kind: Kind::Tls,
+            tested: Some(Kind::Tcp),
+            target: Target {
+                host: format!("{id}.example.net"),
+                port: Some(443),
+                transport: Transport::Tcp,
+            },
+            stands_for: None,
+            status,
+            reason,
+            message: format!("message of {id}"),
+            remediation: if status == Status::Pass {
+                String::new()
+            } else {
+                format!("fix of {id}")
+            },
+            doc: "https://learn.microsoft.com/x".into(),
+            duration_ms: 7,
+            phases: Vec::new(),
+        }
+    }
+
+    fn report() -> Report {
+        let results = vec![
+            result("ok-one", "first", Status::Pass, Reason::Ok),
+            result("broken", "second", Status::Fail, Reason::TcpTimeout),
+            result("fine", "second", Status::Pass, Reason::Ok),
+            result("quiet", "first", Status::Warn, Reason::UdpNoReply),
+        ];
+        Report {
+            schema_version: 1,
+            tool: Tool {
+                name: "amlprobe",
+                version: "0.1.0",
+            },
+            started_at: "2026-11-26T07:00:00Z".into(),
+            duration_ms: 9,
+            timeout_ms: 5000,
+            node: Node {
+                hostname: "n".into(),
+                resolvers: vec!["10.0.0.53".into()],
+                proxy: None,
+            },
+            context: Context::default(),
+            summary: Summary::of(&results),
+            results,
+        }
+    }
+
+    #[test]
+    fn worst_groups_and_failures_come_first_with_why_and_fix() {
+        let text = render(&report(), false);
+        let at = |s: &str| {
+            text.find(s)
+                .unwrap_or_else(|| panic!("{s} missing in\n{text}"))
+        };
+        assert!(
+            at("[second]") < at("[first]"),
+            "the group with a failure first\n{text}"
+        );
+        assert!(at("FAIL  broken") < at("PASS  fine"));
+        assert!(at("WARN  quiet") < at("PASS  ok-one"));
+        assert!(at("why: message of broken") < at("fix: fix of broken"));
+        assert!(
+            !text.contains("why: message of fine"),
+            "passes get no why line"
+        );
+        assert!(text.contains("4 checks: 2 passed, 1 failed, 1 warnings, 0 skipped"));
+        assert!(!text.contains('\x1b'), "no colour when asked for none");
+        assert!(render(&report(), true).contains("\x1b[1;31mFAIL\x1b[0m"));
+    }
 }
