@@ -73,16 +73,6 @@ impl Kind {
             Kind::Smb => "smb",
         }
     }
-
-    /// The layer this build actually tests for an entry of this kind. HTTP, WebSocket and
-    /// SMB are tested through their transport until those probes exist, and results say so.
-    pub fn tested_layer(self) -> Kind {
-        match self {
-            Kind::Https | Kind::Websocket => Kind::Tls,
-            Kind::Smb => Kind::Tcp,
-            other => other,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +102,14 @@ struct RawEntry {
     modes: Option<Vec<Mode>>,
     #[serde(default)]
     service_tag: Option<String>,
+    #[serde(default)]
+    http_method: Option<String>,
+    #[serde(default)]
+    http_path: Option<String>,
+    #[serde(default)]
+    http_status: Option<Vec<String>>,
+    #[serde(default)]
+    expected_issuers: Option<Vec<String>>,
     doc: String,
 }
 
@@ -133,9 +131,67 @@ pub struct Entry {
     pub required: bool,
     pub modes: Vec<Mode>,
     pub service_tag: Option<String>,
+    /// The request an `https` or `websocket` check sends, and the answers it accepts.
+    pub http: HttpSpec,
+    /// Organisations whose CAs may issue this endpoint's certificate; `None` = the defaults
+    /// of `probes/defaults.toml`, `["*"]` = any trusted issuer.
+    pub expected_issuers: Option<Vec<String>>,
     pub doc: String,
     /// `file:line` the entry came from, for messages about it.
     pub origin: String,
+}
+
+/// What an HTTP check sends and accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSpec {
+    pub method: String,
+    pub path: String,
+    /// Accepted statuses as inclusive ranges.
+    pub accept: Vec<(u16, u16)>,
+}
+
+impl Default for HttpSpec {
+    /// Any answer short of a server error proves the path reaches a working HTTP service:
+    /// Azure endpoints answer an anonymous `GET /` with 2xx-4xx.
+    fn default() -> HttpSpec {
+        HttpSpec {
+            method: "GET".into(),
+            path: "/".into(),
+            accept: vec![(200, 499)],
+        }
+    }
+}
+
+impl HttpSpec {
+    pub fn accepts(&self, status: u16) -> bool {
+        self.accept
+            .iter()
+            .any(|(lo, hi)| (*lo..=*hi).contains(&status))
+    }
+}
+
+/// `"404"` or a class like `"2xx"`.
+fn parse_status(s: &str) -> Option<(u16, u16)> {
+    let s = s.trim();
+    if let Some(class) = s.strip_suffix("xx") {
+        let d: u16 = class.parse().ok()?;
+        return (1..=5).contains(&d).then_some((d * 100, d * 100 + 99));
+    }
+    let n: u16 = s.parse().ok()?;
+    (100..=599).contains(&n).then_some((n, n))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Defaults {
+    expected_issuers: Vec<String>,
+}
+
+/// The organisations whose CAs issue Azure's certificates (`probes/defaults.toml`).
+pub fn default_expected_issuers() -> Vec<String> {
+    toml::from_str::<Defaults>(include_str!("../probes/defaults.toml"))
+        .map(|d| d.expected_issuers)
+        .unwrap_or_default()
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -224,6 +280,39 @@ pub fn parse(
             }
             _ => {}
         }
+        let mut http = HttpSpec::default();
+        if let Some(m) = &r.http_method {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
+                return fail(format!(
+                    "http_method \"{m}\" must be an HTTP method like GET or HEAD"
+                ));
+            }
+            http.method = m.clone();
+        }
+        if let Some(p) = &r.http_path {
+            if !p.starts_with('/') || p.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+                return fail(format!(
+                    "http_path \"{p}\" must start with '/' and hold no spaces"
+                ));
+            }
+            http.path = p.clone();
+        }
+        if let Some(list) = &r.http_status {
+            let parsed: Option<Vec<_>> = list.iter().map(|s| parse_status(s)).collect();
+            match parsed {
+                Some(p) if !p.is_empty() => http.accept = p,
+                _ => {
+                    return fail(format!(
+                        "http_status {list:?}: give statuses like \"200\" or classes like \"2xx\""
+                    ))
+                }
+            }
+        }
+        if r.expected_issuers.as_ref().is_some_and(|l| l.is_empty()) {
+            return fail(
+                "expected_issuers is empty: list organisations, or [\"*\"] for any".into(),
+            );
+        }
         let modes = r
             .modes
             .unwrap_or_else(|| vec![Mode::PublicIp, Mode::NoPublicIp]);
@@ -243,6 +332,8 @@ pub fn parse(
             required: r.required,
             modes,
             service_tag: r.service_tag,
+            http,
+            expected_issuers: r.expected_issuers,
             doc: r.doc,
         });
     }
@@ -559,6 +650,36 @@ mod tests {
             assert!(e.what.contains(what), "{e} should say {what:?}");
             assert!(!e.to_string().contains('\n'), "one line: {e}");
         }
+    }
+
+    #[test]
+    fn http_fields_parse_and_validate() {
+        let e = &parse_one(&GOOD.replace(
+            "kind = \"tls\"",
+            "kind = \"https\"\nhttp_method = \"HEAD\"\nhttp_path = \"/health\"\nhttp_status = [\"2xx\", \"401\"]",
+        ))
+        .unwrap()[0];
+        assert_eq!(e.http.method, "HEAD");
+        assert_eq!(e.http.path, "/health");
+        assert!(e.http.accepts(204) && e.http.accepts(401) && !e.http.accepts(403));
+        assert!(HttpSpec::default().accepts(404) && !HttpSpec::default().accepts(502));
+        for bad in [
+            "http_status = [\"2yy\"]",
+            "http_status = []",
+            "http_path = \"health\"",
+            "http_method = \"get\"",
+            "expected_issuers = []",
+        ] {
+            let text = GOOD.replace("kind = \"tls\"", &format!("kind = \"https\"\n{bad}"));
+            assert!(parse_one(&text).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_issuers_are_microsoft_and_digicert() {
+        let issuers = default_expected_issuers();
+        assert!(issuers.iter().any(|i| i == "Microsoft Corporation"));
+        assert!(issuers.iter().any(|i| i == "DigiCert Inc"));
     }
 
     #[test]

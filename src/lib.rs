@@ -186,12 +186,17 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
         probe::dns::Resolvers::from_servers(&args.dns_server, args.timeout).map_err(cannot_run)?
     };
     let format = output_format(args);
+    let proxy = probe::proxy::Proxy::configure(args.proxy.as_deref()).map_err(usage)?;
     let node = Node {
         hostname: hostname(),
         resolvers: resolvers.labels(),
-        proxy: None,
+        proxy: proxy.as_ref().map(probe::proxy::Proxy::display),
     };
-    let env = Arc::new(probe::Env::new(resolvers, trust, args.timeout));
+    let mut ctx = ctx;
+    if let Some(p) = &proxy {
+        ctx.sources.insert("proxy", p.source.clone());
+    }
+    let env = Arc::new(probe::Env::new(resolvers, trust, args.timeout, proxy));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -2,9 +2,13 @@
 //! at once. Each layer lives in its own module as a small async function.
 
 pub mod dns;
+pub mod http;
+pub mod proxy;
+pub mod smb;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
+pub mod websocket;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -48,6 +52,14 @@ pub struct Phase {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
@@ -64,6 +76,10 @@ impl Phase {
             version: None,
             subject: None,
             issuer: None,
+            http_status: None,
+            http_server: None,
+            dialect: None,
+            proxy: None,
             error: None,
         }
     }
@@ -90,6 +106,8 @@ pub struct CheckResult {
     /// The wildcard requirement the concrete host stands for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stands_for: Option<String>,
+    /// The HTTP proxy this check went through, credentials hidden.
+    pub proxy: Option<String>,
     pub status: Status,
     pub reason: Reason,
     pub message: String,
@@ -159,17 +177,37 @@ pub struct Env {
     pub resolvers: dns::Resolvers,
     pub trust: tls::Trust,
     pub timeout: Duration,
+    pub proxy: Option<proxy::Proxy>,
+    /// Issuers that are not interception, unless an entry says otherwise.
+    pub expected_issuers: Vec<String>,
     lookups: Mutex<HashMap<String, Arc<OnceCell<SharedLookup>>>>,
 }
 
 impl Env {
-    pub fn new(resolvers: dns::Resolvers, trust: tls::Trust, timeout: Duration) -> Env {
+    pub fn new(
+        resolvers: dns::Resolvers,
+        trust: tls::Trust,
+        timeout: Duration,
+        proxy: Option<proxy::Proxy>,
+    ) -> Env {
         Env {
             resolvers,
             trust,
             timeout,
+            proxy,
+            expected_issuers: catalog::default_expected_issuers(),
             lookups: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The proxy a check goes through: TLS, HTTP and WebSocket only, never UDP, SMB or plain
+    /// TCP, and not for hosts in `NO_PROXY`.
+    fn proxy_for(&self, plan: &Plan) -> Option<&proxy::Proxy> {
+        let e = &plan.entry;
+        let tunnelled = matches!(e.kind, Kind::Tls | Kind::Https | Kind::Websocket);
+        self.proxy
+            .as_ref()
+            .filter(|p| tunnelled && e.port.is_some() && p.applies_to(&plan.host))
     }
 
     /// Resolve `host` once for all checks that name it; the result and its duration are shared.
@@ -246,6 +284,7 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
             transport: e.transport,
         },
         stands_for: plan.stands_for.clone(),
+        proxy: env.proxy_for(plan).map(proxy::Proxy::display),
         status: verdict::status_for(reason, e.required),
         reason,
         message,
@@ -258,11 +297,23 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
 
 fn layer_of(phase: &str) -> Kind {
     match phase {
-        "tcp" => Kind::Tcp,
+        "tcp" | "proxy" => Kind::Tcp,
         "udp" => Kind::Udp,
         "tls" => Kind::Tls,
+        "http" => Kind::Https,
+        "websocket" => Kind::Websocket,
+        "smb" => Kind::Smb,
         _ => Kind::Dns,
     }
+}
+
+/// Record a phase's outcome; its `ok` follows the result.
+fn record<T>(phases: &mut Vec<Phase>, mut phase: Phase, result: &Result<T, Failure>) {
+    phase.ok = Some(result.is_ok());
+    if let Err(f) = result {
+        phase.error = Some(f.message.clone());
+    }
+    phases.push(phase);
 }
 
 async fn run_phases(
@@ -272,26 +323,145 @@ async fn run_phases(
     phases: &mut Vec<Phase>,
 ) -> Result<String, Failure> {
     let e = &plan.entry;
+    let (mut stream, peer) = match env.proxy_for(plan) {
+        Some(proxy) => {
+            let started = Instant::now();
+            // The proxy resolves the target: the node's own DNS is not on this path.
+            let port = e.port.unwrap_or(443);
+            let tunnel = proxy
+                .connect(&env.resolvers, &plan.host, port, deadline)
+                .await;
+            let mut phase = Phase::new("proxy", None, started);
+            phase.proxy = Some(proxy.display());
+            if let Ok((_, p)) = &tunnel {
+                phase.address = Some(p.to_string());
+            }
+            record(phases, phase, &tunnel);
+            tunnel?
+        }
+        None => match direct(env, plan, deadline, phases).await? {
+            Direct::Done(message) => return Ok(message),
+            Direct::Connected(stream, peer) => (stream, peer),
+        },
+    };
+
+    if e.kind == Kind::Tcp {
+        return Ok(format!("{peer}: TCP connection accepted"));
+    }
+    if e.kind == Kind::Smb {
+        let started = Instant::now();
+        let who = format!("{peer}");
+        let negotiated = smb::negotiate(&mut stream, &who, deadline).await;
+        let mut phase = Phase::new("smb", None, started);
+        phase.address = Some(peer.to_string());
+        if let Ok(d) = &negotiated {
+            phase.dialect = Some(smb::dialect_name(*d));
+        }
+        record(phases, phase, &negotiated);
+        let d = negotiated?;
+        return Ok(format!(
+            "{peer}: SMB2 negotiate answered, dialect {}",
+            smb::dialect_name(d)
+        ));
+    }
+
+    let started = Instant::now();
+    let shaken = tls::handshake(stream, peer, &plan.host, &env.trust, deadline).await;
+    let mut phase = Phase::new("tls", None, started);
+    phase.address = Some(peer.to_string());
+    if let Ok((_, h)) = &shaken {
+        phase.version = Some(h.version.clone());
+        phase.subject = Some(h.subject.clone());
+        phase.issuer = Some(h.issuer.clone());
+    }
+    record(phases, phase, &shaken);
+    let (mut tls_stream, h) = shaken?;
+    let expected = e.expected_issuers.as_ref().unwrap_or(&env.expected_issuers);
+    if let Some(by) = tls::intercepted_by(&h, expected) {
+        return Err(Failure {
+            reason: Reason::TlsIntercepted,
+            message: format!(
+                "{}: the certificate verifies but was issued by {by}, not by Microsoft or DigiCert: a TLS-inspecting middlebox re-signs this traffic",
+                plan.host
+            ),
+        });
+    }
+    let tls_summary = format!(
+        "{peer}: {}, certificate for {} issued by {}",
+        h.version, h.subject, h.issuer
+    );
+    match e.kind {
+        Kind::Https => {
+            let started = Instant::now();
+            let answer = http::request(&mut tls_stream, &plan.host, &e.http, deadline).await;
+            let mut phase = Phase::new("http", None, started);
+            if let Ok(head) = &answer {
+                phase.http_status = Some(head.status);
+                phase.http_server = head.server.clone();
+            }
+            record(phases, phase, &answer);
+            let head = answer?;
+            Ok(format!(
+                "{tls_summary}; HTTP {}{}",
+                head.status,
+                head.server
+                    .map(|s| format!(" from \"{s}\""))
+                    .unwrap_or_default()
+            ))
+        }
+        Kind::Websocket => {
+            let started = Instant::now();
+            let upgraded = websocket::upgrade(tls_stream, &plan.host, &e.http.path, deadline).await;
+            let mut phase = Phase::new("websocket", None, started);
+            if let Ok(Some(head)) = upgraded.as_ref().map(|u| u.head.as_ref()) {
+                phase.http_status = Some(head.status);
+                phase.http_server = head.server.clone();
+            }
+            record(phases, phase, &upgraded);
+            let up = upgraded?;
+            match up.reason {
+                Reason::Ok => Ok(up.message),
+                reason => Err(Failure {
+                    reason,
+                    message: up.message,
+                }),
+            }
+        }
+        _ => Ok(tls_summary),
+    }
+}
+
+enum Direct {
+    /// The check ended without a TCP stream (DNS-only, UDP).
+    Done(String),
+    Connected(tokio::net::TcpStream, SocketAddr),
+}
+
+/// The node's own path: DNS, then UDP or a TCP connection.
+async fn direct(
+    env: &Env,
+    plan: &Plan,
+    deadline: Instant,
+    phases: &mut Vec<Phase>,
+) -> Result<Direct, Failure> {
+    let e = &plan.entry;
     let started = Instant::now();
     let (answer, dns_ms) = env.resolve_shared(&plan.host, deadline).await;
-    let mut dns_phase = Phase::new("dns", Some(answer.is_ok()), started);
+    let mut dns_phase = Phase::new("dns", None, started);
     dns_phase.ms = dns_ms;
-    match &answer {
-        Ok(a) => {
-            dns_phase.addresses = Some(a.addresses.iter().map(IpAddr::to_string).collect());
-            dns_phase.cnames = Some(a.cnames.clone());
-            dns_phase.server = Some(a.server.clone());
-        }
-        Err(f) => dns_phase.error = Some(f.message.clone()),
+    if let Ok(a) = &answer {
+        dns_phase.addresses = Some(a.addresses.iter().map(IpAddr::to_string).collect());
+        dns_phase.cnames = Some(a.cnames.clone());
+        dns_phase.server = Some(a.server.clone());
     }
-    phases.push(dns_phase);
+    record(phases, dns_phase, &answer);
     let answer = answer?;
     let via = match answer.cnames.last() {
         Some(c) => format!("{} via {c}", answer.addresses[0]),
         None => answer.addresses[0].to_string(),
     };
     let Some(port) = e.port else {
-        return Ok(format!("{} resolves to {via}", plan.host));
+        return Ok(Direct::Done(format!("{} resolves to {via}", plan.host)));
     };
 
     if e.transport == Transport::Udp {
@@ -303,7 +473,7 @@ async fn run_phases(
         let result = match outcome {
             Ok(udp::UdpOutcome::Reply { bytes }) => {
                 phase.ok = Some(true);
-                Ok(format!("{addr}: the service answered ({bytes} bytes)"))
+                Ok(Direct::Done(format!("{addr}: the service answered ({bytes} bytes)")))
             }
             Ok(udp::UdpOutcome::Silence { sent }) => Err(Failure {
                 reason: Reason::UdpNoReply,
@@ -323,59 +493,14 @@ async fn run_phases(
 
     let started = Instant::now();
     let connected = tcp::connect(&answer.addresses, port, deadline).await;
-    let mut phase = Phase::new("tcp", Some(connected.is_ok()), started);
-    match &connected {
-        Ok((_, peer)) => phase.address = Some(peer.to_string()),
-        Err(f) => {
-            phase.address = Some(SocketAddr::new(answer.addresses[0], port).to_string());
-            phase.error = Some(f.message.clone());
-        }
-    }
-    phases.push(phase);
+    let mut phase = Phase::new("tcp", None, started);
+    phase.address = Some(match &connected {
+        Ok((_, peer)) => peer.to_string(),
+        Err(_) => SocketAddr::new(answer.addresses[0], port).to_string(),
+    });
+    record(phases, phase, &connected);
     let (stream, peer) = connected?;
-    if e.kind.tested_layer() < Kind::Tls {
-        return Ok(not_deeper(
-            format!("{peer}: TCP connection accepted"),
-            e.kind,
-            Kind::Tcp,
-        ));
-    }
-
-    let started = Instant::now();
-    let shaken = tls::handshake(stream, peer, &plan.host, &env.trust, deadline).await;
-    let mut phase = Phase::new("tls", Some(shaken.is_ok()), started);
-    phase.address = Some(peer.to_string());
-    match &shaken {
-        Ok(h) => {
-            phase.version = Some(h.version.clone());
-            phase.subject = Some(h.subject.clone());
-            phase.issuer = Some(h.issuer.clone());
-        }
-        Err(f) => phase.error = Some(f.message.clone()),
-    }
-    phases.push(phase);
-    let h = shaken?;
-    Ok(not_deeper(
-        format!(
-            "{peer}: {}, certificate for {} issued by {}",
-            h.version, h.subject, h.issuer
-        ),
-        e.kind,
-        Kind::Tls,
-    ))
-}
-
-/// Say plainly when the entry asks for a deeper layer than this build tests.
-fn not_deeper(message: String, asked: Kind, tested: Kind) -> String {
-    if asked > tested {
-        format!(
-            "{message}; {} itself not tested yet, only {}",
-            asked.as_str().to_uppercase(),
-            tested.as_str().to_uppercase()
-        )
-    } else {
-        message
-    }
+    Ok(Direct::Connected(stream, peer))
 }
 
 /// Run every plan at once. Results come back in plan order; each is also sent on `progress`
@@ -455,12 +580,5 @@ mod tests {
         assert!(plans
             .iter()
             .all(|p| p.entry.group == "storage" && !p.entry.id.starts_with("storage-file-")));
-    }
-
-    #[test]
-    fn deeper_kinds_say_what_was_not_tested() {
-        assert_eq!(not_deeper("ok".into(), Kind::Tls, Kind::Tls), "ok");
-        assert!(not_deeper("ok".into(), Kind::Websocket, Kind::Tls)
-            .contains("WEBSOCKET itself not tested yet, only TLS"));
     }
 }

@@ -145,6 +145,10 @@ pub struct Handshake {
     pub version: String,
     pub subject: String,
     pub issuer: String,
+    /// The organisations (O=) of every issuer in the presented chain.
+    pub issuer_orgs: Vec<String>,
+    /// The issuer at the top of the presented chain: the authority the node trusted.
+    pub top_issuer: String,
 }
 
 /// Subject and issuer of a DER certificate, as one-line distinguished names.
@@ -153,13 +157,38 @@ pub fn names_of(der: &[u8]) -> Option<(String, String)> {
     Some((cert.subject().to_string(), cert.issuer().to_string()))
 }
 
+fn issuer_orgs_of(der: &[u8]) -> Vec<String> {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return Vec::new();
+    };
+    cert.issuer()
+        .iter_organization()
+        .filter_map(|o| o.as_str().ok().map(String::from))
+        .collect()
+}
+
+/// A verified chain that no expected organisation issued was re-signed by a middlebox:
+/// returns the issuer to name. `["*"]` expects anyone.
+pub fn intercepted_by(h: &Handshake, expected: &[String]) -> Option<String> {
+    if expected.iter().any(|e| e == "*") {
+        return None;
+    }
+    let genuine = h
+        .issuer_orgs
+        .iter()
+        .any(|o| expected.iter().any(|e| e.eq_ignore_ascii_case(o.trim())));
+    (!genuine).then(|| h.top_issuer.clone())
+}
+
+pub type Stream = tokio_rustls::client::TlsStream<TcpStream>;
+
 pub async fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
     host: &str,
     trust: &Trust,
     deadline: Instant,
-) -> Result<Handshake, Failure> {
+) -> Result<(Stream, Handshake), Failure> {
     let capture = Arc::new(ChainCapture {
         inner: trust.verifier.clone(),
         chain: Mutex::new(Vec::new()),
@@ -195,7 +224,14 @@ pub async fn handshake(
                 .first()
                 .and_then(|c| names_of(c))
                 .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
-            Ok(Handshake { version, subject, issuer })
+            let top_issuer = chain
+                .last()
+                .and_then(|c| names_of(c))
+                .map(|(_, i)| i)
+                .unwrap_or_else(|| issuer.clone());
+            let issuer_orgs = chain.iter().flat_map(|c| issuer_orgs_of(c)).collect();
+            let handshake = Handshake { version, subject, issuer, issuer_orgs, top_issuer };
+            Ok((stream, handshake))
         }
         Ok(Err(e)) => {
             let tls_error = verdict.or_else(|| rustls_error_in(&e));
@@ -315,6 +351,32 @@ mod tests {
         for (e, want) in table {
             assert_eq!(classify_tls_error(&e), want, "{e}");
         }
+    }
+
+    #[test]
+    fn a_chain_from_an_unexpected_issuer_is_interception() {
+        let h = |orgs: &[&str]| Handshake {
+            version: "TLS 1.3".into(),
+            subject: "CN=graph.windows.net".into(),
+            issuer: "CN=Issuing CA".into(),
+            issuer_orgs: orgs.iter().map(|s| s.to_string()).collect(),
+            top_issuer: "CN=Contoso TLS Inspection CA, O=Contoso".into(),
+        };
+        let expected = vec![
+            "Microsoft Corporation".to_string(),
+            "DigiCert Inc".to_string(),
+        ];
+        assert_eq!(
+            intercepted_by(&h(&["Microsoft Corporation"]), &expected),
+            None
+        );
+        assert_eq!(intercepted_by(&h(&["digicert inc"]), &expected), None);
+        assert_eq!(
+            intercepted_by(&h(&["Contoso"]), &expected).as_deref(),
+            Some("CN=Contoso TLS Inspection CA, O=Contoso")
+        );
+        assert!(intercepted_by(&h(&[]), &expected).is_some());
+        assert_eq!(intercepted_by(&h(&["Contoso"]), &["*".to_string()]), None);
     }
 
     #[test]

@@ -101,6 +101,20 @@ pub fn render(report: &Report, colour: bool) -> String {
             }
         }
     }
+    let intercepted: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| r.reason == crate::verdict::Reason::TlsIntercepted)
+        .map(|r| r.target.host.as_str())
+        .collect();
+    if !intercepted.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} Azure ML does not support TLS inspection. Exempt these hosts from inspection on the firewall or proxy: {}",
+            paint.wrap("1;33", "TLS inspection:"),
+            intercepted.join(", ")
+        );
+    }
     let s = &report.summary;
     let _ = writeln!(
         out,
@@ -133,6 +147,7 @@ mod tests {
                 transport: Transport::Tcp,
             },
             stands_for: None,
+            proxy: None,
             status,
             reason,
             message: format!("message of {id}"),

@@ -1,0 +1,262 @@
+//! HTTP/1.1 over an established (TLS) stream, and the response-head reader shared with the
+//! proxy CONNECT and the WebSocket fallback. Heads are parsed with httparse and bounded in size
+//! and time, so a server that trickles or never stops sending headers costs at most the deadline
+//! and a few kilobytes.
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{timeout_at, Instant};
+
+use super::Failure;
+use crate::catalog::HttpSpec;
+use crate::verdict::Reason;
+
+/// The most of a response head amlprobe reads before calling the peer broken.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// The parts of a response head the report uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: u8,
+    pub status: u16,
+    pub reason: String,
+    pub server: Option<String>,
+    pub location: Option<String>,
+}
+
+/// Why no head could be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadError {
+    /// Nothing complete before the deadline; `bytes` arrived.
+    Timeout {
+        bytes: usize,
+    },
+    /// The peer closed first.
+    Closed {
+        bytes: usize,
+    },
+    /// Not HTTP: what httparse said, and the first bytes, printable.
+    NotHttp {
+        what: String,
+        sample: String,
+    },
+    TooLong,
+    Io(String),
+}
+
+/// Parse a complete head from `buf`; `Ok(None)` while more bytes are needed.
+pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(buf) {
+        Ok(httparse::Status::Complete(_)) => {
+            let find = |name: &str| {
+                resp.headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| printable(h.value, 120))
+            };
+            Ok(Some(Head {
+                minor_version: resp.version.unwrap_or(1),
+                status: resp.code.unwrap_or(0),
+                reason: resp.reason.unwrap_or("").to_string(),
+                server: find("server"),
+                location: find("location"),
+            }))
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(HeadError::NotHttp {
+            what: e.to_string(),
+            sample: printable(buf, 40),
+        }),
+    }
+}
+
+/// At most `max` bytes of `b`, with anything unprintable shown as `.`.
+pub fn printable(b: &[u8], max: usize) -> String {
+    b.iter()
+        .take(max)
+        .map(|&c| {
+            if (0x20..0x7f).contains(&c) {
+                c as char
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
+/// Read one response head. `exact` reads a byte at a time so nothing after the head is
+/// consumed (a CONNECT tunnel's first TLS bytes must stay in the socket).
+pub async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    deadline: Instant,
+    exact: bool,
+) -> Result<Head, HeadError> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let want = if exact {
+            1
+        } else {
+            chunk.len().min(MAX_HEAD + 1 - buf.len())
+        };
+        let n = match timeout_at(deadline, stream.read(&mut chunk[..want])).await {
+            Err(_) => return Err(HeadError::Timeout { bytes: buf.len() }),
+            Ok(Err(e)) => return Err(HeadError::Io(e.to_string())),
+            Ok(Ok(0)) => return Err(HeadError::Closed { bytes: buf.len() }),
+            Ok(Ok(n)) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(head) = parse_head(&buf)? {
+            return Ok(head);
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(HeadError::TooLong);
+        }
+    }
+}
+
+/// What a failed head read means for an HTTP check.
+pub fn head_failure(e: HeadError, who: &str) -> Failure {
+    let (reason, message) = match e {
+        HeadError::Timeout { bytes: 0 } => (Reason::HttpTimeout, format!("{who}: no HTTP answer before the deadline")),
+        HeadError::Timeout { bytes } => (
+            Reason::HttpTimeout,
+            format!("{who}: only {bytes} bytes of an HTTP answer before the deadline (a server trickling bytes?)"),
+        ),
+        HeadError::Closed { bytes: 0 } => (Reason::HttpBadResponse, format!("{who}: closed the connection without answering")),
+        HeadError::Closed { bytes } => (
+            Reason::HttpBadResponse,
+            format!("{who}: closed the connection after {bytes} bytes, before a complete HTTP answer"),
+        ),
+        HeadError::NotHttp { what, sample } => (
+            Reason::HttpBadResponse,
+            format!("{who}: the answer is not HTTP ({what}); it starts with \"{sample}\""),
+        ),
+        HeadError::TooLong => (
+            Reason::HttpBadResponse,
+            format!("{who}: the HTTP headers go on past {} KiB", MAX_HEAD / 1024),
+        ),
+        HeadError::Io(e) => (Reason::HttpBadResponse, format!("{who}: {e}")),
+    };
+    Failure { reason, message }
+}
+
+/// Send the entry's request and judge the answer's status.
+pub async fn request<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    host: &str,
+    spec: &HttpSpec,
+    deadline: Instant,
+) -> Result<Head, Failure> {
+    let req = format!(
+        "{} {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: amlprobe/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        spec.method,
+        spec.path,
+        env!("CARGO_PKG_VERSION")
+    );
+    match timeout_at(deadline, stream.write_all(req.as_bytes())).await {
+        Err(_) => return Err(head_failure(HeadError::Timeout { bytes: 0 }, host)),
+        Ok(Err(e)) => return Err(head_failure(HeadError::Io(e.to_string()), host)),
+        Ok(Ok(())) => {}
+    }
+    let head = read_head(stream, deadline, false)
+        .await
+        .map_err(|e| head_failure(e, host))?;
+    if spec.accepts(head.status) {
+        Ok(head)
+    } else {
+        Err(Failure {
+            reason: Reason::HttpStatus,
+            message: format!(
+                "{host}: {} {} {}{}, not an accepted answer",
+                spec.method,
+                spec.path,
+                head.status,
+                head.server
+                    .as_ref()
+                    .map(|s| format!(" from server \"{s}\""))
+                    .unwrap_or_default()
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn heads_parse_with_status_server_and_location() {
+        let h = parse_head(b"HTTP/1.0 302 Found\r\nServer: Contoso-Firewall\r\nLocation: https://login.example/\r\n\r\nbody")
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.minor_version, h.status), (0, 302));
+        assert_eq!(h.server.as_deref(), Some("Contoso-Firewall"));
+        assert_eq!(h.location.as_deref(), Some("https://login.example/"));
+        assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\nServer: x"), Ok(None));
+        assert!(matches!(
+            parse_head(b"\x16\x03\x01garbage\r\n\r\n"),
+            Err(HeadError::NotHttp { .. })
+        ));
+    }
+
+    #[test]
+    fn failures_map_to_http_reasons() {
+        let table = [
+            (HeadError::Timeout { bytes: 0 }, Reason::HttpTimeout),
+            (HeadError::Timeout { bytes: 30 }, Reason::HttpTimeout),
+            (HeadError::Closed { bytes: 0 }, Reason::HttpBadResponse),
+            (HeadError::TooLong, Reason::HttpBadResponse),
+            (
+                HeadError::NotHttp {
+                    what: "x".into(),
+                    sample: "y".into(),
+                },
+                Reason::HttpBadResponse,
+            ),
+            (HeadError::Io("reset".into()), Reason::HttpBadResponse),
+        ];
+        for (e, want) in table {
+            assert_eq!(head_failure(e.clone(), "h").reason, want, "{e:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endless_header_is_cut_off_and_a_status_is_judged() {
+        let (mut client, mut server) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move {
+            let mut req = [0u8; 512];
+            let _ = server.read(&mut req).await;
+            let _ = server.write_all(b"HTTP/1.1 200 OK\r\nX-Endless: ").await;
+            let filler = [b'a'; 1024];
+            while server.write_all(&filler).await.is_ok() {}
+        });
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let f = request(&mut client, "h", &HttpSpec::default(), deadline)
+            .await
+            .unwrap_err();
+        assert_eq!(f.reason, Reason::HttpBadResponse);
+        assert!(f.message.contains("16 KiB"), "{}", f.message);
+
+        let (mut client, mut server) = tokio::io::duplex(4096);
+        tokio::spawn(async move {
+            let mut req = [0u8; 512];
+            let _ = server.read(&mut req).await;
+            let _ = server
+                .write_all(b"HTTP/1.1 503 Service Unavailable\r\nServer: gw\r\n\r\n")
+                .await;
+        });
+        let f = request(&mut client, "h", &HttpSpec::default(), deadline)
+            .await
+            .unwrap_err();
+        assert_eq!(f.reason, Reason::HttpStatus);
+        assert!(
+            f.message.contains("503") && f.message.contains("gw"),
+            "{}",
+            f.message
+        );
+    }
+}
