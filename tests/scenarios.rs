@@ -33,4 +33,12 @@ scenarios! {
     jsonl_stream,
     udp_prohibited,
     udp_host_unreachable,
+    hostile_http,
+    websocket_faults,
+    websocket_block_page,
+    smb_not_smb,
+    smb_silent,
+    proxy_flag,
+    proxy_denied,
+    proxy_down,
 }

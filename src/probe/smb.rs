@@ -93,8 +93,8 @@ pub fn dialect_name(d: u16) -> String {
 pub fn frame_length(header: [u8; 4]) -> Result<usize, String> {
     if header[0] != 0 {
         return Err(format!(
-            "not a NetBIOS session message (first byte 0x{:02x})",
-            header[0]
+            "the answer is not SMB: it starts with \"{}\", not an SMB session header",
+            super::http::printable(&header, 4)
         ));
     }
     let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;

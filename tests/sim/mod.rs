@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,6 +19,11 @@ use serde_json::Value;
 const DNS_ADDR: &str = "10.77.0.53";
 const SERVFAIL_DNS_ADDR: &str = "10.77.0.54";
 const DEAD_DNS_ADDR: &str = "10.77.0.99";
+const PROXY_ADDR: &str = "10.77.0.80";
+const DOWN_PROXY_ADDR: &str = "10.77.0.81";
+const PROXY_PASSWORD: &str = "s3cret-proxy-pass";
+const WS_BACKEND_PORT: u16 = 9001;
+const WS_AUTH_BACKEND_PORT: u16 = 9002;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,8 +49,28 @@ pub struct Scenario {
     pub max_wall_ms: Option<u64>,
     pub exit: i32,
     #[serde(default)]
+    pub proxy: Option<ProxySpec>,
+    #[serde(default)]
     pub fault: Vec<Fault>,
     pub expect: Expect,
+}
+
+/// A forward proxy (tinyproxy) in the namespace, or one that is down.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySpec {
+    /// `flag` (--proxy URL) or `env` (HTTPS_PROXY).
+    pub via: String,
+    #[serde(default)]
+    pub auth: bool,
+    /// Hosts the proxy refuses to CONNECT to.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    #[serde(default)]
+    pub no_proxy: Option<String>,
+    /// Nothing listens at the proxy's address.
+    #[serde(default)]
+    pub down: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +112,13 @@ pub struct Want {
     pub cnames_contain: Option<String>,
     #[serde(default)]
     pub server: Option<String>,
+    /// Whether the check went through the proxy.
+    #[serde(default)]
+    pub proxied: Option<bool>,
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    #[serde(default)]
+    pub dialect: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,9 +196,12 @@ impl Sandbox {
                 .join(format!("{program}-{}.log", self.children.len())),
         )
         .expect("log file");
+        // Each server in a process group of its own: smbd signals its whole group on exit,
+        // which must not reach the test runner.
         let child = Command::new("ip")
             .args(["netns", "exec", &self.netns, program])
             .args(args)
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -215,7 +251,17 @@ fn prerequisites() -> Result<(), String> {
     if !is_root {
         return Err("needs root for network namespaces".into());
     }
-    for tool in ["ip", "nft", "dnsmasq", "nginx", "socat", "ss", "python3"] {
+    for tool in [
+        "ip",
+        "nft",
+        "dnsmasq",
+        "nginx",
+        "socat",
+        "ss",
+        "python3",
+        "smbd",
+        "tinyproxy",
+    ] {
         let found = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).exists()))
             .unwrap_or(false)
@@ -272,10 +318,12 @@ fn list_targets(args: &[String]) -> Vec<Target> {
 }
 
 struct Certs {
+    /// The trust bundle: the test root and the (trusted) inspection CA.
     ca: PathBuf,
     good: (PathBuf, PathBuf),
     expired: (PathBuf, PathBuf),
     wrong_name: (PathBuf, PathBuf),
+    intercepted: (PathBuf, PathBuf),
     untrusted: (PathBuf, PathBuf),
 }
 
@@ -284,15 +332,18 @@ fn make_certs(dir: &Path, hosts: &[String]) -> Certs {
         BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
         KeyUsagePurpose,
     };
-    let ca = |cn: &str| {
+    let ca = |cn: &str, org: &str| {
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         p.distinguished_name.push(DnType::CommonName, cn);
+        p.distinguished_name.push(DnType::OrganizationName, org);
         p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
     };
-    let root = ca("amlprobe test root");
-    let inspector = ca("Contoso TLS Inspection CA");
+    // The test root stands in for Azure's issuers, so it carries Microsoft's organisation name.
+    let root = ca("amlprobe test root", "Microsoft Corporation");
+    let inspector = ca("Contoso TLS Inspection CA", "Contoso");
+    let stranger = ca("Fabrikam Untrusted CA", "Fabrikam");
     let write = |name: &str, text: String| {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
@@ -315,7 +366,7 @@ fn make_certs(dir: &Path, hosts: &[String]) -> Certs {
             )
         };
     Certs {
-        ca: write("ca.pem", root.pem()),
+        ca: write("ca.pem", root.pem() + &inspector.pem()),
         good: leaf("good", hosts.to_vec(), &root, false),
         expired: leaf("expired", hosts.to_vec(), &root, true),
         wrong_name: leaf(
@@ -324,8 +375,68 @@ fn make_certs(dir: &Path, hosts: &[String]) -> Certs {
             &root,
             false,
         ),
-        untrusted: leaf("untrusted", hosts.to_vec(), &inspector, false),
+        intercepted: leaf("intercepted", hosts.to_vec(), &inspector, false),
+        untrusted: leaf("untrusted", hosts.to_vec(), &stranger, false),
     }
+}
+
+fn support(script: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(script)
+        .display()
+        .to_string()
+}
+
+/// Samba's smbd answering SMB on `addr`:445, with all its state under the scenario's folder.
+fn start_smbd(sb: &mut Sandbox, dir: &Path, addr: &str) {
+    let state = dir.join("samba");
+    std::fs::create_dir_all(state.join("ncalrpc")).unwrap();
+    let st = state.display();
+    let conf = format!(
+        "[global]\n  server role = standalone server\n  interfaces = {addr}\n  bind interfaces only = yes\n  \
+         smb ports = 445\n  disable netbios = yes\n  pid directory = {st}\n  lock directory = {st}\n  \
+         state directory = {st}\n  cache directory = {st}\n  private dir = {st}\n  ncalrpc dir = {st}/ncalrpc\n  \
+         log file = {st}/log.%m\n  load printers = no\n  printing = bsd\n  printcap name = /dev/null\n  \
+         disable spoolss = yes\n"
+    );
+    let path = dir.join("smb.conf");
+    std::fs::write(&path, conf).unwrap();
+    let config = format!("--configfile={}", path.display());
+    sb.spawn(
+        "smbd",
+        &[
+            "--foreground",
+            "--no-process-group",
+            &config,
+            "--debug-stdout",
+        ],
+    );
+}
+
+/// tinyproxy as the customer's forward proxy: CONNECT to 443 only, optional Basic auth and
+/// denied hosts.
+fn start_tinyproxy(sb: &mut Sandbox, dir: &Path, spec: &ProxySpec) {
+    let d = dir.display();
+    let mut conf = format!(
+        "Port 3128\nListen {PROXY_ADDR}\nTimeout 30\nMaxClients 100\nAllow 10.0.0.0/8\nAllow 127.0.0.1\n\
+         PidFile \"{d}/tinyproxy.pid\"\nLogLevel Info\nConnectPort 443\n"
+    );
+    if spec.auth {
+        conf.push_str(&format!("BasicAuth amlprobe {PROXY_PASSWORD}\n"));
+    }
+    if !spec.deny.is_empty() {
+        let filter: String = spec
+            .deny
+            .iter()
+            .map(|h| format!("^{}$\n", h.replace('.', "\\.")))
+            .collect();
+        std::fs::write(dir.join("filter"), filter).unwrap();
+        conf.push_str(&format!("Filter \"{d}/filter\"\nFilterExtended Yes\n"));
+    }
+    let path = dir.join("tinyproxy.conf");
+    std::fs::write(&path, conf).unwrap();
+    sb.spawn("tinyproxy", &["-d", "-c", &path.display().to_string()]);
 }
 
 fn nft_rule(addr: &str, port: Option<u16>, transport: &str, fault: &str) -> Option<String> {
@@ -346,6 +457,16 @@ fn nft_rule(addr: &str, port: Option<u16>, transport: &str, fault: &str) -> Opti
 
 const DNS_FAULTS: &[&str] = &["nxdomain", "no-records", "servfail", "refused", "cname"];
 const SERVER_FAULTS: &[&str] = &[
+    "intercepted",
+    "http-503",
+    "strip-upgrade",
+    "ws-auth",
+    "not-smb",
+    "hostile-silent",
+    "hostile-garbage",
+    "hostile-trickle",
+    "hostile-endless",
+    "block-page",
     "expired",
     "wrong-name",
     "untrusted",
@@ -432,7 +553,13 @@ pub fn play(name: &str) {
         .expect("ip netns add");
     assert!(st.success(), "ip netns add {netns} failed");
     sb.run("ip", &["link", "set", "lo", "up"]);
-    let mut all_addrs: Vec<&str> = vec![DNS_ADDR, SERVFAIL_DNS_ADDR, DEAD_DNS_ADDR];
+    let mut all_addrs: Vec<&str> = vec![
+        DNS_ADDR,
+        SERVFAIL_DNS_ADDR,
+        DEAD_DNS_ADDR,
+        PROXY_ADDR,
+        DOWN_PROXY_ADDR,
+    ];
     all_addrs.extend(addr_of.values().map(String::as_str));
     for a in &all_addrs {
         sb.run("ip", &["addr", "add", &format!("{a}/32"), "dev", "lo"]);
@@ -516,6 +643,7 @@ pub fn play(name: &str) {
     let hosts: Vec<String> = addr_of.keys().cloned().collect();
     let certs = make_certs(&dir, &hosts);
     let mut servers = String::new();
+    let mut ws_needed = false;
     let mut seen = BTreeSet::new();
     for t in &live {
         let Some(port) = t.port else { continue };
@@ -552,6 +680,40 @@ pub fn play(name: &str) {
             continue;
         }
         let tls = matches!(t.kind.as_str(), "tls" | "https" | "websocket") && !has(t, "not-tls");
+        if let Some(mode) = [
+            "hostile-silent",
+            "hostile-garbage",
+            "hostile-trickle",
+            "hostile-endless",
+            "block-page",
+        ]
+        .iter()
+        .find(|m| has(t, m))
+        {
+            let mode = mode.trim_start_matches("hostile-");
+            let mode = if mode == "endless" {
+                "endless-header"
+            } else {
+                mode
+            };
+            let script = support("hostile.py");
+            let (cert, key) = (
+                certs.good.0.display().to_string(),
+                certs.good.1.display().to_string(),
+            );
+            let mut args = vec![script.as_str(), mode, addr.as_str()];
+            let port_s = port.to_string();
+            args.push(&port_s);
+            if tls {
+                args.extend([cert.as_str(), key.as_str()]);
+            }
+            sb.spawn("python3", &args);
+            continue;
+        }
+        if t.kind == "smb" && !has(t, "not-smb") {
+            start_smbd(&mut sb, &dir, addr);
+            continue;
+        }
         if tls {
             let (cert, key) = if has(t, "expired") {
                 &certs.expired
@@ -559,12 +721,33 @@ pub fn play(name: &str) {
                 &certs.wrong_name
             } else if has(t, "untrusted") {
                 &certs.untrusted
+            } else if has(t, "intercepted") {
+                &certs.intercepted
             } else {
                 &certs.good
             };
+            let body = if t.kind == "websocket" {
+                ws_needed = true;
+                let backend = if has(t, "ws-auth") {
+                    WS_AUTH_BACKEND_PORT
+                } else {
+                    WS_BACKEND_PORT
+                };
+                // A proxy that strips Upgrade is one that does not pass the hop-by-hop headers on.
+                let upgrade = if has(t, "strip-upgrade") {
+                    ""
+                } else {
+                    "proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\"; "
+                };
+                format!("location / {{ proxy_pass http://127.0.0.1:{backend}; proxy_http_version 1.1; {upgrade}}}")
+            } else if has(t, "http-503") {
+                "return 503 \"unavailable\\n\";".to_string()
+            } else {
+                "return 200 \"ok\\n\";".to_string()
+            };
             let _ = writeln!(
                 servers,
-                "  server {{ listen {addr}:{port} ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {}; ssl_certificate_key {}; return 200 \"ok\\n\"; }}",
+                "  server {{ listen {addr}:{port} ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {}; ssl_certificate_key {}; {body} }}",
                 cert.display(),
                 key.display()
             );
@@ -573,6 +756,19 @@ pub fn play(name: &str) {
                 servers,
                 "  server {{ listen {addr}:{port}; return 200 \"ok\\n\"; }}"
             );
+        }
+    }
+    if ws_needed {
+        for (port, mode) in [(WS_BACKEND_PORT, "upgrade"), (WS_AUTH_BACKEND_PORT, "auth")] {
+            let script = support("ws_backend.py");
+            sb.spawn("python3", &[&script, "127.0.0.1", &port.to_string(), mode]);
+            listeners.insert(format!("tcp/127.0.0.1:{port}"));
+        }
+    }
+    if let Some(spec) = &sc.proxy {
+        if !spec.down {
+            start_tinyproxy(&mut sb, &dir, spec);
+            listeners.insert(format!("tcp/{PROXY_ADDR}:3128"));
         }
     }
     if !servers.is_empty() {
@@ -630,10 +826,41 @@ pub fn play(name: &str) {
         }
         _ => {}
     }
-    cmd.env_remove("CI_NAME")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("NO_COLOR");
+    for var in [
+        "CI_NAME",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "NO_COLOR",
+    ] {
+        cmd.env_remove(var);
+    }
+    if let Some(spec) = &sc.proxy {
+        let creds = if spec.auth {
+            format!("amlprobe:{PROXY_PASSWORD}@")
+        } else {
+            String::new()
+        };
+        let at = if spec.down {
+            DOWN_PROXY_ADDR
+        } else {
+            PROXY_ADDR
+        };
+        let url = format!("http://{creds}{at}:3128");
+        match spec.via.as_str() {
+            "flag" => {
+                cmd.args(["--proxy", &url]);
+            }
+            "env" => {
+                cmd.env("HTTPS_PROXY", &url);
+            }
+            other => panic!("{name}: proxy via {other}: use flag or env"),
+        }
+        if let Some(np) = &spec.no_proxy {
+            cmd.env("NO_PROXY", np);
+        }
+    }
     match sc.trust.as_deref() {
         Some("flag") => {
             cmd.env("SSL_CERT_FILE", "/nonexistent/ca.pem")
@@ -656,6 +883,17 @@ pub fn play(name: &str) {
     );
 
     assert_eq!(out.status.code(), Some(sc.exit), "exit code\n{context}");
+    let report_text = std::fs::read_to_string(&report_path).unwrap_or_default();
+    for (what, text) in [
+        ("stdout", &stdout),
+        ("stderr", &stderr),
+        ("--report", &report_text),
+    ] {
+        assert!(
+            !text.contains(PROXY_PASSWORD),
+            "the proxy password shows in {what}\n{context}"
+        );
+    }
     if let Some(max) = sc.max_wall_ms {
         assert!(
             wall <= Duration::from_millis(max),
@@ -869,7 +1107,39 @@ fn check_report(report: &Value, sc: &Scenario, targets: &[Target], context: &str
                 "{id}: server\n{context}"
             );
         }
-        if r["status"] != "skip" {
+        if let Some(proxied) = want.proxied {
+            assert_eq!(
+                r["proxy"].is_string(),
+                proxied,
+                "{id}: went through the proxy?\n{context}"
+            );
+        }
+        let phase = |name: &str| {
+            r["phases"]
+                .as_array()
+                .and_then(|p| p.iter().find(|p| p["phase"] == name))
+                .cloned()
+        };
+        if let Some(status) = want.http_status {
+            let got = phase("http")
+                .or_else(|| phase("websocket"))
+                .map(|p| p["http_status"].clone());
+            assert_eq!(
+                got.and_then(|s| s.as_u64()),
+                Some(status as u64),
+                "{id}: HTTP status\n{context}"
+            );
+        }
+        if let Some(dialect) = &want.dialect {
+            let got = phase("smb").map(|p| p["dialect"].clone());
+            assert_eq!(
+                got.as_ref().and_then(|d| d.as_str()),
+                Some(dialect.as_str()),
+                "{id}: dialect\n{context}"
+            );
+        }
+        let proxied = r["proxy"].is_string();
+        if r["status"] != "skip" && !proxied {
             assert!(
                 dns.is_some(),
                 "{id}: a probed check has a dns phase\n{context}"

@@ -1,0 +1,54 @@
+# Servers that misbehave, optionally behind TLS, for the probe's hostile-server scenarios.
+#   silent         accept, then never send a byte
+#   garbage        send bytes that are not HTTP, then hang
+#   trickle        start an HTTP answer, then one byte every 200 ms, forever
+#   endless-header start an HTTP answer, then header bytes as fast as possible, forever
+#   block-page     an HTTP/1.0 503 block page from "Contoso-Firewall" (what firewalls send)
+# Usage: hostile.py MODE ADDR PORT [CERT KEY]
+import socket, ssl, sys, threading, time
+
+mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ctx = None
+if len(sys.argv) > 5:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+
+def serve(conn):
+    try:
+        if ctx:
+            conn = ctx.wrap_socket(conn, server_side=True)
+        conn.settimeout(30)
+        if mode != "silent":
+            conn.recv(4096)
+        if mode == "silent":
+            time.sleep(60)
+        elif mode == "garbage":
+            conn.sendall(bytes(range(256)) * 4)
+            time.sleep(60)
+        elif mode == "trickle":
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            while True:
+                conn.sendall(b"X")
+                time.sleep(0.2)
+        elif mode == "endless-header":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+            while True:
+                conn.sendall(b"a" * 4096)
+        elif mode == "block-page":
+            conn.sendall(b"HTTP/1.0 503 Service Unavailable\r\nServer: Contoso-Firewall\r\n"
+                         b"Content-Type: text/html\r\n\r\n<html>Blocked by policy</html>")
+    except (OSError, ssl.SSLError):
+        pass
+    finally:
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, port))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
