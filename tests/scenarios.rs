@@ -41,4 +41,5 @@ scenarios! {
     proxy_flag,
     proxy_denied,
     proxy_down,
+    proxy_needs_auth,
 }

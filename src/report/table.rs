@@ -210,5 +210,22 @@ mod tests {
         assert!(text.contains("4 checks: 2 passed, 1 failed, 1 warnings, 0 skipped"));
         assert!(!text.contains('\x1b'), "no colour when asked for none");
         assert!(render(&report(), true).contains("\x1b[1;31mFAIL\x1b[0m"));
+        assert!(!text.contains("TLS inspection"));
+    }
+
+    #[test]
+    fn interception_is_stated_plainly_with_the_hosts_to_exempt() {
+        let mut r = report();
+        r.results.push(result(
+            "inspected",
+            "second",
+            Status::Warn,
+            Reason::TlsIntercepted,
+        ));
+        let text = render(&r, false);
+        assert!(
+            text.contains("Azure ML does not support TLS inspection. Exempt these hosts from inspection on the firewall or proxy: inspected.example.net"),
+            "{text}"
+        );
     }
 }

@@ -71,6 +71,9 @@ pub struct ProxySpec {
     /// Nothing listens at the proxy's address.
     #[serde(default)]
     pub down: bool,
+    /// With `auth`: put the credentials in the proxy URL (default) or leave them out.
+    #[serde(default)]
+    pub send_credentials: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -325,6 +328,7 @@ struct Certs {
     wrong_name: (PathBuf, PathBuf),
     intercepted: (PathBuf, PathBuf),
     untrusted: (PathBuf, PathBuf),
+    self_signed: (PathBuf, PathBuf),
 }
 
 fn make_certs(dir: &Path, hosts: &[String]) -> Certs {
@@ -377,6 +381,17 @@ fn make_certs(dir: &Path, hosts: &[String]) -> Certs {
         ),
         intercepted: leaf("intercepted", hosts.to_vec(), &inspector, false),
         untrusted: leaf("untrusted", hosts.to_vec(), &stranger, false),
+        self_signed: {
+            let mut p = CertificateParams::new(hosts.to_vec()).unwrap();
+            p.distinguished_name
+                .push(DnType::CommonName, "self-signed.example.net");
+            let key = KeyPair::generate().unwrap();
+            let cert = p.self_signed(&key).unwrap();
+            (
+                write("self-signed.pem", cert.pem()),
+                write("self-signed.key", key.serialize_pem()),
+            )
+        },
     }
 }
 
@@ -458,6 +473,7 @@ fn nft_rule(addr: &str, port: Option<u16>, transport: &str, fault: &str) -> Opti
 const DNS_FAULTS: &[&str] = &["nxdomain", "no-records", "servfail", "refused", "cname"];
 const SERVER_FAULTS: &[&str] = &[
     "intercepted",
+    "self-signed",
     "http-503",
     "strip-upgrade",
     "ws-auth",
@@ -723,6 +739,8 @@ pub fn play(name: &str) {
                 &certs.untrusted
             } else if has(t, "intercepted") {
                 &certs.intercepted
+            } else if has(t, "self-signed") {
+                &certs.self_signed
             } else {
                 &certs.good
             };
@@ -837,7 +855,7 @@ pub fn play(name: &str) {
         cmd.env_remove(var);
     }
     if let Some(spec) = &sc.proxy {
-        let creds = if spec.auth {
+        let creds = if spec.auth && spec.send_credentials != Some(false) {
             format!("amlprobe:{PROXY_PASSWORD}@")
         } else {
             String::new()
