@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::{Context, Mode};
+use crate::context::{Cloud, ComputeType, Context, Mode};
 
 /// The built-in catalog, compiled into the binary so the single file is self-contained.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -22,6 +22,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "probes/public-internet.toml",
         include_str!("../probes/public-internet.toml"),
     ),
+    (
+        "probes/private-endpoints.toml",
+        include_str!("../probes/private-endpoints.toml"),
+    ),
+    ("probes/node.toml", include_str!("../probes/node.toml")),
 ];
 
 /// The placeholders a host template may use, with the flag that supplies each.
@@ -59,6 +64,7 @@ pub enum Kind {
     Https,
     Websocket,
     Smb,
+    Host,
 }
 
 impl Kind {
@@ -71,6 +77,7 @@ impl Kind {
             Kind::Https => "https",
             Kind::Websocket => "websocket",
             Kind::Smb => "smb",
+            Kind::Host => "host",
         }
     }
 }
@@ -82,13 +89,37 @@ struct RawFile {
     endpoint: Vec<toml::Spanned<RawEntry>>,
 }
 
+/// An entry's host in a sovereign cloud.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudHost {
+    pub host: String,
+    #[serde(default)]
+    pub stands_for: Option<String>,
+    #[serde(default)]
+    pub privatelink: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
     id: String,
     group: String,
     title: String,
-    host: String,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    usgov: Option<CloudHost>,
+    #[serde(default)]
+    china: Option<CloudHost>,
+    #[serde(default)]
+    compute_types: Option<Vec<ComputeType>>,
+    #[serde(default)]
+    expect: Option<Expect>,
+    #[serde(default)]
+    host_check: Option<HostCheck>,
+    #[serde(default)]
+    privatelink: Option<String>,
     #[serde(default)]
     stands_for: Option<String>,
     #[serde(default)]
@@ -123,8 +154,17 @@ pub struct Entry {
     pub id: String,
     pub group: String,
     pub title: String,
+    /// The public cloud's host; for `host` checks, `node`.
     pub host: String,
     pub stands_for: Option<String>,
+    pub usgov: Option<CloudHost>,
+    pub china: Option<CloudHost>,
+    pub compute_types: Vec<ComputeType>,
+    /// `blocked`: the path must be closed (an exfiltration path); `open` by default.
+    pub expect: Expect,
+    pub host_check: Option<HostCheck>,
+    /// For private-endpoint DNS checks: the zone the answer's CNAME chain must pass through.
+    pub privatelink: Option<String>,
     pub port: Option<u16>,
     pub transport: Transport,
     pub kind: Kind,
@@ -139,6 +179,54 @@ pub struct Entry {
     pub doc: String,
     /// `file:line` the entry came from, for messages about it.
     pub origin: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    #[default]
+    Open,
+    Blocked,
+}
+
+/// What a `host` check looks at on the node itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostCheck {
+    /// Attached VMs must run Ubuntu (`/etc/os-release`).
+    OsUbuntu,
+    /// No node address inside Docker's default bridge, 172.17.0.0/16.
+    DockerBridge,
+    /// The node's region (IMDS) is the workspace's region.
+    RegionMatch,
+    /// Inbound TCP 44224 from AzureMachineLearning: cannot be proven from the node.
+    #[serde(rename = "inbound-44224")]
+    Inbound44224,
+}
+
+impl Entry {
+    /// The host, the wildcard it stands for and the privatelink zone in `cloud`; `None`
+    /// where the endpoint does not exist. Checks of the node itself exist everywhere.
+    pub fn host_for(&self, cloud: Cloud) -> Option<CloudHost> {
+        let sovereign = match cloud {
+            Cloud::Public => None,
+            Cloud::Usgov => Some(&self.usgov),
+            Cloud::China => Some(&self.china),
+        };
+        match sovereign {
+            None => Some(CloudHost {
+                host: self.host.clone(),
+                stands_for: self.stands_for.clone(),
+                privatelink: self.privatelink.clone(),
+            }),
+            Some(_) if self.kind == Kind::Host => Some(CloudHost {
+                host: self.host.clone(),
+                stands_for: None,
+                privatelink: None,
+            }),
+            Some(c) => c.clone(),
+        }
+    }
 }
 
 /// What an HTTP check sends and accepts.
@@ -251,12 +339,26 @@ pub fn parse(
         if r.title.trim().is_empty() {
             return fail("title is empty".into());
         }
-        if let Err(what) = check_template(&r.host) {
-            return fail(format!("host: {what}"));
+        let host = match (r.kind, &r.host, r.host_check) {
+            (Kind::Host, None, Some(_)) => "node".to_string(),
+            (Kind::Host, _, None) => return fail("kind \"host\" needs host_check".into()),
+            (Kind::Host, Some(_), _) => {
+                return fail("a host check has no host: it looks at this node".into())
+            }
+            (_, _, Some(_)) => return fail("host_check belongs to kind \"host\"".into()),
+            (_, None, _) => return fail("host is missing".into()),
+            (_, Some(h), None) => h.clone(),
+        };
+        let mut templates = vec![("host", Some(&host)), ("stands_for", r.stands_for.as_ref())];
+        for (cloud, c) in [("usgov", &r.usgov), ("china", &r.china)] {
+            if let Some(c) = c {
+                templates.push((cloud, Some(&c.host)));
+                templates.push((cloud, c.stands_for.as_ref()));
+            }
         }
-        if let Some(w) = &r.stands_for {
-            if let Err(what) = check_template(w) {
-                return fail(format!("stands_for: {what}"));
+        for (field, t) in templates {
+            if let Some(Err(what)) = t.map(|t| check_template(t)) {
+                return fail(format!("{field}: {what}"));
             }
         }
         if !(r.doc.starts_with("https://") || r.doc.starts_with("http://")) {
@@ -268,7 +370,7 @@ pub fn parse(
             Transport::Tcp
         });
         match (r.kind, transport, r.port) {
-            (Kind::Dns, _, _) => {}
+            (Kind::Dns | Kind::Host, _, _) => {}
             (_, _, None) => return fail(format!("kind \"{}\" needs a port", r.kind.as_str())),
             (_, _, Some(0)) => return fail("port 0 is not a port".into()),
             (Kind::Udp, Transport::Udp, _) => {}
@@ -324,9 +426,19 @@ pub fn parse(
             id: r.id,
             group: r.group,
             title: r.title,
-            host: r.host,
+            host,
             stands_for: r.stands_for,
-            port: if r.kind == Kind::Dns { None } else { r.port },
+            usgov: r.usgov,
+            china: r.china,
+            compute_types: r.compute_types.unwrap_or_else(|| ComputeType::ALL.to_vec()),
+            expect: r.expect.unwrap_or_default(),
+            host_check: r.host_check,
+            privatelink: r.privatelink,
+            port: if matches!(r.kind, Kind::Dns | Kind::Host) {
+                None
+            } else {
+                r.port
+            },
             transport,
             kind: r.kind,
             required: r.required,

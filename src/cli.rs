@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::context::{self, Cloud, Mode};
+use crate::context::{self, Cloud, ComputeType, Mode};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,9 +47,9 @@ pub struct CheckArgs {
     /// Azure region of the workspace and compute (westeurope)
     #[arg(long, env = "AMLPROBE_REGION", value_parser = context::parse_region)]
     pub region: Option<String>,
-    /// Sovereign cloud
-    #[arg(long, env = "AMLPROBE_CLOUD", value_enum, default_value_t = Cloud::Public)]
-    pub cloud: Cloud,
+    /// Sovereign cloud (default: IMDS compute.azEnvironment, else public)
+    #[arg(long, env = "AMLPROBE_CLOUD", value_enum)]
+    pub cloud: Option<Cloud>,
     /// Workspace id (GUID), for the private-endpoint DNS checks
     #[arg(long, env = "AMLPROBE_WORKSPACE_ID", value_parser = context::parse_guid)]
     pub workspace_id: Option<String>,
@@ -59,9 +59,23 @@ pub struct CheckArgs {
     /// This compute instance's name (default: CI_NAME)
     #[arg(long, env = "AMLPROBE_COMPUTE_NAME", value_parser = context::parse_compute_name)]
     pub compute_name: Option<String>,
-    /// Networking mode of the compute
-    #[arg(long, env = "AMLPROBE_MODE", value_enum, default_value_t = Mode::Auto)]
-    pub mode: Mode,
+    /// Networking mode of the compute (default: auto, from what the node shows)
+    #[arg(long, env = "AMLPROBE_MODE", value_enum)]
+    pub mode: Option<Mode>,
+    /// Kind of compute; selects the checks that apply (default: from the node's variables)
+    #[arg(long, env = "AMLPROBE_COMPUTE_TYPE", value_enum)]
+    pub compute_type: Option<ComputeType>,
+    /// Do not ask the instance metadata service (IMDS); `list` then sends no packet at all
+    #[arg(long, env = "AMLPROBE_OFFLINE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub offline: bool,
+    /// Where compute instance variables are when not in the environment
+    #[arg(
+        long,
+        env = "AMLPROBE_ENV_FILE",
+        value_name = "PATH",
+        default_value = "/etc/environment.sso"
+    )]
+    pub env_file: std::path::PathBuf,
     /// Extra catalog file in the probes/ format; repeatable
     #[arg(long, env = "AMLPROBE_CATALOG", value_delimiter = ',')]
     pub catalog: Vec<PathBuf>,
@@ -95,10 +109,10 @@ pub struct CheckArgs {
     #[arg(long, env = "AMLPROBE_REPORT", value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Warnings also make the exit code 1
-    #[arg(long, env = "AMLPROBE_STRICT")]
+    #[arg(long, env = "AMLPROBE_STRICT", value_parser = clap::builder::FalseyValueParser::new())]
     pub strict: bool,
     /// Plain table without colour (also NO_COLOR)
-    #[arg(long, env = "AMLPROBE_NO_COLOR")]
+    #[arg(long, env = "AMLPROBE_NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_color: bool,
 }
 

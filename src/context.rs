@@ -13,13 +13,44 @@ pub enum Mode {
     Auto,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Cloud {
     #[default]
     Public,
     Usgov,
     China,
+}
+
+/// The kinds of compute the source document covers; each catalog entry says which it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ComputeType {
+    Instance,
+    Cluster,
+    AttachedVm,
+    Hdinsight,
+    Databricks,
+}
+
+impl ComputeType {
+    pub const ALL: [ComputeType; 5] = [
+        ComputeType::Instance,
+        ComputeType::Cluster,
+        ComputeType::AttachedVm,
+        ComputeType::Hdinsight,
+        ComputeType::Databricks,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComputeType::Instance => "instance",
+            ComputeType::Cluster => "cluster",
+            ComputeType::AttachedVm => "attached-vm",
+            ComputeType::Hdinsight => "hdinsight",
+            ComputeType::Databricks => "databricks",
+        }
+    }
 }
 
 impl Mode {
@@ -50,8 +81,22 @@ pub struct Context {
     pub workspace_id: Option<String>,
     pub storage_account: Option<String>,
     pub compute_name: Option<String>,
-    /// For each value above that is set: `flag`, `env:NAME`, `imds` or `file:PATH`.
+    /// For each value above that is set: `flag`, `env:NAME`, `imds`, `file:PATH` or `default`.
     pub sources: BTreeMap<&'static str, String>,
+    /// `instance`, `cluster`, …; null when nothing shows it (every group then applies).
+    pub compute_type: Option<ComputeType>,
+    pub workspace_name: Option<String>,
+    /// The workspace's resource group (never the Batch host's, which IMDS shows).
+    pub resource_group: Option<String>,
+    /// Where the node runs (IMDS) and where the workspace is (MLflow URI or --region).
+    pub node_region: Option<String>,
+    pub workspace_region: Option<String>,
+    /// Why the mode is what it is, when it was not given.
+    pub mode_reason: Option<String>,
+    /// Values found malformed and ignored.
+    pub warnings: Vec<String>,
+    /// What discovery could not ask, and why.
+    pub notes: Vec<String>,
 }
 
 /// Azure region names: lowercase letters and digits (`westeurope`, `eastus2`).

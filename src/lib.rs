@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod context;
+pub mod discover;
 pub mod probe;
 pub mod report;
 pub mod verdict;
@@ -17,8 +18,8 @@ use std::time::{Instant, SystemTime};
 use clap::Parser;
 
 use cli::{CheckArgs, Cli, Command, Format};
-use context::{Cloud, Context};
-use probe::{Failure, Plan};
+use context::Context;
+use probe::Plan;
 use report::{Node, Report, Summary, Tool};
 use verdict::{Reason, Subject};
 
@@ -83,36 +84,42 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     }
 }
 
-fn context_from(args: &CheckArgs) -> Context {
-    let mut ctx = Context {
-        cloud: args.cloud,
+fn runtime() -> Result<tokio::runtime::Runtime, Stop> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| cannot_run(format!("cannot start the async runtime: {e}")))
+}
+
+/// Discover the context: flags, then the environment and its file, then IMDS.
+fn context_from(args: &CheckArgs, runtime: &tokio::runtime::Runtime) -> Context {
+    let flags = discover::Flags {
         region: args.region.clone(),
+        cloud: args.cloud,
         mode: args.mode,
         workspace_id: args.workspace_id.clone(),
         storage_account: args.storage_account.clone(),
         compute_name: args.compute_name.clone(),
-        ..Context::default()
+        compute_type: args.compute_type,
     };
-    for (name, set) in [
-        ("region", ctx.region.is_some()),
-        ("workspace_id", ctx.workspace_id.is_some()),
-        ("storage_account", ctx.storage_account.is_some()),
-        ("compute_name", ctx.compute_name.is_some()),
-    ] {
-        if set {
-            ctx.sources.insert(name, "flag".into());
+    let mut warnings = Vec::new();
+    let path = args.env_file.display().to_string();
+    let file = match std::fs::read(&args.env_file) {
+        Ok(bytes) => Some((path.as_str(), String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            warnings.push(format!("{path}: cannot read ({e}); ignored"));
+            None
         }
-    }
-    if ctx.compute_name.is_none() {
-        if let Some(name) = std::env::var("CI_NAME")
-            .ok()
-            .and_then(|v| context::parse_compute_name(&v).ok())
-        {
-            ctx.compute_name = Some(name);
-            ctx.sources.insert("compute_name", "env:CI_NAME".into());
-        }
-    }
-    ctx
+    };
+    let vars = discover::Variables::new(std::env::vars(), file, &mut warnings);
+    let imds = (!args.offline).then(|| {
+        runtime.block_on(async {
+            let body = probe::imds::fetch().await?;
+            probe::imds::parse(&body)
+        })
+    });
+    discover::discover(&flags, &vars, imds, warnings)
 }
 
 fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
@@ -123,19 +130,11 @@ fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
         extra.push((path.display().to_string(), text));
     }
     let entries = catalog::load(&extra).map_err(|e| usage(format!("invalid catalog: {e}")))?;
-    let mut plans = probe::plan(&entries, ctx, &args.only, &args.skip);
+    let plans = probe::plan(&entries, ctx, &args.only, &args.skip);
     if plans.is_empty() {
         return Err(usage(
             "no check matches --only/--skip; see `amlprobe list` for ids and groups",
         ));
-    }
-    if ctx.cloud != Cloud::Public {
-        for p in plans.iter_mut().filter(|p| p.skip.is_none()) {
-            p.skip = Some(Failure {
-                reason: Reason::NotApplicable,
-                message: "the catalog's host names are the public cloud's; sovereign cloud hosts are not in this version".into(),
-            });
-        }
     }
     Ok(plans)
 }
@@ -171,7 +170,8 @@ fn hostname() -> String {
 fn check(args: &CheckArgs) -> Result<i32, Stop> {
     let started = Instant::now();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let ctx = context_from(args);
+    let runtime = runtime()?;
+    let ctx = context_from(args, &runtime);
     let plans = plans_for(args, &ctx)?;
     let trust = probe::tls::Trust::load(&args.ca_file).map_err(|m| {
         if args.ca_file.is_empty() {
@@ -196,12 +196,21 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
     if let Some(p) = &proxy {
         ctx.sources.insert("proxy", p.source.clone());
     }
-    let env = Arc::new(probe::Env::new(resolvers, trust, args.timeout, proxy));
+    let azure = std::net::SocketAddr::new(probe::AZURE_DNS.into(), 53);
+    let azure_dns = if node.resolvers.contains(&probe::AZURE_DNS.to_string()) {
+        None
+    } else {
+        probe::dns::Resolvers::from_servers(&[azure], args.timeout).ok()
+    };
+    let env = Arc::new(probe::Env::new(
+        resolvers,
+        trust,
+        args.timeout,
+        proxy,
+        azure_dns,
+        ctx.clone(),
+    ));
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| cannot_run(format!("cannot start the async runtime: {e}")))?;
     let results = runtime.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let streaming = format == Format::Jsonl;
@@ -265,7 +274,9 @@ struct Listed<'a> {
 }
 
 fn list(args: &CheckArgs) -> Result<i32, Stop> {
-    let ctx = context_from(args);
+    let runtime = runtime()?;
+    let ctx = context_from(args, &runtime);
+    runtime.shutdown_background();
     let plans = plans_for(args, &ctx)?;
     let listed: Vec<Listed> = plans
         .iter()

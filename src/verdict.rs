@@ -82,6 +82,11 @@ reasons! {
     SmbBadReply = "smb_bad_reply", Fail, "port 445 answered but not with an SMB2 negotiate response";
     UnexpectedlyReachable = "unexpectedly_reachable", Warn, "a path that should be blocked (exfiltration) is open";
     MissingInput = "missing_input", Skip, "the check needs a value that was neither given nor discovered";
+    DnsNoPrivatelink = "dns_no_privatelink", Warn, "a private-endpoint name answers a private address without the privatelink CNAME";
+    HostNotUbuntu = "host_not_ubuntu", Fail, "an attached virtual machine does not run Ubuntu";
+    HostDockerBridge = "host_docker_bridge", Fail, "a node address lies in 172.17.0.0/16, Docker's default bridge";
+    HostRegionMismatch = "host_region_mismatch", Warn, "the node runs in another region than the workspace";
+    NotObservable = "not_observable", Skip, "the requirement cannot be proven from the node itself";
     NotApplicable = "not_applicable", Skip, "the check does not apply to this mode or cloud";
 }
 
@@ -195,6 +200,13 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
             "{host} should be blocked (exfiltration path): apply a service endpoint policy or firewall rule that closes it."
         ),
         Reason::MissingInput => "Give the missing value with the flag named in the message.".into(),
+        Reason::DnsNoPrivatelink => format!(
+            "{host} answers a private address from a hand-made record: link the Azure-managed privatelink zone (or forward to 168.63.129.16) so the record follows the private endpoint."
+        ),
+        Reason::HostNotUbuntu => "Attach a virtual machine that runs Ubuntu: Azure ML supports no other OS for attached compute.".into(),
+        Reason::HostDockerBridge => "Move the compute to a subnet outside 172.17.0.0/16 (Docker's default bridge), or change Docker's bip setting on the node.".into(),
+        Reason::HostRegionMismatch => "Put the compute in the workspace's region (SDK v1 requires it; v2 clusters may differ but pay in latency and transfer costs).".into(),
+        Reason::NotObservable => "Check it outside the node: the subnet's NSG must allow inbound TCP 44224 from service tag AzureMachineLearning.".into(),
         Reason::NotApplicable => String::new(),
     }
 }

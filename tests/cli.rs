@@ -8,6 +8,9 @@ fn amlprobe(args: &[&str]) -> Output {
         .args(args)
         .env_remove("CI_NAME")
         .env_remove("AMLPROBE_REGION")
+        // No test here may send a packet: not even to the metadata service.
+        .env("AMLPROBE_OFFLINE", "1")
+        .env("AMLPROBE_ENV_FILE", "/nonexistent/environment.sso")
         .output()
         .expect("run amlprobe")
 }
@@ -79,6 +82,7 @@ fn values_also_come_from_the_environment() {
     let out = Command::new(env!("CARGO_BIN_EXE_amlprobe"))
         .args(["list", "-o", "json", "--only", "tundra-udp-5831"])
         .env("AMLPROBE_REGION", "northeurope")
+        .env("AMLPROBE_OFFLINE", "1")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -86,6 +90,7 @@ fn values_also_come_from_the_environment() {
     let out = Command::new(env!("CARGO_BIN_EXE_amlprobe"))
         .args(["list"])
         .env("AMLPROBE_REGION", "north europe")
+        .env("AMLPROBE_OFFLINE", "1")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -134,7 +139,7 @@ fn list_shows_every_check_and_why_it_would_be_skipped() {
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let all = v.as_array().unwrap();
-    assert_eq!(all.len(), 29);
+    assert_eq!(all.len(), 36);
     let file = all.iter().find(|c| c["id"] == "storage-file-445").unwrap();
     assert!(file["skip"]
         .as_str()
@@ -150,27 +155,141 @@ fn list_shows_every_check_and_why_it_would_be_skipped() {
     );
 }
 
+fn listed(args: &[&str]) -> Vec<serde_json::Value> {
+    let out = amlprobe(&[&["list", "-o", "json"], args].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn host_of(all: &[serde_json::Value], id: &str) -> String {
+    let c = all
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id}"));
+    c["target"]["host"].as_str().unwrap().to_string()
+}
+
 #[test]
-fn a_sovereign_cloud_is_not_probed_with_public_hosts() {
-    let out = amlprobe(&[
-        "list",
-        "-o",
-        "json",
+fn each_sovereign_cloud_has_its_own_hosts() {
+    let common = [
         "--region",
-        "usgovvirginia",
-        "--cloud",
-        "usgov",
-    ]);
-    assert_eq!(out.status.code(), Some(0));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v.as_array().unwrap().iter().all(|c| c["skip"]
+        "reg1",
+        "--storage-account",
+        "st1",
+        "--compute-name",
+        "ci1",
+    ];
+    let cases: [(&str, &[(&str, &str)]); 3] = [
+        (
+            "public",
+            &[
+                ("entra-443", "login.microsoftonline.com"),
+                ("arm-443", "management.azure.com"),
+                ("studio-443", "ml.azure.com"),
+                ("instances-net-443", "ci1.reg1.instances.azureml.net"),
+                ("instances-443", "ci1.reg1.instances.azureml.ms"),
+                ("tundra-udp-5831", "reg1.tundra.azureml.ms"),
+                ("graph-443", "graph.windows.net"),
+                ("batch-443", "reg1.batch.azure.com"),
+                ("batch-service-443", "reg1.service.batch.azure.com"),
+                ("storage-blob-443", "st1.blob.core.windows.net"),
+                ("storage-file-445", "st1.file.core.windows.net"),
+            ],
+        ),
+        (
+            "usgov",
+            &[
+                ("entra-443", "login.microsoftonline.us"),
+                ("arm-443", "management.usgovcloudapi.net"),
+                ("studio-443", "ml.azure.us"),
+                ("instances-net-443", "ci1.reg1.instances.azureml.us"),
+                ("instances-443", "ci1.reg1.instances.azureml.ms"),
+                ("tundra-udp-5831", "reg1.tundra.azureml.us"),
+                ("graph-443", "graph.windows.net"),
+                ("batch-443", "reg1.batch.usgovcloudapi.net"),
+                ("batch-service-443", "reg1.service.batch.usgovcloudapi.net"),
+                ("storage-blob-443", "st1.blob.core.usgovcloudapi.net"),
+                ("storage-file-445", "st1.file.core.usgovcloudapi.net"),
+            ],
+        ),
+        (
+            "china",
+            &[
+                ("entra-443", "login.chinacloudapi.cn"),
+                ("arm-443", "management.chinacloudapi.cn"),
+                ("studio-443", "studio.ml.azure.cn"),
+                ("instances-net-443", "ci1.reg1.instances.azureml.cn"),
+                ("instances-443", "ci1.reg1.instances.azureml.ms"),
+                ("tundra-udp-5831", "reg1.tundra.azureml.cn"),
+                ("graph-443", "graph.chinacloudapi.cn"),
+                ("batch-443", "reg1.batch.chinacloudapi.cn"),
+                ("batch-service-443", "reg1.service.batch.chinacloudapi.cn"),
+                ("storage-blob-443", "st1.blob.core.chinacloudapi.cn"),
+                ("storage-file-445", "st1.file.core.chinacloudapi.cn"),
+            ],
+        ),
+    ];
+    for (cloud, hosts) in cases {
+        let all = listed(&[&common[..], &["--cloud", cloud]].concat());
+        for (id, host) in hosts {
+            assert_eq!(host_of(&all, id), *host, "{cloud} {id}");
+        }
+        let public_only: Vec<&serde_json::Value> = all
+            .iter()
+            .filter(|c| {
+                c["target"]["host"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with("windows.net")
+                    && cloud == "china"
+            })
+            .collect();
+        assert!(
+            public_only.is_empty(),
+            "no public-cloud storage host in China: {public_only:?}"
+        );
+    }
+    let all = listed(&[&common[..], &["--cloud", "usgov"]].concat());
+    let mcr = all.iter().find(|c| c["id"] == "mcr-443").unwrap();
+    assert!(mcr["skip"]
         .as_str()
-        .unwrap_or("")
-        .starts_with("not_applicable")
-        || c["skip"]
+        .unwrap()
+        .starts_with("not_applicable: does not exist in the usgov cloud"));
+}
+
+#[test]
+fn compute_type_and_mode_select_the_checks_that_apply() {
+    let all = listed(&[
+        "--region",
+        "reg1",
+        "--compute-name",
+        "ci1",
+        "--compute-type",
+        "cluster",
+    ]);
+    let ws = all.iter().find(|c| c["id"] == "instances-443").unwrap();
+    assert!(
+        ws["skip"]
             .as_str()
-            .unwrap_or("")
-            .starts_with("missing_input")));
+            .unwrap()
+            .contains("does not apply to a cluster compute"),
+        "{ws}"
+    );
+    let tundra = all.iter().find(|c| c["id"] == "tundra-udp-5831").unwrap();
+    assert!(tundra.get("skip").is_none());
+    let all = listed(&["--region", "reg1", "--mode", "no-public-ip"]);
+    let inbound = all.iter().find(|c| c["id"] == "inbound-44224").unwrap();
+    assert!(inbound["skip"]
+        .as_str()
+        .unwrap()
+        .starts_with("not_applicable"));
+    let all = listed(&["--region", "reg1", "--compute-type", "attached-vm"]);
+    let os = all.iter().find(|c| c["id"] == "node-os-ubuntu").unwrap();
+    assert!(os.get("skip").is_none());
 }
 
 #[test]

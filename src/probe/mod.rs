@@ -2,7 +2,9 @@
 //! at once. Each layer lives in its own module as a small async function.
 
 pub mod dns;
+pub mod host;
 pub mod http;
+pub mod imds;
 pub mod proxy;
 pub mod smb;
 pub mod tcp;
@@ -19,8 +21,8 @@ use serde::Serialize;
 use tokio::sync::{mpsc, OnceCell};
 use tokio::time::Instant;
 
-use crate::catalog::{self, Entry, Kind, Transport};
-use crate::context::{Context, Mode};
+use crate::catalog::{self, Entry, Expect, Kind, Transport};
+use crate::context::{ComputeType, Context, Mode};
 use crate::verdict::{self, Reason, Status, Subject};
 
 /// Why a phase did not succeed.
@@ -123,6 +125,8 @@ pub struct Plan {
     pub entry: Entry,
     pub host: String,
     pub stands_for: Option<String>,
+    /// For private-endpoint DNS checks, the zone the CNAME chain must pass through.
+    pub privatelink: Option<String>,
     pub service_tag: Option<String>,
     /// The flag that would supply a missing template value.
     pub missing_flag: Option<&'static str>,
@@ -135,34 +139,74 @@ pub fn plan(entries: &[Entry], ctx: &Context, only: &[String], skip: &[String]) 
         .iter()
         .filter(|e| e.selected(only, skip))
         .map(|e| {
-            let stands_for = e
-                .stands_for
+            let in_cloud = e.host_for(ctx.cloud);
+            let expand = |t: &String| catalog::expand(t, ctx).unwrap_or_else(|_| t.clone());
+            let service_tag = e.service_tag.as_ref().map(expand);
+            let template = in_cloud
                 .as_ref()
-                .map(|w| catalog::expand(w, ctx).unwrap_or_else(|_| w.clone()));
-            let service_tag = e
-                .service_tag
-                .as_ref()
-                .map(|t| catalog::expand(t, ctx).unwrap_or_else(|_| t.clone()));
-            let (host, missing_flag) = match catalog::expand(&e.host, ctx) {
+                .map(|c| c.host.clone())
+                .unwrap_or_else(|| e.host.clone());
+            let (host, missing_flag) = match catalog::expand(&template, ctx) {
                 Ok(host) => (host.to_ascii_lowercase(), None),
-                Err(flag) => (e.host.clone(), Some(flag)),
+                Err(flag) => (template.clone(), Some(flag)),
             };
-            let skip = missing_flag.map(|flag| Failure {
-                reason: Reason::MissingInput,
-                message: format!("needs {flag}: the host is {}", e.host),
-            });
-            let skip = skip.or_else(|| {
-                (ctx.mode != Mode::Auto && !e.modes.contains(&ctx.mode)).then(|| Failure {
-                    reason: Reason::NotApplicable,
-                    message: "does not apply to this networking mode".into(),
+            let not_applicable = |message: String| Failure {
+                reason: Reason::NotApplicable,
+                message,
+            };
+            let skip = if in_cloud.is_none() {
+                Some(not_applicable(format!(
+                    "does not exist in the {} cloud",
+                    ctx.cloud.as_str()
+                )))
+            } else if ctx.mode != Mode::Auto && !e.modes.contains(&ctx.mode) {
+                Some(not_applicable(format!(
+                    "does not apply in {} mode",
+                    ctx.mode.as_str()
+                )))
+            } else if let Some(t) = ctx.compute_type.filter(|t| !e.compute_types.contains(t)) {
+                Some(not_applicable(format!(
+                    "does not apply to a {} compute",
+                    t.as_str()
+                )))
+            } else if ctx.compute_type.is_none()
+                && !e
+                    .compute_types
+                    .iter()
+                    .any(|t| matches!(t, ComputeType::Instance | ComputeType::Cluster))
+            {
+                // Unknown compute is taken for Azure ML's own; checks of other kinds wait to be asked.
+                let kinds: Vec<&str> = e.compute_types.iter().map(|t| t.as_str()).collect();
+                Some(Failure {
+                    reason: Reason::MissingInput,
+                    message: format!(
+                        "needs --compute-type: applies only to {} compute",
+                        kinds.join(", ")
+                    ),
                 })
-            });
+            } else {
+                missing_flag.map(|flag| Failure {
+                    reason: Reason::MissingInput,
+                    message: format!("needs {flag}: the host is {template}"),
+                })
+            };
             Plan {
                 entry: e.clone(),
                 host,
-                stands_for,
+                stands_for: in_cloud
+                    .as_ref()
+                    .and_then(|c| c.stands_for.as_ref())
+                    .map(expand),
+                privatelink: in_cloud.and_then(|c| c.privatelink),
                 service_tag,
-                missing_flag,
+                missing_flag: if skip
+                    .as_ref()
+                    .is_some_and(|f| f.reason == Reason::MissingInput)
+                {
+                    missing_flag
+                } else {
+                    None
+                },
                 skip,
             }
         })
@@ -180,6 +224,9 @@ pub struct Env {
     pub proxy: Option<proxy::Proxy>,
     /// Issuers that are not interception, unless an entry says otherwise.
     pub expected_issuers: Vec<String>,
+    /// Azure DNS (168.63.129.16), asked too when the node uses another resolver.
+    pub azure_dns: Option<dns::Resolvers>,
+    pub context: Context,
     lookups: Mutex<HashMap<String, Arc<OnceCell<SharedLookup>>>>,
 }
 
@@ -189,12 +236,16 @@ impl Env {
         trust: tls::Trust,
         timeout: Duration,
         proxy: Option<proxy::Proxy>,
+        azure_dns: Option<dns::Resolvers>,
+        context: Context,
     ) -> Env {
         Env {
             resolvers,
             trust,
             timeout,
             proxy,
+            azure_dns,
+            context,
             expected_issuers: catalog::default_expected_issuers(),
             lookups: Mutex::new(HashMap::new()),
         }
@@ -242,6 +293,10 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
     let (reason, message) = match outcome {
         Ok(message) => (Reason::Ok, message),
         Err(f) => (f.reason, f.message),
+    };
+    let (reason, message) = match e.expect {
+        Expect::Open => (reason, message),
+        Expect::Blocked => expect_blocked(reason, message),
     };
     let tested = phases
         .iter()
@@ -295,6 +350,24 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
     }
 }
 
+/// For a path that must stay closed (an exfiltration path), being blocked is the pass.
+fn expect_blocked(reason: Reason, message: String) -> (Reason, String) {
+    use Reason::*;
+    match reason {
+        DnsNxdomain | DnsNoRecords | DnsTimeout | DnsServfail | DnsRefused | TcpRefused
+        | TcpTimeout | TcpUnreachable | UdpUnreachable | TlsHandshakeFailed | TlsTimeout
+        | ProxyRefused | ProxyDenied => (
+            BlockedAsExpected,
+            format!("blocked as it should be ({reason}): {message}"),
+        ),
+        MissingInput | NotApplicable | NotObservable | UdpNoReply => (reason, message),
+        _ => (
+            UnexpectedlyReachable,
+            format!("reachable, though it should be blocked: {message}"),
+        ),
+    }
+}
+
 fn layer_of(phase: &str) -> Kind {
     match phase {
         "tcp" | "proxy" => Kind::Tcp,
@@ -303,6 +376,7 @@ fn layer_of(phase: &str) -> Kind {
         "http" => Kind::Https,
         "websocket" => Kind::Websocket,
         "smb" => Kind::Smb,
+        "dns-azure" => Kind::Dns,
         _ => Kind::Dns,
     }
 }
@@ -323,6 +397,12 @@ async fn run_phases(
     phases: &mut Vec<Phase>,
 ) -> Result<String, Failure> {
     let e = &plan.entry;
+    if let Some(check) = e.host_check {
+        return host::run(check, &env.context);
+    }
+    if e.kind == Kind::Dns {
+        return private_endpoint_dns(env, plan, deadline, phases).await;
+    }
     let (mut stream, peer) = match env.proxy_for(plan) {
         Some(proxy) => {
             let started = Instant::now();
@@ -430,6 +510,128 @@ async fn run_phases(
         _ => Ok(tls_summary),
     }
 }
+
+/// RFC 1918, RFC 6598 and IPv6 ULA; everything else counts as public.
+pub fn is_private(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            o[0] == 10
+                || (o[0] == 172 && (16..=31).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 168)
+                || (o[0] == 100 && (64..=127).contains(&o[1]))
+        }
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+fn describe_answer(a: &dns::Answer) -> String {
+    let addrs: Vec<String> = a.addresses.iter().map(IpAddr::to_string).collect();
+    match a.cnames.is_empty() {
+        true => addrs.join(", "),
+        false => format!("{} via {}", addrs.join(", "), a.cnames.join(" -> ")),
+    }
+}
+
+/// A private-endpoint name must answer a private address through its privatelink CNAME.
+/// When the node's resolver is not Azure DNS, Azure DNS is asked too and the answers compared.
+async fn private_endpoint_dns(
+    env: &Env,
+    plan: &Plan,
+    deadline: Instant,
+    phases: &mut Vec<Phase>,
+) -> Result<String, Failure> {
+    let host = &plan.host;
+    let started = Instant::now();
+    let (answer, ms) = env.resolve_shared(host, deadline).await;
+    let mut phase = Phase::new("dns", None, started);
+    phase.ms = ms;
+    if let Ok(a) = &answer {
+        phase.addresses = Some(a.addresses.iter().map(IpAddr::to_string).collect());
+        phase.cnames = Some(a.cnames.clone());
+        phase.server = Some(a.server.clone());
+    }
+    let judged = answer.clone().and_then(|a| {
+        let zone = plan.privatelink.as_deref().unwrap_or("privatelink.");
+        let through = a
+            .cnames
+            .iter()
+            .any(|c| c == zone || c.ends_with(&format!(".{zone}")));
+        if let Some(public) = a.addresses.iter().find(|ip| !is_private(ip)) {
+            Err(Failure {
+                reason: Reason::DnsPublicAddress,
+                message: format!(
+                    "{host} answers the public address {public} ({}), not the private endpoint",
+                    describe_answer(&a)
+                ),
+            })
+        } else if !through {
+            Err(Failure {
+                reason: Reason::DnsNoPrivatelink,
+                message: format!(
+                    "{host} answers {} without a CNAME through {zone}",
+                    describe_answer(&a)
+                ),
+            })
+        } else {
+            Ok(format!(
+                "{host} answers the private endpoint {}",
+                describe_answer(&a)
+            ))
+        }
+    });
+    record(phases, phase, &judged);
+
+    let Some(azure) = &env.azure_dns else {
+        return judged;
+    };
+    let started = Instant::now();
+    let theirs = azure.resolve(host, deadline).await;
+    let mut phase = Phase::new("dns-azure", None, started);
+    phase.server = Some(AZURE_DNS.to_string());
+    if let Ok(a) = &theirs {
+        phase.addresses = Some(a.addresses.iter().map(IpAddr::to_string).collect());
+        phase.cnames = Some(a.cnames.clone());
+    }
+    record(phases, phase, &theirs);
+    let Ok(theirs) = theirs else { return judged };
+    let mut ours: Vec<IpAddr> = answer
+        .as_ref()
+        .map(|a| a.addresses.clone())
+        .unwrap_or_default();
+    let mut azure_addrs = theirs.addresses.clone();
+    ours.sort();
+    azure_addrs.sort();
+    if ours == azure_addrs {
+        return judged;
+    }
+    let zones = "api.azureml.ms, notebooks.azure.net, instances.azureml.ms, aznbcontent.net, inference.ml.azure.com";
+    let azure_says = format!(
+        "Azure DNS (168.63.129.16) answers {}",
+        describe_answer(&theirs)
+    );
+    let ours_says = match &answer {
+        Ok(a) => format!("the node's resolver answers {}", describe_answer(a)),
+        Err(f) => format!("the node's resolver fails ({})", f.reason),
+    };
+    match judged {
+        // A failure stays the verdict; Azure DNS's answer shows the way out.
+        Err(f) if f.reason.status() == Status::Fail => Err(Failure {
+            reason: f.reason,
+            message: format!(
+                "{}; {azure_says}: forward {zones} to 168.63.129.16",
+                f.message
+            ),
+        }),
+        _ => Err(Failure {
+            reason: Reason::DnsResolverMismatch,
+            message: format!("{host}: {ours_says}, {azure_says}; forward {zones} to 168.63.129.16"),
+        }),
+    }
+}
+
+/// Azure's virtual DNS server, reachable only from inside a VNet.
+pub const AZURE_DNS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(168, 63, 129, 16);
 
 enum Direct {
     /// The check ended without a TCP stream (DNS-only, UDP).

@@ -1,0 +1,152 @@
+//! The Azure Instance Metadata Service: where the node is (region, cloud, public IP). Plain HTTP
+//! to 169.254.169.254 with `Metadata: true`, never through a proxy, under a short deadline of its
+//! own so a machine without it costs well under a second.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use super::http::parse_head;
+use crate::context::Cloud;
+
+pub const ADDRESS: &str = "169.254.169.254:80";
+pub const PATH: &str = "/metadata/instance?api-version=2021-02-01";
+/// IMDS answers in milliseconds where it exists.
+pub const DEADLINE: Duration = Duration::from_millis(600);
+const MAX_BODY: usize = 256 * 1024;
+
+/// What the node learns about itself. Subscription and resource group in IMDS belong to the
+/// Batch host, not the workspace, so they are not kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub location: Option<String>,
+    pub cloud: Option<Cloud>,
+    pub public_ip: Option<bool>,
+    /// Values that were present but unusable.
+    pub warnings: Vec<String>,
+}
+
+/// Fetch the instance document; `Err` says why there is none.
+pub async fn fetch() -> Result<String, String> {
+    let exchange = async {
+        let mut s = TcpStream::connect(ADDRESS)
+            .await
+            .map_err(|e| format!("not reachable ({e})"))?;
+        let req = format!("GET {PATH} HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata: true\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut body = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = s.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+            if body.len() > MAX_BODY {
+                return Err(format!("answer larger than {} KiB", MAX_BODY / 1024));
+            }
+        }
+        Ok::<_, String>(body)
+    };
+    let raw = timeout(DEADLINE, exchange)
+        .await
+        .map_err(|_| format!("no answer within {} ms", DEADLINE.as_millis()))??;
+    let head = parse_head(&raw)
+        .map_err(|e| format!("not HTTP: {e:?}"))?
+        .ok_or("an incomplete HTTP answer")?;
+    if head.status != 200 {
+        return Err(format!("HTTP {} {}", head.status, head.reason));
+    }
+    let at = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .unwrap_or(raw.len());
+    String::from_utf8(raw[at..].to_vec()).map_err(|_| "the answer is not UTF-8".to_string())
+}
+
+/// Read the facts from an instance document, tolerating anything malformed.
+pub fn parse(body: &str) -> Result<Facts, String> {
+    let v: Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    let compute = v.get("compute").ok_or("no \"compute\" section")?;
+    let mut facts = Facts::default();
+    match compute.get("location").and_then(Value::as_str) {
+        Some(l) => match crate::context::parse_region(l) {
+            Ok(r) => facts.location = Some(r),
+            Err(_) => facts.warnings.push(format!(
+                "IMDS compute.location '{l}' is not a region name; ignored"
+            )),
+        },
+        None => facts.warnings.push("IMDS has no compute.location".into()),
+    }
+    if let Some(env) = compute.get("azEnvironment").and_then(Value::as_str) {
+        match env.to_ascii_lowercase().as_str() {
+            "azurepubliccloud" => facts.cloud = Some(Cloud::Public),
+            "azureusgovernmentcloud" => facts.cloud = Some(Cloud::Usgov),
+            "azurechinacloud" => facts.cloud = Some(Cloud::China),
+            _ => facts.warnings.push(format!(
+                "IMDS compute.azEnvironment '{env}' is not a known cloud; ignored"
+            )),
+        }
+    }
+    let public = v
+        .pointer("/network/interface")
+        .and_then(Value::as_array)
+        .map(|nics| {
+            nics.iter().any(|nic| {
+                nic.pointer("/ipv4/ipAddress")
+                    .and_then(Value::as_array)
+                    .is_some_and(|ips| {
+                        ips.iter().any(|ip| {
+                            ip.get("publicIpAddress")
+                                .and_then(Value::as_str)
+                                .is_some_and(|p| !p.is_empty())
+                        })
+                    })
+            })
+        });
+    facts.public_ip = public;
+    Ok(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compute_instance_document_gives_region_cloud_and_public_ip() {
+        let doc = r#"{"compute":{"location":"westeurope","azEnvironment":"AzurePublicCloud",
+            "subscriptionId":"batch-host-sub","resourceGroupName":"batch-host-rg"},
+            "network":{"interface":[{"ipv4":{"ipAddress":[{"privateIpAddress":"10.0.0.4","publicIpAddress":""}]}}]}}"#;
+        let f = parse(doc).unwrap();
+        assert_eq!(f.location.as_deref(), Some("westeurope"));
+        assert_eq!(f.cloud, Some(Cloud::Public));
+        assert_eq!(f.public_ip, Some(false));
+        assert!(f.warnings.is_empty());
+        let doc = r#"{"compute":{"location":"usgovvirginia","azEnvironment":"AzureUSGovernmentCloud"},
+            "network":{"interface":[{"ipv4":{"ipAddress":[{"publicIpAddress":"20.1.2.3"}]}}]}}"#;
+        let f = parse(doc).unwrap();
+        assert_eq!((f.cloud, f.public_ip), (Some(Cloud::Usgov), Some(true)));
+    }
+
+    #[test]
+    fn malformed_documents_are_errors_or_warnings_never_panics() {
+        for bad in ["", "{", "[]", "null", "{\"network\":{}}", "\"compute\""] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let f = parse(
+            r#"{"compute":{"location":42,"azEnvironment":"Mars"},"network":{"interface":"x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(f.location, None);
+        assert_eq!(f.cloud, None);
+        assert_eq!(f.warnings.len(), 2, "{:?}", f.warnings);
+        let f = parse(r#"{"compute":{"location":"west europe!"}}"#).unwrap();
+        assert!(f.location.is_none() && f.warnings[0].contains("not a region"));
+    }
+}
