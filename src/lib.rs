@@ -267,6 +267,11 @@ struct Listed<'a> {
     target: probe::Target,
     #[serde(skip_serializing_if = "Option::is_none")]
     stands_for: Option<&'a str>,
+    /// For private-endpoint names: the zone the answer must come through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    privatelink: Option<&'a str>,
+    /// The flags that fill this check's host.
+    needs: Vec<&'static str>,
     /// Why it would be skipped, if it would.
     #[serde(skip_serializing_if = "Option::is_none")]
     skip: Option<String>,
@@ -292,6 +297,12 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
                 transport: p.entry.transport,
             },
             stands_for: p.stands_for.as_deref(),
+            privatelink: p.privatelink.as_deref(),
+            needs: catalog::PLACEHOLDERS
+                .iter()
+                .filter(|(name, _)| p.entry.host.contains(&format!("{{{name}}}")))
+                .map(|(_, flag)| *flag)
+                .collect(),
             skip: p
                 .skip
                 .as_ref()

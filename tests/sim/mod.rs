@@ -22,6 +22,8 @@ const DEAD_DNS_ADDR: &str = "10.77.0.99";
 const PROXY_ADDR: &str = "10.77.0.80";
 const DOWN_PROXY_ADDR: &str = "10.77.0.81";
 const PROXY_PASSWORD: &str = "s3cret-proxy-pass";
+const IMDS_ADDR: &str = "169.254.169.254";
+const AZURE_DNS_ADDR: &str = "168.63.129.16";
 const WS_BACKEND_PORT: u16 = 9001;
 const WS_AUTH_BACKEND_PORT: u16 = 9002;
 
@@ -50,9 +52,44 @@ pub struct Scenario {
     pub exit: i32,
     #[serde(default)]
     pub proxy: Option<ProxySpec>,
+    /// A metadata service at 169.254.169.254 serving a fixture from tests/fixtures/imds/.
+    #[serde(default)]
+    pub imds: Option<ImdsSpec>,
+    /// A second DNS server at 168.63.129.16 playing Azure DNS with the privatelink zones.
+    #[serde(default)]
+    pub azure_dns: bool,
+    /// Environment variables for the probe (and `list`), as a compute node would have them.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// `--env-file`, a fixture under tests/fixtures/.
+    #[serde(default)]
+    pub env_file: Option<String>,
+    /// `--catalog`, a fixture under tests/fixtures/.
+    #[serde(default)]
+    pub catalog: Option<String>,
+    /// The `ID=` of the namespace's /etc/os-release.
+    #[serde(default)]
+    pub os_release: Option<String>,
+    /// Extra (dummy) interfaces and their address, as the node's NICs.
+    #[serde(default)]
+    pub interfaces: BTreeMap<String, String>,
     #[serde(default)]
     pub fault: Vec<Fault>,
     pub expect: Expect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImdsSpec {
+    /// File under tests/fixtures/imds/.
+    pub document: String,
+    /// `serve` (default), `slow` (never answers) or `garbage` (not HTTP).
+    #[serde(default = "serve")]
+    pub mode: String,
+}
+
+fn serve() -> String {
+    "serve".into()
 }
 
 /// A forward proxy (tinyproxy) in the namespace, or one that is down.
@@ -98,6 +135,18 @@ pub struct Expect {
     pub check: Vec<Want>,
     #[serde(default)]
     pub summary: Option<BTreeMap<String, u64>>,
+    /// Values of the report's `context`, by dotted path (`sources.region`).
+    #[serde(default)]
+    pub context: BTreeMap<String, String>,
+    /// Strings some `context.warnings` entry must contain.
+    #[serde(default)]
+    pub warnings_contain: Vec<String>,
+    /// Strings `context.notes` must contain.
+    #[serde(default)]
+    pub notes_contain: Vec<String>,
+    /// Strings that must appear nowhere in the report (values that are not the workspace's).
+    #[serde(default)]
+    pub report_lacks: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -132,6 +181,7 @@ struct Target {
     transport: String,
     kind: String,
     skipped: bool,
+    privatelink: Option<String>,
 }
 
 /// Owns the namespace and every process and file of a scenario; dropping it removes them all,
@@ -213,6 +263,25 @@ impl Sandbox {
         self.children.push(child);
     }
 
+    /// The last lines of every server's log, for a failure message.
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(5).collect();
+                let _ = writeln!(
+                    out,
+                    "{}: {}",
+                    path.display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                );
+            }
+        }
+        out
+    }
+
     /// Wait until every expected listener shows in `ss`, so the probe never races a server.
     fn wait_for_listeners(&self, want: &BTreeSet<String>) {
         let started = Instant::now();
@@ -233,11 +302,12 @@ impl Sandbox {
             if missing.is_empty() {
                 return;
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "servers did not come up: missing {missing:?}; logs in {}",
-                self.dir.display()
-            );
+            if started.elapsed() >= Duration::from_secs(15) {
+                panic!(
+                    "servers did not come up: missing {missing:?}\n{}",
+                    self.logs()
+                );
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -293,11 +363,38 @@ fn amlprobe() -> String {
     std::env::var("AMLPROBE_SIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_amlprobe").to_string())
 }
 
-fn list_targets(args: &[String]) -> Vec<Target> {
-    let out = Command::new(amlprobe())
-        .arg("list")
-        .args(args)
-        .args(["-o", "json", "--offline", "--env-file", "/nonexistent"])
+/// Arguments and environment shared by `list` and the run, so both see the same context.
+fn probe_command(sb: &Sandbox, sc: &Scenario, subcommand: &str) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &sb.netns, &amlprobe(), subcommand])
+        .args(&sc.args);
+    for var in [
+        "CI_NAME",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "NO_COLOR",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in &sc.env {
+        cmd.env(k, v);
+    }
+    let env_file = match &sc.env_file {
+        Some(f) => fixture(f),
+        None => "/nonexistent/environment.sso".into(),
+    };
+    cmd.args(["--env-file", &env_file]);
+    if let Some(c) = &sc.catalog {
+        cmd.args(["--catalog", &fixture(c)]);
+    }
+    cmd
+}
+
+fn list_targets(sb: &Sandbox, sc: &Scenario) -> Vec<Target> {
+    let out = probe_command(sb, sc, "list")
+        .args(["-o", "json"])
         .output()
         .expect("amlprobe list");
     assert!(
@@ -316,6 +413,7 @@ fn list_targets(args: &[String]) -> Vec<Target> {
             transport: t["target"]["transport"].as_str().unwrap_or_default().into(),
             kind: t["kind"].as_str().unwrap_or_default().into(),
             skipped: t.get("skip").is_some(),
+            privatelink: t["privatelink"].as_str().map(String::from),
         })
         .collect()
 }
@@ -395,6 +493,14 @@ fn make_certs(dir: &Path, hosts: &[String]) -> Certs {
     }
 }
 
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
 fn support(script: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/support")
@@ -470,7 +576,16 @@ fn nft_rule(addr: &str, port: Option<u16>, transport: &str, fault: &str) -> Opti
     Some(format!("    {m} {verdict}\n"))
 }
 
-const DNS_FAULTS: &[&str] = &["nxdomain", "no-records", "servfail", "refused", "cname"];
+const DNS_FAULTS: &[&str] = &[
+    "pe-public",
+    "pe-hand-made",
+    "pe-no-forwarder",
+    "nxdomain",
+    "no-records",
+    "servfail",
+    "refused",
+    "cname",
+];
 const SERVER_FAULTS: &[&str] = &[
     "intercepted",
     "self-signed",
@@ -508,7 +623,84 @@ pub fn play(name: &str) {
         return;
     }
     let sc = load(name);
-    let targets = list_targets(&sc.args);
+    let netns = format!("ap-{}-{}", name.replace('_', "-"), std::process::id());
+    let dir = std::env::temp_dir().join(&netns);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut sb = Sandbox {
+        netns: netns.clone(),
+        dir: dir.clone(),
+        children: Vec::new(),
+    };
+    let st = Command::new("ip")
+        .args(["netns", "add", &netns])
+        .status()
+        .expect("ip netns add");
+    assert!(st.success(), "ip netns add {netns} failed");
+    sb.run("ip", &["link", "set", "lo", "up"]);
+    let mut base = vec![
+        DNS_ADDR,
+        SERVFAIL_DNS_ADDR,
+        DEAD_DNS_ADDR,
+        PROXY_ADDR,
+        DOWN_PROXY_ADDR,
+    ];
+    if sc.imds.is_some() {
+        base.push(IMDS_ADDR);
+    }
+    if sc.azure_dns {
+        base.push(AZURE_DNS_ADDR);
+    }
+    for a in &base {
+        sb.run("ip", &["addr", "add", &format!("{a}/32"), "dev", "lo"]);
+    }
+    for (nic, addr) in &sc.interfaces {
+        // A veth pair with both ends inside the namespace: an address, and nowhere to send.
+        sb.run(
+            "ip",
+            &[
+                "link",
+                "add",
+                nic,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &format!("{nic}-peer"),
+            ],
+        );
+        sb.run("ip", &["addr", "add", &format!("{addr}/32"), "dev", nic]);
+    }
+
+    // What the probe sees of /etc inside the namespace.
+    let etc = PathBuf::from(format!("/etc/netns/{netns}"));
+    std::fs::create_dir_all(&etc).unwrap();
+    let resolv_target = match sc.resolver.as_deref() {
+        Some("flag") | Some("fallback") => DEAD_DNS_ADDR,
+        _ => DNS_ADDR,
+    };
+    std::fs::write(
+        etc.join("resolv.conf"),
+        format!("nameserver {resolv_target}\noptions timeout:1\n"),
+    )
+    .unwrap();
+    std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    if let Some(id) = &sc.os_release {
+        std::fs::write(etc.join("os-release"), format!("NAME=\"{id}\"\nID={id}\n")).unwrap();
+    }
+
+    // A metadata service, when the scenario has one, before anything asks it.
+    if let Some(imds) = &sc.imds {
+        let fixture = fixture(&format!("imds/{}", imds.document));
+        sb.spawn(
+            "python3",
+            &[&support("imds.py"), IMDS_ADDR, "80", &imds.mode, &fixture],
+        );
+        sb.wait_for_listeners(&[format!("tcp/{IMDS_ADDR}:80")].into_iter().collect());
+    }
+
+    // What would be checked, asked inside the namespace as the probe itself will ask.
+    let targets = list_targets(&sb, &sc);
     // Checks of the node itself need no server.
     let live: Vec<&Target> = targets
         .iter()
@@ -557,52 +749,17 @@ pub fn play(name: &str) {
             .entry(t.host.clone())
             .or_insert_with(|| format!("10.77.{}.{}", 1 + n / 250, n % 250 + 1));
     }
-
-    let netns = format!("ap-{}-{}", name.replace('_', "-"), std::process::id());
-    let dir = std::env::temp_dir().join(&netns);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut sb = Sandbox {
-        netns: netns.clone(),
-        dir: dir.clone(),
-        children: Vec::new(),
-    };
-    let st = Command::new("ip")
-        .args(["netns", "add", &netns])
-        .status()
-        .expect("ip netns add");
-    assert!(st.success(), "ip netns add {netns} failed");
-    sb.run("ip", &["link", "set", "lo", "up"]);
-    let mut all_addrs: Vec<&str> = vec![
-        DNS_ADDR,
-        SERVFAIL_DNS_ADDR,
-        DEAD_DNS_ADDR,
-        PROXY_ADDR,
-        DOWN_PROXY_ADDR,
-    ];
-    all_addrs.extend(addr_of.values().map(String::as_str));
-    for a in &all_addrs {
+    for a in addr_of.values() {
         sb.run("ip", &["addr", "add", &format!("{a}/32"), "dev", "lo"]);
     }
-
-    // Resolver configuration the probe sees inside the namespace.
-    let etc = PathBuf::from(format!("/etc/netns/{netns}"));
-    std::fs::create_dir_all(&etc).unwrap();
-    let resolv_target = match sc.resolver.as_deref() {
-        Some("flag") | Some("fallback") => DEAD_DNS_ADDR,
-        _ => DNS_ADDR,
-    };
-    std::fs::write(
-        etc.join("resolv.conf"),
-        format!("nameserver {resolv_target}\noptions timeout:1\n"),
-    )
-    .unwrap();
-    std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n").unwrap();
 
     // DNS: dnsmasq with exact host records; faulted names get what the fault says.
     let mut dns = String::from("no-resolv\nno-hosts\nbind-interfaces\nuser=root\n");
     let _ = writeln!(dns, "listen-address={DNS_ADDR}");
     let mut servfail_needed = false;
+    let mut azure = format!(
+        "no-resolv\nno-hosts\nbind-interfaces\nuser=root\nlisten-address={AZURE_DNS_ADDR}\n"
+    );
     let mut done_hosts = BTreeSet::new();
     for t in &live {
         if !done_hosts.insert(t.host.clone()) {
@@ -615,6 +772,28 @@ pub fn play(name: &str) {
             .flat_map(|o| faults.get(&o.id).into_iter().flatten())
             .map(String::as_str)
             .collect();
+        // Private-endpoint names: Azure DNS answers through the privatelink zone; the
+        // customer's server forwards (the default) or gets it wrong as the fault says.
+        if let Some(zone) = live
+            .iter()
+            .filter(|o| o.host == t.host)
+            .find_map(|o| o.privatelink.clone())
+        {
+            let first = t.host.split('.').next().unwrap_or("x");
+            let edge = format!("{first}-{}.{zone}", done_hosts.len());
+            let chain = format!("host-record={edge},{addr}\ncname={},{edge}\n", t.host);
+            azure.push_str(&chain);
+            if host_faults.contains(&"pe-public") {
+                let _ = writeln!(dns, "host-record={},203.0.113.10", t.host);
+            } else if host_faults.contains(&"pe-hand-made") {
+                let _ = writeln!(dns, "host-record={},{addr}", t.host);
+            } else if host_faults.contains(&"pe-no-forwarder") {
+                let _ = writeln!(dns, "local=/{}/", t.host);
+            } else {
+                dns.push_str(&chain);
+            }
+            continue;
+        }
         if host_faults.contains(&"nxdomain") {
             let _ = writeln!(dns, "local=/{}/", t.host);
         } else if host_faults.contains(&"no-records") {
@@ -650,6 +829,13 @@ pub fn play(name: &str) {
     );
     let mut listeners: BTreeSet<String> = BTreeSet::new();
     listeners.insert(format!("udp/{DNS_ADDR}:53"));
+    if sc.azure_dns {
+        std::fs::write(dir.join("azure-dns.conf"), &azure).unwrap();
+        let conf = dir.join("azure-dns.conf").display().to_string();
+        let pid = format!("--pid-file={}", dir.join("azure-dns.pid").display());
+        sb.spawn("dnsmasq", &["-k", "-C", &conf, &pid, "--log-facility=-"]);
+        listeners.insert(format!("udp/{AZURE_DNS_ADDR}:53"));
+    }
     if servfail_needed {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/dns_rcode.py");
         sb.spawn(
@@ -660,7 +846,10 @@ pub fn play(name: &str) {
     }
 
     // Servers: nginx for TCP and TLS, socat for UDP and for servers that never speak.
-    let hosts: Vec<String> = addr_of.keys().cloned().collect();
+    let mut hosts: Vec<String> = addr_of.keys().cloned().collect();
+    if hosts.is_empty() {
+        hosts.push("unused.example.net".into());
+    }
     let certs = make_certs(&dir, &hosts);
     let mut servers = String::new();
     let mut ws_needed = false;
@@ -832,9 +1021,7 @@ pub fn play(name: &str) {
     sb.wait_for_listeners(&listeners);
 
     // Run the probe as a user would.
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &netns, &amlprobe()])
-        .args(&sc.args);
+    let mut cmd = probe_command(&sb, &sc, "check");
     cmd.args(["--timeout", &sc.timeout]);
     let report_path = dir.join("report.json");
     cmd.arg("--report").arg(&report_path);
@@ -847,16 +1034,6 @@ pub fn play(name: &str) {
             cmd.args(["--dns-server", DEAD_DNS_ADDR, "--dns-server", DNS_ADDR]);
         }
         _ => {}
-    }
-    for var in [
-        "CI_NAME",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "NO_COLOR",
-    ] {
-        cmd.env_remove(var);
     }
     if let Some(spec) = &sc.proxy {
         let creds = if spec.auth && spec.send_credentials != Some(false) {
@@ -1161,12 +1338,40 @@ fn check_report(report: &Value, sc: &Scenario, targets: &[Target], context: &str
             );
         }
         let proxied = r["proxy"].is_string();
-        if r["status"] != "skip" && !proxied {
+        if r["status"] != "skip" && !proxied && r["kind"] != "host" {
             assert!(
                 dns.is_some(),
                 "{id}: a probed check has a dns phase\n{context}"
             );
         }
+    }
+    for (path, want) in &sc.expect.context {
+        let got = path.split('.').fold(&report["context"], |v, k| &v[k]);
+        let got = got
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| got.to_string());
+        let want = want.replace("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(got, want, "context.{path}\n{context}");
+    }
+    for (field, needles) in [
+        ("warnings", &sc.expect.warnings_contain),
+        ("notes", &sc.expect.notes_contain),
+    ] {
+        let have = report["context"][field].to_string();
+        for n in needles {
+            assert!(
+                have.contains(n.as_str()),
+                "context.{field} {have} lack {n:?}\n{context}"
+            );
+        }
+    }
+    let whole = report.to_string();
+    for absent in &sc.expect.report_lacks {
+        assert!(
+            !whole.contains(absent.as_str()),
+            "the report shows {absent:?}\n{context}"
+        );
     }
     if let Some(summary) = &sc.expect.summary {
         for (k, v) in summary {
