@@ -361,6 +361,10 @@ fn explain(code: &str) -> Result<i32, Stop> {
     if !fix.is_empty() {
         text.push_str(&format!("fix:     {fix}\n"));
     }
+    let doc = reason.doc();
+    if !doc.is_empty() {
+        text.push_str(&format!("see:     {doc}\n"));
+    }
     emit(&text);
     Ok(EXIT_OK)
 }

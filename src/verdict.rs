@@ -96,7 +96,35 @@ impl fmt::Display for Reason {
     }
 }
 
+const TRAINING_VNET: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet?view=azureml-api-1";
+const FIREWALL: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall";
+const CUSTOM_DNS: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns";
+
 impl Reason {
+    /// The document section that explains the requirement behind a reason ("" for none).
+    pub fn doc(self) -> String {
+        use Reason::*;
+        match self {
+            Ok | MissingInput | NotApplicable => String::new(),
+            DnsNxdomain | DnsNoRecords | DnsTimeout | DnsServfail | DnsRefused | DnsPublicAddress
+            | DnsResolverMismatch | DnsNoPrivatelink => CUSTOM_DNS.into(),
+            TcpRefused | TcpTimeout | TcpUnreachable | UdpUnreachable | UdpNoReply => {
+                format!("{TRAINING_VNET}#compute-instancecluster-with-no-public-ip")
+            }
+            TlsUntrusted | TlsIntercepted | TlsNameMismatch | TlsExpired | TlsHandshakeFailed | TlsTimeout
+            | HttpStatus | HttpBadResponse | HttpTimeout | ProxyRefused | ProxyDenied => FIREWALL.into(),
+            WsAuthRequired | WsNotUpgraded => format!("{TRAINING_VNET}#prerequisites"),
+            SmbBadReply => format!("{TRAINING_VNET}#limitations"),
+            HostNotUbuntu => format!("{TRAINING_VNET}#azure-hdinsight-or-virtual-machine"),
+            HostDockerBridge => "https://learn.microsoft.com/azure/machine-learning/how-to-network-isolation-planning".into(),
+            HostRegionMismatch => format!("{TRAINING_VNET}#limitations"),
+            NotObservable => format!("{TRAINING_VNET}#compute-instancecluster-with-public-ip"),
+            BlockedAsExpected | UnexpectedlyReachable => {
+                "https://learn.microsoft.com/azure/machine-learning/how-to-prevent-data-loss-exfiltration".into()
+            }
+        }
+    }
+
     pub fn from_code(code: &str) -> Option<Reason> {
         Reason::ALL.iter().copied().find(|r| r.code() == code)
     }

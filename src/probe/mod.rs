@@ -114,6 +114,8 @@ pub struct CheckResult {
     pub reason: Reason,
     pub message: String,
     pub remediation: String,
+    /// The document section behind the reason ("" for none).
+    pub reason_doc: String,
     pub doc: String,
     pub duration_ms: u64,
     pub phases: Vec<Phase>,
@@ -344,6 +346,7 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         reason,
         message,
         remediation,
+        reason_doc: reason.doc(),
         doc: e.doc.clone(),
         duration_ms: started.elapsed().as_millis() as u64,
         phases,

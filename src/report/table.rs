@@ -49,6 +49,15 @@ pub fn render(report: &Report, colour: bool) -> String {
         report.timeout_ms,
         report.node.resolvers.join(", "),
     );
+    if let Some(t) = c.compute_type {
+        let _ = writeln!(out, "compute {}", t.as_str());
+    }
+    for w in &c.warnings {
+        let _ = writeln!(out, "{} {w}", paint.wrap("33", "warning:"));
+    }
+    for n in &c.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
     let mut groups: Vec<&str> = Vec::new();
     for r in &report.results {
         if !groups.contains(&r.group.as_str()) {
@@ -97,6 +106,9 @@ pub fn render(report: &Report, colour: bool) -> String {
                 let _ = writeln!(out, "        why: {}", r.message);
                 if !r.remediation.is_empty() {
                     let _ = writeln!(out, "        fix: {}", r.remediation);
+                }
+                if !r.reason_doc.is_empty() && r.status != Status::Skip {
+                    let _ = writeln!(out, "        see: {}", r.reason_doc);
                 }
             }
         }
@@ -151,6 +163,7 @@ mod tests {
             status,
             reason,
             message: format!("message of {id}"),
+            reason_doc: String::new(),
             remediation: if status == Status::Pass {
                 String::new()
             } else {
