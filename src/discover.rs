@@ -158,7 +158,7 @@ pub fn parse_tracking_uri(uri: &str) -> Tracking {
 pub fn discover(
     flags: &Flags,
     vars: &Variables,
-    imds: Option<Result<imds::Facts, String>>,
+    imds: Option<Result<imds::Facts, imds::Problem>>,
     mut warnings: Vec<String>,
 ) -> Context {
     let mut ctx = Context::default();
@@ -170,9 +170,15 @@ pub fn discover(
             warnings.extend(f.warnings.iter().cloned());
             Some(f)
         }
-        Some(Err(why)) => {
+        Some(Err(imds::Problem::Unavailable(why))) => {
             ctx.notes
                 .push(format!("instance metadata (IMDS) unavailable: {why}"));
+            None
+        }
+        Some(Err(imds::Problem::Malformed(why))) => {
+            warnings.push(format!(
+                "instance metadata (IMDS) answered badly: {why}; ignored"
+            ));
             None
         }
         None => {
@@ -470,7 +476,12 @@ mod tests {
             ],
             None,
         );
-        let ctx = discover(&Flags::default(), &v, Some(Err("not reachable".into())), w);
+        let ctx = discover(
+            &Flags::default(),
+            &v,
+            Some(Err(imds::Problem::Unavailable("not reachable".into()))),
+            w,
+        );
         assert_eq!(ctx.compute_name, None);
         assert_eq!(ctx.workspace_id, None);
         assert_eq!(ctx.warnings.len(), 3, "{:?}", ctx.warnings);

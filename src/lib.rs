@@ -113,12 +113,7 @@ fn context_from(args: &CheckArgs, runtime: &tokio::runtime::Runtime) -> Context 
         }
     };
     let vars = discover::Variables::new(std::env::vars(), file, &mut warnings);
-    let imds = (!args.offline).then(|| {
-        runtime.block_on(async {
-            let body = probe::imds::fetch().await?;
-            probe::imds::parse(&body)
-        })
-    });
+    let imds = (!args.offline).then(|| runtime.block_on(probe::imds::discover()));
     discover::discover(&flags, &vars, imds, warnings)
 }
 

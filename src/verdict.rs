@@ -97,7 +97,8 @@ impl fmt::Display for Reason {
 }
 
 const TRAINING_VNET: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet?view=azureml-api-1";
-const FIREWALL: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall";
+const FIREWALL: &str =
+    "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall";
 const CUSTOM_DNS: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns";
 
 impl Reason {

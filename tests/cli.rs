@@ -150,7 +150,10 @@ fn list_shows_every_check_and_why_it_would_be_skipped() {
     assert!(tundra.get("skip").is_none());
     assert_eq!(file["needs"], serde_json::json!(["--storage-account"]));
     let pe = all.iter().find(|c| c["id"] == "pe-workspace-api").unwrap();
-    assert_eq!(pe["needs"], serde_json::json!(["--region", "--workspace-id"]));
+    assert_eq!(
+        pe["needs"],
+        serde_json::json!(["--region", "--workspace-id"])
+    );
     assert_eq!(pe["privatelink"], "privatelink.api.azureml.ms");
     let table = text(&amlprobe(&["list", "-o", "table", "--region", "westeurope"]).stdout);
     assert!(
@@ -299,14 +302,42 @@ fn compute_type_and_mode_select_the_checks_that_apply() {
 #[test]
 fn explain_knows_every_reason_code_of_the_interface() {
     let interface = [
-        "ok", "blocked_as_expected", "ws_auth_required", "dns_nxdomain", "dns_no_records", "dns_timeout",
-        "dns_servfail", "dns_refused", "dns_public_address", "dns_resolver_mismatch", "tcp_refused",
-        "tcp_timeout", "tcp_unreachable", "udp_unreachable", "udp_no_reply", "tls_untrusted",
-        "tls_intercepted", "tls_name_mismatch", "tls_expired", "tls_handshake_failed", "tls_timeout",
-        "http_status", "http_bad_response", "http_timeout", "ws_not_upgraded", "proxy_refused",
-        "proxy_denied", "smb_bad_reply", "unexpectedly_reachable", "missing_input", "not_applicable",
+        "ok",
+        "blocked_as_expected",
+        "ws_auth_required",
+        "dns_nxdomain",
+        "dns_no_records",
+        "dns_timeout",
+        "dns_servfail",
+        "dns_refused",
+        "dns_public_address",
+        "dns_resolver_mismatch",
+        "tcp_refused",
+        "tcp_timeout",
+        "tcp_unreachable",
+        "udp_unreachable",
+        "udp_no_reply",
+        "tls_untrusted",
+        "tls_intercepted",
+        "tls_name_mismatch",
+        "tls_expired",
+        "tls_handshake_failed",
+        "tls_timeout",
+        "http_status",
+        "http_bad_response",
+        "http_timeout",
+        "ws_not_upgraded",
+        "proxy_refused",
+        "proxy_denied",
+        "smb_bad_reply",
+        "unexpectedly_reachable",
+        "missing_input",
+        "not_applicable",
     ];
-    let all: Vec<&str> = amlprobe::verdict::Reason::ALL.iter().map(|r| r.code()).collect();
+    let all: Vec<&str> = amlprobe::verdict::Reason::ALL
+        .iter()
+        .map(|r| r.code())
+        .collect();
     for code in interface {
         assert!(all.contains(&code), "{code} is in the interface");
     }
@@ -315,16 +346,31 @@ fn explain_knows_every_reason_code_of_the_interface() {
         let out = amlprobe(&["explain", code]);
         assert_eq!(out.status.code(), Some(0), "{code}");
         let t = text(&out.stdout);
-        assert!(t.starts_with(&format!("{code}  ({})", r.status().as_str())), "{t}");
+        assert!(
+            t.starts_with(&format!("{code}  ({})", r.status().as_str())),
+            "{t}"
+        );
         assert!(t.contains("meaning: "), "{t}");
-        if matches!(r.status(), amlprobe::verdict::Status::Fail | amlprobe::verdict::Status::Warn) {
-            assert!(t.contains("fix:") && t.contains("see:     https://learn.microsoft.com/"), "{code}: {t}");
+        if matches!(
+            r.status(),
+            amlprobe::verdict::Status::Fail | amlprobe::verdict::Status::Warn
+        ) {
+            assert!(
+                t.contains("fix:") && t.contains("see:     https://learn.microsoft.com/"),
+                "{code}: {t}"
+            );
         }
     }
     let t = text(&amlprobe(&["explain", "tcp_timeout"]).stdout);
-    assert!(t.contains("(fail)") && t.contains("fix:") && t.contains("NSG"), "{t}");
+    assert!(
+        t.contains("(fail)") && t.contains("fix:") && t.contains("NSG"),
+        "{t}"
+    );
     let t = text(&amlprobe(&["explain", "dns_resolver_mismatch"]).stdout);
-    assert!(t.contains("168.63.129.16") && t.contains("how-to-custom-dns"), "{t}");
+    assert!(
+        t.contains("168.63.129.16") && t.contains("how-to-custom-dns"),
+        "{t}"
+    );
 }
 
 #[test]

@@ -29,45 +29,59 @@ pub struct Facts {
     pub warnings: Vec<String>,
 }
 
-/// Fetch the instance document; `Err` says why there is none.
-pub async fn fetch() -> Result<String, String> {
+/// Why there are no facts: nothing answered (normal off Azure), or something answered badly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    Unavailable(String),
+    Malformed(String),
+}
+
+/// Fetch and read the instance document.
+pub async fn discover() -> Result<Facts, Problem> {
+    let body = fetch().await?;
+    parse(&body).map_err(Problem::Malformed)
+}
+
+/// Fetch the instance document.
+pub async fn fetch() -> Result<String, Problem> {
+    let bad = |e: String| Problem::Malformed(e);
     let exchange = async {
         let mut s = TcpStream::connect(ADDRESS)
             .await
-            .map_err(|e| format!("not reachable ({e})"))?;
+            .map_err(|e| Problem::Unavailable(format!("not reachable ({e})")))?;
         let req = format!("GET {PATH} HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata: true\r\nConnection: close\r\n\r\n");
         s.write_all(req.as_bytes())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| bad(e.to_string()))?;
         let mut body = Vec::new();
         let mut chunk = [0u8; 8192];
         loop {
-            let n = s.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            let n = s.read(&mut chunk).await.map_err(|e| bad(e.to_string()))?;
             if n == 0 {
                 break;
             }
             body.extend_from_slice(&chunk[..n]);
             if body.len() > MAX_BODY {
-                return Err(format!("answer larger than {} KiB", MAX_BODY / 1024));
+                return Err(bad(format!("answer larger than {} KiB", MAX_BODY / 1024)));
             }
         }
-        Ok::<_, String>(body)
+        Ok(body)
     };
-    let raw = timeout(DEADLINE, exchange)
-        .await
-        .map_err(|_| format!("no answer within {} ms", DEADLINE.as_millis()))??;
+    let raw = timeout(DEADLINE, exchange).await.map_err(|_| {
+        Problem::Unavailable(format!("no answer within {} ms", DEADLINE.as_millis()))
+    })??;
     let head = parse_head(&raw)
-        .map_err(|e| format!("not HTTP: {e:?}"))?
-        .ok_or("an incomplete HTTP answer")?;
+        .map_err(|e| bad(format!("not HTTP: {e:?}")))?
+        .ok_or_else(|| bad("an incomplete HTTP answer".into()))?;
     if head.status != 200 {
-        return Err(format!("HTTP {} {}", head.status, head.reason));
+        return Err(bad(format!("HTTP {} {}", head.status, head.reason)));
     }
     let at = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map(|p| p + 4)
         .unwrap_or(raw.len());
-    String::from_utf8(raw[at..].to_vec()).map_err(|_| "the answer is not UTF-8".to_string())
+    String::from_utf8(raw[at..].to_vec()).map_err(|_| bad("the answer is not UTF-8".into()))
 }
 
 /// Read the facts from an instance document, tolerating anything malformed.
