@@ -97,7 +97,12 @@ pub struct CheckArgs {
     )]
     pub ca_file: Vec<PathBuf>,
     /// HTTP CONNECT proxy for TLS/HTTP/WebSocket checks (default: HTTPS_PROXY, honouring NO_PROXY)
-    #[arg(long, env = "AMLPROBE_PROXY", value_name = "URL")]
+    #[arg(
+        long,
+        env = "AMLPROBE_PROXY",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub proxy: Option<String>,
     /// Deadline of one check, all its phases together (5s, 1500ms)
     #[arg(long, env = "AMLPROBE_TIMEOUT", value_parser = parse_timeout, default_value = "5s", value_name = "DURATION")]

@@ -292,6 +292,7 @@ pub fn discover(
             Err(format!("'{n}' is not an Azure resource name"))
         }
     };
+    let mut late_warnings = Vec::new();
     for (key, vars_in_order, from_tracking) in [
         (
             "workspace_name",
@@ -308,6 +309,13 @@ pub fn discover(
                 .and_then(|(t, s)| t.resource_group.clone().map(|v| (v, s.clone()))),
         ),
     ] {
+        let from_tracking = from_tracking.and_then(|(v, source)| match name(&v) {
+            Ok(v) => Some((v, source)),
+            Err(e) => {
+                late_warnings.push(format!("MLFLOW_TRACKING_URI from {source}: {e}; ignored"));
+                None
+            }
+        });
         let found = vars_in_order
             .iter()
             .find_map(|v| valid(v, name))
@@ -362,6 +370,7 @@ pub fn discover(
                 Some("no source shows the networking mode; checks of both modes run".into());
         }
     }
+    warnings.extend(late_warnings);
     ctx.warnings = warnings;
     ctx
 }

@@ -300,11 +300,14 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         Expect::Open => (reason, message),
         Expect::Blocked => expect_blocked(reason, message),
     };
+    // A refused CONNECT reached the proxy, not the target.
     let tested = phases
         .iter()
+        .filter(|p| !(p.phase == "proxy" && p.ok == Some(false)))
         .map(|p| layer_of(p.phase))
         .max()
-        .map(|k| k.min(e.kind));
+        .map(|k| k.min(e.kind))
+        .or((e.kind == Kind::Host && plan.skip.is_none()).then_some(Kind::Host));
     let message = match (&plan.stands_for, reason) {
         (Some(w), Reason::Ok | Reason::UdpNoReply) => {
             format!("{message} [{} stands for {w}]", plan.host)
@@ -357,13 +360,14 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
 fn expect_blocked(reason: Reason, message: String) -> (Reason, String) {
     use Reason::*;
     match reason {
-        DnsNxdomain | DnsNoRecords | DnsTimeout | DnsServfail | DnsRefused | TcpRefused
-        | TcpTimeout | TcpUnreachable | UdpUnreachable | TlsHandshakeFailed | TlsTimeout
-        | ProxyRefused | ProxyDenied => (
+        // A broken resolver or proxy shows nothing about the path itself: those stay failures.
+        DnsNxdomain | DnsNoRecords | TcpRefused | TcpTimeout | TcpUnreachable | UdpUnreachable
+        | TlsHandshakeFailed | TlsTimeout | ProxyDenied => (
             BlockedAsExpected,
             format!("blocked as it should be ({reason}): {message}"),
         ),
-        MissingInput | NotApplicable | NotObservable | UdpNoReply => (reason, message),
+        MissingInput | NotApplicable | NotObservable | UdpNoReply | DnsTimeout | DnsServfail
+        | DnsRefused | ProxyRefused => (reason, message),
         _ => (
             UnexpectedlyReachable,
             format!("reachable, though it should be blocked: {message}"),
@@ -403,7 +407,7 @@ async fn run_phases(
     if let Some(check) = e.host_check {
         return host::run(check, &env.context);
     }
-    if e.kind == Kind::Dns {
+    if e.kind == Kind::Dns && plan.privatelink.is_some() {
         return private_endpoint_dns(env, plan, deadline, phases).await;
     }
     let (mut stream, peer) = match env.proxy_for(plan) {
@@ -524,7 +528,10 @@ pub fn is_private(ip: &IpAddr) -> bool {
                 || (o[0] == 192 && o[1] == 168)
                 || (o[0] == 100 && (64..=127).contains(&o[1]))
         }
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_private(&IpAddr::V4(v4)),
+            None => (v6.segments()[0] & 0xfe00) == 0xfc00,
+        },
     }
 }
 
@@ -555,7 +562,7 @@ async fn private_endpoint_dns(
         phase.server = Some(a.server.clone());
     }
     let judged = answer.clone().and_then(|a| {
-        let zone = plan.privatelink.as_deref().unwrap_or("privatelink.");
+        let zone = plan.privatelink.as_deref().unwrap_or("privatelink");
         let through = a
             .cnames
             .iter()
@@ -770,6 +777,61 @@ mod tests {
             .find(|p| p.entry.id == "storage-blob-443")
             .unwrap();
         assert_eq!(blob.stands_for.as_deref(), Some("*.blob.core.windows.net"));
+    }
+
+    #[test]
+    fn private_means_rfc1918_rfc6598_and_ula() {
+        for ip in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "fd00::1",
+            "fc00::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(is_private(&ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "172.15.0.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "192.0.2.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "8.8.8.8",
+            "2001:db8::1",
+            "fe80::1",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!is_private(&ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn blocked_paths_pass_only_when_the_path_itself_is_closed() {
+        assert_eq!(
+            expect_blocked(Reason::TcpTimeout, "x".into()).0,
+            Reason::BlockedAsExpected
+        );
+        assert_eq!(
+            expect_blocked(Reason::Ok, "x".into()).0,
+            Reason::UnexpectedlyReachable
+        );
+        assert_eq!(
+            expect_blocked(Reason::HttpStatus, "x".into()).0,
+            Reason::UnexpectedlyReachable
+        );
+        assert_eq!(
+            expect_blocked(Reason::DnsTimeout, "x".into()).0,
+            Reason::DnsTimeout
+        );
+        assert_eq!(
+            expect_blocked(Reason::ProxyRefused, "x".into()).0,
+            Reason::ProxyRefused
+        );
     }
 
     #[test]

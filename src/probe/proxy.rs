@@ -60,6 +60,11 @@ impl Proxy {
             (h.to_string(), port)
         } else {
             match hostport.rsplit_once(':') {
+                Some((h, _)) if h.contains(':') => {
+                    return Err(what(
+                        "an IPv6 proxy address needs brackets: http://[fd00::8]:3128",
+                    ))
+                }
                 Some((h, p)) => (h.to_string(), Some(p)),
                 None => (hostport.to_string(), None),
             }
@@ -102,10 +107,17 @@ impl Proxy {
             proxy.no_proxy = list
                 .split(',')
                 .map(|s| {
-                    s.trim()
-                        .trim_start_matches("*.")
-                        .trim_start_matches('.')
-                        .to_ascii_lowercase()
+                    let s = s.trim().trim_start_matches("*.").trim_start_matches('.');
+                    // `host:port` entries name the host; the port does not narrow it here.
+                    let s = match s.rsplit_once(':') {
+                        Some((h, p))
+                            if !h.contains(':') && p.bytes().all(|b| b.is_ascii_digit()) =>
+                        {
+                            h
+                        }
+                        _ => s,
+                    };
+                    s.to_ascii_lowercase()
                 })
                 .filter(|s| !s.is_empty())
                 .collect();
@@ -214,21 +226,32 @@ impl Proxy {
 
 /// A URL with any `user:password@` replaced by `***@`, for messages.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
-        (None, Some(at)) => format!("***{}", &url[at..]),
-        _ => url.to_string(),
-    }
+    let Some(at) = url.rfind('@') else {
+        return url.to_string();
+    };
+    let start = url
+        .find("://")
+        .filter(|&s| {
+            s < at
+                && !url[..s].is_empty()
+                && url[..s]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+')
+        })
+        .map(|s| s + 3)
+        .unwrap_or(0);
+    format!("{}***{}", &url[..start], &url[at..])
 }
 
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h * 16 + l);
                 i += 3;
                 continue;
             }
@@ -273,6 +296,13 @@ mod tests {
         let e = Proxy::parse("https://bob:hunter2@p:3128", "flag").unwrap_err();
         assert!(!e.contains("hunter2"), "{e}");
         assert_eq!(redact("http://u:p@h:1"), "http://***@h:1");
+        assert_eq!(redact("u:p://x@h:1"), "***@h:1");
+        assert_eq!(redact("http://u:a@b@h:1"), "http://***@h:1");
+        let p = Proxy::parse("http://u:%aé%zz%41@p:3128", "flag").unwrap();
+        assert_eq!(p.credentials.as_deref(), Some("u:%aé%zzA"));
+        assert!(Proxy::parse("http://fd00::8", "flag")
+            .unwrap_err()
+            .contains("brackets"));
         assert_eq!(redact("http://h:1"), "http://h:1");
     }
 
@@ -284,6 +314,10 @@ mod tests {
         assert!(!p.applies_to("graph.windows.net"));
         assert!(p.applies_to("management.azure.com"));
         assert!(p.applies_to("xcore.windows.net"));
+        std::env::set_var("NO_PROXY", "graph.windows.net:443, .core.windows.net");
+        let q = Proxy::configure(Some("http://p:3128")).unwrap().unwrap();
+        std::env::remove_var("NO_PROXY");
+        assert!(!q.applies_to("graph.windows.net") && !q.applies_to("a.blob.core.windows.net"));
         p.no_proxy = vec!["*".into()];
         assert!(!p.applies_to("anything.example"));
     }

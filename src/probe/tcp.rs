@@ -11,6 +11,8 @@ use tokio::time::{timeout_at, Instant};
 use super::Failure;
 use crate::verdict::Reason;
 
+pub const MAX_ADDRESSES: usize = 8;
+
 /// Connect to every address at once; the first to connect wins. When none does, the first
 /// address's outcome decides (an attempt still pending at the deadline counts as dropped).
 pub async fn connect(
@@ -18,7 +20,13 @@ pub async fn connect(
     port: u16,
     deadline: Instant,
 ) -> Result<(TcpStream, SocketAddr), Failure> {
-    let targets: Vec<SocketAddr> = addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+    // A handful of addresses is what clients try; a DNS answer with thousands is not an
+    // invitation to open thousands of sockets.
+    let targets: Vec<SocketAddr> = addrs
+        .iter()
+        .take(MAX_ADDRESSES)
+        .map(|ip| SocketAddr::new(*ip, port))
+        .collect();
     let mut attempts = JoinSet::new();
     for (i, &addr) in targets.iter().enumerate() {
         attempts.spawn(async move { (i, TcpStream::connect(addr).await) });

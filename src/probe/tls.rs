@@ -145,7 +145,7 @@ pub struct Handshake {
     pub version: String,
     pub subject: String,
     pub issuer: String,
-    /// The organisations (O=) of every issuer in the presented chain.
+    /// The organisations (O=) of the leaf's issuer: what the node verified it against.
     pub issuer_orgs: Vec<String>,
     /// The issuer at the top of the presented chain: the authority the node trusted.
     pub top_issuer: String,
@@ -229,7 +229,8 @@ pub async fn handshake(
                 .and_then(|c| names_of(c))
                 .map(|(_, i)| i)
                 .unwrap_or_else(|| issuer.clone());
-            let issuer_orgs = chain.iter().flat_map(|c| issuer_orgs_of(c)).collect();
+            // Only the leaf's issuer counts: extra certificates a server sends prove nothing.
+            let issuer_orgs = chain.first().map(|c| issuer_orgs_of(c)).unwrap_or_default();
             let handshake = Handshake { version, subject, issuer, issuer_orgs, top_issuer };
             Ok((stream, handshake))
         }

@@ -59,7 +59,10 @@ pub async fn probe(addr: SocketAddr, deadline: Instant) -> Result<UdpOutcome, Fa
     let mut next_send = Instant::now();
     loop {
         if sent < DATAGRAMS && Instant::now() >= next_send {
-            socket.send(PAYLOAD).await.map_err(fail)?;
+            match tokio::time::timeout_at(end, socket.send(PAYLOAD)).await {
+                Ok(sent) => sent.map_err(fail)?,
+                Err(_) => return Ok(UdpOutcome::Silence { sent }),
+            };
             sent += 1;
             next_send += gap;
         }

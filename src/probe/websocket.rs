@@ -151,7 +151,7 @@ pub async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     let parsed = parse_head(&recorded);
     match outcome {
         Ok(Ok((mut ws, _response))) => {
-            let _ = ws.close(None).await;
+            let _ = timeout_at(deadline, ws.close(None)).await;
             let head = parsed.ok().flatten();
             Ok(Upgrade {
                 head,
