@@ -33,6 +33,13 @@ pub enum Command {
         /// A reason code, like tcp_timeout
         reason: String,
     },
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff)
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -40,6 +47,8 @@ pub enum Format {
     Table,
     Json,
     Jsonl,
+    Markdown,
+    Junit,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -113,6 +122,9 @@ pub struct CheckArgs {
     /// Also write the full JSON report to FILE
     #[arg(long, env = "AMLPROBE_REPORT", value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Replace workspace id, storage account, compute name, host names and addresses with placeholders
+    #[arg(long, env = "AMLPROBE_REDACT", value_parser = clap::builder::FalseyValueParser::new())]
+    pub redact: bool,
     /// Warnings also make the exit code 1
     #[arg(long, env = "AMLPROBE_STRICT", value_parser = clap::builder::FalseyValueParser::new())]
     pub strict: bool,

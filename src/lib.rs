@@ -74,6 +74,24 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Some(Command::Check(args)) => check(&args),
         Some(Command::List(args)) => list(&args),
         Some(Command::Explain { reason }) => explain(&reason),
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "amlprobe", &mut out);
+            emit(&String::from_utf8_lossy(&out));
+            Ok(EXIT_OK)
+        }
+        Some(Command::Man) => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+                Ok(()) => {
+                    emit(&String::from_utf8_lossy(&out));
+                    Ok(EXIT_OK)
+                }
+                Err(e) => Err(cannot_run(format!("cannot render the manual page: {e}"))),
+            }
+        }
     };
     match outcome {
         Ok(code) => code,
@@ -206,16 +224,38 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
         ctx.clone(),
     ));
 
+    let total = plans.len();
+    let redactor = args
+        .redact
+        .then(|| std::sync::Mutex::new(report::redact::Redactor::new(&ctx, &node)));
+    let redactor = Arc::new(redactor);
     let results = runtime.block_on(async {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<probe::CheckResult>();
         let streaming = format == Format::Jsonl;
+        // A live count on stderr, only for a person watching a terminal.
+        let progress = std::io::stderr().is_terminal();
+        let redactor = redactor.clone();
         let printer = tokio::spawn(async move {
-            while let Some(r) = rx.recv().await {
+            let (mut done, mut failing) = (0, 0);
+            while let Some(mut r) = rx.recv().await {
+                done += 1;
+                if r.status == verdict::Status::Fail {
+                    failing += 1;
+                }
                 if streaming {
+                    if let Some(Ok(mut red)) = redactor.as_ref().as_ref().map(|m| m.lock()) {
+                        report::redact::redact_result(&mut red, &mut r);
+                    }
                     let mut out = std::io::stdout().lock();
                     let _ = writeln!(out, "{}", report::jsonl_result(&r));
                     let _ = out.flush();
                 }
+                if progress {
+                    eprint!("\r{done}/{total} done, {failing} failing ");
+                }
+            }
+            if progress {
+                eprint!("\r\x1b[K");
             }
         });
         let results = probe::run_all(env, plans, Some(tx)).await;
@@ -225,7 +265,7 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
     runtime.shutdown_background();
 
     let summary = Summary::of(&results);
-    let report = Report {
+    let mut report = Report {
         schema_version: report::SCHEMA_VERSION,
         tool: Tool {
             name: "amlprobe",
@@ -239,6 +279,9 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
         summary,
         results,
     };
+    if let Some(Ok(mut red)) = redactor.as_ref().as_ref().map(|m| m.lock()) {
+        report::redact::redact(&mut red, &mut report);
+    }
     if let Some(path) = &args.report {
         std::fs::write(path, report.to_json() + "\n")
             .map_err(|e| cannot_run(format!("--report {}: cannot write: {e}", path.display())))?;
@@ -247,6 +290,8 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
         Format::Table => report::table::render(&report, colour(args)),
         Format::Json => report.to_json() + "\n",
         Format::Jsonl => report::jsonl_summary(&report) + "\n",
+        Format::Markdown => report::markdown::render(&report),
+        Format::Junit => report::junit::render(&report, args.strict),
     };
     emit(&text);
     Ok(summary.exit_code(args.strict))
@@ -309,7 +354,7 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
         Format::Json | Format::Jsonl => {
             serde_json::to_string_pretty(&listed).unwrap_or_default() + "\n"
         }
-        Format::Table => {
+        Format::Table | Format::Markdown | Format::Junit => {
             let w = listed.iter().map(|l| l.id.len()).max().unwrap_or(2);
             let mut s = String::new();
             for l in &listed {

@@ -382,3 +382,47 @@ fn help_and_version_exit_0() {
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).starts_with("amlprobe 0."));
 }
+
+#[test]
+fn completions_and_the_manual_come_from_the_cli_definition() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef amlprobe"),
+        ("fish", "complete -c amlprobe"),
+    ] {
+        let out = amlprobe(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let t = text(&out.stdout);
+        assert!(
+            t.contains(marker) && t.contains("storage-account"),
+            "{shell}: {t:.200}"
+        );
+    }
+    let man = text(&amlprobe(&["man"]).stdout);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH amlprobe"),
+        "{man:.200}"
+    );
+    assert!(man.contains("storage\\-account") || man.contains("storage-account"));
+    assert_usage_error(&["completions", "powershell7"], &["powershell7"]);
+    let help = text(&amlprobe(&["--help"]).stdout);
+    for f in [
+        "markdown",
+        "junit",
+        "--redact",
+        "--offline",
+        "--compute-type",
+    ] {
+        assert!(help.contains(f), "--help mentions {f}");
+    }
+}
+
+#[test]
+fn the_proxy_password_never_shows_in_help() {
+    let out = Command::new(env!("CARGO_BIN_EXE_amlprobe"))
+        .arg("--help")
+        .env("AMLPROBE_PROXY", "http://alice:hunter2@proxy.example:3128")
+        .output()
+        .unwrap();
+    assert!(!text(&out.stdout).contains("hunter2"));
+}

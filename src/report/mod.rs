@@ -1,5 +1,8 @@
 //! One `Report` value; the renderers are views over it and decide nothing.
 
+pub mod junit;
+pub mod markdown;
+pub mod redact;
 pub mod table;
 
 use serde::Serialize;
@@ -100,4 +103,132 @@ pub fn jsonl_summary(report: &Report) -> String {
         "summary": report.summary,
     })
     .to_string()
+}
+
+/// A small report for renderer tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+    use crate::catalog::{Kind, Transport};
+    use crate::probe::Target;
+    use crate::verdict::{Reason, Status};
+
+    pub fn result(id: &str, group: &str, status: Status, reason: Reason) -> CheckResult {
+        CheckResult {
+            id: id.into(),
+            group: group.into(),
+            title: "t".into(),
+            required: true,
+            kind: Kind::Tls,
+            tested: Some(Kind::Tcp),
+            target: Target {
+                host: format!("{id}.example.net"),
+                port: Some(443),
+                transport: Transport::Tcp,
+            },
+            stands_for: None,
+            proxy: None,
+            status,
+            reason,
+            message: format!("message of {id}"),
+            reason_doc: String::new(),
+            remediation: if status == Status::Pass {
+                String::new()
+            } else {
+                format!("fix of {id}")
+            },
+            doc: "https://learn.microsoft.com/x".into(),
+            duration_ms: 7,
+            phases: Vec::new(),
+        }
+    }
+
+    pub fn report() -> Report {
+        let results = vec![
+            result("ok-one", "first", Status::Pass, Reason::Ok),
+            result("broken", "second", Status::Fail, Reason::TcpTimeout),
+            result("fine", "second", Status::Pass, Reason::Ok),
+            result("quiet", "first", Status::Warn, Reason::UdpNoReply),
+        ];
+        Report {
+            schema_version: 1,
+            tool: Tool {
+                name: "amlprobe",
+                version: "0.1.0",
+            },
+            started_at: "2026-11-26T07:00:00Z".into(),
+            duration_ms: 9,
+            timeout_ms: 5000,
+            node: Node {
+                hostname: "n".into(),
+                resolvers: vec!["10.0.0.53".into()],
+                proxy: None,
+            },
+            context: Context::default(),
+            summary: Summary::of(&results),
+            results,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::report;
+    use super::*;
+
+    /// Compare with the committed golden file; `AMLPROBE_UPDATE_GOLDEN=1` rewrites it.
+    fn golden(name: &str, got: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name);
+        if std::env::var_os("AMLPROBE_UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, got).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            got,
+            want,
+            "{} differs; rerun with AMLPROBE_UPDATE_GOLDEN=1 and review",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn markdown_matches_its_golden_file() {
+        let md = markdown::render(&report());
+        golden("report.md", &md);
+        assert!(md.contains("### FAIL `broken` — `tcp_timeout`") && md.contains("<details>"));
+    }
+
+    #[test]
+    fn junit_matches_its_golden_file_and_parses() {
+        let xml = junit::render(&report(), false);
+        golden("report.junit.xml", &xml);
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+        let cases: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert_eq!(cases.len(), 4);
+        let failed: Vec<_> = cases
+            .iter()
+            .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+            .map(|c| c.attribute("name").unwrap())
+            .collect();
+        assert_eq!(failed, ["broken"]);
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
+        assert_eq!(suite.attribute("failures"), Some("1"));
+        let strict = junit::render(&report(), true);
+        let doc = roxmltree::Document::parse(&strict).unwrap();
+        assert_eq!(
+            doc.descendants()
+                .filter(|n| n.has_tag_name("failure"))
+                .count(),
+            2,
+            "warnings fail with --strict"
+        );
+    }
 }

@@ -139,68 +139,9 @@ pub fn render(report: &Report, colour: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Kind, Transport};
-    use crate::context::Context;
-    use crate::probe::Target;
-    use crate::report::{Node, Summary, Tool};
     use crate::verdict::Reason;
 
-    fn result(id: &str, group: &str, status: Status, reason: Reason) -> CheckResult {
-        CheckResult {
-            id: id.into(),
-            group: group.into(),
-            title: "t".into(),
-            required: true,
-            kind: Kind::Tls,
-            tested: Some(Kind::Tcp),
-            target: Target {
-                host: format!("{id}.example.net"),
-                port: Some(443),
-                transport: Transport::Tcp,
-            },
-            stands_for: None,
-            proxy: None,
-            status,
-            reason,
-            message: format!("message of {id}"),
-            reason_doc: String::new(),
-            remediation: if status == Status::Pass {
-                String::new()
-            } else {
-                format!("fix of {id}")
-            },
-            doc: "https://learn.microsoft.com/x".into(),
-            duration_ms: 7,
-            phases: Vec::new(),
-        }
-    }
-
-    fn report() -> Report {
-        let results = vec![
-            result("ok-one", "first", Status::Pass, Reason::Ok),
-            result("broken", "second", Status::Fail, Reason::TcpTimeout),
-            result("fine", "second", Status::Pass, Reason::Ok),
-            result("quiet", "first", Status::Warn, Reason::UdpNoReply),
-        ];
-        Report {
-            schema_version: 1,
-            tool: Tool {
-                name: "amlprobe",
-                version: "0.1.0",
-            },
-            started_at: "2026-11-26T07:00:00Z".into(),
-            duration_ms: 9,
-            timeout_ms: 5000,
-            node: Node {
-                hostname: "n".into(),
-                resolvers: vec!["10.0.0.53".into()],
-                proxy: None,
-            },
-            context: Context::default(),
-            summary: Summary::of(&results),
-            results,
-        }
-    }
+    use crate::report::fixture::{report, result};
 
     #[test]
     fn worst_groups_and_failures_come_first_with_why_and_fix() {

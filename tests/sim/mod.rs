@@ -70,6 +70,9 @@ pub struct Scenario {
     /// The `ID=` of the namespace's /etc/os-release.
     #[serde(default)]
     pub os_release: Option<String>,
+    /// Also run with --redact in every format and look for leaks.
+    #[serde(default)]
+    pub redact_check: bool,
     /// Extra (dummy) interfaces and their address, as the node's NICs.
     #[serde(default)]
     pub interfaces: BTreeMap<String, String>,
@@ -388,6 +391,58 @@ fn probe_command(sb: &Sandbox, sc: &Scenario, subcommand: &str) -> Command {
     cmd.args(["--env-file", &env_file]);
     if let Some(c) = &sc.catalog {
         cmd.args(["--catalog", &fixture(c)]);
+    }
+    cmd
+}
+
+/// The probe's command line for a scenario, in one output format.
+fn run_command(sb: &Sandbox, sc: &Scenario, ca: &Path, format: &str) -> Command {
+    let mut cmd = probe_command(sb, sc, "check");
+    cmd.args(["--timeout", &sc.timeout]);
+    cmd.args(["-o", format]);
+    match sc.resolver.as_deref() {
+        Some("flag") => {
+            cmd.args(["--dns-server", DNS_ADDR]);
+        }
+        Some("fallback") => {
+            cmd.args(["--dns-server", DEAD_DNS_ADDR, "--dns-server", DNS_ADDR]);
+        }
+        _ => {}
+    }
+    if let Some(spec) = &sc.proxy {
+        let creds = if spec.auth && spec.send_credentials != Some(false) {
+            format!("amlprobe:{PROXY_PASSWORD}@")
+        } else {
+            String::new()
+        };
+        let at = if spec.down {
+            DOWN_PROXY_ADDR
+        } else {
+            PROXY_ADDR
+        };
+        let url = format!("http://{creds}{at}:3128");
+        match spec.via.as_str() {
+            "flag" => {
+                cmd.args(["--proxy", &url]);
+            }
+            "env" => {
+                cmd.env("HTTPS_PROXY", &url);
+            }
+            other => panic!("proxy via {other}: use flag or env"),
+        }
+        if let Some(np) = &spec.no_proxy {
+            cmd.env("NO_PROXY", np);
+        }
+    }
+    match sc.trust.as_deref() {
+        Some("flag") => {
+            cmd.env("SSL_CERT_FILE", "/nonexistent/ca.pem")
+                .arg("--ca-file")
+                .arg(ca);
+        }
+        _ => {
+            cmd.env("SSL_CERT_FILE", ca);
+        }
     }
     cmd
 }
@@ -1021,55 +1076,10 @@ pub fn play(name: &str) {
     sb.wait_for_listeners(&listeners);
 
     // Run the probe as a user would.
-    let mut cmd = probe_command(&sb, &sc, "check");
-    cmd.args(["--timeout", &sc.timeout]);
     let report_path = dir.join("report.json");
+    let run = |format: &str| run_command(&sb, &sc, &certs.ca, format);
+    let mut cmd = run(sc.output.as_deref().unwrap_or("json"));
     cmd.arg("--report").arg(&report_path);
-    cmd.args(["-o", sc.output.as_deref().unwrap_or("json")]);
-    match sc.resolver.as_deref() {
-        Some("flag") => {
-            cmd.args(["--dns-server", DNS_ADDR]);
-        }
-        Some("fallback") => {
-            cmd.args(["--dns-server", DEAD_DNS_ADDR, "--dns-server", DNS_ADDR]);
-        }
-        _ => {}
-    }
-    if let Some(spec) = &sc.proxy {
-        let creds = if spec.auth && spec.send_credentials != Some(false) {
-            format!("amlprobe:{PROXY_PASSWORD}@")
-        } else {
-            String::new()
-        };
-        let at = if spec.down {
-            DOWN_PROXY_ADDR
-        } else {
-            PROXY_ADDR
-        };
-        let url = format!("http://{creds}{at}:3128");
-        match spec.via.as_str() {
-            "flag" => {
-                cmd.args(["--proxy", &url]);
-            }
-            "env" => {
-                cmd.env("HTTPS_PROXY", &url);
-            }
-            other => panic!("{name}: proxy via {other}: use flag or env"),
-        }
-        if let Some(np) = &spec.no_proxy {
-            cmd.env("NO_PROXY", np);
-        }
-    }
-    match sc.trust.as_deref() {
-        Some("flag") => {
-            cmd.env("SSL_CERT_FILE", "/nonexistent/ca.pem")
-                .arg("--ca-file")
-                .arg(&certs.ca);
-        }
-        _ => {
-            cmd.env("SSL_CERT_FILE", &certs.ca);
-        }
-    }
     let started = Instant::now();
     let out = cmd.output().expect("run amlprobe");
     let wall = started.elapsed();
@@ -1082,6 +1092,10 @@ pub fn play(name: &str) {
     );
 
     assert_eq!(out.status.code(), Some(sc.exit), "exit code\n{context}");
+    assert!(
+        !stderr.contains(" done, "),
+        "no progress line when stderr is not a terminal\n{context}"
+    );
     let report_text = std::fs::read_to_string(&report_path).unwrap_or_default();
     for (what, text) in [
         ("stdout", &stdout),
@@ -1111,6 +1125,9 @@ pub fn play(name: &str) {
         .and_then(|n| n.parse::<usize>().ok())
     {
         bench(name, &sc.timeout, &cmd, runs, &dir);
+    }
+    if sc.redact_check {
+        check_redaction(&report, &run);
     }
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(&report_path).expect("--report written"))
@@ -1163,6 +1180,48 @@ fn bench(name: &str, timeout: &str, cmd: &Command, runs: usize, dir: &Path) {
         peak_kib[runs / 2],
         peak_kib[runs - 1]
     );
+}
+
+/// With `--redact`, no format may show the workspace's names, the node's name or any address.
+fn check_redaction(report: &Value, run: &dyn Fn(&str) -> Command) {
+    let c = &report["context"];
+    let mut secrets: Vec<String> = [
+        "workspace_id",
+        "storage_account",
+        "compute_name",
+        "workspace_name",
+        "resource_group",
+    ]
+    .iter()
+    .filter_map(|k| c[*k].as_str().map(String::from))
+    .collect();
+    secrets.extend(report["node"]["hostname"].as_str().map(String::from));
+    for r in report["results"].as_array().into_iter().flatten() {
+        for p in r["phases"].as_array().into_iter().flatten() {
+            for a in p["addresses"].as_array().into_iter().flatten() {
+                secrets.extend(a.as_str().map(String::from));
+            }
+        }
+    }
+    secrets.retain(|s| s.len() >= 3);
+    assert!(secrets.len() >= 4, "too little to redact: {secrets:?}");
+    for format in ["json", "jsonl", "table", "markdown", "junit"] {
+        let out = run(format)
+            .arg("--redact")
+            .output()
+            .expect("run amlprobe --redact");
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        for secret in &secrets {
+            assert!(
+                !text.contains(&secret.to_lowercase()),
+                "-o {format} --redact still shows {secret}:\n{text}"
+            );
+        }
+        assert!(
+            text.contains("<address-") || text.contains("&lt;address-"),
+            "-o {format}: placeholders expected"
+        );
+    }
 }
 
 /// One line per result, for failure messages.

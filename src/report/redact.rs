@@ -1,0 +1,207 @@
+//! `--redact`: the report without the customer's names and addresses, in every format. Each
+//! value gets a stable placeholder, so the same address is the same `<address-2>` everywhere.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use super::{Node, Report};
+use crate::context::Context;
+use crate::probe::CheckResult;
+
+pub struct Redactor {
+    /// Literal values and their placeholders, longest first so `ws-one-dev` goes before `ws-one`.
+    names: Vec<(String, String)>,
+    addresses: HashMap<IpAddr, String>,
+}
+
+impl Redactor {
+    pub fn new(c: &Context, node: &Node) -> Redactor {
+        let mut names: Vec<(String, String)> = [
+            (c.workspace_id.clone(), "<workspace-id>"),
+            (c.storage_account.clone(), "<storage-account>"),
+            (c.compute_name.clone(), "<compute-name>"),
+            (c.workspace_name.clone(), "<workspace-name>"),
+            (c.resource_group.clone(), "<resource-group>"),
+            (
+                Some(node.hostname.clone()).filter(|h| !h.is_empty()),
+                "<hostname>",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(v, p)| v.filter(|v| v.len() >= 3).map(|v| (v, p.to_string())))
+        .collect();
+        if let Some(proxy) = &node.proxy {
+            // The proxy's host, without scheme and port.
+            let host = proxy
+                .trim_start_matches("http://")
+                .trim_start_matches("***@");
+            let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+            if !host.is_empty() && host.parse::<IpAddr>().is_err() {
+                names.push((
+                    host.trim_matches(|c| c == '[' || c == ']').to_string(),
+                    "<proxy-host>".into(),
+                ));
+            }
+        }
+        names.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        Redactor {
+            names,
+            addresses: HashMap::new(),
+        }
+    }
+
+    fn address(&mut self, ip: IpAddr) -> String {
+        let n = self.addresses.len() + 1;
+        self.addresses
+            .entry(ip)
+            .or_insert_with(|| format!("<address-{n}>"))
+            .clone()
+    }
+
+    /// Replace every known name (case-insensitively) and every IP address in `s`.
+    pub fn scrub(&mut self, s: &str) -> String {
+        let mut out = s.to_string();
+        for (value, placeholder) in &self.names {
+            out = replace_ignore_case(&out, value, placeholder);
+        }
+        self.scrub_addresses(&out)
+    }
+
+    fn scrub_addresses(&mut self, s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut token = String::new();
+        let flush = |token: &mut String, out: &mut String, me: &mut Redactor| {
+            if !token.is_empty() {
+                out.push_str(&me.redact_token(token));
+                token.clear();
+            }
+        };
+        for ch in s.chars() {
+            if ch.is_ascii_hexdigit() || ch == '.' || ch == ':' || ch == '[' || ch == ']' {
+                token.push(ch);
+            } else {
+                flush(&mut token, &mut out, self);
+                out.push(ch);
+            }
+        }
+        flush(&mut token, &mut out, self);
+        out
+    }
+
+    /// An address, `address:port` or `[v6]:port`, possibly with trailing punctuation.
+    fn redact_token(&mut self, token: &str) -> String {
+        let core = token.trim_end_matches(['.', ':']);
+        let tail = &token[core.len()..];
+        if let Ok(ip) = core.parse::<IpAddr>() {
+            return format!("{}{tail}", self.address(ip));
+        }
+        if let Ok(sa) = core.parse::<SocketAddr>() {
+            return format!("{}:{}{tail}", self.address(sa.ip()), sa.port());
+        }
+        token.to_string()
+    }
+}
+
+fn replace_ignore_case(haystack: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() {
+        return haystack.to_string();
+    }
+    let lower = haystack.to_ascii_lowercase();
+    let n = needle.to_ascii_lowercase();
+    let mut out = String::with_capacity(haystack.len());
+    let mut last = 0;
+    for (at, _) in lower.match_indices(&n) {
+        if at < last {
+            continue;
+        }
+        out.push_str(&haystack[last..at]);
+        out.push_str(with);
+        last = at + n.len();
+    }
+    out.push_str(&haystack[last..]);
+    out
+}
+
+/// Redact every string of one result in place.
+pub fn redact_result(r: &mut Redactor, res: &mut CheckResult) {
+    let mut s = |v: &mut String| *v = r.scrub(v);
+    s(&mut res.target.host);
+    s(&mut res.message);
+    s(&mut res.remediation);
+    for v in [&mut res.stands_for, &mut res.proxy].into_iter().flatten() {
+        s(v);
+    }
+    for p in &mut res.phases {
+        for list in [&mut p.addresses, &mut p.cnames].into_iter().flatten() {
+            list.iter_mut().for_each(&mut s);
+        }
+        for v in [
+            &mut p.server,
+            &mut p.address,
+            &mut p.subject,
+            &mut p.issuer,
+            &mut p.error,
+            &mut p.proxy,
+            &mut p.http_server,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            s(v);
+        }
+    }
+}
+
+/// Redact every string of the report in place.
+pub fn redact(r: &mut Redactor, report: &mut Report) {
+    for res in &mut report.results {
+        redact_result(r, res);
+    }
+    let mut s = |v: &mut String| *v = r.scrub(v);
+    s(&mut report.node.hostname);
+    report.node.resolvers.iter_mut().for_each(&mut s);
+    if let Some(p) = &mut report.node.proxy {
+        s(p);
+    }
+    let c = &mut report.context;
+    for v in [
+        &mut c.workspace_id,
+        &mut c.storage_account,
+        &mut c.compute_name,
+        &mut c.workspace_name,
+        &mut c.resource_group,
+        &mut c.mode_reason,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        s(v);
+    }
+    c.warnings.iter_mut().for_each(&mut s);
+    c.notes.iter_mut().for_each(&mut s);
+    for v in c.sources.values_mut() {
+        s(v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_get_stable_placeholders() {
+        let mut r = Redactor {
+            names: vec![("ws-one".into(), "<workspace-name>".into())],
+            addresses: HashMap::new(),
+        };
+        assert_eq!(
+            r.scrub("10.0.0.4:443: refused; also tried [fd00::4]:443 and 10.0.0.4. WS-ONE"),
+            "<address-1>:443: refused; also tried <address-2>:443 and <address-1>. <workspace-name>"
+        );
+        assert_eq!(
+            r.scrub("TLS 1.3, dialect 3.1.1, 5831/udp, deadbeef"),
+            "TLS 1.3, dialect 3.1.1, 5831/udp, deadbeef"
+        );
+        assert_eq!(replace_ignore_case("Ab-ab", "ab", "x"), "x-x");
+    }
+}
