@@ -290,12 +290,24 @@ pub struct CatalogError {
     pub what: String,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// Line numbers by byte offset, found by binary search: a catalog of thousands of entries must
+/// not be rescanned from the top for each one.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        Lines(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
 }
 
 /// Parse and validate one catalog file. `seen` holds ids from files loaded before it.
@@ -304,9 +316,10 @@ pub fn parse(
     text: &str,
     seen: &mut HashSet<String>,
 ) -> Result<Vec<Entry>, CatalogError> {
+    let lines = Lines::of(text);
     let err = |offset: usize, what: String| CatalogError {
         file: file.to_string(),
-        line: line_of(text, offset),
+        line: lines.line(offset),
         what,
     };
     let raw: RawFile = toml::from_str(text).map_err(|e| {
@@ -422,7 +435,7 @@ pub fn parse(
             return fail("modes must list \"public-ip\" and/or \"no-public-ip\"".into());
         }
         entries.push(Entry {
-            origin: format!("{file}:{}", line_of(text, at)),
+            origin: format!("{file}:{}", lines.line(at)),
             id: r.id,
             group: r.group,
             title: r.title,

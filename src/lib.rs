@@ -180,7 +180,18 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
+/// Checks hold sockets: take the hard limit on open files rather than the often small soft one.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
 fn check(args: &CheckArgs) -> Result<i32, Stop> {
+    raise_open_file_limit();
     let started = Instant::now();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let runtime = runtime()?;

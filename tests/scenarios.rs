@@ -53,4 +53,12 @@ scenarios! {
     imds_wrong_types,
     imds_slow,
     imds_garbage,
+    hook_fail_policy,
+    hook_record_policy,
+    hook_healthy,
+    static_chroot,
+    bench_third_dropped,
+    scale_100,
+    scale_1000,
+    scale_10000,
 }

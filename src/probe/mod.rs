@@ -715,6 +715,10 @@ async fn direct(
     Ok(Direct::Connected(stream, peer))
 }
 
+/// Checks in flight at once: the built-in catalog runs whole in one wave; a catalog of
+/// thousands runs in waves instead of running out of sockets.
+pub const MAX_CONCURRENT_CHECKS: usize = 256;
+
 /// Run every plan at once. Results come back in plan order; each is also sent on `progress`
 /// as soon as it is known.
 pub async fn run_all(
@@ -723,10 +727,14 @@ pub async fn run_all(
     progress: Option<mpsc::UnboundedSender<CheckResult>>,
 ) -> Vec<CheckResult> {
     let mut tasks = tokio::task::JoinSet::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS));
     for (i, p) in plans.iter().cloned().enumerate() {
         let env = env.clone();
         let progress = progress.clone();
+        let permits = permits.clone();
         tasks.spawn(async move {
+            // Each check's deadline starts when it starts, after it gets a permit.
+            let _permit = permits.acquire_owned().await;
             let r = run_check(&env, &p).await;
             if let Some(tx) = progress {
                 let _ = tx.send(r.clone());
