@@ -1158,9 +1158,14 @@ pub fn play(name: &str) {
     let report_path = dir.join("report.json");
     let run = |format: &str| run_command(&sb, &sc, &certs.ca, format);
     let mut cmd = run(sc.output.as_deref().unwrap_or("json"));
-    let report_path = match sc.hook {
-        Some(_) => dir.join("log/report.json"),
-        None => {
+    let report_path = match (&sc.hook, sc.chroot) {
+        (Some(_), _) => dir.join("log/report.json"),
+        // Inside the empty root, the report goes to its top.
+        (None, true) => {
+            cmd.args(["--report", "/report.json"]);
+            dir.join("root/report.json")
+        }
+        (None, false) => {
             cmd.arg("--report").arg(&report_path);
             report_path
         }
