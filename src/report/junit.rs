@@ -51,17 +51,9 @@ pub fn render(report: &Report, strict: bool) -> String {
             secs(r.duration_ms)
         );
         let detail = xml(&format!("{}\nfix: {}", r.message, r.remediation));
+        let failed = r.status == Status::Fail || (strict && r.status == Status::Warn);
         match r.status {
-            Status::Pass => {}
-            Status::Fail => {
-                let _ = write!(
-                    out,
-                    "<failure type=\"{}\" message=\"{}\">{detail}</failure>",
-                    r.reason.code(),
-                    xml(&r.message)
-                );
-            }
-            Status::Warn if strict => {
+            _ if failed => {
                 let _ = write!(
                     out,
                     "<failure type=\"{}\" message=\"{}\">{detail}</failure>",
@@ -84,6 +76,7 @@ pub fn render(report: &Report, strict: bool) -> String {
                     xml(&r.message)
                 );
             }
+            Status::Pass | Status::Fail => {}
         }
         let _ = writeln!(out, "</testcase>");
     }

@@ -5,7 +5,8 @@
 #   endless-header start an HTTP answer, then header bytes as fast as possible, forever
 #   block-page     an HTTP/1.0 503 block page from "Contoso-Firewall" (what firewalls send)
 # Usage: hostile.py MODE ADDR PORT [CERT KEY]
-import socket, ssl, sys, threading, time
+import ssl, sys, time
+from common import serve_forever
 
 mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ctx = None
@@ -45,10 +46,4 @@ def serve(conn):
         except OSError:
             pass
 
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((addr, port))
-s.listen(64)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+serve_forever(addr, port, serve)

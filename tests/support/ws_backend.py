@@ -1,7 +1,8 @@
 # A WebSocket endpoint for nginx to proxy to: answers the upgrade with 101 (mode "upgrade"),
 # or asks for sign-in with 401 (mode "auth"); a request without Upgrade gets 400.
 # Usage: ws_backend.py ADDR PORT MODE
-import base64, hashlib, socket, sys, threading
+import base64, hashlib, sys
+from common import read_head, serve_forever
 
 addr, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -9,12 +10,9 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 def serve(conn):
     with conn:
         conn.settimeout(10)
-        data = b""
-        while b"\r\n\r\n" not in data and len(data) < 65536:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            data += chunk
+        data = read_head(conn)
+        if data is None:
+            return
         headers = {}
         for line in data.split(b"\r\n")[1:]:
             if b":" in line:
@@ -36,10 +34,4 @@ def serve(conn):
         except OSError:
             pass
 
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((addr, port))
-s.listen(64)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+serve_forever(addr, port, serve)
