@@ -33,7 +33,7 @@ pub struct Failure {
 }
 
 /// One layer of one check, with its own timing.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Phase {
     pub phase: &'static str,
     /// `null` when the phase ran but could not tell (UDP silence).
@@ -66,24 +66,24 @@ pub struct Phase {
 }
 
 impl Phase {
-    fn new(phase: &'static str, ok: Option<bool>, since: Instant) -> Phase {
+    /// A phase that started at `since`; its `ok` is set when it is recorded.
+    fn new(phase: &'static str, since: Instant) -> Phase {
         Phase {
             phase,
-            ok,
             ms: since.elapsed().as_millis() as u64,
-            addresses: None,
-            cnames: None,
-            server: None,
-            address: None,
-            version: None,
-            subject: None,
-            issuer: None,
-            http_status: None,
-            http_server: None,
-            dialect: None,
-            proxy: None,
-            error: None,
+            ..Phase::default()
         }
+    }
+
+    /// A DNS phase showing what a lookup answered.
+    fn dns(phase: &'static str, since: Instant, answer: &Result<dns::Answer, Failure>) -> Phase {
+        let mut p = Phase::new(phase, since);
+        if let Ok(a) = answer {
+            p.addresses = Some(a.addresses.iter().map(IpAddr::to_string).collect());
+            p.cnames = Some(a.cnames.clone());
+            p.server = Some(a.server.clone());
+        }
+        p
     }
 }
 
@@ -148,29 +148,34 @@ pub fn plan(entries: &[Entry], ctx: &Context, only: &[String], skip: &[String]) 
                 .as_ref()
                 .map(|c| c.host.clone())
                 .unwrap_or_else(|| e.host.clone());
-            let (host, missing_flag) = match catalog::expand(&template, ctx) {
+            let (host, missing_template) = match catalog::expand(&template, ctx) {
                 Ok(host) => (host.to_ascii_lowercase(), None),
                 Err(flag) => (template.clone(), Some(flag)),
             };
-            let not_applicable = |message: String| Failure {
-                reason: Reason::NotApplicable,
-                message,
+            let not_applicable = |message: String| {
+                let f = Failure {
+                    reason: Reason::NotApplicable,
+                    message,
+                };
+                (Some(f), None)
             };
-            let skip = if in_cloud.is_none() {
-                Some(not_applicable(format!(
+            let missing = |flag: &'static str, message: String| {
+                let f = Failure {
+                    reason: Reason::MissingInput,
+                    message,
+                };
+                (Some(f), Some(flag))
+            };
+            // The first reason not to run wins; a missing input also names the flag that gives it.
+            let (skip, missing_flag) = if in_cloud.is_none() {
+                not_applicable(format!(
                     "does not exist in the {} cloud",
                     ctx.cloud.as_str()
-                )))
+                ))
             } else if ctx.mode != Mode::Auto && !e.modes.contains(&ctx.mode) {
-                Some(not_applicable(format!(
-                    "does not apply in {} mode",
-                    ctx.mode.as_str()
-                )))
+                not_applicable(format!("does not apply in {} mode", ctx.mode.as_str()))
             } else if let Some(t) = ctx.compute_type.filter(|t| !e.compute_types.contains(t)) {
-                Some(not_applicable(format!(
-                    "does not apply to a {} compute",
-                    t.as_str()
-                )))
+                not_applicable(format!("does not apply to a {} compute", t.as_str()))
             } else if ctx.compute_type.is_none()
                 && !e
                     .compute_types
@@ -179,18 +184,17 @@ pub fn plan(entries: &[Entry], ctx: &Context, only: &[String], skip: &[String]) 
             {
                 // Unknown compute is taken for Azure ML's own; checks of other kinds wait to be asked.
                 let kinds: Vec<&str> = e.compute_types.iter().map(|t| t.as_str()).collect();
-                Some(Failure {
-                    reason: Reason::MissingInput,
-                    message: format!(
+                missing(
+                    "--compute-type",
+                    format!(
                         "needs --compute-type: applies only to {} compute",
                         kinds.join(", ")
                     ),
-                })
+                )
+            } else if let Some(flag) = missing_template {
+                missing(flag, format!("needs {flag}: the host is {template}"))
             } else {
-                missing_flag.map(|flag| Failure {
-                    reason: Reason::MissingInput,
-                    message: format!("needs {flag}: the host is {template}"),
-                })
+                (None, None)
             };
             Plan {
                 entry: e.clone(),
@@ -201,14 +205,7 @@ pub fn plan(entries: &[Entry], ctx: &Context, only: &[String], skip: &[String]) 
                     .map(expand),
                 privatelink: in_cloud.and_then(|c| c.privatelink),
                 service_tag,
-                missing_flag: if skip
-                    .as_ref()
-                    .is_some_and(|f| f.reason == Reason::MissingInput)
-                {
-                    missing_flag
-                } else {
-                    None
-                },
+                missing_flag,
                 skip,
             }
         })
@@ -315,7 +312,7 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         _ => message,
     };
     let remediation = match (reason, plan.missing_flag) {
-        (Reason::MissingInput, Some(flag)) => format!(
+        (_, Some(flag)) => format!(
             "Give {flag} (or set AMLPROBE_{}).",
             flag.trim_start_matches("--")
                 .replace('-', "_")
@@ -383,8 +380,21 @@ fn layer_of(phase: &str) -> Kind {
         "http" => Kind::Https,
         "websocket" => Kind::Websocket,
         "smb" => Kind::Smb,
-        "dns-azure" => Kind::Dns,
         _ => Kind::Dns,
+    }
+}
+
+/// What an ICMP rejection or a local refusal means, for TCP and UDP alike; `None` for errors
+/// each transport words itself (refused, timed out).
+pub fn describe_unreachable(e: &std::io::Error) -> Option<&'static str> {
+    use nix::errno::Errno;
+    match Errno::from_raw(e.raw_os_error()?) {
+        Errno::EHOSTUNREACH => Some(
+            "ICMP host unreachable or administratively prohibited: a firewall rejects, or no route",
+        ),
+        Errno::ENETUNREACH => Some("network unreachable: no route to this address"),
+        Errno::EACCES | Errno::EPERM => Some("blocked by this node's own firewall"),
+        _ => None,
     }
 }
 
@@ -418,7 +428,7 @@ async fn run_phases(
             let tunnel = proxy
                 .connect(&env.resolvers, &plan.host, port, deadline)
                 .await;
-            let mut phase = Phase::new("proxy", None, started);
+            let mut phase = Phase::new("proxy", started);
             phase.proxy = Some(proxy.display());
             if let Ok((_, p)) = &tunnel {
                 phase.address = Some(p.to_string());
@@ -439,7 +449,7 @@ async fn run_phases(
         let started = Instant::now();
         let who = format!("{peer}");
         let negotiated = smb::negotiate(&mut stream, &who, deadline).await;
-        let mut phase = Phase::new("smb", None, started);
+        let mut phase = Phase::new("smb", started);
         phase.address = Some(peer.to_string());
         if let Ok(d) = &negotiated {
             phase.dialect = Some(smb::dialect_name(*d));
@@ -454,7 +464,7 @@ async fn run_phases(
 
     let started = Instant::now();
     let shaken = tls::handshake(stream, peer, &plan.host, &env.trust, deadline).await;
-    let mut phase = Phase::new("tls", None, started);
+    let mut phase = Phase::new("tls", started);
     phase.address = Some(peer.to_string());
     if let Ok((_, h)) = &shaken {
         phase.version = Some(h.version.clone());
@@ -481,7 +491,7 @@ async fn run_phases(
         Kind::Https => {
             let started = Instant::now();
             let answer = http::request(&mut tls_stream, &plan.host, &e.http, deadline).await;
-            let mut phase = Phase::new("http", None, started);
+            let mut phase = Phase::new("http", started);
             if let Ok(head) = &answer {
                 phase.http_status = Some(head.status);
                 phase.http_server = head.server.clone();
@@ -499,7 +509,7 @@ async fn run_phases(
         Kind::Websocket => {
             let started = Instant::now();
             let upgraded = websocket::upgrade(tls_stream, &plan.host, &e.http.path, deadline).await;
-            let mut phase = Phase::new("websocket", None, started);
+            let mut phase = Phase::new("websocket", started);
             if let Ok(Some(head)) = upgraded.as_ref().map(|u| u.head.as_ref()) {
                 phase.http_status = Some(head.status);
                 phase.http_server = head.server.clone();
@@ -554,13 +564,8 @@ async fn private_endpoint_dns(
     let host = &plan.host;
     let started = Instant::now();
     let (answer, ms) = env.resolve_shared(host, deadline).await;
-    let mut phase = Phase::new("dns", None, started);
+    let mut phase = Phase::dns("dns", started, &answer);
     phase.ms = ms;
-    if let Ok(a) = &answer {
-        phase.addresses = Some(a.addresses.iter().map(IpAddr::to_string).collect());
-        phase.cnames = Some(a.cnames.clone());
-        phase.server = Some(a.server.clone());
-    }
     let judged = answer.clone().and_then(|a| {
         let zone = plan.privatelink.as_deref().unwrap_or("privatelink");
         let through = a
@@ -597,12 +602,8 @@ async fn private_endpoint_dns(
     };
     let started = Instant::now();
     let theirs = azure.resolve(host, deadline).await;
-    let mut phase = Phase::new("dns-azure", None, started);
+    let mut phase = Phase::dns("dns-azure", started, &theirs);
     phase.server = Some(AZURE_DNS.to_string());
-    if let Ok(a) = &theirs {
-        phase.addresses = Some(a.addresses.iter().map(IpAddr::to_string).collect());
-        phase.cnames = Some(a.cnames.clone());
-    }
     record(phases, phase, &theirs);
     let Ok(theirs) = theirs else { return judged };
     let mut ours: Vec<IpAddr> = answer
@@ -659,13 +660,8 @@ async fn direct(
     let e = &plan.entry;
     let started = Instant::now();
     let (answer, dns_ms) = env.resolve_shared(&plan.host, deadline).await;
-    let mut dns_phase = Phase::new("dns", None, started);
+    let mut dns_phase = Phase::dns("dns", started, &answer);
     dns_phase.ms = dns_ms;
-    if let Ok(a) = &answer {
-        dns_phase.addresses = Some(a.addresses.iter().map(IpAddr::to_string).collect());
-        dns_phase.cnames = Some(a.cnames.clone());
-        dns_phase.server = Some(a.server.clone());
-    }
     record(phases, dns_phase, &answer);
     let answer = answer?;
     let via = match answer.cnames.last() {
@@ -680,7 +676,7 @@ async fn direct(
         let addr = SocketAddr::new(answer.addresses[0], port);
         let started = Instant::now();
         let outcome = udp::probe(addr, deadline).await;
-        let mut phase = Phase::new("udp", None, started);
+        let mut phase = Phase::new("udp", started);
         phase.address = Some(addr.to_string());
         let result = match outcome {
             Ok(udp::UdpOutcome::Reply { bytes }) => {
@@ -705,7 +701,7 @@ async fn direct(
 
     let started = Instant::now();
     let connected = tcp::connect(&answer.addresses, port, deadline).await;
-    let mut phase = Phase::new("tcp", None, started);
+    let mut phase = Phase::new("tcp", started);
     phase.address = Some(match &connected {
         Ok((_, peer)) => peer.to_string(),
         Err(_) => SocketAddr::new(answer.addresses[0], port).to_string(),
@@ -840,6 +836,14 @@ mod tests {
             expect_blocked(Reason::ProxyRefused, "x".into()).0,
             Reason::ProxyRefused
         );
+    }
+
+    #[test]
+    fn a_missing_compute_type_names_its_own_flag() {
+        let entries = catalog::load(&[]).unwrap();
+        let plans = plan(&entries, &ctx(Mode::Auto), &["node-os-ubuntu".into()], &[]);
+        assert_eq!(plans[0].skip.as_ref().unwrap().reason, Reason::MissingInput);
+        assert_eq!(plans[0].missing_flag, Some("--compute-type"));
     }
 
     #[test]

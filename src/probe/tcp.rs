@@ -85,18 +85,10 @@ pub fn classify_connect_error(e: &io::Error) -> Reason {
 }
 
 fn describe_connect_error(e: &io::Error) -> String {
-    match e.raw_os_error().map(Errno::from_raw) {
-        Some(Errno::ECONNREFUSED) => {
-            "connection refused (TCP reset): nothing listens, or a firewall rejects".into()
-        }
-        Some(Errno::EHOSTUNREACH) => {
-            "ICMP host unreachable or administratively prohibited: a firewall rejects, or no route"
-                .into()
-        }
-        Some(Errno::ENETUNREACH) => "network unreachable: no route to this address".into(),
-        Some(Errno::EACCES | Errno::EPERM) => "blocked by this node's own firewall".into(),
-        _ => e.to_string(),
+    if e.raw_os_error() == Some(Errno::ECONNREFUSED as i32) {
+        return "connection refused (TCP reset): nothing listens, or a firewall rejects".into();
     }
+    super::describe_unreachable(e).map_or_else(|| e.to_string(), String::from)
 }
 
 #[cfg(test)]

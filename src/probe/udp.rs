@@ -86,17 +86,10 @@ pub async fn probe(addr: SocketAddr, deadline: Instant) -> Result<UdpOutcome, Fa
 }
 
 fn describe_udp_error(e: &io::Error) -> String {
-    match e.raw_os_error().map(Errno::from_raw) {
-        Some(Errno::ECONNREFUSED) => {
-            "ICMP port unreachable: nothing listens, or a firewall rejects".into()
-        }
-        Some(Errno::EHOSTUNREACH) => {
-            "ICMP host unreachable or administratively prohibited: a firewall rejects".into()
-        }
-        Some(Errno::ENETUNREACH) => "ICMP network unreachable: no route".into(),
-        Some(Errno::EACCES | Errno::EPERM) => "blocked by this node's own firewall".into(),
-        _ => e.to_string(),
+    if e.raw_os_error() == Some(Errno::ECONNREFUSED as i32) {
+        return "ICMP port unreachable: nothing listens, or a firewall rejects".into();
     }
+    super::describe_unreachable(e).map_or_else(|| e.to_string(), String::from)
 }
 
 #[cfg(test)]
