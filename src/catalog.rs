@@ -98,6 +98,8 @@ pub struct CloudHost {
     pub stands_for: Option<String>,
     #[serde(default)]
     pub privatelink: Option<String>,
+    #[serde(default)]
+    pub redirect_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,6 +143,16 @@ struct RawEntry {
     http_status: Option<Vec<String>>,
     #[serde(default)]
     expected_issuers: Option<Vec<String>>,
+    #[serde(default)]
+    host_from: Option<HostFrom>,
+    #[serde(default)]
+    redirect_from: Option<String>,
+    #[serde(default)]
+    private_only: bool,
+    #[serde(default)]
+    same_address_as: Option<String>,
+    #[serde(default)]
+    firewall_answer: Option<FirewallAnswer>,
     doc: String,
 }
 
@@ -176,9 +188,59 @@ pub struct Entry {
     /// Organisations whose CAs may issue this endpoint's certificate; `None` = the defaults
     /// of `probes/defaults.toml`, `["*"]` = any trusted issuer.
     pub expected_issuers: Option<Vec<String>>,
+    /// A concrete host the node names itself, used instead of `host` when it is known.
+    pub host_from: Option<HostFrom>,
+    /// An HTTPS URL whose redirect names the real host (public cloud; clouds have their own).
+    pub redirect_from: Option<String>,
+    /// The port is served only through a private endpoint: probed only when the host answers
+    /// a private address.
+    pub private_only: bool,
+    /// For private-endpoint names: the id of the entry whose address this name must share.
+    pub same_address_as: Option<String>,
+    /// How the service's own firewall answers an anonymous request that it rejects.
+    pub firewall_answer: Option<FirewallAnswer>,
     pub doc: String,
     /// `file:line` the entry came from, for messages about it.
     pub origin: String,
+}
+
+/// Where a concrete host can come from on the node itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostFrom {
+    /// The Batch account endpoint, from `AZ_BATCH_ACCOUNT_URL`.
+    BatchAccount,
+    /// The Batch node-management endpoint (`*.service.batch.azure.com`) a variable names.
+    BatchNode,
+    /// The workspace API host, from `AZUREML_SERVICE_ENDPOINT`.
+    ServiceEndpoint,
+}
+
+impl HostFrom {
+    /// The context key (and `context.sources` key) that holds the host.
+    pub fn key(self) -> &'static str {
+        match self {
+            HostFrom::BatchAccount => "batch_account_host",
+            HostFrom::BatchNode => "batch_node_host",
+            HostFrom::ServiceEndpoint => "service_endpoint_host",
+        }
+    }
+
+    pub fn host(self, ctx: &Context) -> Option<&str> {
+        match self {
+            HostFrom::BatchAccount => ctx.batch_account_host.as_deref(),
+            HostFrom::BatchNode => ctx.batch_node_host.as_deref(),
+            HostFrom::ServiceEndpoint => ctx.service_endpoint_host.as_deref(),
+        }
+    }
+}
+
+/// A service whose own firewall gives a recognisable answer to an anonymous request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FirewallAnswer {
+    /// Azure Storage: 403 with `x-ms-error-code: AuthorizationFailure`.
+    Storage,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -202,6 +264,8 @@ pub enum HostCheck {
     /// Inbound TCP 44224 from AzureMachineLearning: cannot be proven from the node.
     #[serde(rename = "inbound-44224")]
     Inbound44224,
+    /// The node's clock against the `Date` of the HTTPS answers of the other checks.
+    Clock,
 }
 
 impl Entry {
@@ -218,11 +282,13 @@ impl Entry {
                 host: self.host.clone(),
                 stands_for: self.stands_for.clone(),
                 privatelink: self.privatelink.clone(),
+                redirect_from: self.redirect_from.clone(),
             }),
             Some(_) if self.kind == Kind::Host => Some(CloudHost {
                 host: self.host.clone(),
                 stands_for: None,
                 privatelink: None,
+                redirect_from: None,
             }),
             Some(c) => c.clone(),
         }
@@ -236,6 +302,8 @@ pub struct HttpSpec {
     pub path: String,
     /// Accepted statuses as inclusive ranges.
     pub accept: Vec<(u16, u16)>,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Default for HttpSpec {
@@ -246,6 +314,7 @@ impl Default for HttpSpec {
             method: "GET".into(),
             path: "/".into(),
             accept: vec![(200, 499)],
+            headers: Vec::new(),
         }
     }
 }
@@ -273,12 +342,35 @@ fn parse_status(s: &str) -> Option<(u16, u16)> {
 #[serde(deny_unknown_fields)]
 struct Defaults {
     expected_issuers: Vec<String>,
+    forward_zones: ForwardZones,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForwardZones {
+    public: Vec<String>,
+    usgov: Vec<String>,
+    china: Vec<String>,
+}
+
+fn defaults() -> Option<Defaults> {
+    toml::from_str::<Defaults>(include_str!("../probes/defaults.toml")).ok()
 }
 
 /// The organisations whose CAs issue Azure's certificates (`probes/defaults.toml`).
 pub fn default_expected_issuers() -> Vec<String> {
-    toml::from_str::<Defaults>(include_str!("../probes/defaults.toml"))
-        .map(|d| d.expected_issuers)
+    defaults().map(|d| d.expected_issuers).unwrap_or_default()
+}
+
+/// The zones a custom DNS server must forward to Azure DNS for a workspace with a private
+/// endpoint in `cloud` (`probes/defaults.toml`).
+pub fn forward_zones(cloud: Cloud) -> Vec<String> {
+    defaults()
+        .map(|d| match cloud {
+            Cloud::Public => d.forward_zones.public,
+            Cloud::Usgov => d.forward_zones.usgov,
+            Cloud::China => d.forward_zones.china,
+        })
         .unwrap_or_default()
 }
 
@@ -428,6 +520,40 @@ pub fn parse(
                 "expected_issuers is empty: list organisations, or [\"*\"] for any".into(),
             );
         }
+        let redirects = std::iter::once(r.redirect_from.as_ref()).chain(
+            [&r.usgov, &r.china]
+                .into_iter()
+                .map(|c| c.as_ref().and_then(|c| c.redirect_from.as_ref())),
+        );
+        for url in redirects.flatten() {
+            if !matches!(r.kind, Kind::Tls | Kind::Https) {
+                return fail("redirect_from needs kind \"tls\" or \"https\"".into());
+            }
+            if let Err(what) = https_url_host(url) {
+                return fail(format!("redirect_from \"{url}\": {what}"));
+            }
+        }
+        if r.private_only && (r.port.is_none() || matches!(r.kind, Kind::Dns | Kind::Host)) {
+            return fail("private_only needs a port: it limits which answers are probed".into());
+        }
+        if let Some(other) = &r.same_address_as {
+            if r.kind != Kind::Dns || !valid_id(other) {
+                return fail(format!(
+                    "same_address_as = \"{other}\" needs kind \"dns\" and the id of another entry"
+                ));
+            }
+        }
+        match r.firewall_answer {
+            Some(_) if r.kind != Kind::Https => {
+                return fail("firewall_answer needs kind \"https\": it reads the HTTP answer".into())
+            }
+            // Storage answers an anonymous request by its API version; naming one keeps the
+            // answer of an open path stable (401 NoAuthenticationInformation).
+            Some(FirewallAnswer::Storage) => http
+                .headers
+                .push(("x-ms-version".into(), "2021-08-06".into())),
+            None => {}
+        }
         let modes = r
             .modes
             .unwrap_or_else(|| vec![Mode::PublicIp, Mode::NoPublicIp]);
@@ -459,10 +585,48 @@ pub fn parse(
             service_tag: r.service_tag,
             http,
             expected_issuers: r.expected_issuers,
+            host_from: r.host_from,
+            redirect_from: r.redirect_from,
+            private_only: r.private_only,
+            same_address_as: r.same_address_as,
+            firewall_answer: r.firewall_answer,
             doc: r.doc,
         });
     }
     Ok(entries)
+}
+
+/// The host of an `https://host[:port]/path` URL, checked to be a DNS name.
+pub fn https_url_host(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or("must start with https://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("must not carry credentials".into());
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((h, port)) if port.parse::<u16>().is_ok() => h,
+        _ => authority,
+    };
+    if is_dns_name(host) {
+        Ok(host.to_ascii_lowercase())
+    } else {
+        Err(format!("'{host}' is not a host name"))
+    }
+}
+
+/// Letters, digits and hyphens in dot-separated labels of 1-63 characters; at least two labels.
+pub fn is_dns_name(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.len() <= 253
+        && host.contains('.')
+        && host.split('.').all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
 }
 
 fn valid_id(s: &str) -> bool {
@@ -531,6 +695,22 @@ pub fn load(extra: &[(String, String)]) -> Result<Vec<Entry>, CatalogError> {
     }
     for (file, text) in extra {
         all.extend(parse(file, text, &mut seen)?);
+    }
+    for e in &all {
+        let Some(other) = &e.same_address_as else {
+            continue;
+        };
+        if !all.iter().any(|o| &o.id == other && o.kind == Kind::Dns) {
+            let (file, line) = e.origin.rsplit_once(':').unwrap_or((&e.origin, "0"));
+            return Err(CatalogError {
+                file: file.to_string(),
+                line: line.parse().unwrap_or(0),
+                what: format!(
+                    "endpoint \"{}\": same_address_as = \"{other}\" names no DNS entry",
+                    e.id
+                ),
+            });
+        }
     }
     Ok(all)
 }

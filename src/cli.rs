@@ -116,6 +116,10 @@ pub struct CheckArgs {
     /// Deadline of one check, all its phases together (5s, 1500ms)
     #[arg(long, env = "AMLPROBE_TIMEOUT", value_parser = parse_timeout, default_value = "5s", value_name = "DURATION")]
     pub timeout: Duration,
+    /// How long UDP silence is awaited before it counts as no reply (default: 4 of the slowest
+    /// round trips seen, between 300ms and 1500ms)
+    #[arg(long, env = "AMLPROBE_UDP_WAIT", value_parser = parse_udp_wait, value_name = "DURATION")]
+    pub udp_wait: Option<Duration>,
     /// Report format on stdout (default: table on a terminal, json otherwise)
     #[arg(short, long, env = "AMLPROBE_OUTPUT", value_enum)]
     pub output: Option<Format>,
@@ -153,6 +157,16 @@ pub fn parse_timeout(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+pub fn parse_udp_wait(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim()).map_err(|e| {
+        format!("'{s}' is not a duration ({e}): use a number and a unit, like 300ms or 1s")
+    })?;
+    if d < Duration::from_millis(10) || d > Duration::from_secs(60) {
+        return Err(format!("'{s}' is out of range: give between 10ms and 60s"));
+    }
+    Ok(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +194,11 @@ mod tests {
         assert!(parse_timeout("5").is_err());
         assert!(parse_timeout("0s").is_err());
         assert!(parse_timeout("2h").is_err());
+        assert_eq!(
+            parse_udp_wait("300ms").unwrap(),
+            Duration::from_millis(300)
+        );
+        assert!(parse_udp_wait("1ms").is_err() && parse_udp_wait("soon").is_err());
     }
 
     #[test]

@@ -93,6 +93,12 @@ pub struct Context {
     pub workspace_region: Option<String>,
     /// Why the mode is what it is, when it was not given.
     pub mode_reason: Option<String>,
+    /// The workspace API host the node's jobs use (`AZUREML_SERVICE_ENDPOINT`).
+    pub service_endpoint_host: Option<String>,
+    /// The Batch account endpoint behind this compute (`AZ_BATCH_ACCOUNT_URL`).
+    pub batch_account_host: Option<String>,
+    /// The Batch node-management endpoint, where a variable names it.
+    pub batch_node_host: Option<String>,
     /// Values found malformed and ignored.
     pub warnings: Vec<String>,
     /// What discovery could not ask, and why.

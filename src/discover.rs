@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::catalog;
 use crate::context::{self, Cloud, ComputeType, Context, Mode};
 use crate::probe::imds;
 
@@ -36,8 +37,27 @@ const KNOWN: &[&str] = &[
     "AZUREML_WORKSPACE_ID",
     "AZ_BATCHAI_CLUSTER_NAME",
     "AZ_BATCH_NODE_ID",
+    "AZ_BATCH_ACCOUNT_URL",
+    "AZUREML_SERVICE_ENDPOINT",
     "DATABRICKS_RUNTIME_VERSION",
 ];
+
+/// Whether discovery reads a variable: the known ones, and Batch or Azure ML variables that
+/// name an endpoint (`…_URL`, `…_URI`, `…_ENDPOINT`, `…_HOST`). Nothing named like a
+/// credential is ever read.
+fn wanted(name: &str) -> bool {
+    if KNOWN.contains(&name) {
+        return true;
+    }
+    let secret = ["TOKEN", "KEY", "SECRET", "PASSWORD", "SAS", "SIG", "CRED"]
+        .iter()
+        .any(|w| name.contains(w));
+    let family = name.starts_with("AZ_BATCH_") || name.starts_with("AZUREML_");
+    let endpoint = ["_URL", "_URI", "_ENDPOINT", "_HOST"]
+        .iter()
+        .any(|s| name.ends_with(s));
+    family && endpoint && !secret
+}
 
 impl Variables {
     /// `file` is the environment file's path and its text (if it could be read).
@@ -47,7 +67,7 @@ impl Variables {
         warnings: &mut Vec<String>,
     ) -> Variables {
         let env = env
-            .filter(|(k, v)| KNOWN.contains(&k.as_str()) && !v.trim().is_empty())
+            .filter(|(k, v)| wanted(k) && !v.trim().is_empty())
             .collect();
         let (file_label, file) = match file {
             Some((path, text)) => (
@@ -71,6 +91,17 @@ impl Variables {
         self.file
             .get(name)
             .map(|v| (v.clone(), self.file_label.clone()))
+    }
+
+    /// Every variable read, by name, each with its value and source; the environment wins.
+    pub fn all(&self) -> Vec<(String, String, String)> {
+        let mut names: Vec<&String> = self.env.keys().chain(self.file.keys()).collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .filter_map(|n| self.get(n).map(|(v, s)| (n.clone(), v, s)))
+            .collect()
     }
 }
 
@@ -103,7 +134,7 @@ pub fn parse_env_file(
             .and_then(|v| v.strip_suffix('"'))
             .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
             .unwrap_or(v);
-        if KNOWN.contains(&k) {
+        if wanted(k) {
             out.insert(k.to_string(), v.to_string());
         }
     }
@@ -111,6 +142,37 @@ pub fn parse_env_file(
         warnings.push(format!("{path}: {bad} malformed line(s) ignored"));
     }
     out
+}
+
+/// The DNS zones of Azure Batch in each cloud.
+const BATCH_ZONES: &[&str] = &[
+    "batch.azure.com",
+    "batch.usgovcloudapi.net",
+    "batch.chinacloudapi.cn",
+];
+
+/// `<account>.<region>.batch.azure.com` (or, with `service`, `<id>.<region>.service.batch…`):
+/// a concrete Batch host, never the bare regional zone that stands for the wildcard.
+pub fn batch_host(host: &str, service: bool) -> Option<String> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if !catalog::is_dns_name(&host) {
+        return None;
+    }
+    BATCH_ZONES.iter().find_map(|zone| {
+        let rest = host.strip_suffix(zone)?.strip_suffix('.')?;
+        let (left, is_service) = match rest.strip_suffix(".service") {
+            Some(left) => (left, true),
+            None => (rest, false),
+        };
+        (is_service == service && left.split('.').count() >= 2).then(|| host.clone())
+    })
+}
+
+/// The first Batch node-management host (`<id>.<region>.service.batch.azure.com`) in a value.
+pub fn batch_node_host_in(value: &str) -> Option<String> {
+    value
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        .find_map(|token| batch_host(token.trim_matches('.'), true))
 }
 
 /// What an MLflow tracking URI says about the workspace.
@@ -198,6 +260,40 @@ pub fn discover(
         }
     }
 
+    // Concrete hosts the node names itself: the workspace API, the Batch account, the Batch
+    // node-management endpoint.
+    for (key, name) in [
+        ("service_endpoint_host", "AZUREML_SERVICE_ENDPOINT"),
+        ("batch_account_host", "AZ_BATCH_ACCOUNT_URL"),
+    ] {
+        let Some((url, source)) = vars.get(name) else {
+            continue;
+        };
+        let host = catalog::https_url_host(url.trim()).and_then(|h| match key {
+            "batch_account_host" => batch_host(&h, false)
+                .ok_or_else(|| format!("'{h}' is not a Batch account host (<account>.<region>.batch.azure.com)")),
+            _ => Ok(h),
+        });
+        match host {
+            Ok(h) => {
+                match key {
+                    "batch_account_host" => ctx.batch_account_host = Some(h),
+                    _ => ctx.service_endpoint_host = Some(h),
+                }
+                set(&mut ctx, key, source);
+            }
+            Err(e) => warnings.push(format!("{name} from {source}: {e}; ignored")),
+        }
+    }
+    if let Some((host, source)) = vars
+        .all()
+        .into_iter()
+        .find_map(|(_, value, source)| batch_node_host_in(&value).map(|h| (h, source)))
+    {
+        ctx.batch_node_host = Some(host);
+        set(&mut ctx, "batch_node_host", source);
+    }
+
     // A variable that is present but malformed is a warning, never a value.
     let mut valid =
         |name: &str, parse: fn(&str) -> Result<String, String>| -> Option<(String, String)> {
@@ -210,27 +306,44 @@ pub fn discover(
                 }
             }
         };
-    // Region: flag, IMDS, then the tracking URI.
+    // Region: the workspace's (the flag, the tracking URI, the service endpoint), which is what
+    // the documents mean by <region>; the node's own (IMDS) only when nothing names the
+    // workspace's.
     ctx.node_region = facts.as_ref().and_then(|f| f.location.clone());
-    ctx.workspace_region = tracking.as_ref().and_then(|(t, _)| t.region.clone());
-    if let Some(r) = &flags.region {
-        ctx.region = Some(r.clone());
-        set(&mut ctx, "region", "flag".into());
-    } else if let Some(r) = &ctx.node_region {
-        ctx.region = Some(r.clone());
-        set(&mut ctx, "region", "imds".into());
-    } else if let Some((
-        Tracking {
-            region: Some(r), ..
-        },
-        source,
-    )) = &tracking
-    {
-        ctx.region = Some(r.clone());
-        set(&mut ctx, "region", source.clone());
-    }
-    if flags.region.is_some() && ctx.workspace_region.is_none() {
-        ctx.workspace_region = flags.region.clone();
+    let service_region = ctx
+        .service_endpoint_host
+        .as_ref()
+        .and_then(|h| parse_tracking_uri(h).region)
+        .map(|r| (r, ctx.sources["service_endpoint_host"].clone()));
+    let workspace = flags
+        .region
+        .clone()
+        .map(|r| (r, "flag".to_string()))
+        .or_else(|| {
+            tracking
+                .as_ref()
+                .and_then(|(t, source)| t.region.clone().map(|r| (r, source.clone())))
+        })
+        .or(service_region);
+    ctx.workspace_region = workspace.as_ref().map(|(r, _)| r.clone());
+    match (workspace, ctx.node_region.clone()) {
+        (Some((r, source)), node) => {
+            if let Some(node) = node.filter(|n| *n != r) {
+                ctx.notes.push(format!(
+                    "this node runs in {node} (IMDS) but the workspace is in {r} ({source}): <region> in host names and service tags is the workspace's region"
+                ));
+            }
+            ctx.region = Some(r);
+            set(&mut ctx, "region", source);
+        }
+        (None, Some(node)) => {
+            ctx.region = Some(node.clone());
+            set(&mut ctx, "region", "imds".into());
+            ctx.notes.push(format!(
+                "nothing names the workspace's region, so it is taken to be the node's ({node}, IMDS); give --region if the workspace is elsewhere"
+            ));
+        }
+        (None, None) => {}
     }
 
     // Cloud: flag, IMDS, else public.
@@ -439,7 +552,7 @@ mod tests {
     }
 
     #[test]
-    fn flags_win_and_imds_comes_before_the_tracking_uri() {
+    fn flags_win_and_the_workspace_region_comes_before_the_nodes() {
         let (v, w) = vars(
             &[
                 ("MLFLOW_TRACKING_URI", URI),
@@ -454,10 +567,25 @@ mod tests {
             warnings: vec![],
         };
         let ctx = discover(&Flags::default(), &v, Some(Ok(facts.clone())), w.clone());
-        assert_eq!(ctx.region.as_deref(), Some("northeurope"));
-        assert_eq!(ctx.sources["region"], "imds");
+        // <region> in host names is the workspace's; the node's own region is kept beside it.
+        assert_eq!(ctx.region.as_deref(), Some("westeurope"));
+        assert_eq!(ctx.sources["region"], "env:MLFLOW_TRACKING_URI");
         assert_eq!(ctx.node_region.as_deref(), Some("northeurope"));
         assert_eq!(ctx.workspace_region.as_deref(), Some("westeurope"));
+        assert!(
+            ctx.notes
+                .iter()
+                .any(|n| n.contains("runs in northeurope") && n.contains("westeurope")),
+            "{:?}",
+            ctx.notes
+        );
+        // With nothing naming the workspace, the node's region stands in, and says so.
+        let (alone, w2) = vars(&[("AZ_BATCHAI_CLUSTER_NAME", "cpu")], None);
+        let ctx = discover(&Flags::default(), &alone, Some(Ok(facts.clone())), w2);
+        assert_eq!(ctx.region.as_deref(), Some("northeurope"));
+        assert_eq!(ctx.sources["region"], "imds");
+        assert_eq!(ctx.workspace_region, None);
+        assert!(ctx.notes.iter().any(|n| n.contains("taken to be the node's")));
         assert_eq!(ctx.compute_type, Some(ComputeType::Cluster));
         assert_eq!(ctx.mode, Mode::PublicIp);
         let flags = Flags {
@@ -473,6 +601,50 @@ mod tests {
         );
         assert_eq!(ctx.mode, Mode::NoPublicIp);
         assert_eq!(ctx.sources["cloud"], "flag");
+    }
+
+    #[test]
+    fn batch_and_service_hosts_come_from_the_nodes_variables() {
+        let (v, w) = vars(
+            &[
+                ("AZ_BATCH_ACCOUNT_URL", "https://myacct.westeurope.batch.azure.com/"),
+                ("AZUREML_SERVICE_ENDPOINT", "https://northeurope.api.azureml.ms"),
+                ("AZ_BATCH_AUTHENTICATION_TOKEN", "abc.westeurope.service.batch.azure.com"),
+                ("AZ_BATCH_NODE_MANAGEMENT_URL", "https://1234.westeurope.service.batch.azure.com:443/"),
+            ],
+            None,
+        );
+        let ctx = discover(&Flags::default(), &v, None, w);
+        assert_eq!(
+            ctx.batch_account_host.as_deref(),
+            Some("myacct.westeurope.batch.azure.com")
+        );
+        assert_eq!(ctx.sources["batch_account_host"], "env:AZ_BATCH_ACCOUNT_URL");
+        assert_eq!(
+            ctx.batch_node_host.as_deref(),
+            Some("1234.westeurope.service.batch.azure.com")
+        );
+        assert_eq!(ctx.sources["batch_node_host"], "env:AZ_BATCH_NODE_MANAGEMENT_URL");
+        assert_eq!(
+            ctx.service_endpoint_host.as_deref(),
+            Some("northeurope.api.azureml.ms")
+        );
+        assert_eq!(ctx.region.as_deref(), Some("northeurope"));
+        assert_eq!(ctx.sources["region"], "env:AZUREML_SERVICE_ENDPOINT");
+        // A token is never read, even when it looks like a host.
+        assert!(!wanted("AZ_BATCH_AUTHENTICATION_TOKEN"));
+        // Bare zones are not hosts; sovereign clouds have their own zones.
+        assert_eq!(batch_host("westeurope.batch.azure.com", false), None);
+        assert_eq!(batch_host("westeurope.service.batch.azure.com", true), None);
+        assert_eq!(
+            batch_host("a.usgovvirginia.batch.usgovcloudapi.net", false).as_deref(),
+            Some("a.usgovvirginia.batch.usgovcloudapi.net")
+        );
+        assert_eq!(batch_host("a.westeurope.service.batch.azure.com", false), None);
+        let (bad, w) = vars(&[("AZ_BATCH_ACCOUNT_URL", "http://x")], None);
+        let ctx = discover(&Flags::default(), &bad, None, w);
+        assert_eq!(ctx.batch_account_host, None);
+        assert!(ctx.warnings.iter().any(|w| w.contains("AZ_BATCH_ACCOUNT_URL")));
     }
 
     #[test]

@@ -233,6 +233,7 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
         proxy,
         azure_dns,
         ctx.clone(),
+        args.udp_wait,
     ));
 
     let total = plans.len();
@@ -318,6 +319,21 @@ struct Listed<'a> {
     target: probe::Target,
     #[serde(skip_serializing_if = "Option::is_none")]
     stands_for: Option<&'a str>,
+    /// The host was only chosen to stand for the wildcard.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stand_in: bool,
+    /// Where a host the node named came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_source: Option<&'a str>,
+    /// The URL whose redirect names the host probed instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect_from: Option<&'a str>,
+    /// For private-endpoint names: the host whose address this one must share.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    same_address_as: Option<&'a str>,
+    /// Probed only when the host answers a private address.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    private_only: bool,
     /// For private-endpoint names: the zone the answer must come through.
     #[serde(skip_serializing_if = "Option::is_none")]
     privatelink: Option<&'a str>,
@@ -340,7 +356,7 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
             id: &p.entry.id,
             group: &p.entry.group,
             title: &p.entry.title,
-            required: p.entry.required,
+            required: p.required,
             kind: p.entry.kind,
             target: probe::Target {
                 host: p.host.clone(),
@@ -348,6 +364,11 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
                 transport: p.entry.transport,
             },
             stands_for: p.stands_for.as_deref(),
+            stand_in: p.stand_in,
+            host_source: p.host_source.as_deref(),
+            redirect_from: p.redirect_from.as_deref(),
+            same_address_as: p.same_address_as.as_deref(),
+            private_only: p.entry.private_only,
             privatelink: p.privatelink.as_deref(),
             needs: catalog::PLACEHOLDERS
                 .iter()
@@ -401,6 +422,9 @@ fn explain(code: &str) -> Result<i32, Stop> {
             port: None,
             transport: "tcp",
             service_tag: None,
+            stands_for: None,
+            forward_zones: &catalog::forward_zones(context::Cloud::Public).join(", "),
+            check: None,
         },
     );
     let mut text = format!(

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::catalog::HostCheck;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -88,6 +90,10 @@ reasons! {
     HostRegionMismatch = "host_region_mismatch", Warn, "the node runs in another region than the workspace";
     NotObservable = "not_observable", Skip, "the requirement cannot be proven from the node itself";
     NotApplicable = "not_applicable", Skip, "the check does not apply to this mode or cloud";
+    StandInUnresolvable = "stand_in_unresolvable", Warn, "a host that only stands for a wildcard does not resolve: inconclusive, allow the wildcard by tag or rule";
+    StorageFirewallDenied = "storage_firewall_denied", Fail, "the storage account answered 403 AuthorizationFailure: its own firewall rejects this node";
+    ClockSkew = "clock_skew", Warn, "the node's clock differs from the servers' Date by more than 5 minutes";
+    DnsPrivateMismatch = "dns_private_mismatch", Warn, "a name that must answer the workspace's private endpoint answers another private address";
 }
 
 impl fmt::Display for Reason {
@@ -108,7 +114,10 @@ impl Reason {
         match self {
             Ok | MissingInput | NotApplicable => String::new(),
             DnsNxdomain | DnsNoRecords | DnsTimeout | DnsServfail | DnsRefused | DnsPublicAddress
-            | DnsResolverMismatch | DnsNoPrivatelink => CUSTOM_DNS.into(),
+            | DnsResolverMismatch | DnsNoPrivatelink | DnsPrivateMismatch => CUSTOM_DNS.into(),
+            StandInUnresolvable => format!("{TRAINING_VNET}#compute-instancecluster-with-no-public-ip"),
+            StorageFirewallDenied => "https://learn.microsoft.com/azure/storage/common/storage-network-security".into(),
+            ClockSkew => "https://learn.microsoft.com/azure/virtual-machines/linux/time-sync".into(),
             TcpRefused | TcpTimeout | TcpUnreachable | UdpUnreachable | UdpNoReply => {
                 format!("{TRAINING_VNET}#compute-instancecluster-with-no-public-ip")
             }
@@ -146,6 +155,12 @@ pub struct Subject<'a> {
     pub port: Option<u16>,
     pub transport: &'a str,
     pub service_tag: Option<&'a str>,
+    /// The wildcard requirement the host stands for, if any.
+    pub stands_for: Option<&'a str>,
+    /// The zones a custom DNS server must forward to Azure DNS in this cloud, comma-separated.
+    pub forward_zones: &'a str,
+    /// For checks of the node itself: which one.
+    pub check: Option<HostCheck>,
 }
 
 impl Subject<'_> {
@@ -177,9 +192,31 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
             "Fix the DNS server this node uses (see node.resolvers): it must answer for {host}, recursively or by forwarding to Azure DNS (168.63.129.16). Allow UDP and TCP 53 to it."
         ),
         Reason::DnsPublicAddress => format!(
-            "{host} must answer the private endpoint's address: forward api.azureml.ms, notebooks.azure.net, instances.azureml.ms to 168.63.129.16 and link the privatelink zones to this VNet."
+            "{host} must answer the private endpoint's address: forward {} to 168.63.129.16 and link the privatelink zones to this VNet.",
+            s.forward_zones
         ),
-        Reason::DnsResolverMismatch => "Make the custom DNS server forward the Azure ML zones (api.azureml.ms, notebooks.azure.net, instances.azureml.ms, aznbcontent.net, inference.ml.azure.com) to 168.63.129.16.".into(),
+        Reason::DnsResolverMismatch => format!(
+            "Make the custom DNS server forward the Azure ML zones ({}) to 168.63.129.16.",
+            s.forward_zones
+        ),
+        Reason::DnsPrivateMismatch => format!(
+            "{host} must answer the workspace private endpoint's address: fix the record in the private DNS zone (or forward {} to 168.63.129.16) so it follows the workspace's private endpoint.",
+            s.forward_zones
+        ),
+        Reason::StandInUnresolvable => {
+            let wildcard = s.stands_for.unwrap_or("the documented wildcard");
+            let tag = s
+                .service_tag
+                .map(|t| format!("service tag {t} (NSG) or "))
+                .unwrap_or_default();
+            format!(
+                "Inconclusive, not a failure: {host} was only chosen to stand for {wildcard} and does not exist in DNS, so the wildcard cannot be tested by name. Allow {wildcard} by {tag}a firewall FQDN rule."
+            )
+        }
+        Reason::StorageFirewallDenied => format!(
+            "The storage account behind {host} rejects this node's address in its own firewall (not the NSG): in the account's Networking settings add a virtual network rule for this subnet (with the Microsoft.Storage service endpoint) or reach it through a private endpoint."
+        ),
+        Reason::ClockSkew => "Fix the node's clock: enable time synchronisation (chrony or systemd-timesyncd with the Azure PTP clock, or NTP to time.windows.com over UDP 123). Skew breaks TLS validity checks and Microsoft Entra tokens.".into(),
         Reason::TcpRefused => format!(
             "Something on the path refused the connection. Allow {}; if it is allowed, the endpoint itself is not listening.",
             s.rule()
@@ -235,7 +272,10 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         Reason::HostNotUbuntu => "Attach a virtual machine that runs Ubuntu: Azure ML supports no other OS for attached compute.".into(),
         Reason::HostDockerBridge => "Move the compute to a subnet outside 172.17.0.0/16 (Docker's default bridge), or change Docker's bip setting on the node.".into(),
         Reason::HostRegionMismatch => "Put the compute in the workspace's region (SDK v1 requires it; v2 clusters may differ but pay in latency and transfer costs).".into(),
-        Reason::NotObservable => "Check it outside the node: the subnet's NSG must allow inbound TCP 44224 from service tag AzureMachineLearning.".into(),
+        Reason::NotObservable => match s.check {
+            Some(HostCheck::Clock) => "Nothing answered HTTPS to compare with: compare the clock by hand (timedatectl, chronyc tracking).".into(),
+            _ => "Check it outside the node: the subnet's NSG must allow inbound TCP 44224 from service tag AzureMachineLearning.".into(),
+        },
         Reason::NotApplicable => String::new(),
     }
 }
@@ -264,6 +304,9 @@ mod tests {
             port: Some(443),
             transport: "tcp",
             service_tag: Some("AzureActiveDirectory"),
+            stands_for: Some("*.windows.net"),
+            forward_zones: "api.azureml.ms",
+            check: None,
         };
         for r in Reason::ALL {
             let fix = remediation(*r, &s);

@@ -32,6 +32,8 @@ pub struct Answer {
 }
 
 pub const SYSTEM_RESOLV_CONF: &str = "/etc/resolv.conf";
+/// The `server` of an answer from the hosts file.
+pub const HOSTS_FILE: &str = "/etc/hosts";
 
 fn server_label(addr: SocketAddr) -> String {
     if addr.port() == 53 {
@@ -115,7 +117,7 @@ impl Resolvers {
         (!addresses.is_empty()).then(|| Answer {
             addresses,
             cnames: Vec::new(),
-            server: "/etc/hosts".into(),
+            server: HOSTS_FILE.into(),
         })
     }
 

@@ -7,14 +7,14 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{timeout_at, Instant};
 
 use super::Failure;
-use crate::catalog::HttpSpec;
+use crate::catalog::{FirewallAnswer, HttpSpec};
 use crate::verdict::Reason;
 
 /// The most of a response head amlprobe reads before calling the peer broken.
 pub const MAX_HEAD: usize = 16 * 1024;
 
 /// The parts of a response head the report uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Head {
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
@@ -22,6 +22,10 @@ pub struct Head {
     pub reason: String,
     pub server: Option<String>,
     pub location: Option<String>,
+    /// `Date`, as sent.
+    pub date: Option<String>,
+    /// Azure Storage's `x-ms-error-code`.
+    pub error_code: Option<String>,
 }
 
 /// Why no head could be read.
@@ -62,6 +66,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
                 reason: resp.reason.unwrap_or("").to_string(),
                 server: find("server"),
                 location: find("location"),
+                date: find("date"),
+                error_code: find("x-ms-error-code"),
             }))
         }
         Ok(httparse::Status::Partial) => Ok(None),
@@ -150,12 +156,16 @@ pub async fn request<S: AsyncRead + AsyncWrite + Unpin>(
     spec: &HttpSpec,
     deadline: Instant,
 ) -> Result<Head, Failure> {
-    let req = format!(
-        "{} {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: amlprobe/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+    let mut req = format!(
+        "{} {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: amlprobe/{}\r\nAccept: */*\r\nConnection: close\r\n",
         spec.method,
         spec.path,
         env!("CARGO_PKG_VERSION")
     );
+    for (name, value) in &spec.headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    req.push_str("\r\n");
     match timeout_at(deadline, stream.write_all(req.as_bytes())).await {
         Err(_) => return Err(head_failure(HeadError::Timeout { bytes: 0 }, host)),
         Ok(Err(e)) => return Err(head_failure(HeadError::Io(e.to_string()), host)),
@@ -183,6 +193,22 @@ pub async fn request<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// The answer a service's own firewall gives an anonymous request it rejects, if this is one.
+/// Any other answer means the path to the service is open.
+pub fn firewall_denial(service: FirewallAnswer, host: &str, head: &Head) -> Option<Failure> {
+    match service {
+        FirewallAnswer::Storage => (head.status == 403
+            && head.error_code.as_deref() == Some("AuthorizationFailure"))
+        .then(|| Failure {
+            reason: Reason::StorageFirewallDenied,
+            message: format!(
+                "{host}: HTTP 403 {} (x-ms-error-code: AuthorizationFailure): the storage account's own firewall rejects requests from this node's address",
+                head.reason
+            ),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +227,26 @@ mod tests {
             parse_head(b"\x16\x03\x01garbage\r\n\r\n"),
             Err(HeadError::NotHttp { .. })
         ));
+    }
+
+    #[test]
+    fn only_a_403_authorization_failure_is_the_storage_firewall() {
+        let head = |raw: &[u8]| parse_head(raw).unwrap().unwrap();
+        let denied = head(b"HTTP/1.1 403 This request is not authorized to perform this operation.\r\nx-ms-error-code: AuthorizationFailure\r\nDate: Thu, 26 Nov 2026 10:00:00 GMT\r\n\r\n");
+        assert_eq!(denied.date.as_deref(), Some("Thu, 26 Nov 2026 10:00:00 GMT"));
+        let f = firewall_denial(FirewallAnswer::Storage, "st1.blob.core.windows.net", &denied)
+            .unwrap();
+        assert_eq!(f.reason, Reason::StorageFirewallDenied);
+        assert!(f.message.contains("AuthorizationFailure"), "{}", f.message);
+        for open in [
+            &b"HTTP/1.1 401 Server failed to authenticate the request.\r\nx-ms-error-code: NoAuthenticationInformation\r\n\r\n"[..],
+            b"HTTP/1.1 403 Forbidden\r\nx-ms-error-code: AuthenticationFailed\r\n\r\n",
+            b"HTTP/1.1 403 Forbidden\r\n\r\n",
+            b"HTTP/1.1 409 Public access is not permitted\r\nx-ms-error-code: PublicAccessNotPermitted\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nx-ms-error-code: AuthorizationFailure\r\n\r\n",
+        ] {
+            assert!(firewall_denial(FirewallAnswer::Storage, "h", &head(open)).is_none());
+        }
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Runs one check's phases (DNS, then TCP or UDP, then TLS) under one deadline, and all checks
 //! at once. Each layer lives in its own module as a small async function.
 
+pub mod clock;
 pub mod dns;
 pub mod host;
 pub mod http;
 pub mod imds;
+mod private_endpoint;
 pub mod proxy;
+mod redirect;
 pub mod smb;
 pub mod tcp;
 pub mod tls;
@@ -21,7 +24,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, OnceCell};
 use tokio::time::Instant;
 
-use crate::catalog::{self, Entry, Expect, Kind, Transport};
+use crate::catalog::{self, Entry, Expect, HostCheck, Kind, Transport};
 use crate::context::{ComputeType, Context, Mode};
 use crate::verdict::{self, Reason, Status, Subject};
 
@@ -61,6 +64,12 @@ pub struct Phase {
     pub dialect: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
+    /// The `Date` header of an HTTP answer, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The host a redirect named (its path and signature are not kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_host: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -108,6 +117,9 @@ pub struct CheckResult {
     /// The wildcard requirement the concrete host stands for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stands_for: Option<String>,
+    /// The host was only chosen to stand for the wildcard: not resolving is inconclusive.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stand_in: bool,
     /// The HTTP proxy this check went through, credentials hidden.
     pub proxy: Option<String>,
     pub status: Status,
@@ -127,12 +139,33 @@ pub struct Plan {
     pub entry: Entry,
     pub host: String,
     pub stands_for: Option<String>,
+    /// The host was chosen only to stand for `stands_for` (fixed text and the region, no name
+    /// the node gave): if it does not exist in DNS, that is inconclusive, not a failure.
+    pub stand_in: bool,
+    /// Where a host the node named itself came from (`env:AZ_BATCH_ACCOUNT_URL`).
+    pub host_source: Option<String>,
     /// For private-endpoint DNS checks, the zone the CNAME chain must pass through.
     pub privatelink: Option<String>,
+    /// An HTTPS URL whose redirect names the host to probe instead.
+    pub redirect_from: Option<String>,
+    /// For private-endpoint names: the host whose address this one must share, if it could
+    /// be built.
+    pub same_address_as: Option<String>,
     pub service_tag: Option<String>,
+    /// Whether a failure fails the run: the entry's `required`, except that a check of one
+    /// networking mode only cannot fail a run whose mode is unknown.
+    pub required: bool,
     /// The flag that would supply a missing template value.
     pub missing_flag: Option<&'static str>,
     pub skip: Option<Failure>,
+}
+
+/// Whether a host template names something the node gave (a compute, account or workspace):
+/// such a host is the real one, not a stand-in.
+fn names_the_nodes_own(template: &str) -> bool {
+    catalog::PLACEHOLDERS
+        .iter()
+        .any(|(p, _)| *p != "region" && template.contains(&format!("{{{p}}}")))
 }
 
 /// Expand the selected entries for the context; skipped ones carry their reason.
@@ -140,76 +173,99 @@ pub fn plan(entries: &[Entry], ctx: &Context, only: &[String], skip: &[String]) 
     entries
         .iter()
         .filter(|e| e.selected(only, skip))
-        .map(|e| {
-            let in_cloud = e.host_for(ctx.cloud);
-            let expand = |t: &String| catalog::expand(t, ctx).unwrap_or_else(|_| t.clone());
-            let service_tag = e.service_tag.as_ref().map(expand);
-            let template = in_cloud
-                .as_ref()
-                .map(|c| c.host.clone())
-                .unwrap_or_else(|| e.host.clone());
-            let (host, missing_template) = match catalog::expand(&template, ctx) {
-                Ok(host) => (host.to_ascii_lowercase(), None),
-                Err(flag) => (template.clone(), Some(flag)),
-            };
-            let not_applicable = |message: String| {
-                let f = Failure {
-                    reason: Reason::NotApplicable,
-                    message,
-                };
-                (Some(f), None)
-            };
-            let missing = |flag: &'static str, message: String| {
-                let f = Failure {
-                    reason: Reason::MissingInput,
-                    message,
-                };
-                (Some(f), Some(flag))
-            };
-            // The first reason not to run wins; a missing input also names the flag that gives it.
-            let (skip, missing_flag) = if in_cloud.is_none() {
-                not_applicable(format!(
-                    "does not exist in the {} cloud",
-                    ctx.cloud.as_str()
-                ))
-            } else if ctx.mode != Mode::Auto && !e.modes.contains(&ctx.mode) {
-                not_applicable(format!("does not apply in {} mode", ctx.mode.as_str()))
-            } else if let Some(t) = ctx.compute_type.filter(|t| !e.compute_types.contains(t)) {
-                not_applicable(format!("does not apply to a {} compute", t.as_str()))
-            } else if ctx.compute_type.is_none()
-                && !e
-                    .compute_types
-                    .iter()
-                    .any(|t| matches!(t, ComputeType::Instance | ComputeType::Cluster))
-            {
-                // Unknown compute is taken for Azure ML's own; checks of other kinds wait to be asked.
-                let kinds: Vec<&str> = e.compute_types.iter().map(|t| t.as_str()).collect();
-                missing(
-                    "--compute-type",
-                    format!(
-                        "needs --compute-type: applies only to {} compute",
-                        kinds.join(", ")
-                    ),
-                )
-            } else if let Some(flag) = missing_template {
-                missing(flag, format!("needs {flag}: the host is {template}"))
-            } else {
-                (None, None)
-            };
-            Plan {
-                entry: e.clone(),
-                host,
-                stands_for: in_cloud
-                    .as_ref()
-                    .and_then(|c| c.stands_for.as_ref())
-                    .map(expand),
-                privatelink: in_cloud.and_then(|c| c.privatelink),
-                service_tag,
-                missing_flag,
-                skip,
-            }
-        })
+        .map(|e| plan_one(e, entries, ctx))
         .collect()
+}
+
+fn plan_one(e: &Entry, entries: &[Entry], ctx: &Context) -> Plan {
+    let in_cloud = e.host_for(ctx.cloud);
+    let expand = |t: &String| catalog::expand(t, ctx).unwrap_or_else(|_| t.clone());
+    let service_tag = e.service_tag.as_ref().map(expand);
+    let template = in_cloud
+        .as_ref()
+        .map(|c| c.host.clone())
+        .unwrap_or_else(|| e.host.clone());
+    // A host the node names itself wins over the template.
+    let named = e
+        .host_from
+        .and_then(|from| Some((from.host(ctx)?.to_ascii_lowercase(), from.key())));
+    let host_source = named
+        .as_ref()
+        .and_then(|(_, key)| ctx.sources.get(key).cloned());
+    let (host, missing_template) = match (&named, catalog::expand(&template, ctx)) {
+        (Some((host, _)), _) => (host.clone(), None),
+        (None, Ok(host)) => (host.to_ascii_lowercase(), None),
+        (None, Err(flag)) => (template.clone(), Some(flag)),
+    };
+    let stands_for = in_cloud
+        .as_ref()
+        .and_then(|c| c.stands_for.as_ref())
+        .map(expand);
+    let stand_in = stands_for.is_some() && named.is_none() && !names_the_nodes_own(&template);
+    let same_address_as = e.same_address_as.as_ref().and_then(|id| {
+        let other = entries.iter().find(|o| &o.id == id)?;
+        catalog::expand(&other.host_for(ctx.cloud)?.host, ctx)
+            .ok()
+            .map(|h| h.to_ascii_lowercase())
+    });
+    let not_applicable = |message: String| {
+        let f = Failure {
+            reason: Reason::NotApplicable,
+            message,
+        };
+        (Some(f), None)
+    };
+    let missing = |flag: &'static str, message: String| {
+        let f = Failure {
+            reason: Reason::MissingInput,
+            message,
+        };
+        (Some(f), Some(flag))
+    };
+    // The first reason not to run wins; a missing input also names the flag that gives it.
+    let (skip, missing_flag) = if in_cloud.is_none() {
+        not_applicable(format!(
+            "does not exist in the {} cloud",
+            ctx.cloud.as_str()
+        ))
+    } else if ctx.mode != Mode::Auto && !e.modes.contains(&ctx.mode) {
+        not_applicable(format!("does not apply in {} mode", ctx.mode.as_str()))
+    } else if let Some(t) = ctx.compute_type.filter(|t| !e.compute_types.contains(t)) {
+        not_applicable(format!("does not apply to a {} compute", t.as_str()))
+    } else if ctx.compute_type.is_none()
+        && !e
+            .compute_types
+            .iter()
+            .any(|t| matches!(t, ComputeType::Instance | ComputeType::Cluster))
+    {
+        // Unknown compute is taken for Azure ML's own; checks of other kinds wait to be asked.
+        let kinds: Vec<&str> = e.compute_types.iter().map(|t| t.as_str()).collect();
+        missing(
+            "--compute-type",
+            format!(
+                "needs --compute-type: applies only to {} compute",
+                kinds.join(", ")
+            ),
+        )
+    } else if let Some(flag) = missing_template {
+        missing(flag, format!("needs {flag}: the host is {template}"))
+    } else {
+        (None, None)
+    };
+    Plan {
+        entry: e.clone(),
+        host,
+        stands_for,
+        stand_in,
+        host_source,
+        privatelink: in_cloud.as_ref().and_then(|c| c.privatelink.clone()),
+        redirect_from: in_cloud.and_then(|c| c.redirect_from),
+        same_address_as,
+        service_tag,
+        required: e.required && !(ctx.mode == Mode::Auto && e.modes.len() == 1),
+        missing_flag,
+        skip,
+    }
 }
 
 /// A host's lookup and how long it took, shared by every check that names the host.
@@ -226,7 +282,18 @@ pub struct Env {
     /// Azure DNS (168.63.129.16), asked too when the node uses another resolver.
     pub azure_dns: Option<dns::Resolvers>,
     pub context: Context,
+    /// The zones a custom DNS server must forward to Azure DNS in this cloud.
+    pub forward_zones: String,
+    /// How long UDP silence is awaited: fixed by `--udp-wait`, else from the round trips seen.
+    pub udp_wait: udp::Wait,
+    /// The `Date` of every verified HTTPS answer, against the node's clock.
+    clocks: Mutex<Vec<clock::ServerClock>>,
     lookups: Mutex<HashMap<String, Arc<OnceCell<SharedLookup>>>>,
+}
+
+/// A lock that a panicking holder cannot make unusable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Env {
@@ -237,6 +304,7 @@ impl Env {
         proxy: Option<proxy::Proxy>,
         azure_dns: Option<dns::Resolvers>,
         context: Context,
+        udp_wait: Option<Duration>,
     ) -> Env {
         Env {
             resolvers,
@@ -244,38 +312,77 @@ impl Env {
             timeout,
             proxy,
             azure_dns,
+            forward_zones: catalog::forward_zones(context.cloud).join(", "),
             context,
             expected_issuers: catalog::default_expected_issuers(),
+            udp_wait: udp::Wait::new(udp_wait),
+            clocks: Mutex::new(Vec::new()),
             lookups: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The proxy a check goes through: TLS, HTTP and WebSocket only, never UDP, SMB or plain
-    /// TCP, and not for hosts in `NO_PROXY`.
-    fn proxy_for(&self, plan: &Plan) -> Option<&proxy::Proxy> {
-        let e = &plan.entry;
-        let tunnelled = matches!(e.kind, Kind::Tls | Kind::Https | Kind::Websocket);
+    /// The proxy a connection to `host` goes through: TLS, HTTP and WebSocket only, never
+    /// UDP, SMB or plain TCP, and not for hosts in `NO_PROXY`.
+    fn proxy_for(&self, kind: Kind, host: &str) -> Option<&proxy::Proxy> {
+        let tunnelled = matches!(kind, Kind::Tls | Kind::Https | Kind::Websocket);
         self.proxy
             .as_ref()
-            .filter(|p| tunnelled && e.port.is_some() && p.applies_to(&plan.host))
+            .filter(|p| tunnelled && p.applies_to(host))
     }
 
     /// Resolve `host` once for all checks that name it; the result and its duration are shared.
     async fn resolve_shared(&self, host: &str, deadline: Instant) -> SharedLookup {
-        let cell = {
-            let mut map = match self.lookups.lock() {
-                Ok(m) => m,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            map.entry(host.to_string()).or_default().clone()
-        };
+        let cell = lock(&self.lookups)
+            .entry(host.to_string())
+            .or_default()
+            .clone();
         cell.get_or_init(|| async {
             let started = Instant::now();
             let r = self.resolvers.resolve(host, deadline).await;
-            (r, started.elapsed().as_millis() as u64)
+            let took = started.elapsed();
+            // A server that answered gives a round trip; /etc/hosts does not.
+            if r.as_ref().is_ok_and(|a| a.server != dns::HOSTS_FILE) {
+                self.udp_wait.observe(took);
+            }
+            (r, took.as_millis() as u64)
         })
         .await
         .clone()
+    }
+
+    /// Keep an HTTPS answer's `Date` for the clock check.
+    fn observe_date(&self, host: &str, head: &http::Head) {
+        if let Some(c) = head
+            .date
+            .as_deref()
+            .and_then(|d| clock::ServerClock::read(host, d))
+        {
+            lock(&self.clocks).push(c);
+        }
+    }
+}
+
+/// What one check saw while it ran.
+struct Trace {
+    phases: Vec<Phase>,
+    /// The host actually probed: a redirect may name another than the plan's.
+    host: String,
+    stand_in: bool,
+    /// Said after the result's message: where the host came from.
+    host_note: Option<String>,
+    /// Azure DNS answered a private address: the workspace has a private endpoint, whatever
+    /// the mode.
+    private_endpoint_seen: bool,
+}
+
+impl Trace {
+    /// Record a phase's outcome; its `ok` follows the result.
+    fn record<T>(&mut self, mut phase: Phase, result: &Result<T, Failure>) {
+        phase.ok = Some(result.is_ok());
+        if let Err(f) = result {
+            phase.error = Some(f.message.clone());
+        }
+        self.phases.push(phase);
     }
 }
 
@@ -284,33 +391,69 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
     let started = Instant::now();
     let deadline = started + env.timeout;
     let e = &plan.entry;
-    let mut phases = Vec::new();
+    let mut trace = Trace {
+        phases: Vec::new(),
+        host: plan.host.clone(),
+        stand_in: plan.stand_in,
+        host_note: plan
+            .host_source
+            .as_ref()
+            .map(|s| format!("host from {s}")),
+        private_endpoint_seen: false,
+    };
     let outcome = match &plan.skip {
         Some(f) => Err(f.clone()),
-        None => run_phases(env, plan, deadline, &mut phases).await,
+        None => run_phases(env, plan, deadline, &mut trace).await,
     };
     let (reason, message) = match outcome {
         Ok(message) => (Reason::Ok, message),
         Err(f) => (f.reason, f.message),
+    };
+    let (reason, message) = match (reason, &plan.stands_for) {
+        // A name made up to stand for a wildcard need not exist: inconclusive, not broken.
+        // A resolver that times out or fails is still broken, whatever the name.
+        (Reason::DnsNxdomain | Reason::DnsNoRecords, Some(w))
+            if trace.stand_in && e.expect == Expect::Open =>
+        {
+            (
+                Reason::StandInUnresolvable,
+                format!(
+                    "{message}; {} was chosen only to stand for {w}, so the wildcard cannot be tested by name",
+                    trace.host
+                ),
+            )
+        }
+        _ => (reason, message),
     };
     let (reason, message) = match e.expect {
         Expect::Open => (reason, message),
         Expect::Blocked => expect_blocked(reason, message),
     };
     // A refused CONNECT reached the proxy, not the target.
-    let tested = phases
+    let tested = trace
+        .phases
         .iter()
         .filter(|p| !(p.phase == "proxy" && p.ok == Some(false)))
         .map(|p| layer_of(p.phase))
         .max()
         .map(|k| k.min(e.kind))
         .or((e.kind == Kind::Host && plan.skip.is_none()).then_some(Kind::Host));
-    let message = match (&plan.stands_for, reason) {
+    let mut message = match (&plan.stands_for, reason) {
         (Some(w), Reason::Ok | Reason::UdpNoReply) => {
-            format!("{message} [{} stands for {w}]", plan.host)
+            format!("{message} [{} stands for {w}]", trace.host)
         }
         _ => message,
     };
+    if let Some(note) = &trace.host_note {
+        message = format!("{message} ({note})");
+    }
+    let required = plan.required || (e.required && trace.private_endpoint_seen);
+    if e.required && !required && reason.status() == Status::Fail {
+        let mode = e.modes.first().map(|m| m.as_str()).unwrap_or("one");
+        message = format!(
+            "{message}; this check applies only in {mode} mode and the mode is unknown, so it warns: give --mode {mode} to make it fail"
+        );
+    }
     let remediation = match (reason, plan.missing_flag) {
         (_, Some(flag)) => format!(
             "Give {flag} (or set AMLPROBE_{}).",
@@ -321,10 +464,13 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         _ => verdict::remediation(
             reason,
             &Subject {
-                host: &plan.host,
+                host: &trace.host,
                 port: e.port,
                 transport: &e.transport.to_string(),
                 service_tag: plan.service_tag.as_deref(),
+                stands_for: plan.stands_for.as_deref(),
+                forward_zones: &env.forward_zones,
+                check: e.host_check,
             },
         ),
     };
@@ -332,24 +478,28 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         id: e.id.clone(),
         group: e.group.clone(),
         title: e.title.clone(),
-        required: e.required,
+        required,
         kind: e.kind,
         tested,
+        proxy: env
+            .proxy_for(e.kind, &trace.host)
+            .filter(|_| e.port.is_some() && plan.skip.is_none())
+            .map(proxy::Proxy::display),
         target: Target {
-            host: plan.host.clone(),
+            host: trace.host,
             port: e.port,
             transport: e.transport,
         },
         stands_for: plan.stands_for.clone(),
-        proxy: env.proxy_for(plan).map(proxy::Proxy::display),
-        status: verdict::status_for(reason, e.required),
+        stand_in: trace.stand_in,
+        status: verdict::status_for(reason, required),
         reason,
         message,
         remediation,
         reason_doc: reason.doc(),
         doc: e.doc.clone(),
         duration_ms: started.elapsed().as_millis() as u64,
-        phases,
+        phases: trace.phases,
     }
 }
 
@@ -364,7 +514,7 @@ fn expect_blocked(reason: Reason, message: String) -> (Reason, String) {
             format!("blocked as it should be ({reason}): {message}"),
         ),
         MissingInput | NotApplicable | NotObservable | UdpNoReply | DnsTimeout | DnsServfail
-        | DnsRefused | ProxyRefused => (reason, message),
+        | DnsRefused | ProxyRefused | StandInUnresolvable => (reason, message),
         _ => (
             UnexpectedlyReachable,
             format!("reachable, though it should be blocked: {message}"),
@@ -398,45 +548,42 @@ pub fn describe_unreachable(e: &std::io::Error) -> Option<&'static str> {
     }
 }
 
-/// Record a phase's outcome; its `ok` follows the result.
-fn record<T>(phases: &mut Vec<Phase>, mut phase: Phase, result: &Result<T, Failure>) {
-    phase.ok = Some(result.is_ok());
-    if let Err(f) = result {
-        phase.error = Some(f.message.clone());
-    }
-    phases.push(phase);
-}
-
 async fn run_phases(
     env: &Env,
     plan: &Plan,
     deadline: Instant,
-    phases: &mut Vec<Phase>,
+    trace: &mut Trace,
 ) -> Result<String, Failure> {
     let e = &plan.entry;
-    if let Some(check) = e.host_check {
-        return host::run(check, &env.context);
+    match e.host_check {
+        Some(HostCheck::Clock) => return clock::judge(&lock(&env.clocks)),
+        Some(check) => return host::run(check, &env.context),
+        None => {}
     }
-    if e.kind == Kind::Dns && plan.privatelink.is_some() {
-        return private_endpoint_dns(env, plan, deadline, phases).await;
+    if e.kind == Kind::Dns && (plan.privatelink.is_some() || e.same_address_as.is_some()) {
+        return private_endpoint::check(env, plan, deadline, trace).await;
     }
-    let (mut stream, peer) = match env.proxy_for(plan) {
+    if let Some(url) = &plan.redirect_from {
+        // Half the time for learning the host, so the probe of the host keeps the rest.
+        let ask_until = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
+        redirect::learn(env, url, ask_until, trace).await;
+    }
+    let host = trace.host.clone();
+    let (mut stream, peer) = match env.proxy_for(e.kind, &host).filter(|_| e.port.is_some()) {
         Some(proxy) => {
             let started = Instant::now();
             // The proxy resolves the target: the node's own DNS is not on this path.
             let port = e.port.unwrap_or(443);
-            let tunnel = proxy
-                .connect(&env.resolvers, &plan.host, port, deadline)
-                .await;
+            let tunnel = proxy.connect(&env.resolvers, &host, port, deadline).await;
             let mut phase = Phase::new("proxy", started);
             phase.proxy = Some(proxy.display());
             if let Ok((_, p)) = &tunnel {
                 phase.address = Some(p.to_string());
             }
-            record(phases, phase, &tunnel);
+            trace.record(phase, &tunnel);
             tunnel?
         }
-        None => match direct(env, plan, deadline, phases).await? {
+        None => match direct(env, plan, deadline, trace).await? {
             Direct::Done(message) => return Ok(message),
             Direct::Connected(stream, peer) => (stream, peer),
         },
@@ -454,7 +601,7 @@ async fn run_phases(
         if let Ok(d) = &negotiated {
             phase.dialect = Some(smb::dialect_name(*d));
         }
-        record(phases, phase, &negotiated);
+        trace.record(phase, &negotiated);
         let d = negotiated?;
         return Ok(format!(
             "{peer}: SMB2 negotiate answered, dialect {}",
@@ -463,7 +610,7 @@ async fn run_phases(
     }
 
     let started = Instant::now();
-    let shaken = tls::handshake(stream, peer, &plan.host, &env.trust, deadline).await;
+    let shaken = tls::handshake(stream, peer, &host, &env.trust, deadline).await;
     let mut phase = Phase::new("tls", started);
     phase.address = Some(peer.to_string());
     if let Ok((_, h)) = &shaken {
@@ -471,15 +618,14 @@ async fn run_phases(
         phase.subject = Some(h.subject.clone());
         phase.issuer = Some(h.issuer.clone());
     }
-    record(phases, phase, &shaken);
+    trace.record(phase, &shaken);
     let (mut tls_stream, h) = shaken?;
     let expected = e.expected_issuers.as_ref().unwrap_or(&env.expected_issuers);
     if let Some(by) = tls::intercepted_by(&h, expected) {
         return Err(Failure {
             reason: Reason::TlsIntercepted,
             message: format!(
-                "{}: the certificate verifies but was issued by {by}, not by Microsoft or DigiCert: a TLS-inspecting middlebox re-signs this traffic",
-                plan.host
+                "{host}: the certificate verifies but was issued by {by}, not by Microsoft or DigiCert: a TLS-inspecting middlebox re-signs this traffic"
             ),
         });
     }
@@ -490,14 +636,22 @@ async fn run_phases(
     match e.kind {
         Kind::Https => {
             let started = Instant::now();
-            let answer = http::request(&mut tls_stream, &plan.host, &e.http, deadline).await;
+            let answer = http::request(&mut tls_stream, &host, &e.http, deadline).await;
             let mut phase = Phase::new("http", started);
             if let Ok(head) = &answer {
                 phase.http_status = Some(head.status);
                 phase.http_server = head.server.clone();
+                phase.date = head.date.clone();
+                env.observe_date(&host, head);
             }
-            record(phases, phase, &answer);
+            trace.record(phase, &answer);
             let head = answer?;
+            if let Some(denied) = e
+                .firewall_answer
+                .and_then(|service| http::firewall_denial(service, &host, &head))
+            {
+                return Err(denied);
+            }
             Ok(format!(
                 "{tls_summary}; HTTP {}{}",
                 head.status,
@@ -508,13 +662,13 @@ async fn run_phases(
         }
         Kind::Websocket => {
             let started = Instant::now();
-            let upgraded = websocket::upgrade(tls_stream, &plan.host, &e.http.path, deadline).await;
+            let upgraded = websocket::upgrade(tls_stream, &host, &e.http.path, deadline).await;
             let mut phase = Phase::new("websocket", started);
             if let Ok(Some(head)) = upgraded.as_ref().map(|u| u.head.as_ref()) {
                 phase.http_status = Some(head.status);
                 phase.http_server = head.server.clone();
             }
-            record(phases, phase, &upgraded);
+            trace.record(phase, &upgraded);
             let up = upgraded?;
             match up.reason {
                 Reason::Ok => Ok(up.message),
@@ -545,102 +699,6 @@ pub fn is_private(ip: &IpAddr) -> bool {
     }
 }
 
-fn describe_answer(a: &dns::Answer) -> String {
-    let addrs: Vec<String> = a.addresses.iter().map(IpAddr::to_string).collect();
-    match a.cnames.is_empty() {
-        true => addrs.join(", "),
-        false => format!("{} via {}", addrs.join(", "), a.cnames.join(" -> ")),
-    }
-}
-
-/// A private-endpoint name must answer a private address through its privatelink CNAME.
-/// When the node's resolver is not Azure DNS, Azure DNS is asked too and the answers compared.
-async fn private_endpoint_dns(
-    env: &Env,
-    plan: &Plan,
-    deadline: Instant,
-    phases: &mut Vec<Phase>,
-) -> Result<String, Failure> {
-    let host = &plan.host;
-    let started = Instant::now();
-    let (answer, ms) = env.resolve_shared(host, deadline).await;
-    let mut phase = Phase::dns("dns", started, &answer);
-    phase.ms = ms;
-    let judged = answer.clone().and_then(|a| {
-        let zone = plan.privatelink.as_deref().unwrap_or("privatelink");
-        let through = a
-            .cnames
-            .iter()
-            .any(|c| c == zone || c.ends_with(&format!(".{zone}")));
-        if let Some(public) = a.addresses.iter().find(|ip| !is_private(ip)) {
-            Err(Failure {
-                reason: Reason::DnsPublicAddress,
-                message: format!(
-                    "{host} answers the public address {public} ({}), not the private endpoint",
-                    describe_answer(&a)
-                ),
-            })
-        } else if !through {
-            Err(Failure {
-                reason: Reason::DnsNoPrivatelink,
-                message: format!(
-                    "{host} answers {} without a CNAME through {zone}",
-                    describe_answer(&a)
-                ),
-            })
-        } else {
-            Ok(format!(
-                "{host} answers the private endpoint {}",
-                describe_answer(&a)
-            ))
-        }
-    });
-    record(phases, phase, &judged);
-
-    let Some(azure) = &env.azure_dns else {
-        return judged;
-    };
-    let started = Instant::now();
-    let theirs = azure.resolve(host, deadline).await;
-    let mut phase = Phase::dns("dns-azure", started, &theirs);
-    phase.server = Some(AZURE_DNS.to_string());
-    record(phases, phase, &theirs);
-    let Ok(theirs) = theirs else { return judged };
-    let mut ours: Vec<IpAddr> = answer
-        .as_ref()
-        .map(|a| a.addresses.clone())
-        .unwrap_or_default();
-    let mut azure_addrs = theirs.addresses.clone();
-    ours.sort();
-    azure_addrs.sort();
-    if ours == azure_addrs {
-        return judged;
-    }
-    let zones = "api.azureml.ms, notebooks.azure.net, instances.azureml.ms, aznbcontent.net, inference.ml.azure.com";
-    let azure_says = format!(
-        "Azure DNS (168.63.129.16) answers {}",
-        describe_answer(&theirs)
-    );
-    let ours_says = match &answer {
-        Ok(a) => format!("the node's resolver answers {}", describe_answer(a)),
-        Err(f) => format!("the node's resolver fails ({})", f.reason),
-    };
-    match judged {
-        // A failure stays the verdict; Azure DNS's answer shows the way out.
-        Err(f) if f.reason.status() == Status::Fail => Err(Failure {
-            reason: f.reason,
-            message: format!(
-                "{}; {azure_says}: forward {zones} to 168.63.129.16",
-                f.message
-            ),
-        }),
-        _ => Err(Failure {
-            reason: Reason::DnsResolverMismatch,
-            message: format!("{host}: {ours_says}, {azure_says}; forward {zones} to 168.63.129.16"),
-        }),
-    }
-}
-
 /// Azure's virtual DNS server, reachable only from inside a VNet.
 pub const AZURE_DNS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(168, 63, 129, 16);
 
@@ -655,27 +713,36 @@ async fn direct(
     env: &Env,
     plan: &Plan,
     deadline: Instant,
-    phases: &mut Vec<Phase>,
+    trace: &mut Trace,
 ) -> Result<Direct, Failure> {
     let e = &plan.entry;
+    let host = trace.host.clone();
     let started = Instant::now();
-    let (answer, dns_ms) = env.resolve_shared(&plan.host, deadline).await;
+    let (answer, dns_ms) = env.resolve_shared(&host, deadline).await;
     let mut dns_phase = Phase::dns("dns", started, &answer);
     dns_phase.ms = dns_ms;
-    record(phases, dns_phase, &answer);
+    trace.record(dns_phase, &answer);
     let answer = answer?;
     let via = match answer.cnames.last() {
         Some(c) => format!("{} via {c}", answer.addresses[0]),
         None => answer.addresses[0].to_string(),
     };
     let Some(port) = e.port else {
-        return Ok(Direct::Done(format!("{} resolves to {via}", plan.host)));
+        return Ok(Direct::Done(format!("{host} resolves to {via}")));
     };
+    if e.private_only && !answer.addresses.iter().any(is_private) {
+        return Err(Failure {
+            reason: Reason::NotApplicable,
+            message: format!(
+                "{host} answers the public address {via}: port {port} is served only through a workspace private endpoint, so this node does not use it"
+            ),
+        });
+    }
 
     if e.transport == Transport::Udp {
         let addr = SocketAddr::new(answer.addresses[0], port);
         let started = Instant::now();
-        let outcome = udp::probe(addr, deadline).await;
+        let outcome = udp::probe(addr, deadline, &env.udp_wait).await;
         let mut phase = Phase::new("udp", started);
         phase.address = Some(addr.to_string());
         let result = match outcome {
@@ -683,10 +750,11 @@ async fn direct(
                 phase.ok = Some(true);
                 Ok(Direct::Done(format!("{addr}: the service answered ({bytes} bytes)")))
             }
-            Ok(udp::UdpOutcome::Silence { sent }) => Err(Failure {
+            Ok(udp::UdpOutcome::Silence { sent, waited }) => Err(Failure {
                 reason: Reason::UdpNoReply,
                 message: format!(
-                    "{addr}: {sent} datagrams sent, no ICMP rejection; UDP cannot be confirmed without a reply"
+                    "{addr}: {sent} datagrams sent, no ICMP rejection within {} ms; UDP cannot be confirmed without a reply",
+                    waited.as_millis()
                 ),
             }),
             Err(f) => {
@@ -695,7 +763,7 @@ async fn direct(
                 Err(f)
             }
         };
-        phases.push(phase);
+        trace.phases.push(phase);
         return result;
     }
 
@@ -706,7 +774,11 @@ async fn direct(
         Ok((_, peer)) => peer.to_string(),
         Err(_) => SocketAddr::new(answer.addresses[0], port).to_string(),
     });
-    record(phases, phase, &connected);
+    // An answer, even a refusal, is a round trip; silence is not.
+    if !matches!(&connected, Err(f) if f.reason == Reason::TcpTimeout) {
+        env.udp_wait.observe(started.elapsed());
+    }
+    trace.record(phase, &connected);
     let (stream, peer) = connected?;
     Ok(Direct::Connected(stream, peer))
 }
@@ -716,32 +788,37 @@ async fn direct(
 pub const MAX_CONCURRENT_CHECKS: usize = 256;
 
 /// Run every plan at once. Results come back in plan order; each is also sent on `progress`
-/// as soon as it is known.
+/// as soon as it is known. The clock check reads what the others saw, so it runs after them.
 pub async fn run_all(
     env: Arc<Env>,
     plans: Vec<Plan>,
     progress: Option<mpsc::UnboundedSender<CheckResult>>,
 ) -> Vec<CheckResult> {
-    let mut tasks = tokio::task::JoinSet::new();
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS));
-    for (i, p) in plans.iter().cloned().enumerate() {
-        let env = env.clone();
-        let progress = progress.clone();
-        let permits = permits.clone();
-        tasks.spawn(async move {
-            // Each check's deadline starts when it starts, after it gets a permit.
-            let _permit = permits.acquire_owned().await;
-            let r = run_check(&env, &p).await;
-            if let Some(tx) = progress {
-                let _ = tx.send(r.clone());
-            }
-            (i, r)
-        });
-    }
     let mut slots: Vec<Option<CheckResult>> = plans.iter().map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((i, r)) = joined {
-            slots[i] = Some(r);
+    let reads_others = |p: &Plan| p.entry.host_check == Some(HostCheck::Clock);
+    for last in [false, true] {
+        let mut tasks = tokio::task::JoinSet::new();
+        let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS));
+        for (i, p) in plans.iter().enumerate() {
+            if reads_others(p) != last {
+                continue;
+            }
+            let (env, progress, permits, p) =
+                (env.clone(), progress.clone(), permits.clone(), p.clone());
+            tasks.spawn(async move {
+                // Each check's deadline starts when it starts, after it gets a permit.
+                let _permit = permits.acquire_owned().await;
+                let r = run_check(&env, &p).await;
+                if let Some(tx) = progress {
+                    let _ = tx.send(r.clone());
+                }
+                (i, r)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((i, r)) = joined {
+                slots[i] = Some(r);
+            }
         }
     }
     slots.into_iter().flatten().collect()

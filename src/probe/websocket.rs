@@ -205,6 +205,7 @@ mod tests {
             reason: "R".into(),
             server: Some("srv".into()),
             location: location.map(String::from),
+            ..Head::default()
         }
     }
 

@@ -127,6 +127,7 @@ pub(crate) mod fixture {
                 transport: Transport::Tcp,
             },
             stands_for: None,
+            stand_in: false,
             proxy: None,
             status,
             reason,

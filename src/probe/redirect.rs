@@ -1,0 +1,80 @@
+//! Hosts that only a redirect names. Microsoft Container Registry serves image layers from a
+//! handful of CDN names that change over time; a real pull asks `mcr.microsoft.com` for a
+//! blob and follows the redirect. The probe does the same and tests the host it is sent to,
+//! falling back to the catalog's host when no redirect comes.
+
+use std::net::SocketAddr;
+
+use tokio::time::Instant;
+
+use super::{http, tcp, tls, Env, Failure, Phase, Trace};
+use crate::catalog::{self, HttpSpec, Kind};
+use crate::verdict::Reason;
+
+/// Ask `url` (before `until`) and, when it redirects, make its target the host to probe.
+/// Either way a `redirect` phase says what happened.
+pub(super) async fn learn(env: &Env, url: &str, until: Instant, trace: &mut Trace) {
+    let started = Instant::now();
+    let asked = ask(env, url, until).await;
+    let mut phase = Phase::new("redirect", started);
+    let from = catalog::https_url_host(url).unwrap_or_else(|_| url.to_string());
+    match &asked {
+        Ok((peer, status, host)) => {
+            phase.address = Some(peer.to_string());
+            phase.http_status = Some(*status);
+            phase.redirect_host = Some(host.clone());
+            trace.host_note = Some(format!("{from} redirects a blob download to {host}"));
+            trace.host = host.clone();
+            // A host a real download is sent to is the real one, not a stand-in.
+            trace.stand_in = false;
+        }
+        Err(f) => {
+            trace.host_note = Some(format!(
+                "{from} named no host ({}), so the fallback {} was probed",
+                f.message, trace.host
+            ));
+        }
+    }
+    trace.record(phase, &asked);
+}
+
+/// One anonymous GET of `url`; a 3xx answer's `Location` host is the result.
+async fn ask(env: &Env, url: &str, until: Instant) -> Result<(SocketAddr, u16, String), Failure> {
+    let failed = |message: String| Failure {
+        reason: Reason::HttpStatus,
+        message,
+    };
+    let host = catalog::https_url_host(url).map_err(failed)?;
+    let rest = url.trim_start_matches("https://");
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let port = authority
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(443);
+    let path = match &rest[authority.len()..] {
+        "" => "/".to_string(),
+        p if p.starts_with('/') => p.to_string(),
+        p => format!("/{p}"),
+    };
+    let (stream, peer) = match env.proxy_for(Kind::Https, &host) {
+        Some(proxy) => proxy.connect(&env.resolvers, &host, port, until).await?,
+        None => {
+            let (answer, _) = env.resolve_shared(&host, until).await;
+            tcp::connect(&answer?.addresses, port, until).await?
+        }
+    };
+    let (mut stream, _) = tls::handshake(stream, peer, &host, &env.trust, until).await?;
+    let spec = HttpSpec {
+        path,
+        accept: vec![(300, 399)],
+        ..HttpSpec::default()
+    };
+    let head = http::request(&mut stream, &host, &spec, until).await?;
+    env.observe_date(&host, &head);
+    let location = head
+        .location
+        .ok_or_else(|| failed(format!("{host}: HTTP {} without a Location", head.status)))?;
+    let target = catalog::https_url_host(&location)
+        .map_err(|e| failed(format!("{host}: the redirect is not to an https host ({e})")))?;
+    Ok((peer, head.status, target))
+}
