@@ -545,7 +545,9 @@ pub fn parse(
         }
         match r.firewall_answer {
             Some(_) if r.kind != Kind::Https => {
-                return fail("firewall_answer needs kind \"https\": it reads the HTTP answer".into())
+                return fail(
+                    "firewall_answer needs kind \"https\": it reads the HTTP answer".into(),
+                )
             }
             // Storage answers an anonymous request by its API version; naming one keeps the
             // answer of an open path stable (401 NoAuthenticationInformation).
@@ -977,6 +979,63 @@ mod tests {
         ] {
             let text = GOOD.replace("kind = \"tls\"", &format!("kind = \"https\"\n{bad}"));
             assert!(parse_one(&text).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn new_fields_are_validated() {
+        for (extra, what) in [
+            ("redirect_from = \"http://mcr.example/v2/\"", "https://"),
+            (
+                "redirect_from = \"https://user@mcr.example/\"",
+                "credentials",
+            ),
+            ("redirect_from = \"https://bad_host/\"", "not a host name"),
+            ("private_only = true\nport = 9", "duplicate key"),
+            ("firewall_answer = \"storage\"", "needs kind \"https\""),
+            ("firewall_answer = \"acr\"", "unknown variant"),
+            ("host_from = \"elsewhere\"", "unknown variant"),
+        ] {
+            let text = GOOD.replace("doc =", &format!("{extra}\ndoc ="));
+            let e = parse_one(&text).expect_err(extra);
+            assert!(e.what.contains(what), "{extra}: {e}");
+        }
+        let dns = GOOD.replace("kind = \"tls\"", "kind = \"dns\"\nprivate_only = true");
+        assert!(parse_one(&dns)
+            .unwrap_err()
+            .what
+            .contains("private_only needs a port"));
+        let same = GOOD.replace(
+            "kind = \"tls\"",
+            "kind = \"dns\"\nsame_address_as = \"nope\"",
+        );
+        let e = load(&[("extra.toml".into(), same)]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("extra.toml:1:") && e.what.contains("names no DNS entry"),
+            "{e}"
+        );
+        let https = GOOD.replace(
+            "kind = \"tls\"",
+            "kind = \"https\"\nfirewall_answer = \"storage\"",
+        );
+        let e = &parse_one(&https).unwrap()[0];
+        assert!(e.http.headers.iter().any(|(n, _)| n == "x-ms-version"));
+        assert_eq!(
+            https_url_host("https://MCR.microsoft.com:443/v2/x?y").as_deref(),
+            Ok("mcr.microsoft.com")
+        );
+    }
+
+    #[test]
+    fn every_cloud_names_the_zones_to_forward() {
+        for (cloud, api) in [
+            (Cloud::Public, "api.azureml.ms"),
+            (Cloud::Usgov, "api.ml.azure.us"),
+            (Cloud::China, "api.ml.azure.cn"),
+        ] {
+            let zones = forward_zones(cloud);
+            assert!(zones.iter().any(|z| z == api), "{cloud:?}: {zones:?}");
+            assert!(zones.iter().any(|z| z == "aznbcontent.net"));
         }
     }
 

@@ -194,10 +194,7 @@ mod tests {
         assert!(parse_timeout("5").is_err());
         assert!(parse_timeout("0s").is_err());
         assert!(parse_timeout("2h").is_err());
-        assert_eq!(
-            parse_udp_wait("300ms").unwrap(),
-            Duration::from_millis(300)
-        );
+        assert_eq!(parse_udp_wait("300ms").unwrap(), Duration::from_millis(300));
         assert!(parse_udp_wait("1ms").is_err() && parse_udp_wait("soon").is_err());
     }
 

@@ -270,8 +270,9 @@ pub fn discover(
             continue;
         };
         let host = catalog::https_url_host(url.trim()).and_then(|h| match key {
-            "batch_account_host" => batch_host(&h, false)
-                .ok_or_else(|| format!("'{h}' is not a Batch account host (<account>.<region>.batch.azure.com)")),
+            "batch_account_host" => batch_host(&h, false).ok_or_else(|| {
+                format!("'{h}' is not a Batch account host (<account>.<region>.batch.azure.com)")
+            }),
             _ => Ok(h),
         });
         match host {
@@ -585,7 +586,10 @@ mod tests {
         assert_eq!(ctx.region.as_deref(), Some("northeurope"));
         assert_eq!(ctx.sources["region"], "imds");
         assert_eq!(ctx.workspace_region, None);
-        assert!(ctx.notes.iter().any(|n| n.contains("taken to be the node's")));
+        assert!(ctx
+            .notes
+            .iter()
+            .any(|n| n.contains("taken to be the node's")));
         assert_eq!(ctx.compute_type, Some(ComputeType::Cluster));
         assert_eq!(ctx.mode, Mode::PublicIp);
         let flags = Flags {
@@ -607,10 +611,22 @@ mod tests {
     fn batch_and_service_hosts_come_from_the_nodes_variables() {
         let (v, w) = vars(
             &[
-                ("AZ_BATCH_ACCOUNT_URL", "https://myacct.westeurope.batch.azure.com/"),
-                ("AZUREML_SERVICE_ENDPOINT", "https://northeurope.api.azureml.ms"),
-                ("AZ_BATCH_AUTHENTICATION_TOKEN", "abc.westeurope.service.batch.azure.com"),
-                ("AZ_BATCH_NODE_MANAGEMENT_URL", "https://1234.westeurope.service.batch.azure.com:443/"),
+                (
+                    "AZ_BATCH_ACCOUNT_URL",
+                    "https://myacct.westeurope.batch.azure.com/",
+                ),
+                (
+                    "AZUREML_SERVICE_ENDPOINT",
+                    "https://northeurope.api.azureml.ms",
+                ),
+                (
+                    "AZ_BATCH_AUTHENTICATION_TOKEN",
+                    "abc.westeurope.service.batch.azure.com",
+                ),
+                (
+                    "AZ_BATCH_NODE_MANAGEMENT_URL",
+                    "https://1234.westeurope.service.batch.azure.com:443/",
+                ),
             ],
             None,
         );
@@ -619,12 +635,18 @@ mod tests {
             ctx.batch_account_host.as_deref(),
             Some("myacct.westeurope.batch.azure.com")
         );
-        assert_eq!(ctx.sources["batch_account_host"], "env:AZ_BATCH_ACCOUNT_URL");
+        assert_eq!(
+            ctx.sources["batch_account_host"],
+            "env:AZ_BATCH_ACCOUNT_URL"
+        );
         assert_eq!(
             ctx.batch_node_host.as_deref(),
             Some("1234.westeurope.service.batch.azure.com")
         );
-        assert_eq!(ctx.sources["batch_node_host"], "env:AZ_BATCH_NODE_MANAGEMENT_URL");
+        assert_eq!(
+            ctx.sources["batch_node_host"],
+            "env:AZ_BATCH_NODE_MANAGEMENT_URL"
+        );
         assert_eq!(
             ctx.service_endpoint_host.as_deref(),
             Some("northeurope.api.azureml.ms")
@@ -640,11 +662,17 @@ mod tests {
             batch_host("a.usgovvirginia.batch.usgovcloudapi.net", false).as_deref(),
             Some("a.usgovvirginia.batch.usgovcloudapi.net")
         );
-        assert_eq!(batch_host("a.westeurope.service.batch.azure.com", false), None);
+        assert_eq!(
+            batch_host("a.westeurope.service.batch.azure.com", false),
+            None
+        );
         let (bad, w) = vars(&[("AZ_BATCH_ACCOUNT_URL", "http://x")], None);
         let ctx = discover(&Flags::default(), &bad, None, w);
         assert_eq!(ctx.batch_account_host, None);
-        assert!(ctx.warnings.iter().any(|w| w.contains("AZ_BATCH_ACCOUNT_URL")));
+        assert!(ctx
+            .warnings
+            .iter()
+            .any(|w| w.contains("AZ_BATCH_ACCOUNT_URL")));
     }
 
     #[test]

@@ -139,7 +139,7 @@ fn list_shows_every_check_and_why_it_would_be_skipped() {
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let all = v.as_array().unwrap();
-    assert_eq!(all.len(), 36);
+    assert_eq!(all.len(), 41);
     let file = all.iter().find(|c| c["id"] == "storage-file-445").unwrap();
     assert!(file["skip"]
         .as_str()
@@ -155,6 +155,11 @@ fn list_shows_every_check_and_why_it_would_be_skipped() {
         serde_json::json!(["--region", "--workspace-id"])
     );
     assert_eq!(pe["privatelink"], "privatelink.api.azureml.ms");
+    // A check of one networking mode cannot fail a run whose mode is unknown.
+    assert_eq!(pe["required"], false);
+    let all = listed(&["--region", "westeurope", "--mode", "no-public-ip"]);
+    let pe = all.iter().find(|c| c["id"] == "pe-workspace-api").unwrap();
+    assert_eq!(pe["required"], true);
     let table = text(&amlprobe(&["list", "-o", "table", "--region", "westeurope"]).stdout);
     assert!(
         table.contains("tundra-udp-5831")
@@ -189,83 +194,192 @@ fn each_sovereign_cloud_has_its_own_hosts() {
         "st1",
         "--compute-name",
         "ci1",
+        "--workspace-id",
+        "0f1e2d3c-0000-4000-8000-000000000001",
     ];
-    let cases: [(&str, &[(&str, &str)]); 3] = [
+    let ws = "0f1e2d3c-0000-4000-8000-000000000001";
+    let cases: [(&str, Vec<(&str, String)>); 3] = [
         (
             "public",
-            &[
-                ("entra-443", "login.microsoftonline.com"),
-                ("arm-443", "management.azure.com"),
-                ("studio-443", "ml.azure.com"),
-                ("instances-net-443", "ci1.reg1.instances.azureml.net"),
-                ("instances-443", "ci1.reg1.instances.azureml.ms"),
-                ("tundra-udp-5831", "reg1.tundra.azureml.ms"),
-                ("graph-443", "graph.windows.net"),
-                ("batch-443", "reg1.batch.azure.com"),
-                ("batch-service-443", "reg1.service.batch.azure.com"),
-                ("storage-blob-443", "st1.blob.core.windows.net"),
-                ("storage-file-445", "st1.file.core.windows.net"),
+            vec![
+                ("entra-443", "login.microsoftonline.com".into()),
+                ("arm-443", "management.azure.com".into()),
+                ("studio-443", "ml.azure.com".into()),
+                ("workspace-api-443", "reg1.api.azureml.ms".into()),
+                (
+                    "workspace-api-pe-443",
+                    format!("{ws}.workspace.reg1.api.azureml.ms"),
+                ),
+                ("instances-net-443", "ci1.reg1.instances.azureml.net".into()),
+                ("instances-443", "ci1.reg1.instances.azureml.ms".into()),
+                ("instances-8787", "ci1.reg1.instances.azureml.ms".into()),
+                (
+                    "instances-rstudio-443",
+                    "ci1-8787.reg1.instances.azureml.ms".into(),
+                ),
+                ("tundra-udp-5831", "reg1.tundra.azureml.ms".into()),
+                ("graph-443", "graph.windows.net".into()),
+                ("batch-443", "reg1.batch.azure.com".into()),
+                ("batch-service-443", "reg1.service.batch.azure.com".into()),
+                ("storage-blob-443", "st1.blob.core.windows.net".into()),
+                ("storage-file-445", "st1.file.core.windows.net".into()),
+                ("mcr-443", "mcr.microsoft.com".into()),
+                ("mcr-data-443", "eastus.data.mcr.microsoft.com".into()),
+                ("monitor-dc-443", "dc.applicationinsights.azure.com".into()),
+                (
+                    "monitor-ingest-443",
+                    "westus2-0.in.applicationinsights.azure.com".into(),
+                ),
+                (
+                    "pe-compute-instance",
+                    "ci1.reg1.instances.azureml.ms".into(),
+                ),
             ],
         ),
         (
             "usgov",
-            &[
-                ("entra-443", "login.microsoftonline.us"),
-                ("arm-443", "management.usgovcloudapi.net"),
-                ("studio-443", "ml.azure.us"),
-                ("instances-net-443", "ci1.reg1.instances.azureml.us"),
-                ("instances-443", "ci1.reg1.instances.azureml.ms"),
-                ("tundra-udp-5831", "reg1.tundra.azureml.us"),
-                ("graph-443", "graph.windows.net"),
-                ("batch-443", "reg1.batch.usgovcloudapi.net"),
-                ("batch-service-443", "reg1.service.batch.usgovcloudapi.net"),
-                ("storage-blob-443", "st1.blob.core.usgovcloudapi.net"),
-                ("storage-file-445", "st1.file.core.usgovcloudapi.net"),
+            vec![
+                ("entra-443", "login.microsoftonline.us".into()),
+                ("arm-443", "management.usgovcloudapi.net".into()),
+                ("studio-443", "ml.azure.us".into()),
+                ("workspace-api-443", "reg1.api.ml.azure.us".into()),
+                (
+                    "workspace-api-pe-443",
+                    format!("{ws}.workspace.reg1.api.ml.azure.us"),
+                ),
+                ("instances-443", "ci1.reg1.instances.azureml.us".into()),
+                ("instances-18881", "ci1.reg1.instances.azureml.us".into()),
+                (
+                    "instances-rstudio-443",
+                    "ci1-8787.reg1.instances.azureml.us".into(),
+                ),
+                ("tundra-udp-5831", "reg1.tundra.azureml.us".into()),
+                ("graph-443", "graph.windows.net".into()),
+                ("batch-443", "reg1.batch.usgovcloudapi.net".into()),
+                (
+                    "batch-service-443",
+                    "reg1.service.batch.usgovcloudapi.net".into(),
+                ),
+                ("storage-blob-443", "st1.blob.core.usgovcloudapi.net".into()),
+                ("storage-file-445", "st1.file.core.usgovcloudapi.net".into()),
+                ("mcr-443", "mcr.microsoft.com".into()),
+                ("mcr-data-443", "eastus.data.mcr.microsoft.com".into()),
+                ("monitor-dc-443", "dc.applicationinsights.us".into()),
+                (
+                    "pe-compute-instance",
+                    "ci1.reg1.instances.azureml.us".into(),
+                ),
             ],
         ),
         (
             "china",
-            &[
-                ("entra-443", "login.chinacloudapi.cn"),
-                ("arm-443", "management.chinacloudapi.cn"),
-                ("studio-443", "studio.ml.azure.cn"),
-                ("instances-net-443", "ci1.reg1.instances.azureml.cn"),
-                ("instances-443", "ci1.reg1.instances.azureml.ms"),
-                ("tundra-udp-5831", "reg1.tundra.azureml.cn"),
-                ("graph-443", "graph.chinacloudapi.cn"),
-                ("batch-443", "reg1.batch.chinacloudapi.cn"),
-                ("batch-service-443", "reg1.service.batch.chinacloudapi.cn"),
-                ("storage-blob-443", "st1.blob.core.chinacloudapi.cn"),
-                ("storage-file-445", "st1.file.core.chinacloudapi.cn"),
+            vec![
+                ("entra-443", "login.chinacloudapi.cn".into()),
+                ("arm-443", "management.chinacloudapi.cn".into()),
+                ("studio-443", "studio.ml.azure.cn".into()),
+                ("workspace-api-443", "reg1.api.ml.azure.cn".into()),
+                (
+                    "workspace-api-pe-443",
+                    format!("{ws}.workspace.reg1.api.ml.azure.cn"),
+                ),
+                ("instances-443", "ci1.reg1.instances.azureml.cn".into()),
+                (
+                    "instances-rstudio-443",
+                    "ci1-8787.reg1.instances.azureml.cn".into(),
+                ),
+                ("tundra-udp-5831", "reg1.tundra.azureml.cn".into()),
+                ("graph-443", "graph.chinacloudapi.cn".into()),
+                ("batch-443", "reg1.batch.chinacloudapi.cn".into()),
+                (
+                    "batch-service-443",
+                    "reg1.service.batch.chinacloudapi.cn".into(),
+                ),
+                ("storage-blob-443", "st1.blob.core.chinacloudapi.cn".into()),
+                ("storage-file-445", "st1.file.core.chinacloudapi.cn".into()),
+                ("mcr-443", "mcr.azure.cn".into()),
+                ("mcr-data-443", "data.mcr.azure.cn".into()),
+                ("monitor-dc-443", "dc.applicationinsights.azure.cn".into()),
+                (
+                    "pe-compute-instance",
+                    "ci1.reg1.instances.azureml.cn".into(),
+                ),
             ],
         ),
     ];
     for (cloud, hosts) in cases {
         let all = listed(&[&common[..], &["--cloud", cloud]].concat());
-        for (id, host) in hosts {
+        for (id, host) in &hosts {
             assert_eq!(host_of(&all, id), *host, "{cloud} {id}");
+            let c = all.iter().find(|c| c["id"] == *id).unwrap();
+            assert!(c.get("skip").is_none(), "{cloud} {id} applies: {c}");
         }
-        let public_only: Vec<&serde_json::Value> = all
-            .iter()
-            .filter(|c| {
-                c["target"]["host"]
-                    .as_str()
-                    .unwrap_or("")
-                    .ends_with("windows.net")
-                    && cloud == "china"
-            })
-            .collect();
-        assert!(
-            public_only.is_empty(),
-            "no public-cloud storage host in China: {public_only:?}"
-        );
+        // Stand-ins are the names only the tool chose: Batch zones and the MCR data host,
+        // never a name built from the customer's own account, compute or workspace.
+        for c in &all {
+            let id = c["id"].as_str().unwrap();
+            let stand_in = c["stand_in"].as_bool().unwrap_or(false);
+            let expected = matches!(
+                id,
+                "batch-443" | "batch-service-443" | "mcr-data-443" | "monitor-ingest-443"
+            ) || (id.starts_with("pythonhosted")
+                || id.starts_with("anaconda")
+                || id.starts_with("pytorch")
+                || id.starts_with("tensorflow"));
+            if c.get("skip").is_none() {
+                assert_eq!(stand_in, expected, "{cloud} {id}: stand_in");
+            }
+        }
+        let redirect = all.iter().find(|c| c["id"] == "mcr-data-443").unwrap()["redirect_from"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let registry = if cloud == "china" {
+            "https://mcr.azure.cn/v2/"
+        } else {
+            "https://mcr.microsoft.com/v2/"
+        };
+        assert!(redirect.starts_with(registry), "{cloud}: {redirect}");
+        // No applicable check of a sovereign cloud names the public cloud's own domains.
+        let foreign: &[&str] = match cloud {
+            "usgov" => &[
+                "azureml.ms",
+                "azureml.net",
+                "core.windows.net",
+                "azure.com",
+                "visualstudio.com",
+                "microsoftonline.com",
+            ],
+            "china" => &[
+                "azureml.ms",
+                "azureml.net",
+                "windows.net",
+                "azure.com",
+                "microsoft.com",
+                "visualstudio.com",
+                "microsoftonline.com",
+            ],
+            _ => &[],
+        };
+        for c in all.iter().filter(|c| c.get("skip").is_none()) {
+            let host = c["target"]["host"].as_str().unwrap_or("");
+            assert!(
+                !foreign.iter().any(|d| host.ends_with(d)),
+                "{cloud}: {} probes {host}",
+                c["id"]
+            );
+        }
     }
     let all = listed(&[&common[..], &["--cloud", "usgov"]].concat());
-    let mcr = all.iter().find(|c| c["id"] == "mcr-443").unwrap();
-    assert!(mcr["skip"]
-        .as_str()
-        .unwrap()
-        .starts_with("not_applicable: does not exist in the usgov cloud"));
+    for id in ["instances-net-443", "monitor-vs-443", "monitor-ingest-443"] {
+        let c = all.iter().find(|c| c["id"] == id).unwrap();
+        assert!(
+            c["skip"]
+                .as_str()
+                .unwrap()
+                .starts_with("not_applicable: does not exist in the usgov cloud"),
+            "{c}"
+        );
+    }
 }
 
 #[test]
@@ -283,7 +397,7 @@ fn compute_type_and_mode_select_the_checks_that_apply() {
         ws["skip"]
             .as_str()
             .unwrap()
-            .contains("does not apply to a cluster compute"),
+            .contains("does not apply to cluster compute"),
         "{ws}"
     );
     let tundra = all.iter().find(|c| c["id"] == "tundra-udp-5831").unwrap();

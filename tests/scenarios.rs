@@ -61,4 +61,9 @@ scenarios! {
     scale_100,
     scale_1000,
     scale_10000,
+    real_world,
+    batch_account_url,
+    public_ip_without_pe,
+    storage_firewall,
+    clock_skew,
 }

@@ -37,13 +37,20 @@ impl ServerClock {
     }
 }
 
-/// `1 h 2 min`, `4 min 10 s`, `12 s`.
+/// `1 h 2 min`, `4 min 10 s`, `12 s`; past ten minutes, to the nearest minute (a `Date` is
+/// only good to the second, and arrives a moment after it was written).
 fn span(secs: i64) -> String {
     let s = secs.unsigned_abs();
-    match (s / 3600, (s % 3600) / 60, s % 60) {
-        (0, 0, s) => format!("{s} s"),
-        (0, m, s) => format!("{m} min {s} s"),
-        (h, m, _) => format!("{h} h {m} min"),
+    if s >= 600 {
+        let minutes = (s + 30) / 60;
+        return match minutes / 60 {
+            0 => format!("{minutes} min"),
+            h => format!("{h} h {} min", minutes % 60),
+        };
+    }
+    match (s / 60, s % 60) {
+        (0, s) => format!("{s} s"),
+        (m, s) => format!("{m} min {s} s"),
     }
 }
 
@@ -76,8 +83,9 @@ pub fn judge(seen: &[ServerClock]) -> Result<String, Failure> {
             ),
         });
     }
+    let headers = if n == 1 { "header" } else { "headers" };
     Ok(format!(
-        "the node's clock agrees with {n} servers' Date headers (median difference {})",
+        "the node's clock agrees with {n} HTTPS Date {headers} (median difference {})",
         span(median)
     ))
 }
@@ -107,7 +115,7 @@ mod tests {
 
     #[test]
     fn the_median_decides_and_says_which_way() {
-        let f = judge(&[at(3600), at(3601), at(0)]).unwrap_err();
+        let f = judge(&[at(3599), at(3601), at(0)]).unwrap_err();
         assert_eq!(f.reason, Reason::ClockSkew);
         assert!(f.message.contains("1 h 0 min behind"), "{}", f.message);
         let f = judge(&[at(-400)]).unwrap_err();

@@ -233,9 +233,16 @@ mod tests {
     fn only_a_403_authorization_failure_is_the_storage_firewall() {
         let head = |raw: &[u8]| parse_head(raw).unwrap().unwrap();
         let denied = head(b"HTTP/1.1 403 This request is not authorized to perform this operation.\r\nx-ms-error-code: AuthorizationFailure\r\nDate: Thu, 26 Nov 2026 10:00:00 GMT\r\n\r\n");
-        assert_eq!(denied.date.as_deref(), Some("Thu, 26 Nov 2026 10:00:00 GMT"));
-        let f = firewall_denial(FirewallAnswer::Storage, "st1.blob.core.windows.net", &denied)
-            .unwrap();
+        assert_eq!(
+            denied.date.as_deref(),
+            Some("Thu, 26 Nov 2026 10:00:00 GMT")
+        );
+        let f = firewall_denial(
+            FirewallAnswer::Storage,
+            "st1.blob.core.windows.net",
+            &denied,
+        )
+        .unwrap();
         assert_eq!(f.reason, Reason::StorageFirewallDenied);
         assert!(f.message.contains("AuthorizationFailure"), "{}", f.message);
         for open in [

@@ -231,7 +231,7 @@ fn plan_one(e: &Entry, entries: &[Entry], ctx: &Context) -> Plan {
     } else if ctx.mode != Mode::Auto && !e.modes.contains(&ctx.mode) {
         not_applicable(format!("does not apply in {} mode", ctx.mode.as_str()))
     } else if let Some(t) = ctx.compute_type.filter(|t| !e.compute_types.contains(t)) {
-        not_applicable(format!("does not apply to a {} compute", t.as_str()))
+        not_applicable(format!("does not apply to {} compute", t.as_str()))
     } else if ctx.compute_type.is_none()
         && !e
             .compute_types
@@ -395,10 +395,7 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         phases: Vec::new(),
         host: plan.host.clone(),
         stand_in: plan.stand_in,
-        host_note: plan
-            .host_source
-            .as_ref()
-            .map(|s| format!("host from {s}")),
+        host_note: plan.host_source.as_ref().map(|s| format!("host from {s}")),
         private_endpoint_seen: false,
     };
     let outcome = match &plan.skip {
@@ -858,6 +855,55 @@ mod tests {
             .find(|p| p.entry.id == "storage-blob-443")
             .unwrap();
         assert_eq!(blob.stands_for.as_deref(), Some("*.blob.core.windows.net"));
+    }
+
+    #[test]
+    fn stand_ins_are_the_names_the_tool_chose() {
+        let entries = catalog::load(&[]).unwrap();
+        let mut c = ctx(Mode::PublicIp);
+        c.compute_name = Some("ci-one".into());
+        c.storage_account = Some("amlstore1".into());
+        let find =
+            |plans: &[Plan], id: &str| plans.iter().find(|p| p.entry.id == id).unwrap().clone();
+        let plans = plan(&entries, &c, &[], &[]);
+        assert!(find(&plans, "batch-443").stand_in);
+        assert!(find(&plans, "mcr-data-443").stand_in);
+        assert!(
+            !find(&plans, "instances-443").stand_in,
+            "the compute's own name"
+        );
+        assert!(
+            !find(&plans, "storage-blob-443").stand_in,
+            "the customer's account"
+        );
+        assert!(!find(&plans, "graph-443").stand_in, "no wildcard");
+        // A name the node gives replaces the stand-in, and says where it came from.
+        c.batch_account_host = Some("myacct.westeurope.batch.azure.com".into());
+        c.sources
+            .insert("batch_account_host", "env:AZ_BATCH_ACCOUNT_URL".into());
+        let batch = find(&plan(&entries, &c, &[], &[]), "batch-443");
+        assert_eq!(batch.host, "myacct.westeurope.batch.azure.com");
+        assert!(!batch.stand_in);
+        assert_eq!(
+            batch.host_source.as_deref(),
+            Some("env:AZ_BATCH_ACCOUNT_URL")
+        );
+        // Even with no region, a named host needs no template value.
+        c.region = None;
+        assert!(find(&plan(&entries, &c, &[], &[]), "batch-443")
+            .skip
+            .is_none());
+    }
+
+    #[test]
+    fn one_mode_checks_cannot_fail_a_run_of_unknown_mode() {
+        let entries = catalog::load(&[]).unwrap();
+        let required =
+            |mode: Mode, id: &str| plan(&entries, &ctx(mode), &[id.to_string()], &[])[0].required;
+        assert!(!required(Mode::Auto, "pe-workspace-api"));
+        assert!(required(Mode::NoPublicIp, "pe-workspace-api"));
+        assert!(required(Mode::Auto, "graph-443"), "both modes");
+        assert!(!required(Mode::PublicIp, "pypi-443"), "situational anyway");
     }
 
     #[test]

@@ -66,15 +66,19 @@ async fn ask(env: &Env, url: &str, until: Instant) -> Result<(SocketAddr, u16, S
     let (mut stream, _) = tls::handshake(stream, peer, &host, &env.trust, until).await?;
     let spec = HttpSpec {
         path,
-        accept: vec![(300, 399)],
+        accept: vec![(100, 599)],
         ..HttpSpec::default()
     };
     let head = http::request(&mut stream, &host, &spec, until).await?;
     env.observe_date(&host, &head);
     let location = head
         .location
-        .ok_or_else(|| failed(format!("{host}: HTTP {} without a Location", head.status)))?;
-    let target = catalog::https_url_host(&location)
-        .map_err(|e| failed(format!("{host}: the redirect is not to an https host ({e})")))?;
+        .filter(|_| (300..400).contains(&head.status))
+        .ok_or_else(|| failed(format!("HTTP {} without a redirect", head.status)))?;
+    let target = catalog::https_url_host(&location).map_err(|e| {
+        failed(format!(
+            "{host}: the redirect is not to an https host ({e})"
+        ))
+    })?;
     Ok((peer, head.status, target))
 }

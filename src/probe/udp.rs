@@ -84,7 +84,11 @@ fn open(addr: SocketAddr) -> io::Result<UdpSocket> {
 
 /// Send a few datagrams spread over the window and wait for a reply or a rejection. The
 /// window is read again at every wake-up, so round trips measured meanwhile lengthen it.
-pub async fn probe(addr: SocketAddr, deadline: Instant, wait: &Wait) -> Result<UdpOutcome, Failure> {
+pub async fn probe(
+    addr: SocketAddr,
+    deadline: Instant,
+    wait: &Wait,
+) -> Result<UdpOutcome, Failure> {
     let fail = |e: io::Error| Failure {
         reason: Reason::UdpUnreachable,
         message: format!("{addr}: {}", describe_udp_error(&e)),

@@ -83,6 +83,14 @@ pub struct Scenario {
     /// Also run with --redact in every format and look for leaks.
     #[serde(default)]
     pub redact_check: bool,
+    /// The customer's DNS answers NXDOMAIN for names it has no record of in Azure's and the
+    /// package hosts' zones, as public DNS does (otherwise it refuses them).
+    #[serde(default)]
+    pub real_dns: bool,
+    /// The data host the registry redirects blob downloads to (served too); without it the
+    /// registry answers 404 and no redirect comes.
+    #[serde(default)]
+    pub registry_redirect: Option<String>,
     /// Extra (dummy) interfaces and their address, as the node's NICs.
     #[serde(default)]
     pub interfaces: BTreeMap<String, String>,
@@ -187,6 +195,12 @@ pub struct Want {
     pub http_status: Option<u16>,
     #[serde(default)]
     pub dialect: Option<String>,
+    /// The host actually probed (`target.host`).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Whether the result says its host only stood for a wildcard.
+    #[serde(default)]
+    pub stand_in: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +212,10 @@ struct Target {
     kind: String,
     skipped: bool,
     privatelink: Option<String>,
+    /// A private-endpoint name that must answer this other host's address.
+    same_address_as: Option<String>,
+    /// An HTTPS URL whose redirect names the host to probe.
+    redirect_from: Option<String>,
 }
 
 /// Owns the namespace and every process and file of a scenario; dropping it removes them all,
@@ -508,6 +526,8 @@ fn list_targets(sb: &Sandbox, sc: &Scenario) -> Vec<Target> {
             kind: t["kind"].as_str().unwrap_or_default().into(),
             skipped: t.get("skip").is_some(),
             privatelink: t["privatelink"].as_str().map(String::from),
+            same_address_as: t["same_address_as"].as_str().map(String::from),
+            redirect_from: t["redirect_from"].as_str().map(String::from),
         })
         .collect()
 }
@@ -671,6 +691,7 @@ fn nft_rule(addr: &str, port: Option<u16>, transport: &str, fault: &str) -> Opti
 }
 
 const DNS_FAULTS: &[&str] = &[
+    "public-address",
     "pe-public",
     "pe-hand-made",
     "pe-no-forwarder",
@@ -681,6 +702,8 @@ const DNS_FAULTS: &[&str] = &[
     "cname",
 ];
 const SERVER_FAULTS: &[&str] = &[
+    "storage-denied",
+    "clock-ahead",
     "intercepted",
     "self-signed",
     "http-503",
@@ -699,6 +722,65 @@ const SERVER_FAULTS: &[&str] = &[
     "silent",
     "no-listener",
 ];
+/// Faults played by a server of their own on the address and port (a socat or a python
+/// server), rather than by nginx; the first is socat, the rest tests/support/hostile.py modes.
+const OWN_SERVER_FAULTS: &[&str] = &[
+    "silent",
+    "hostile-silent",
+    "hostile-garbage",
+    "hostile-trickle",
+    "hostile-endless",
+    "block-page",
+    "storage-denied",
+    "clock-ahead",
+];
+
+/// The zones whose unknown names public DNS answers NXDOMAIN, for `real_dns` scenarios.
+const REAL_ZONES: &[&str] = &[
+    "azure.com",
+    "microsoft.com",
+    "microsoftonline.com",
+    "azureml.ms",
+    "azureml.net",
+    "windows.net",
+    "azure.net",
+    "visualstudio.com",
+    "applicationinsights.us",
+    "azure.us",
+    "usgovcloudapi.net",
+    "azure.cn",
+    "chinacloudapi.cn",
+    "pypi.org",
+    "pythonhosted.org",
+    "anaconda.com",
+    "anaconda.org",
+    "r-project.org",
+    "pytorch.org",
+    "tensorflow.org",
+];
+
+/// The host of an `https://host/...` URL.
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://")?;
+    let host = rest.split(['/', ':', '?']).next()?;
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+/// A host served for the scenario that no check names (a registry, a redirect's target).
+fn extra_target(host: &str, kind: &str) -> Target {
+    Target {
+        id: format!("served-{host}"),
+        host: host.to_string(),
+        port: Some(443),
+        transport: "tcp".into(),
+        kind: kind.into(),
+        skipped: false,
+        privatelink: None,
+        same_address_as: None,
+        redirect_from: None,
+    }
+}
+
 const FIREWALL_FAULTS: &[&str] = &[
     "drop",
     "reset",
@@ -852,15 +934,56 @@ pub fn play(name: &str) {
             .is_some_and(|v| v.iter().any(|k| k == kind))
     };
 
-    // One address per host, on the namespace's loopback.
-    let mut addr_of: BTreeMap<String, String> = BTreeMap::new();
-    for t in &live {
-        let n = addr_of.len() + 1;
-        addr_of
-            .entry(t.host.clone())
-            .or_insert_with(|| format!("10.77.{}.{}", 1 + n / 250, n % 250 + 1));
+    // Hosts served besides the checks': the registry a redirect is asked of, and the data host
+    // it redirects to.
+    let registry_hosts: BTreeSet<String> = live
+        .iter()
+        .filter_map(|t| t.redirect_from.as_deref())
+        .filter_map(url_host)
+        .collect();
+    let mut extra: Vec<Target> = registry_hosts
+        .iter()
+        .filter(|h| !live.iter().any(|t| &t.host == *h && t.port == Some(443)))
+        .map(|h| extra_target(h, "https"))
+        .collect();
+    if let Some(data) = &sc.registry_redirect {
+        extra.push(extra_target(data, "tls"));
     }
-    for a in addr_of.values() {
+    let served: Vec<&Target> = live.iter().copied().chain(extra.iter()).collect();
+    let host_faults = |host: &str| -> Vec<String> {
+        served
+            .iter()
+            .filter(|o| o.host == host)
+            .flat_map(|o| faults.get(&o.id).into_iter().flatten())
+            .cloned()
+            .collect()
+    };
+
+    // One address per host, on the namespace's loopback; a private-endpoint name that must
+    // answer another name's address shares it, and a `public-address` fault gives a public one.
+    let alias: BTreeMap<String, String> = served
+        .iter()
+        .filter_map(|t| Some((t.host.clone(), t.same_address_as.clone()?)))
+        .filter(|(_, other)| served.iter().any(|t| &t.host == other))
+        .collect();
+    let mut addr_of: BTreeMap<String, String> = BTreeMap::new();
+    for pass in [false, true] {
+        for t in &served {
+            if alias.contains_key(&t.host) != pass || addr_of.contains_key(&t.host) {
+                continue;
+            }
+            let n = addr_of.len() + 1;
+            let addr = if host_faults(&t.host).iter().any(|f| f == "public-address") {
+                format!("203.0.113.{}", n % 250 + 1)
+            } else if let Some(other) = alias.get(&t.host) {
+                addr_of[other].clone()
+            } else {
+                format!("10.77.{}.{}", 1 + n / 250, n % 250 + 1)
+            };
+            addr_of.insert(t.host.clone(), addr);
+        }
+    }
+    for a in addr_of.values().collect::<BTreeSet<_>>() {
         sb.run("ip", &["addr", "add", &format!("{a}/32"), "dev", "lo"]);
     }
 
@@ -871,29 +994,36 @@ pub fn play(name: &str) {
     let mut azure = format!(
         "no-resolv\nno-hosts\nbind-interfaces\nuser=root\nlisten-address={AZURE_DNS_ADDR}\n"
     );
+    if sc.real_dns {
+        for zone in REAL_ZONES {
+            let _ = writeln!(dns, "local=/{zone}/");
+        }
+    }
     let mut done_hosts = BTreeSet::new();
-    for t in &live {
+    for t in &served {
         if !done_hosts.insert(t.host.clone()) {
             continue;
         }
         let addr = &addr_of[&t.host];
-        let host_faults: Vec<&str> = live
+        let faults_here = host_faults(&t.host);
+        let host_faults: Vec<&str> = faults_here.iter().map(String::as_str).collect();
+        // Private-endpoint names: Azure DNS answers through the privatelink zone (or, for a
+        // name that shares another's address, with that address); the customer's server
+        // forwards (the default) or gets it wrong as the fault says.
+        let pe = served
             .iter()
             .filter(|o| o.host == t.host)
-            .flat_map(|o| faults.get(&o.id).into_iter().flatten())
-            .map(String::as_str)
-            .collect();
-        // Private-endpoint names: Azure DNS answers through the privatelink zone; the
-        // customer's server forwards (the default) or gets it wrong as the fault says.
-        if let Some(zone) = live
-            .iter()
-            .filter(|o| o.host == t.host)
-            .find_map(|o| o.privatelink.clone())
-        {
-            let first = t.host.split('.').next().unwrap_or("x");
-            let edge = format!("{first}-{}.{zone}", done_hosts.len());
-            let chain = format!("host-record={edge},{addr}\ncname={},{edge}\n", t.host);
-            azure.push_str(&chain);
+            .find(|o| o.privatelink.is_some() || o.same_address_as.is_some());
+        if let Some(o) = pe {
+            let record = match &o.privatelink {
+                Some(zone) => {
+                    let first = t.host.split('.').next().unwrap_or("x");
+                    let edge = format!("{first}-{}.{zone}", done_hosts.len());
+                    format!("host-record={edge},{addr}\ncname={},{edge}\n", t.host)
+                }
+                None => format!("host-record={},{addr}\n", t.host),
+            };
+            azure.push_str(&record);
             if host_faults.contains(&"pe-public") {
                 let _ = writeln!(dns, "host-record={},203.0.113.10", t.host);
             } else if host_faults.contains(&"pe-hand-made") {
@@ -901,7 +1031,7 @@ pub fn play(name: &str) {
             } else if host_faults.contains(&"pe-no-forwarder") {
                 let _ = writeln!(dns, "local=/{}/", t.host);
             } else {
-                dns.push_str(&chain);
+                dns.push_str(&record);
             }
             continue;
         }
@@ -987,11 +1117,25 @@ pub fn play(name: &str) {
     }
     let mut servers = String::new();
     let mut ws_needed = false;
+    // Servers of their own own an address and port; nginx serves many names on one by SNI.
     let mut seen = BTreeSet::new();
-    for t in &live {
+    let mut nginx_on = BTreeSet::new();
+    let mut named = BTreeSet::new();
+    for t in &served {
         let Some(port) = t.port else { continue };
         let addr = &addr_of[&t.host];
-        if !seen.insert((addr.clone(), port, t.transport.clone())) || has(t, "no-listener") {
+        let own_server =
+            t.transport == "udp" || t.kind == "smb" || OWN_SERVER_FAULTS.iter().any(|f| has(t, f));
+        let key = (addr.clone(), port, t.transport.clone());
+        let first = if own_server {
+            !nginx_on.contains(&key) && seen.insert(key)
+        } else {
+            !seen.contains(&key) && named.insert((t.host.clone(), port)) && {
+                nginx_on.insert(key);
+                true
+            }
+        };
+        if !first || has(t, "no-listener") {
             continue;
         }
         if t.transport == "udp" {
@@ -1023,16 +1167,7 @@ pub fn play(name: &str) {
             continue;
         }
         let tls = matches!(t.kind.as_str(), "tls" | "https" | "websocket") && !has(t, "not-tls");
-        if let Some(mode) = [
-            "hostile-silent",
-            "hostile-garbage",
-            "hostile-trickle",
-            "hostile-endless",
-            "block-page",
-        ]
-        .iter()
-        .find(|m| has(t, m))
-        {
+        if let Some(mode) = OWN_SERVER_FAULTS[1..].iter().find(|m| has(t, m)) {
             let mode = mode.trim_start_matches("hostile-");
             let mode = if mode == "endless" {
                 "endless-header"
@@ -1087,19 +1222,30 @@ pub fn play(name: &str) {
                 format!("location / {{ proxy_pass http://127.0.0.1:{backend}; proxy_http_version 1.1; {upgrade}}}")
             } else if has(t, "http-503") {
                 "return 503 \"unavailable\\n\";".to_string()
+            } else if registry_hosts.contains(&t.host) {
+                // A registry: blob downloads are redirected to the data host, if there is one.
+                let v2 = match &sc.registry_redirect {
+                    Some(data) => format!(
+                        "return 307 https://{data}/d41d8cd9/docker/registry/v2/blobs/sha256/fc/data?se=x&sig=not-a-secret;"
+                    ),
+                    None => "return 404 \"no such blob\\n\";".to_string(),
+                };
+                format!("location /v2/ {{ {v2} }} location / {{ return 200 \"ok\\n\"; }}")
             } else {
                 "return 200 \"ok\\n\";".to_string()
             };
             let _ = writeln!(
                 servers,
-                "  server {{ listen {addr}:{port} ssl; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {}; ssl_certificate_key {}; {body} }}",
+                "  server {{ listen {addr}:{port} ssl; server_name {}; ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {}; ssl_certificate_key {}; {body} }}",
+                t.host,
                 cert.display(),
                 key.display()
             );
         } else {
             let _ = writeln!(
                 servers,
-                "  server {{ listen {addr}:{port}; return 200 \"ok\\n\"; }}"
+                "  server {{ listen {addr}:{port}; server_name {}; return 200 \"ok\\n\"; }}",
+                t.host
             );
         }
     }
@@ -1204,6 +1350,9 @@ pub fn play(name: &str) {
         );
     }
     println!("scenario {name}: {} ms wall", wall.as_millis());
+    if std::env::var_os("AMLPROBE_SIM_SHOW").is_some() {
+        println!("{}", compact(&stdout));
+    }
 
     let report: Value = match (&sc.hook, sc.output.as_deref()) {
         (Some(_), _) => {
@@ -1523,6 +1672,20 @@ fn check_report(report: &Value, sc: &Scenario, targets: &[Target], context: &str
             assert!(
                 message.contains(needle.as_str()),
                 "{id}: message {message:?} lacks {needle:?}\n{context}"
+            );
+        }
+        if let Some(host) = &want.host {
+            assert_eq!(
+                r["target"]["host"].as_str(),
+                Some(host.as_str()),
+                "{id}: target host\n{context}"
+            );
+        }
+        if let Some(stand_in) = want.stand_in {
+            assert_eq!(
+                r["stand_in"].as_bool().unwrap_or(false),
+                stand_in,
+                "{id}: stand_in\n{context}"
             );
         }
         if let Some(tested) = &want.tested {

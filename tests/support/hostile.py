@@ -4,8 +4,10 @@
 #   trickle        start an HTTP answer, then one byte every 200 ms, forever
 #   endless-header start an HTTP answer, then header bytes as fast as possible, forever
 #   block-page     an HTTP/1.0 503 block page from "Contoso-Firewall" (what firewalls send)
+#   storage-denied what Azure Storage answers when its own firewall rejects the client
+#   clock-ahead    a healthy answer whose Date is an hour ahead of this machine's clock
 # Usage: hostile.py MODE ADDR PORT [CERT KEY]
-import ssl, sys, time
+import email.utils, ssl, sys, time
 from common import serve_forever
 
 mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -35,6 +37,14 @@ def serve(conn):
             conn.sendall(b"HTTP/1.1 200 OK\r\nX-Endless: ")
             while True:
                 conn.sendall(b"a" * 4096)
+        elif mode == "storage-denied":
+            conn.sendall(b"HTTP/1.1 403 This request is not authorized to perform this operation.\r\n"
+                         b"Server: Microsoft-HTTPAPI/2.0\r\nx-ms-error-code: AuthorizationFailure\r\n"
+                         b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        elif mode == "clock-ahead":
+            date = email.utils.formatdate(time.time() + 3600, usegmt=True).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nDate: " + date +
+                         b"\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
         elif mode == "block-page":
             conn.sendall(b"HTTP/1.0 503 Service Unavailable\r\nServer: Contoso-Firewall\r\n"
                          b"Content-Type: text/html\r\n\r\n<html>Blocked by policy</html>")
