@@ -143,6 +143,7 @@ pub fn redact_result(r: &mut Redactor, res: &mut CheckResult) {
             &mut p.error,
             &mut p.proxy,
             &mut p.http_server,
+            &mut p.redirect_host,
         ]
         .into_iter()
         .flatten()
@@ -171,6 +172,9 @@ pub fn redact(r: &mut Redactor, report: &mut Report) {
         &mut c.workspace_name,
         &mut c.resource_group,
         &mut c.mode_reason,
+        &mut c.service_endpoint_host,
+        &mut c.batch_account_host,
+        &mut c.batch_node_host,
     ]
     .into_iter()
     .flatten()

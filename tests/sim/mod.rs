@@ -1350,8 +1350,13 @@ pub fn play(name: &str) {
         );
     }
     println!("scenario {name}: {} ms wall", wall.as_millis());
+    // To look at a scenario's results, and its table as a person sees it.
     if std::env::var_os("AMLPROBE_SIM_SHOW").is_some() {
         println!("{}", compact(&stdout));
+        let table = run_command(&sb, &sc, &certs.ca, "table")
+            .output()
+            .expect("run amlprobe");
+        println!("{}", String::from_utf8_lossy(&table.stdout));
     }
 
     let report: Value = match (&sc.hook, sc.output.as_deref()) {
