@@ -147,24 +147,31 @@ pub fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("'{s}' is not a DNS server address: use IP or IP:PORT, like 168.63.129.16 or [fd00::53]:53"))
 }
 
-pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+/// A duration between `min` and `max` (named as people write them in the message).
+fn parse_duration_within(
+    s: &str,
+    (min, max): (Duration, Duration),
+    (low, high): (&str, &str),
+) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim()).map_err(|e| {
         format!("'{s}' is not a duration ({e}): use a number and a unit, like 5s or 1500ms")
     })?;
-    if d < Duration::from_millis(100) || d > Duration::from_secs(600) {
-        return Err(format!("'{s}' is out of range: give between 100ms and 10m"));
+    if d < min || d > max {
+        return Err(format!(
+            "'{s}' is out of range: give between {low} and {high}"
+        ));
     }
     Ok(d)
 }
 
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let range = (Duration::from_millis(100), Duration::from_secs(600));
+    parse_duration_within(s, range, ("100ms", "10m"))
+}
+
 pub fn parse_udp_wait(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim()).map_err(|e| {
-        format!("'{s}' is not a duration ({e}): use a number and a unit, like 300ms or 1s")
-    })?;
-    if d < Duration::from_millis(10) || d > Duration::from_secs(60) {
-        return Err(format!("'{s}' is out of range: give between 10ms and 60s"));
-    }
-    Ok(d)
+    let range = (Duration::from_millis(10), Duration::from_secs(60));
+    parse_duration_within(s, range, ("10ms", "60s"))
 }
 
 #[cfg(test)]

@@ -412,10 +412,14 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         (Reason::DnsNxdomain | Reason::DnsNoRecords, Some(w))
             if trace.stand_in && e.expect == Expect::Open =>
         {
+            let by = match &plan.service_tag {
+                Some(tag) => format!("service tag {tag} or a firewall rule"),
+                None => "a firewall rule".into(),
+            };
             (
                 Reason::StandInUnresolvable,
                 format!(
-                    "{message}; {} was chosen only to stand for {w}, so the wildcard cannot be tested by name",
+                    "{message}; {} was chosen only to stand for {w}, so the wildcard cannot be tested by name: it must be allowed by {by}",
                     trace.host
                 ),
             )
