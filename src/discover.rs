@@ -262,29 +262,27 @@ pub fn discover(
 
     // Concrete hosts the node names itself: the workspace API, the Batch account, the Batch
     // node-management endpoint.
-    for (key, name) in [
-        ("service_endpoint_host", "AZUREML_SERVICE_ENDPOINT"),
-        ("batch_account_host", "AZ_BATCH_ACCOUNT_URL"),
-    ] {
-        let Some((url, source)) = vars.get(name) else {
-            continue;
-        };
-        let host = catalog::https_url_host(url.trim()).and_then(|h| match key {
-            "batch_account_host" => batch_host(&h, false).ok_or_else(|| {
-                format!("'{h}' is not a Batch account host (<account>.<region>.batch.azure.com)")
-            }),
-            _ => Ok(h),
-        });
-        match host {
-            Ok(h) => {
-                match key {
-                    "batch_account_host" => ctx.batch_account_host = Some(h),
-                    _ => ctx.service_endpoint_host = Some(h),
-                }
-                set(&mut ctx, key, source);
+    let mut named_host = |name: &str, check: fn(String) -> Result<String, String>| {
+        let (url, source) = vars.get(name)?;
+        match catalog::https_url_host(url.trim()).and_then(check) {
+            Ok(host) => Some((host, source)),
+            Err(e) => {
+                warnings.push(format!("{name} from {source}: {e}; ignored"));
+                None
             }
-            Err(e) => warnings.push(format!("{name} from {source}: {e}; ignored")),
         }
+    };
+    if let Some((host, source)) = named_host("AZUREML_SERVICE_ENDPOINT", Ok) {
+        ctx.service_endpoint_host = Some(host);
+        set(&mut ctx, "service_endpoint_host", source);
+    }
+    if let Some((host, source)) = named_host("AZ_BATCH_ACCOUNT_URL", |h| {
+        batch_host(&h, false).ok_or_else(|| {
+            format!("'{h}' is not a Batch account host (<account>.<region>.batch.azure.com)")
+        })
+    }) {
+        ctx.batch_account_host = Some(host);
+        set(&mut ctx, "batch_account_host", source);
     }
     if let Some((host, source)) = vars
         .all()
@@ -311,11 +309,10 @@ pub fn discover(
     // the documents mean by <region>; the node's own (IMDS) only when nothing names the
     // workspace's.
     ctx.node_region = facts.as_ref().and_then(|f| f.location.clone());
-    let service_region = ctx
-        .service_endpoint_host
-        .as_ref()
-        .and_then(|h| parse_tracking_uri(h).region)
-        .map(|r| (r, ctx.sources["service_endpoint_host"].clone()));
+    let service_region = ctx.service_endpoint_host.as_ref().and_then(|h| {
+        let source = ctx.sources.get("service_endpoint_host").cloned();
+        Some((parse_tracking_uri(h).region?, source.unwrap_or_default()))
+    });
     let workspace = flags
         .region
         .clone()
