@@ -66,4 +66,5 @@ scenarios! {
     public_ip_without_pe,
     storage_firewall,
     clock_skew,
+    sovereign_private_endpoint,
 }

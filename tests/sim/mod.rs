@@ -185,6 +185,8 @@ pub struct Want {
     #[serde(default)]
     pub message_contains: Vec<String>,
     #[serde(default)]
+    pub remediation_contains: Vec<String>,
+    #[serde(default)]
     pub cnames_contain: Option<String>,
     #[serde(default)]
     pub server: Option<String>,
@@ -1677,6 +1679,13 @@ fn check_report(report: &Value, sc: &Scenario, targets: &[Target], context: &str
             assert!(
                 message.contains(needle.as_str()),
                 "{id}: message {message:?} lacks {needle:?}\n{context}"
+            );
+        }
+        let remediation = r["remediation"].as_str().unwrap_or_default();
+        for needle in &want.remediation_contains {
+            assert!(
+                remediation.contains(needle.as_str()),
+                "{id}: remediation {remediation:?} lacks {needle:?}\n{context}"
             );
         }
         if let Some(host) = &want.host {
