@@ -353,13 +353,20 @@ struct ForwardZones {
     china: Vec<String>,
 }
 
-fn defaults() -> Option<Defaults> {
-    toml::from_str::<Defaults>(include_str!("../probes/defaults.toml")).ok()
+/// `probes/defaults.toml`, read once. It is compiled in and a unit test reads it, so `None`
+/// cannot happen in a build that passed its tests.
+fn defaults() -> Option<&'static Defaults> {
+    static DEFAULTS: std::sync::OnceLock<Option<Defaults>> = std::sync::OnceLock::new();
+    DEFAULTS
+        .get_or_init(|| toml::from_str(include_str!("../probes/defaults.toml")).ok())
+        .as_ref()
 }
 
 /// The organisations whose CAs issue Azure's certificates (`probes/defaults.toml`).
 pub fn default_expected_issuers() -> Vec<String> {
-    defaults().map(|d| d.expected_issuers).unwrap_or_default()
+    defaults()
+        .map(|d| d.expected_issuers.clone())
+        .unwrap_or_default()
 }
 
 /// The zones a custom DNS server must forward to Azure DNS for a workspace with a private
@@ -367,9 +374,9 @@ pub fn default_expected_issuers() -> Vec<String> {
 pub fn forward_zones(cloud: Cloud) -> Vec<String> {
     defaults()
         .map(|d| match cloud {
-            Cloud::Public => d.forward_zones.public,
-            Cloud::Usgov => d.forward_zones.usgov,
-            Cloud::China => d.forward_zones.china,
+            Cloud::Public => d.forward_zones.public.clone(),
+            Cloud::Usgov => d.forward_zones.usgov.clone(),
+            Cloud::China => d.forward_zones.china.clone(),
         })
         .unwrap_or_default()
 }
@@ -598,24 +605,51 @@ pub fn parse(
     Ok(entries)
 }
 
+/// An `https://host[:port]/path` URL, its host checked to be a DNS name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsUrl {
+    pub host: String,
+    pub port: u16,
+    /// The path and query, `/` when there is none.
+    pub path: String,
+}
+
+impl HttpsUrl {
+    pub fn parse(url: &str) -> Result<HttpsUrl, String> {
+        let rest = url
+            .strip_prefix("https://")
+            .ok_or("must start with https://")?;
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.contains('@') {
+            return Err("must not carry credentials".into());
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, port)) => (
+                h,
+                port.parse::<u16>()
+                    .map_err(|_| format!("'{port}' is not a port"))?,
+            ),
+            None => (authority, 443),
+        };
+        if !is_dns_name(host) {
+            return Err(format!("'{host}' is not a host name"));
+        }
+        let path = match &rest[authority.len()..] {
+            "" => "/".to_string(),
+            p if p.starts_with('/') => p.to_string(),
+            p => format!("/{p}"),
+        };
+        Ok(HttpsUrl {
+            host: host.to_ascii_lowercase(),
+            port,
+            path,
+        })
+    }
+}
+
 /// The host of an `https://host[:port]/path` URL, checked to be a DNS name.
 pub fn https_url_host(url: &str) -> Result<String, String> {
-    let rest = url
-        .strip_prefix("https://")
-        .ok_or("must start with https://")?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err("must not carry credentials".into());
-    }
-    let host = match authority.rsplit_once(':') {
-        Some((h, port)) if port.parse::<u16>().is_ok() => h,
-        _ => authority,
-    };
-    if is_dns_name(host) {
-        Ok(host.to_ascii_lowercase())
-    } else {
-        Err(format!("'{host}' is not a host name"))
-    }
+    HttpsUrl::parse(url).map(|u| u.host)
 }
 
 /// Letters, digits and hyphens in dot-separated labels of 1-63 characters; at least two labels.
@@ -1024,6 +1058,12 @@ mod tests {
             https_url_host("https://MCR.microsoft.com:443/v2/x?y").as_deref(),
             Ok("mcr.microsoft.com")
         );
+        let u = HttpsUrl::parse("https://mcr.azure.cn:8443?x=1").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("mcr.azure.cn", 8443, "/?x=1")
+        );
+        assert!(HttpsUrl::parse("https://h.example:http/").is_err());
     }
 
     #[test]

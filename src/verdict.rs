@@ -177,6 +177,14 @@ impl Subject<'_> {
     }
 }
 
+/// What allows a wildcard that cannot be tested by name: its service tag, or a firewall rule.
+pub fn allowed_by(service_tag: Option<&str>) -> String {
+    match service_tag {
+        Some(tag) => format!("service tag {tag} (NSG) or a firewall FQDN rule"),
+        None => "a firewall FQDN rule".into(),
+    }
+}
+
 /// The concrete fix for a reason on this endpoint.
 pub fn remediation(reason: Reason, s: &Subject) -> String {
     let host = s.host;
@@ -205,12 +213,9 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         ),
         Reason::StandInUnresolvable => {
             let wildcard = s.stands_for.unwrap_or("the documented wildcard");
-            let tag = s
-                .service_tag
-                .map(|t| format!("service tag {t} (NSG) or "))
-                .unwrap_or_default();
             format!(
-                "Inconclusive, not a failure: {host} was only chosen to stand for {wildcard} and does not exist in DNS, so the wildcard cannot be tested by name. Allow {wildcard} by {tag}a firewall FQDN rule."
+                "Inconclusive, not a failure: {host} was only chosen to stand for {wildcard} and does not exist in DNS, so the wildcard cannot be tested by name. Allow {wildcard} by {}.",
+                allowed_by(s.service_tag)
             )
         }
         Reason::StorageFirewallDenied => format!(

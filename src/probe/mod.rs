@@ -321,8 +321,8 @@ impl Env {
         }
     }
 
-    /// The proxy a connection to `host` goes through: TLS, HTTP and WebSocket only, never
-    /// UDP, SMB or plain TCP, and not for hosts in `NO_PROXY`.
+    /// The proxy a connection to `host` goes through: TLS, HTTP and WebSocket only (kinds the
+    /// catalog gives a port), never UDP, SMB or plain TCP, and not for hosts in `NO_PROXY`.
     fn proxy_for(&self, kind: Kind, host: &str) -> Option<&proxy::Proxy> {
         let tunnelled = matches!(kind, Kind::Tls | Kind::Https | Kind::Websocket);
         self.proxy
@@ -412,15 +412,12 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         (Reason::DnsNxdomain | Reason::DnsNoRecords, Some(w))
             if trace.stand_in && e.expect == Expect::Open =>
         {
-            let by = match &plan.service_tag {
-                Some(tag) => format!("service tag {tag} or a firewall rule"),
-                None => "a firewall rule".into(),
-            };
             (
                 Reason::StandInUnresolvable,
                 format!(
-                    "{message}; {} was chosen only to stand for {w}, so the wildcard cannot be tested by name: it must be allowed by {by}",
-                    trace.host
+                    "{message}; {} was chosen only to stand for {w}, so the wildcard cannot be tested by name: it must be allowed by {}",
+                    trace.host,
+                    verdict::allowed_by(plan.service_tag.as_deref())
                 ),
             )
         }
@@ -484,7 +481,7 @@ pub async fn run_check(env: &Env, plan: &Plan) -> CheckResult {
         tested,
         proxy: env
             .proxy_for(e.kind, &trace.host)
-            .filter(|_| e.port.is_some() && plan.skip.is_none())
+            .filter(|_| plan.skip.is_none())
             .map(proxy::Proxy::display),
         target: Target {
             host: trace.host,
@@ -570,7 +567,7 @@ async fn run_phases(
         redirect::learn(env, url, ask_until, trace).await;
     }
     let host = trace.host.clone();
-    let (mut stream, peer) = match env.proxy_for(e.kind, &host).filter(|_| e.port.is_some()) {
+    let (mut stream, peer) = match env.proxy_for(e.kind, &host) {
         Some(proxy) => {
             let started = Instant::now();
             // The proxy resolves the target: the node's own DNS is not on this path.
@@ -943,26 +940,16 @@ mod tests {
 
     #[test]
     fn blocked_paths_pass_only_when_the_path_itself_is_closed() {
-        assert_eq!(
-            expect_blocked(Reason::TcpTimeout, "x".into()).0,
-            Reason::BlockedAsExpected
-        );
-        assert_eq!(
-            expect_blocked(Reason::Ok, "x".into()).0,
-            Reason::UnexpectedlyReachable
-        );
-        assert_eq!(
-            expect_blocked(Reason::HttpStatus, "x".into()).0,
-            Reason::UnexpectedlyReachable
-        );
-        assert_eq!(
-            expect_blocked(Reason::DnsTimeout, "x".into()).0,
-            Reason::DnsTimeout
-        );
-        assert_eq!(
-            expect_blocked(Reason::ProxyRefused, "x".into()).0,
-            Reason::ProxyRefused
-        );
+        for (seen, verdict) in [
+            (Reason::TcpTimeout, Reason::BlockedAsExpected),
+            (Reason::Ok, Reason::UnexpectedlyReachable),
+            (Reason::HttpStatus, Reason::UnexpectedlyReachable),
+            // A broken resolver or proxy shows nothing about the path: it stays itself.
+            (Reason::DnsTimeout, Reason::DnsTimeout),
+            (Reason::ProxyRefused, Reason::ProxyRefused),
+        ] {
+            assert_eq!(expect_blocked(seen, "x".into()).0, verdict, "{seen}");
+        }
     }
 
     #[test]

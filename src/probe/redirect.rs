@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use tokio::time::Instant;
 
 use super::{http, tcp, tls, Env, Failure, Phase, Trace};
-use crate::catalog::{self, HttpSpec, Kind};
+use crate::catalog::{self, HttpSpec, HttpsUrl, Kind};
 use crate::verdict::Reason;
 
 /// Ask `url` (before `until`) and, when it redirects, make its target the host to probe.
@@ -44,18 +44,7 @@ async fn ask(env: &Env, url: &str, until: Instant) -> Result<(SocketAddr, u16, S
         reason: Reason::HttpStatus,
         message,
     };
-    let host = catalog::https_url_host(url).map_err(failed)?;
-    let rest = url.trim_start_matches("https://");
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let port = authority
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .unwrap_or(443);
-    let path = match &rest[authority.len()..] {
-        "" => "/".to_string(),
-        p if p.starts_with('/') => p.to_string(),
-        p => format!("/{p}"),
-    };
+    let HttpsUrl { host, port, path } = HttpsUrl::parse(url).map_err(failed)?;
     let (stream, peer) = match env.proxy_for(Kind::Https, &host) {
         Some(proxy) => proxy.connect(&env.resolvers, &host, port, until).await?,
         None => {

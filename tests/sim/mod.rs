@@ -724,10 +724,8 @@ const SERVER_FAULTS: &[&str] = &[
     "silent",
     "no-listener",
 ];
-/// Faults played by a server of their own on the address and port (a socat or a python
-/// server), rather than by nginx; the first is socat, the rest tests/support/hostile.py modes.
-const OWN_SERVER_FAULTS: &[&str] = &[
-    "silent",
+/// Faults played by tests/support/hostile.py on the address and port, rather than by nginx.
+const HOSTILE_FAULTS: &[&str] = &[
     "hostile-silent",
     "hostile-garbage",
     "hostile-trickle",
@@ -1119,15 +1117,17 @@ pub fn play(name: &str) {
     }
     let mut servers = String::new();
     let mut ws_needed = false;
-    // Servers of their own own an address and port; nginx serves many names on one by SNI.
+    // A server of its own (socat, smbd, hostile.py) owns its address and port; nginx serves many names on one by SNI.
     let mut seen = BTreeSet::new();
     let mut nginx_on = BTreeSet::new();
     let mut named = BTreeSet::new();
     for t in &served {
         let Some(port) = t.port else { continue };
         let addr = &addr_of[&t.host];
-        let own_server =
-            t.transport == "udp" || t.kind == "smb" || OWN_SERVER_FAULTS.iter().any(|f| has(t, f));
+        let own_server = t.transport == "udp"
+            || t.kind == "smb"
+            || has(t, "silent")
+            || HOSTILE_FAULTS.iter().any(|f| has(t, f));
         let key = (addr.clone(), port, t.transport.clone());
         let first = if own_server {
             !nginx_on.contains(&key) && seen.insert(key)
@@ -1169,7 +1169,7 @@ pub fn play(name: &str) {
             continue;
         }
         let tls = matches!(t.kind.as_str(), "tls" | "https" | "websocket") && !has(t, "not-tls");
-        if let Some(mode) = OWN_SERVER_FAULTS[1..].iter().find(|m| has(t, m)) {
+        if let Some(mode) = HOSTILE_FAULTS.iter().find(|m| has(t, m)) {
             let mode = mode.trim_start_matches("hostile-");
             let mode = if mode == "endless" {
                 "endless-header"

@@ -19,3 +19,13 @@ def serve_forever(addr, port, handle, backlog=64):
     while True:
         conn, _ = s.accept()
         threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+def serve_requests(addr, port, answer):
+    """Serve each connection in a thread: read its request head and pass both to `answer`."""
+    def handle(conn):
+        with conn:
+            conn.settimeout(10)
+            head = read_head(conn)
+            if head is not None:
+                answer(conn, head)
+    serve_forever(addr, port, handle)
