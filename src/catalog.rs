@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::{Cloud, ComputeType, Context, Mode};
+use crate::context::{Cloud, ComputeType, Context, Input, Mode};
 
 /// The built-in catalog, compiled into the binary so the single file is self-contained.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -29,12 +29,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("probes/node.toml", include_str!("../probes/node.toml")),
 ];
 
-/// The placeholders a host template may use, with the flag that supplies each.
-pub const PLACEHOLDERS: &[(&str, &str)] = &[
-    ("region", "--region"),
-    ("storage_account", "--storage-account"),
-    ("compute_name", "--compute-name"),
-    ("workspace_id", "--workspace-id"),
+/// The placeholders a host template may use, with the input that supplies each.
+pub const PLACEHOLDERS: &[(&str, Input)] = &[
+    ("region", Input::Region),
+    ("storage_account", Input::StorageAccount),
+    ("compute_name", Input::ComputeName),
+    ("workspace_id", Input::WorkspaceId),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -751,8 +751,8 @@ pub fn load(extra: &[(String, String)]) -> Result<Vec<Entry>, CatalogError> {
     Ok(all)
 }
 
-/// Expand a template with the context's values; `Err` names the flag of the first missing one.
-pub fn expand(template: &str, ctx: &Context) -> Result<String, &'static str> {
+/// Expand a template with the context's values; `Err` names the first missing one.
+pub fn expand(template: &str, ctx: &Context) -> Result<String, Input> {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -761,14 +761,13 @@ pub fn expand(template: &str, ctx: &Context) -> Result<String, &'static str> {
             break;
         };
         let name = &rest[open + 1..open + close];
-        let (value, flag) = match name {
-            "region" => (ctx.region.as_deref(), "--region"),
-            "storage_account" => (ctx.storage_account.as_deref(), "--storage-account"),
-            "compute_name" => (ctx.compute_name.as_deref(), "--compute-name"),
-            "workspace_id" => (ctx.workspace_id.as_deref(), "--workspace-id"),
-            _ => (None, "--catalog"),
+        let (value, input) = match name {
+            "region" => (ctx.region.as_deref(), Input::Region),
+            "storage_account" => (ctx.storage_account.as_deref(), Input::StorageAccount),
+            "compute_name" => (ctx.compute_name.as_deref(), Input::ComputeName),
+            _ => (ctx.workspace_id.as_deref(), Input::WorkspaceId),
         };
-        out.push_str(value.ok_or(flag)?);
+        out.push_str(value.ok_or(input)?);
         rest = &rest[open + close + 1..];
     }
     out.push_str(rest);
@@ -839,7 +838,8 @@ mod tests {
     fn every_builtin_entry_expands_with_a_full_context() {
         let ctx = full_context();
         for e in load(&[]).unwrap() {
-            let host = expand(&e.host, &ctx).unwrap_or_else(|f| panic!("{} needs {f}", e.id));
+            let host =
+                expand(&e.host, &ctx).unwrap_or_else(|f| panic!("{} needs {}", e.id, f.flag()));
             assert!(
                 !host.contains('{') && !host.contains('*'),
                 "{} -> {host}",
@@ -915,10 +915,13 @@ mod tests {
     #[test]
     fn missing_input_names_the_flag() {
         let ctx = Context::default();
-        assert_eq!(expand("{region}.tundra.azureml.ms", &ctx), Err("--region"));
+        assert_eq!(
+            expand("{region}.tundra.azureml.ms", &ctx),
+            Err(Input::Region)
+        );
         assert_eq!(
             expand("{storage_account}.file.core.windows.net", &ctx),
-            Err("--storage-account")
+            Err(Input::StorageAccount)
         );
         assert_eq!(
             expand("graph.windows.net", &ctx).as_deref(),

@@ -53,6 +53,39 @@ impl ComputeType {
     }
 }
 
+/// A value a person gives when discovery cannot find it: each has one flag and one variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    Region,
+    StorageAccount,
+    ComputeName,
+    WorkspaceId,
+    ComputeType,
+}
+
+impl Input {
+    pub fn flag(self) -> &'static str {
+        match self {
+            Input::Region => "--region",
+            Input::StorageAccount => "--storage-account",
+            Input::ComputeName => "--compute-name",
+            Input::WorkspaceId => "--workspace-id",
+            Input::ComputeType => "--compute-type",
+        }
+    }
+
+    /// The variable that gives the flag's value (clap reads it; a test holds the two together).
+    pub fn env(self) -> &'static str {
+        match self {
+            Input::Region => "AMLPROBE_REGION",
+            Input::StorageAccount => "AMLPROBE_STORAGE_ACCOUNT",
+            Input::ComputeName => "AMLPROBE_COMPUTE_NAME",
+            Input::WorkspaceId => "AMLPROBE_WORKSPACE_ID",
+            Input::ComputeType => "AMLPROBE_COMPUTE_TYPE",
+        }
+    }
+}
+
 impl Mode {
     pub fn as_str(self) -> &'static str {
         match self {

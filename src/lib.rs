@@ -6,8 +6,10 @@ pub mod catalog;
 pub mod cli;
 pub mod context;
 pub mod discover;
+pub mod plan;
 pub mod probe;
 pub mod report;
+pub mod result;
 pub mod verdict;
 
 use std::ffi::OsString;
@@ -19,7 +21,7 @@ use clap::Parser;
 
 use cli::{CheckArgs, Cli, Command, Format};
 use context::Context;
-use probe::Plan;
+use plan::Plan;
 use report::{Node, Report, Summary, Tool};
 use verdict::{Reason, Subject};
 
@@ -143,7 +145,7 @@ fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
         extra.push((path.display().to_string(), text));
     }
     let entries = catalog::load(&extra).map_err(|e| usage(format!("invalid catalog: {e}")))?;
-    let plans = probe::plan(&entries, ctx, &args.only, &args.skip);
+    let plans = plan::plan(&entries, ctx, &args.only, &args.skip);
     if plans.is_empty() {
         return Err(usage(
             "no check matches --only/--skip; see `amlprobe list` for ids and groups",
@@ -220,13 +222,16 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
     if let Some(p) = &proxy {
         ctx.sources.insert("proxy", p.source.clone());
     }
-    let azure = std::net::SocketAddr::new(probe::AZURE_DNS.into(), 53);
-    let azure_dns = if node.resolvers.contains(&probe::AZURE_DNS.to_string()) {
+    let azure = std::net::SocketAddr::new(probe::private_endpoint::AZURE_DNS.into(), 53);
+    let azure_dns = if node
+        .resolvers
+        .contains(&probe::private_endpoint::AZURE_DNS.to_string())
+    {
         None
     } else {
         probe::dns::Resolvers::from_servers(&[azure], args.timeout).ok()
     };
-    let env = Arc::new(probe::Env::new(
+    let env = Arc::new(probe::Runner::new(
         resolvers,
         trust,
         args.timeout,
@@ -242,7 +247,7 @@ fn check(args: &CheckArgs) -> Result<i32, Stop> {
         .then(|| std::sync::Mutex::new(report::redact::Redactor::new(&ctx, &node)));
     let redactor = Arc::new(redactor);
     let results = runtime.block_on(async {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<probe::CheckResult>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<result::CheckResult>();
         let streaming = format == Format::Jsonl;
         // A live count on stderr, only for a person watching a terminal.
         let progress = std::io::stderr().is_terminal();
@@ -316,7 +321,7 @@ struct Listed<'a> {
     title: &'a str,
     required: bool,
     kind: catalog::Kind,
-    target: probe::Target,
+    target: result::Target,
     #[serde(skip_serializing_if = "Option::is_none")]
     stands_for: Option<&'a str>,
     /// The host was only chosen to stand for the wildcard.
@@ -358,7 +363,7 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
             title: &p.entry.title,
             required: p.required,
             kind: p.entry.kind,
-            target: probe::Target {
+            target: result::Target {
                 host: p.host.clone(),
                 port: p.entry.port,
                 transport: p.entry.transport,
@@ -373,12 +378,12 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
             needs: catalog::PLACEHOLDERS
                 .iter()
                 .filter(|(name, _)| p.entry.host.contains(&format!("{{{name}}}")))
-                .map(|(_, flag)| *flag)
+                .map(|(_, input)| input.flag())
                 .collect(),
             skip: p
                 .skip
                 .as_ref()
-                .map(|f| format!("{}: {}", f.reason, f.message)),
+                .map(|f| format!("{}: {}", f.reason(), f.message())),
             doc: &p.entry.doc,
         })
         .collect();

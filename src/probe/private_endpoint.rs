@@ -7,8 +7,30 @@ use std::net::IpAddr;
 
 use tokio::time::Instant;
 
-use super::{dns, is_private, Env, Failure, Phase, Plan, Trace, AZURE_DNS};
+use super::{dns, shows_answer, Failure, Runner, Trace};
+use crate::plan::Plan;
+use crate::result::{Phase, PhaseKind};
 use crate::verdict::{Reason, Status};
+
+/// Azure's virtual DNS server, reachable only from inside a VNet.
+pub const AZURE_DNS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(168, 63, 129, 16);
+
+/// RFC 1918, RFC 6598 and IPv6 ULA; everything else counts as public.
+pub fn is_private(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            o[0] == 10
+                || (o[0] == 172 && (16..=31).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 168)
+                || (o[0] == 100 && (64..=127).contains(&o[1]))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_private(&IpAddr::V4(v4)),
+            None => (v6.segments()[0] & 0xfe00) == 0xfc00,
+        },
+    }
+}
 
 fn describe_answer(a: &dns::Answer) -> String {
     let addrs: Vec<String> = a.addresses.iter().map(IpAddr::to_string).collect();
@@ -19,30 +41,40 @@ fn describe_answer(a: &dns::Answer) -> String {
 }
 
 pub(super) async fn check(
-    env: &Env,
+    runner: &Runner,
     plan: &Plan,
     deadline: Instant,
     trace: &mut Trace,
 ) -> Result<String, Failure> {
     let host = &plan.host;
-    let started = Instant::now();
-    let (answer, ms) = env.resolve_shared(host, deadline).await;
-    let mut phase = Phase::dns("dns", started, &answer);
-    phase.ms = ms;
+    let (answer, ms) = runner.resolve_shared(host, deadline).await;
+    let mut phase = Phase {
+        ms,
+        ..Phase::of(PhaseKind::Dns)
+    };
     let judged = match &answer {
-        Ok(a) => judge(env, plan, a, deadline).await,
+        Ok(a) => {
+            shows_answer(&mut phase, a);
+            judge(runner, plan, a, deadline).await
+        }
         Err(f) => Err(f.clone()),
     };
     trace.record(phase, &judged);
 
-    let Some(azure) = &env.azure_dns else {
+    let Some(azure) = &runner.azure_dns else {
         return judged;
     };
-    let started = Instant::now();
-    let theirs = azure.resolve(host, deadline).await;
-    let mut phase = Phase::dns("dns-azure", started, &theirs);
-    phase.server = Some(AZURE_DNS.to_string());
-    trace.record(phase, &theirs);
+    let phase = Phase {
+        server: Some(AZURE_DNS.to_string()),
+        ..Phase::of(PhaseKind::DnsAzure)
+    };
+    let ask = azure.resolve(host, deadline);
+    let theirs = trace
+        .timed(phase, ask, |p, a| {
+            shows_answer(p, a);
+            p.server = Some(AZURE_DNS.to_string());
+        })
+        .await;
     let Ok(theirs) = theirs else { return judged };
     // Azure DNS answering privately proves the workspace has a private endpoint.
     trace.private_endpoint_seen = theirs.addresses.iter().any(is_private);
@@ -56,7 +88,7 @@ pub(super) async fn check(
     if ours == azure_addrs {
         return judged;
     }
-    let zones = &env.forward_zones;
+    let zones = &runner.forward_zones;
     let azure_says = format!(
         "Azure DNS (168.63.129.16) answers {}",
         describe_answer(&theirs)
@@ -83,7 +115,7 @@ pub(super) async fn check(
 
 /// What the node's own answer shows: a private address, reached the way the documents say.
 async fn judge(
-    env: &Env,
+    runner: &Runner,
     plan: &Plan,
     a: &dns::Answer,
     deadline: Instant,
@@ -99,7 +131,7 @@ async fn judge(
         });
     }
     if let Some(other) = &plan.entry.same_address_as {
-        return same_address(env, plan, other, a, deadline).await;
+        return same_address(runner, plan, other, a, deadline).await;
     }
     let zone = plan.privatelink.as_deref().unwrap_or("privatelink");
     let through = a
@@ -125,7 +157,7 @@ async fn judge(
 /// The documents promise no CNAME for this name, only that it answers the workspace private
 /// endpoint's address: the one the workspace API name (`other`) answers.
 async fn same_address(
-    env: &Env,
+    runner: &Runner,
     plan: &Plan,
     other: &str,
     a: &dns::Answer,
@@ -138,7 +170,7 @@ async fn same_address(
             "{host} answers the private address {private} (not compared with {other}, whose name needs --workspace-id)"
         ));
     };
-    let (theirs, _) = env.resolve_shared(other_host, deadline).await;
+    let (theirs, _) = runner.resolve_shared(other_host, deadline).await;
     match theirs {
         Ok(t) if t.addresses.iter().any(|ip| a.addresses.contains(ip)) => Ok(format!(
             "{host} answers the workspace private endpoint {private}, as {other_host} does"
@@ -154,5 +186,41 @@ async fn same_address(
             "{host} answers the private address {private} (not compared: {other_host} does not resolve, {})",
             f.reason
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_means_rfc1918_rfc6598_and_ula() {
+        for ip in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "fd00::1",
+            "fc00::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(is_private(&ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "172.15.0.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "192.0.2.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "8.8.8.8",
+            "2001:db8::1",
+            "fe80::1",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!is_private(&ip.parse().unwrap()), "{ip}");
+        }
     }
 }

@@ -7,22 +7,29 @@ use std::net::SocketAddr;
 
 use tokio::time::Instant;
 
-use super::{http, tcp, tls, Env, Failure, Phase, Trace};
+use super::{http, tcp, tls, Failure, Runner, Trace};
 use crate::catalog::{self, HttpSpec, HttpsUrl, Kind};
+use crate::result::{Phase, PhaseKind};
 use crate::verdict::Reason;
 
 /// Ask `url` (before `until`) and, when it redirects, make its target the host to probe.
 /// Either way a `redirect` phase says what happened.
-pub(super) async fn learn(env: &Env, url: &str, until: Instant, trace: &mut Trace) {
-    let started = Instant::now();
-    let asked = ask(env, url, until).await;
-    let mut phase = Phase::new("redirect", started);
+pub(super) async fn learn(runner: &Runner, url: &str, until: Instant, trace: &mut Trace) {
+    let asked = trace
+        .timed(
+            Phase::of(PhaseKind::Redirect),
+            ask(runner, url, until),
+            |p, asked| {
+                let (peer, status, host) = asked;
+                p.address = Some(peer.to_string());
+                p.http_status = Some(*status);
+                p.redirect_host = Some(host.clone());
+            },
+        )
+        .await;
     let from = catalog::https_url_host(url).unwrap_or_else(|_| url.to_string());
     match &asked {
-        Ok((peer, status, host)) => {
-            phase.address = Some(peer.to_string());
-            phase.http_status = Some(*status);
-            phase.redirect_host = Some(host.clone());
+        Ok((_, _, host)) => {
             trace.host_note = Some(format!("{from} redirects a blob download to {host}"));
             trace.host = host.clone();
             // A host a real download is sent to is the real one, not a stand-in.
@@ -35,31 +42,34 @@ pub(super) async fn learn(env: &Env, url: &str, until: Instant, trace: &mut Trac
             ));
         }
     }
-    trace.record(phase, &asked);
 }
 
 /// One anonymous GET of `url`; a 3xx answer's `Location` host is the result.
-async fn ask(env: &Env, url: &str, until: Instant) -> Result<(SocketAddr, u16, String), Failure> {
+async fn ask(
+    runner: &Runner,
+    url: &str,
+    until: Instant,
+) -> Result<(SocketAddr, u16, String), Failure> {
     let failed = |message: String| Failure {
         reason: Reason::HttpStatus,
         message,
     };
     let HttpsUrl { host, port, path } = HttpsUrl::parse(url).map_err(failed)?;
-    let (stream, peer) = match env.proxy_for(Kind::Https, &host) {
-        Some(proxy) => proxy.connect(&env.resolvers, &host, port, until).await?,
+    let (stream, peer) = match runner.proxy_for(Kind::Https, &host) {
+        Some(proxy) => proxy.connect(&runner.resolvers, &host, port, until).await?,
         None => {
-            let (answer, _) = env.resolve_shared(&host, until).await;
+            let (answer, _) = runner.resolve_shared(&host, until).await;
             tcp::connect(&answer?.addresses, port, until).await?
         }
     };
-    let (mut stream, _) = tls::handshake(stream, peer, &host, &env.trust, until).await?;
+    let (mut stream, _) = tls::handshake(stream, peer, &host, &runner.trust, until).await?;
     let spec = HttpSpec {
         path,
         accept: vec![(100, 599)],
         ..HttpSpec::default()
     };
     let head = http::request(&mut stream, &host, &spec, until).await?;
-    env.observe_date(&host, &head);
+    runner.observe_date(&host, &head);
     let location = head
         .location
         .filter(|_| (300..400).contains(&head.status))

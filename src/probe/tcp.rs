@@ -85,10 +85,25 @@ pub fn classify_connect_error(e: &io::Error) -> Reason {
 }
 
 fn describe_connect_error(e: &io::Error) -> String {
-    if e.raw_os_error() == Some(Errno::ECONNREFUSED as i32) {
-        return "connection refused (TCP reset): nothing listens, or a firewall rejects".into();
-    }
-    super::describe_unreachable(e).map_or_else(|| e.to_string(), String::from)
+    describe_unreachable(
+        e,
+        "connection refused (TCP reset): nothing listens, or a firewall rejects",
+    )
+}
+
+/// What a failed send or connection means, for TCP and UDP alike; only a refusal is worded
+/// by each transport (a TCP reset, an ICMP port unreachable).
+pub fn describe_unreachable(e: &io::Error, refused: &str) -> String {
+    let said = match e.raw_os_error().map(Errno::from_raw) {
+        Some(Errno::ECONNREFUSED) => refused,
+        Some(Errno::EHOSTUNREACH) => {
+            "ICMP host unreachable or administratively prohibited: a firewall rejects, or no route"
+        }
+        Some(Errno::ENETUNREACH) => "network unreachable: no route to this address",
+        Some(Errno::EACCES | Errno::EPERM) => "blocked by this node's own firewall",
+        _ => return e.to_string(),
+    };
+    said.to_string()
 }
 
 #[cfg(test)]

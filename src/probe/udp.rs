@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use nix::errno::Errno;
 use nix::sys::socket::{setsockopt, sockopt};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
@@ -136,10 +135,10 @@ fn silence(sent: u32, started: Instant) -> UdpOutcome {
 }
 
 fn describe_udp_error(e: &io::Error) -> String {
-    if e.raw_os_error() == Some(Errno::ECONNREFUSED as i32) {
-        return "ICMP port unreachable: nothing listens, or a firewall rejects".into();
-    }
-    super::describe_unreachable(e).map_or_else(|| e.to_string(), String::from)
+    super::tcp::describe_unreachable(
+        e,
+        "ICMP port unreachable: nothing listens, or a firewall rejects",
+    )
 }
 
 #[cfg(test)]
@@ -164,6 +163,7 @@ mod tests {
 
     #[test]
     fn icmp_errors_are_explained() {
+        use nix::errno::Errno;
         for (errno, words) in [
             (Errno::ECONNREFUSED, "port unreachable"),
             (Errno::EHOSTUNREACH, "prohibited"),

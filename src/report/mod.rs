@@ -8,7 +8,7 @@ pub mod table;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::probe::CheckResult;
+use crate::result::CheckResult;
 use crate::verdict::Status;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -110,7 +110,7 @@ pub fn jsonl_summary(report: &Report) -> String {
 pub(crate) mod fixture {
     use super::*;
     use crate::catalog::{Kind, Transport};
-    use crate::probe::Target;
+    use crate::result::Target;
     use crate::verdict::{Reason, Status};
 
     pub fn result(id: &str, group: &str, status: Status, reason: Reason) -> CheckResult {

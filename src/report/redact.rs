@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::{Node, Report};
 use crate::context::Context;
-use crate::probe::CheckResult;
+use crate::result::CheckResult;
 
 pub struct Redactor {
     /// Literal values and their placeholders, longest first so `ws-one-dev` goes before `ws-one`.

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::Report;
-use crate::probe::CheckResult;
+use crate::result::CheckResult;
 use crate::verdict::Status;
 
 struct Paint(bool);

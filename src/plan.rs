@@ -1,0 +1,313 @@
+//! Planning: which catalog entries run in this context, against which concrete host, and why
+//! the others are skipped. Nothing here touches the network.
+
+use crate::catalog::{self, CloudHost, Entry};
+use crate::context::{ComputeType, Context, Input, Mode};
+use crate::verdict::Reason;
+
+/// Why a check does not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// The requirement does not exist for this cloud, mode or compute.
+    NotApplicable(String),
+    /// A value the check needs was neither given nor discovered.
+    MissingInput { input: Input, message: String },
+}
+
+impl Skip {
+    pub fn reason(&self) -> Reason {
+        match self {
+            Skip::NotApplicable(_) => Reason::NotApplicable,
+            Skip::MissingInput { .. } => Reason::MissingInput,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Skip::NotApplicable(m) | Skip::MissingInput { message: m, .. } => m,
+        }
+    }
+
+    /// What to do about it: give the missing value.
+    pub fn remediation(&self) -> Option<String> {
+        match self {
+            Skip::NotApplicable(_) => None,
+            Skip::MissingInput { input, .. } => {
+                Some(format!("Give {} (or set {}).", input.flag(), input.env()))
+            }
+        }
+    }
+}
+
+/// A catalog entry made concrete for this context, or the reason it cannot run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub entry: Entry,
+    pub host: String,
+    pub stands_for: Option<String>,
+    /// The host was chosen only to stand for `stands_for` (fixed text and the region, no name
+    /// the node gave): if it does not exist in DNS, that is inconclusive, not a failure.
+    pub stand_in: bool,
+    /// Where a host the node named itself came from (`env:AZ_BATCH_ACCOUNT_URL`).
+    pub host_source: Option<String>,
+    /// For private-endpoint DNS checks, the zone the CNAME chain must pass through.
+    pub privatelink: Option<String>,
+    /// An HTTPS URL whose redirect names the host to probe instead.
+    pub redirect_from: Option<String>,
+    /// For private-endpoint names: the host whose address this one must share, if it could
+    /// be built.
+    pub same_address_as: Option<String>,
+    pub service_tag: Option<String>,
+    /// Whether a failure fails the run: the entry's `required`, except that a check of one
+    /// networking mode only cannot fail a run whose mode is unknown.
+    pub required: bool,
+    pub skip: Option<Skip>,
+}
+
+/// Expand the selected entries for the context; skipped ones carry their reason.
+pub fn plan(entries: &[Entry], ctx: &Context, only: &[String], skip: &[String]) -> Vec<Plan> {
+    entries
+        .iter()
+        .filter(|e| e.selected(only, skip))
+        .map(|e| plan_one(e, entries, ctx))
+        .collect()
+}
+
+/// The host a plan probes, and where it came from when the node named it.
+struct Host {
+    name: String,
+    /// The text of the template, or of the host the node named.
+    template: String,
+    /// The node named the host itself (it is real, not a stand-in), and where it said so.
+    named: bool,
+    source: Option<String>,
+    missing: Option<Input>,
+}
+
+/// A host the node names itself wins over the template.
+fn host(e: &Entry, in_cloud: Option<&CloudHost>, ctx: &Context) -> Host {
+    let template = in_cloud.map_or_else(|| e.host.clone(), |c| c.host.clone());
+    let named = e.host_from.and_then(|from| {
+        let host = from.host(ctx)?.to_ascii_lowercase();
+        Some((host, ctx.sources.get(from.key()).cloned()))
+    });
+    match (named, catalog::expand(&template, ctx)) {
+        (Some((name, source)), _) => Host {
+            name,
+            template,
+            named: true,
+            source,
+            missing: None,
+        },
+        (None, Ok(name)) => Host {
+            name: name.to_ascii_lowercase(),
+            template,
+            named: false,
+            source: None,
+            missing: None,
+        },
+        (None, Err(input)) => Host {
+            name: template.clone(),
+            template,
+            named: false,
+            source: None,
+            missing: Some(input),
+        },
+    }
+}
+
+/// The first reason not to run, if any.
+fn skip(e: &Entry, in_cloud: bool, host: &Host, ctx: &Context) -> Option<Skip> {
+    if !in_cloud {
+        let cloud = ctx.cloud.as_str();
+        return Some(Skip::NotApplicable(format!(
+            "does not exist in the {cloud} cloud"
+        )));
+    }
+    if ctx.mode != Mode::Auto && !e.modes.contains(&ctx.mode) {
+        let mode = ctx.mode.as_str();
+        return Some(Skip::NotApplicable(format!(
+            "does not apply in {mode} mode"
+        )));
+    }
+    if let Some(t) = ctx.compute_type.filter(|t| !e.compute_types.contains(t)) {
+        let t = t.as_str();
+        return Some(Skip::NotApplicable(format!(
+            "does not apply to {t} compute"
+        )));
+    }
+    let azure_mls_own = |t: &ComputeType| matches!(t, ComputeType::Instance | ComputeType::Cluster);
+    if ctx.compute_type.is_none() && !e.compute_types.iter().any(azure_mls_own) {
+        // Unknown compute is taken for Azure ML's own; checks of other kinds wait to be asked.
+        let kinds: Vec<&str> = e.compute_types.iter().map(|t| t.as_str()).collect();
+        return Some(Skip::MissingInput {
+            input: Input::ComputeType,
+            message: format!(
+                "needs --compute-type: applies only to {} compute",
+                kinds.join(", ")
+            ),
+        });
+    }
+    host.missing.map(|input| Skip::MissingInput {
+        input,
+        message: format!("needs {}: the host is {}", input.flag(), host.template),
+    })
+}
+
+/// Whether a host template names something the node gave (a compute, account or workspace):
+/// such a host is the real one, not a stand-in.
+fn names_the_nodes_own(template: &str) -> bool {
+    catalog::PLACEHOLDERS
+        .iter()
+        .any(|(p, _)| *p != "region" && template.contains(&format!("{{{p}}}")))
+}
+
+fn plan_one(e: &Entry, entries: &[Entry], ctx: &Context) -> Plan {
+    let in_cloud = e.host_for(ctx.cloud);
+    let expand = |t: &String| catalog::expand(t, ctx).unwrap_or_else(|_| t.clone());
+    let host = host(e, in_cloud.as_ref(), ctx);
+    let stands_for = in_cloud
+        .as_ref()
+        .and_then(|c| c.stands_for.as_ref())
+        .map(expand);
+    let stand_in = stands_for.is_some() && !host.named && !names_the_nodes_own(&host.template);
+    let same_address_as = e.same_address_as.as_ref().and_then(|id| {
+        let other = entries.iter().find(|o| &o.id == id)?;
+        catalog::expand(&other.host_for(ctx.cloud)?.host, ctx)
+            .ok()
+            .map(|h| h.to_ascii_lowercase())
+    });
+    Plan {
+        entry: e.clone(),
+        skip: skip(e, in_cloud.is_some(), &host, ctx),
+        stands_for,
+        stand_in,
+        host_source: host.source,
+        host: host.name,
+        privatelink: in_cloud.as_ref().and_then(|c| c.privatelink.clone()),
+        redirect_from: in_cloud.and_then(|c| c.redirect_from),
+        same_address_as,
+        service_tag: e.service_tag.as_ref().map(expand),
+        required: e.required && !(ctx.mode == Mode::Auto && e.modes.len() == 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(mode: Mode) -> Context {
+        Context {
+            region: Some("westeurope".into()),
+            mode,
+            ..Context::default()
+        }
+    }
+
+    #[test]
+    fn plans_skip_what_lacks_input_and_name_the_flag() {
+        let entries = catalog::load(&[]).unwrap();
+        let plans = plan(&entries, &ctx(Mode::Auto), &[], &[]);
+        let file = plans
+            .iter()
+            .find(|p| p.entry.id == "storage-file-445")
+            .unwrap();
+        let skip = file.skip.as_ref().unwrap();
+        assert_eq!(skip.reason(), Reason::MissingInput);
+        assert!(skip.message().contains("--storage-account"));
+        assert_eq!(
+            skip.remediation().as_deref(),
+            Some("Give --storage-account (or set AMLPROBE_STORAGE_ACCOUNT).")
+        );
+        let tundra = plans
+            .iter()
+            .find(|p| p.entry.id == "tundra-udp-5831")
+            .unwrap();
+        assert!(tundra.skip.is_none());
+        assert_eq!(tundra.host, "westeurope.tundra.azureml.ms");
+        let blob = plans
+            .iter()
+            .find(|p| p.entry.id == "storage-blob-443")
+            .unwrap();
+        assert_eq!(blob.stands_for.as_deref(), Some("*.blob.core.windows.net"));
+    }
+
+    #[test]
+    fn stand_ins_are_the_names_the_tool_chose() {
+        let entries = catalog::load(&[]).unwrap();
+        let mut c = ctx(Mode::PublicIp);
+        c.compute_name = Some("ci-one".into());
+        c.storage_account = Some("amlstore1".into());
+        let find =
+            |plans: &[Plan], id: &str| plans.iter().find(|p| p.entry.id == id).unwrap().clone();
+        let plans = plan(&entries, &c, &[], &[]);
+        assert!(find(&plans, "batch-443").stand_in);
+        assert!(find(&plans, "mcr-data-443").stand_in);
+        assert!(
+            !find(&plans, "instances-443").stand_in,
+            "the compute's own name"
+        );
+        assert!(
+            !find(&plans, "storage-blob-443").stand_in,
+            "the customer's account"
+        );
+        assert!(!find(&plans, "graph-443").stand_in, "no wildcard");
+        // A name the node gives replaces the stand-in, and says where it came from.
+        c.batch_account_host = Some("myacct.westeurope.batch.azure.com".into());
+        c.sources
+            .insert("batch_account_host", "env:AZ_BATCH_ACCOUNT_URL".into());
+        let batch = find(&plan(&entries, &c, &[], &[]), "batch-443");
+        assert_eq!(batch.host, "myacct.westeurope.batch.azure.com");
+        assert!(!batch.stand_in);
+        assert_eq!(
+            batch.host_source.as_deref(),
+            Some("env:AZ_BATCH_ACCOUNT_URL")
+        );
+        // Even with no region, a named host needs no template value.
+        c.region = None;
+        assert!(find(&plan(&entries, &c, &[], &[]), "batch-443")
+            .skip
+            .is_none());
+    }
+
+    #[test]
+    fn one_mode_checks_cannot_fail_a_run_of_unknown_mode() {
+        let entries = catalog::load(&[]).unwrap();
+        let required =
+            |mode: Mode, id: &str| plan(&entries, &ctx(mode), &[id.to_string()], &[])[0].required;
+        assert!(!required(Mode::Auto, "pe-workspace-api"));
+        assert!(required(Mode::NoPublicIp, "pe-workspace-api"));
+        assert!(required(Mode::Auto, "graph-443"), "both modes");
+        assert!(!required(Mode::PublicIp, "pypi-443"), "situational anyway");
+    }
+
+    #[test]
+    fn a_missing_compute_type_names_its_own_flag() {
+        let entries = catalog::load(&[]).unwrap();
+        let plans = plan(&entries, &ctx(Mode::Auto), &["node-os-ubuntu".into()], &[]);
+        let skip = plans[0].skip.as_ref().unwrap();
+        assert_eq!(skip.reason(), Reason::MissingInput);
+        assert!(matches!(
+            skip,
+            Skip::MissingInput {
+                input: Input::ComputeType,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn only_and_skip_select_checks() {
+        let entries = catalog::load(&[]).unwrap();
+        let plans = plan(
+            &entries,
+            &ctx(Mode::Auto),
+            &["storage".into()],
+            &["storage-file-*".into()],
+        );
+        assert!(!plans.is_empty());
+        assert!(plans
+            .iter()
+            .all(|p| p.entry.group == "storage" && !p.entry.id.starts_with("storage-file-")));
+    }
+}

@@ -1,0 +1,186 @@
+//! The result data model: what one check found, layer by layer. Probes fill it, verdicts
+//! finish it, and the report presents it; none of them needs the others to read it.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::catalog::{Kind, Transport};
+use crate::verdict::{Reason, Status};
+
+/// Milliseconds, as the report writes every duration.
+pub fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The layers a check's phases can show, in the order a connection meets them.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhaseKind {
+    /// The node's own resolver.
+    #[default]
+    Dns,
+    /// Azure DNS, asked beside a custom resolver.
+    DnsAzure,
+    /// A request whose redirect names the host to probe.
+    Redirect,
+    /// The CONNECT tunnel through an HTTP proxy.
+    Proxy,
+    Tcp,
+    Udp,
+    Tls,
+    Http,
+    Websocket,
+    Smb,
+}
+
+impl PhaseKind {
+    /// The deepest layer of the check's own path this phase proves.
+    pub fn layer(self) -> Kind {
+        match self {
+            // Asking another resolver, or another host for a redirect, proves nothing beyond
+            // the name itself.
+            PhaseKind::Dns | PhaseKind::DnsAzure | PhaseKind::Redirect => Kind::Dns,
+            PhaseKind::Proxy | PhaseKind::Tcp => Kind::Tcp,
+            PhaseKind::Udp => Kind::Udp,
+            PhaseKind::Tls => Kind::Tls,
+            PhaseKind::Http => Kind::Https,
+            PhaseKind::Websocket => Kind::Websocket,
+            PhaseKind::Smb => Kind::Smb,
+        }
+    }
+}
+
+/// One layer of one check, with its own timing.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Phase {
+    pub phase: PhaseKind,
+    /// `null` when the phase ran but could not tell (UDP silence).
+    pub ok: Option<bool>,
+    pub ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnames: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// The `Date` header of an HTTP answer, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The host a redirect named (its path and signature are not kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Phase {
+    /// A phase of this kind, to be filled and then timed.
+    pub fn of(phase: PhaseKind) -> Phase {
+        Phase {
+            phase,
+            ..Phase::default()
+        }
+    }
+
+    /// The same phase, showing `address`.
+    pub fn at(mut self, address: impl fmt::Display) -> Phase {
+        self.address = Some(address.to_string());
+        self
+    }
+}
+
+/// Where a check looked: a host, and for connections the port and transport.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: Option<u16>,
+    pub transport: Transport,
+}
+
+impl fmt::Display for Target {
+    /// `host:port/transport`, or the bare host for checks without a port.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.port {
+            Some(p) => write!(f, "{}:{p}/{}", self.host, self.transport),
+            None => f.write_str(&self.host),
+        }
+    }
+}
+
+/// The result of one catalog entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub id: String,
+    pub group: String,
+    pub title: String,
+    pub required: bool,
+    pub kind: Kind,
+    /// The deepest layer the probe reached (may be shallower than `kind`); null if skipped.
+    pub tested: Option<Kind>,
+    pub target: Target,
+    /// The wildcard requirement the concrete host stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stands_for: Option<String>,
+    /// The host was only chosen to stand for the wildcard: not resolving is inconclusive.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stand_in: bool,
+    /// The HTTP proxy this check went through, credentials hidden.
+    pub proxy: Option<String>,
+    pub status: Status,
+    pub reason: Reason,
+    pub message: String,
+    pub remediation: String,
+    /// The document section behind the reason ("" for none).
+    pub reason_doc: String,
+    pub doc: String,
+    pub duration_ms: u64,
+    pub phases: Vec<Phase>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_names_are_the_reports() {
+        for (kind, name) in [
+            (PhaseKind::Dns, "dns"),
+            (PhaseKind::DnsAzure, "dns-azure"),
+            (PhaseKind::Redirect, "redirect"),
+            (PhaseKind::Proxy, "proxy"),
+            (PhaseKind::Websocket, "websocket"),
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+        }
+    }
+
+    #[test]
+    fn a_target_reads_host_port_transport() {
+        let mut t = Target {
+            host: "a.example".into(),
+            port: Some(5831),
+            transport: Transport::Udp,
+        };
+        assert_eq!(t.to_string(), "a.example:5831/udp");
+        t.port = None;
+        assert_eq!(t.to_string(), "a.example");
+    }
+}

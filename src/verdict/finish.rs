@@ -1,0 +1,175 @@
+//! From what a check saw to its verdict: the reason that stands, the status it earns, the
+//! message a person reads and the fix. Every decision about a reason is made here or in the
+//! reasons table, never by a default arm.
+
+use super::{allowed_by, remediation, status_for, Path, Reason, Status, Subject};
+use crate::catalog::{Expect, Kind};
+use crate::plan::Plan;
+use crate::probe::{Failure, Trace};
+use crate::result::{CheckResult, PhaseKind, Target};
+
+/// What one check's run left behind.
+pub struct Seen {
+    /// The pass message, or why it did not pass.
+    pub outcome: Result<String, Failure>,
+    pub trace: Trace,
+    /// The proxy the check went through, credentials hidden.
+    pub proxy: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// The finished result of one check.
+pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
+    let e = &plan.entry;
+    let Seen {
+        outcome,
+        trace,
+        proxy,
+        duration_ms,
+    } = seen;
+    let (reason, message) = match outcome {
+        Ok(message) => (Reason::Ok, message),
+        Err(f) => (f.reason, f.message),
+    };
+    let (reason, message) = stand_in(plan, &trace, reason, message);
+    let (reason, message) = match e.expect {
+        Expect::Open => (reason, message),
+        Expect::Blocked => expect_blocked(reason, message),
+    };
+    let required = plan.required || (e.required && trace.private_endpoint_seen);
+    let message = explain(plan, &trace, reason, message, required);
+    let tested = tested(plan, &trace);
+    let remediation = match plan.skip.as_ref().and_then(|s| s.remediation()) {
+        Some(give) => give,
+        None => remediation(
+            reason,
+            &Subject {
+                host: &trace.host,
+                port: e.port,
+                transport: &e.transport.to_string(),
+                service_tag: plan.service_tag.as_deref(),
+                stands_for: plan.stands_for.as_deref(),
+                forward_zones,
+                check: e.host_check,
+            },
+        ),
+    };
+    CheckResult {
+        id: e.id.clone(),
+        group: e.group.clone(),
+        title: e.title.clone(),
+        required,
+        kind: e.kind,
+        tested,
+        proxy,
+        target: Target {
+            host: trace.host,
+            port: e.port,
+            transport: e.transport,
+        },
+        stands_for: plan.stands_for.clone(),
+        stand_in: trace.stand_in,
+        status: status_for(reason, required),
+        reason,
+        message,
+        remediation,
+        reason_doc: reason.doc(),
+        doc: e.doc.clone(),
+        duration_ms,
+        phases: trace.phases,
+    }
+}
+
+/// A name made up to stand for a wildcard need not exist: inconclusive, not broken. A resolver
+/// that times out or fails is still broken, whatever the name.
+fn stand_in(plan: &Plan, trace: &Trace, reason: Reason, message: String) -> (Reason, String) {
+    match &plan.stands_for {
+        Some(w)
+            if reason.path() == Path::Absent
+                && trace.stand_in
+                && plan.entry.expect == Expect::Open =>
+        {
+            let allowed = allowed_by(plan.service_tag.as_deref());
+            (
+                Reason::StandInUnresolvable,
+                format!(
+                    "{message}; {} was chosen only to stand for {w}, so the wildcard cannot be tested by name: it must be allowed by {allowed}",
+                    trace.host
+                ),
+            )
+        }
+        _ => (reason, message),
+    }
+}
+
+/// For a path that must stay closed (an exfiltration path), being blocked is the pass. A broken
+/// resolver or proxy shows nothing about the path itself: those stay what they are.
+pub fn expect_blocked(reason: Reason, message: String) -> (Reason, String) {
+    match reason.path() {
+        Path::Absent | Path::Closed => (
+            Reason::BlockedAsExpected,
+            format!("blocked as it should be ({reason}): {message}"),
+        ),
+        Path::Unknown => (reason, message),
+        Path::Open => (
+            Reason::UnexpectedlyReachable,
+            format!("reachable, though it should be blocked: {message}"),
+        ),
+    }
+}
+
+/// The deepest layer the check's own path reached, never deeper than its kind. A refused
+/// CONNECT reached the proxy, not the target.
+fn tested(plan: &Plan, trace: &Trace) -> Option<Kind> {
+    let kind = plan.entry.kind;
+    trace
+        .phases
+        .iter()
+        .filter(|p| !(p.phase == PhaseKind::Proxy && p.ok == Some(false)))
+        .map(|p| p.phase.layer())
+        .max()
+        .map(|k| k.min(kind))
+        .or((kind == Kind::Host && plan.skip.is_none()).then_some(Kind::Host))
+}
+
+/// The message a person reads: what the wildcard was tested by, where the host came from, and
+/// why a failure only warns when the mode is unknown.
+fn explain(plan: &Plan, trace: &Trace, reason: Reason, message: String, required: bool) -> String {
+    let e = &plan.entry;
+    let mut message = match (&plan.stands_for, reason) {
+        (Some(w), Reason::Ok | Reason::UdpNoReply) => {
+            format!("{message} [{} stands for {w}]", trace.host)
+        }
+        _ => message,
+    };
+    if let Some(note) = &trace.host_note {
+        message = format!("{message} ({note})");
+    }
+    if e.required && !required && reason.status() == Status::Fail {
+        let mode = e.modes.first().map(|m| m.as_str()).unwrap_or("one");
+        message = format!(
+            "{message}; this check applies only in {mode} mode and the mode is unknown, so it warns: give --mode {mode} to make it fail"
+        );
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocked_paths_pass_only_when_the_path_itself_is_closed() {
+        for (seen, verdict) in [
+            (Reason::TcpTimeout, Reason::BlockedAsExpected),
+            (Reason::DnsNxdomain, Reason::BlockedAsExpected),
+            (Reason::Ok, Reason::UnexpectedlyReachable),
+            (Reason::HttpStatus, Reason::UnexpectedlyReachable),
+            // A broken resolver or proxy shows nothing about the path: it stays itself.
+            (Reason::DnsTimeout, Reason::DnsTimeout),
+            (Reason::ProxyRefused, Reason::ProxyRefused),
+        ] {
+            assert_eq!(expect_blocked(seen, "x".into()).0, verdict, "{seen}");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The concrete fix for a reason on one endpoint: which rule, on which host, port and tag.
+
+use super::Reason;
+use crate::catalog::HostCheck;
+
+/// The endpoint a fix talks about.
+pub struct Subject<'a> {
+    pub host: &'a str,
+    pub port: Option<u16>,
+    pub transport: &'a str,
+    pub service_tag: Option<&'a str>,
+    /// The wildcard requirement the host stands for, if any.
+    pub stands_for: Option<&'a str>,
+    /// The zones a custom DNS server must forward to Azure DNS in this cloud, comma-separated.
+    pub forward_zones: &'a str,
+    /// For checks of the node itself: which one.
+    pub check: Option<HostCheck>,
+}
+
+impl Subject<'_> {
+    fn rule(&self) -> String {
+        let port = self.port.map(|p| format!(" {p}")).unwrap_or_default();
+        let proto = self.transport.to_ascii_uppercase();
+        match self.service_tag {
+            Some(tag) => format!(
+                "outbound {proto}{port} to service tag {tag} (NSG) and to {} (firewall FQDN rule)",
+                self.host
+            ),
+            None => format!("outbound {proto}{port} to {}", self.host),
+        }
+    }
+}
+
+/// What allows a wildcard that cannot be tested by name: its service tag, or a firewall rule.
+pub fn allowed_by(service_tag: Option<&str>) -> String {
+    match service_tag {
+        Some(tag) => format!("service tag {tag} (NSG) or a firewall FQDN rule"),
+        None => "a firewall FQDN rule".into(),
+    }
+}
+
+/// The concrete fix for a reason on this endpoint.
+pub fn remediation(reason: Reason, s: &Subject) -> String {
+    let host = s.host;
+    match reason {
+        Reason::Ok | Reason::BlockedAsExpected | Reason::WsAuthRequired => String::new(),
+        Reason::DnsNxdomain => format!(
+            "Check the name {host}. With a custom DNS server, forward Azure zones to Azure DNS (168.63.129.16); with private endpoints, link the privatelink zone to this VNet."
+        ),
+        Reason::DnsNoRecords => format!(
+            "{host} exists but has no A/AAAA record: a private DNS zone linked to this VNet may hold the name without a record; add the record or unlink the zone."
+        ),
+        Reason::DnsTimeout | Reason::DnsServfail | Reason::DnsRefused => format!(
+            "Fix the DNS server this node uses (see node.resolvers): it must answer for {host}, recursively or by forwarding to Azure DNS (168.63.129.16). Allow UDP and TCP 53 to it."
+        ),
+        Reason::DnsPublicAddress => format!(
+            "{host} must answer the private endpoint's address: forward {} to 168.63.129.16 and link the privatelink zones to this VNet.",
+            s.forward_zones
+        ),
+        Reason::DnsResolverMismatch => format!(
+            "Make the custom DNS server forward the Azure ML zones ({}) to 168.63.129.16.",
+            s.forward_zones
+        ),
+        Reason::DnsPrivateMismatch => format!(
+            "{host} must answer the workspace private endpoint's address: fix the record in the private DNS zone (or forward {} to 168.63.129.16) so it follows the workspace's private endpoint.",
+            s.forward_zones
+        ),
+        Reason::StandInUnresolvable => {
+            let wildcard = s.stands_for.unwrap_or("the documented wildcard");
+            format!(
+                "Inconclusive, not a failure: {host} was only chosen to stand for {wildcard} and does not exist in DNS, so the wildcard cannot be tested by name. Allow {wildcard} by {}.",
+                allowed_by(s.service_tag)
+            )
+        }
+        Reason::StorageFirewallDenied => format!(
+            "The storage account behind {host} rejects this node's address in its own firewall (not the NSG): in the account's Networking settings add a virtual network rule for this subnet (with the Microsoft.Storage service endpoint) or reach it through a private endpoint."
+        ),
+        Reason::ClockSkew => "Fix the node's clock: enable time synchronisation (chrony or systemd-timesyncd with the Azure PTP clock, or NTP to time.windows.com over UDP 123). Skew breaks TLS validity checks and Microsoft Entra tokens.".into(),
+        Reason::TcpRefused => format!(
+            "Something on the path refused the connection. Allow {}; if it is allowed, the endpoint itself is not listening.",
+            s.rule()
+        ),
+        Reason::TcpTimeout => format!(
+            "Packets are silently dropped. Allow {}; check the subnet's NSG, any firewall or NVA the route table (UDR) sends traffic through, and the storage account's firewall for storage.",
+            s.rule()
+        ),
+        Reason::TcpUnreachable => format!(
+            "No route or an explicit reject: check the subnet's route table (UDR) and NVA, then allow {}.",
+            s.rule()
+        ),
+        Reason::UdpUnreachable => format!(
+            "A firewall or the target rejects UDP: allow {}. Compute management needs it in both networking modes.",
+            s.rule()
+        ),
+        Reason::UdpNoReply => format!(
+            "Not necessarily a problem: the service does not answer probes. Make sure {} is allowed; if it is, this warning is expected.",
+            s.rule()
+        ),
+        Reason::TlsUntrusted => "The node does not trust the certificate's issuer: if a firewall re-signs TLS, exempt Azure ML traffic from TLS inspection (Azure ML does not support it); else update the CA bundle or pass --ca-file.".into(),
+        Reason::TlsIntercepted => format!(
+            "A middlebox re-signs TLS for {host}: Azure ML does not support TLS inspection; exempt this host from inspection on the firewall or proxy."
+        ),
+        Reason::TlsNameMismatch => format!(
+            "The server answering for {host} presents a certificate for another name: the name resolves to the wrong server (DNS or private endpoint record) or a middlebox answers in its place."
+        ),
+        Reason::TlsExpired => "Check the node's clock (timedatectl); if it is right, the server or an inspecting middlebox presents an expired certificate.".into(),
+        Reason::TlsHandshakeFailed => format!(
+            "The TCP port is open but TLS fails: a firewall may reset TLS to {host} after reading the server name (SNI); allow the FQDN in its application rules."
+        ),
+        Reason::TlsTimeout => format!(
+            "The TCP connection opened but the handshake stalled: a firewall or proxy holds TLS to {host}; allow the FQDN in its application rules."
+        ),
+        Reason::HttpStatus | Reason::HttpBadResponse | Reason::HttpTimeout => format!(
+            "Something between the node and {host} answers HTTP in place of the service: check proxies and firewall application rules."
+        ),
+        Reason::WsNotUpgraded => format!(
+            "Allow WebSocket upgrades to {host}: proxies and firewalls must pass the Upgrade and Connection headers (Jupyter needs them)."
+        ),
+        Reason::ProxyRefused => "Check the proxy address (--proxy or HTTPS_PROXY) and that the proxy is running and reachable.".into(),
+        Reason::ProxyDenied => format!("Allow CONNECT to {host} on the proxy."),
+        Reason::SmbBadReply => format!(
+            "Port 445 to {host} is answered by something that is not Azure Files: check the private endpoint record and firewall for SMB interception."
+        ),
+        Reason::UnexpectedlyReachable => format!(
+            "{host} should be blocked (exfiltration path): apply a service endpoint policy or firewall rule that closes it."
+        ),
+        Reason::MissingInput => "Give the missing value with the flag named in the message.".into(),
+        Reason::DnsNoPrivatelink => format!(
+            "{host} answers a private address from a hand-made record: link the Azure-managed privatelink zone (or forward to 168.63.129.16) so the record follows the private endpoint."
+        ),
+        Reason::HostNotUbuntu => "Attach a virtual machine that runs Ubuntu: Azure ML supports no other OS for attached compute.".into(),
+        Reason::HostDockerBridge => "Move the compute to a subnet outside 172.17.0.0/16 (Docker's default bridge), or change Docker's bip setting on the node.".into(),
+        Reason::HostRegionMismatch => "Put the compute in the workspace's region (SDK v1 requires it; v2 clusters may differ but pay in latency and transfer costs).".into(),
+        Reason::NotObservable => match s.check {
+            Some(HostCheck::Clock) => "Nothing answered HTTPS to compare with: compare the clock by hand (timedatectl, chronyc tracking).".into(),
+            Some(HostCheck::Inbound44224) => "Check it outside the node: the subnet's NSG must allow inbound TCP 44224 from service tag AzureMachineLearning.".into(),
+            // No other check observes nothing; a catalog that says otherwise gets the plain fix.
+            Some(HostCheck::OsUbuntu | HostCheck::DockerBridge | HostCheck::RegionMatch) | None => {
+                "Check the requirement by hand: the node cannot observe it.".into()
+            }
+        },
+        Reason::NotApplicable => String::new(),
+    }
+}
