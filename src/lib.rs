@@ -375,11 +375,7 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
             same_address_as: p.same_address_as.as_deref(),
             private_only: p.entry.private_only,
             privatelink: p.privatelink.as_deref(),
-            needs: catalog::PLACEHOLDERS
-                .iter()
-                .filter(|(name, _)| p.entry.host.contains(&format!("{{{name}}}")))
-                .map(|(_, input)| input.flag())
-                .collect(),
+            needs: p.entry.host.needs().map(|n| n.input().flag()).collect(),
             skip: p
                 .skip
                 .as_ref()

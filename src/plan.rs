@@ -1,7 +1,7 @@
 //! Planning: which catalog entries run in this context, against which concrete host, and why
 //! the others are skipped. Nothing here touches the network.
 
-use crate::catalog::{self, CloudHost, Entry};
+use crate::catalog::{CloudHost, Entry, Template};
 use crate::context::{ComputeType, Context, Input, Mode};
 use crate::verdict::Reason;
 
@@ -76,8 +76,7 @@ pub fn plan(entries: &[Entry], ctx: &Context, only: &[String], skip: &[String]) 
 /// The host a plan probes, and where it came from when the node named it.
 struct Host {
     name: String,
-    /// The text of the template, or of the host the node named.
-    template: String,
+    template: Template,
     /// The node named the host itself (it is real, not a stand-in), and where it said so.
     named: bool,
     source: Option<String>,
@@ -91,7 +90,7 @@ fn host(e: &Entry, in_cloud: Option<&CloudHost>, ctx: &Context) -> Host {
         let host = from.host(ctx)?.to_ascii_lowercase();
         Some((host, ctx.sources.get(from.key()).cloned()))
     });
-    match (named, catalog::expand(&template, ctx)) {
+    match (named, template.expand(ctx)) {
         (Some((name, source)), _) => Host {
             name,
             template,
@@ -107,7 +106,7 @@ fn host(e: &Entry, in_cloud: Option<&CloudHost>, ctx: &Context) -> Host {
             missing: None,
         },
         (None, Err(input)) => Host {
-            name: template.clone(),
+            name: template.to_string(),
             template,
             named: false,
             source: None,
@@ -154,26 +153,20 @@ fn skip(e: &Entry, in_cloud: bool, host: &Host, ctx: &Context) -> Option<Skip> {
     })
 }
 
-/// Whether a host template names something the node gave (a compute, account or workspace):
-/// such a host is the real one, not a stand-in.
-fn names_the_nodes_own(template: &str) -> bool {
-    catalog::PLACEHOLDERS
-        .iter()
-        .any(|(p, _)| *p != "region" && template.contains(&format!("{{{p}}}")))
-}
-
 fn plan_one(e: &Entry, entries: &[Entry], ctx: &Context) -> Plan {
     let in_cloud = e.host_for(ctx.cloud);
-    let expand = |t: &String| catalog::expand(t, ctx).unwrap_or_else(|_| t.clone());
     let host = host(e, in_cloud.as_ref(), ctx);
     let stands_for = in_cloud
         .as_ref()
         .and_then(|c| c.stands_for.as_ref())
-        .map(expand);
-    let stand_in = stands_for.is_some() && !host.named && !names_the_nodes_own(&host.template);
+        .map(|w| w.expand_or_text(ctx));
+    let stand_in = stands_for.is_some() && !host.named && !host.template.names_the_nodes_own();
     let same_address_as = e.same_address_as.as_ref().and_then(|id| {
         let other = entries.iter().find(|o| &o.id == id)?;
-        catalog::expand(&other.host_for(ctx.cloud)?.host, ctx)
+        other
+            .host_for(ctx.cloud)?
+            .host
+            .expand(ctx)
             .ok()
             .map(|h| h.to_ascii_lowercase())
     });
@@ -187,7 +180,7 @@ fn plan_one(e: &Entry, entries: &[Entry], ctx: &Context) -> Plan {
         privatelink: in_cloud.as_ref().and_then(|c| c.privatelink.clone()),
         redirect_from: in_cloud.and_then(|c| c.redirect_from),
         same_address_as,
-        service_tag: e.service_tag.as_ref().map(expand),
+        service_tag: e.service_tag.as_ref().map(|t| t.expand_or_text(ctx)),
         required: e.required && !(ctx.mode == Mode::Auto && e.modes.len() == 1),
     }
 }
@@ -195,6 +188,7 @@ fn plan_one(e: &Entry, entries: &[Entry], ctx: &Context) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog;
 
     fn ctx(mode: Mode) -> Context {
         Context {

@@ -1,0 +1,220 @@
+//! Host templates: text with `{placeholder}` slots that the context fills. Every placeholder
+//! is known here, with the input that supplies it; a template is checked once, when the
+//! catalog is loaded.
+
+use std::fmt;
+
+use crate::context::{Context, Input};
+
+/// A value a template can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder {
+    Region,
+    StorageAccount,
+    ComputeName,
+    WorkspaceId,
+}
+
+impl Placeholder {
+    pub const ALL: [Placeholder; 4] = [
+        Placeholder::Region,
+        Placeholder::StorageAccount,
+        Placeholder::ComputeName,
+        Placeholder::WorkspaceId,
+    ];
+
+    /// The name written between braces.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placeholder::Region => "region",
+            Placeholder::StorageAccount => "storage_account",
+            Placeholder::ComputeName => "compute_name",
+            Placeholder::WorkspaceId => "workspace_id",
+        }
+    }
+
+    /// The flag (and variable) that gives the value when discovery does not.
+    pub fn input(self) -> Input {
+        match self {
+            Placeholder::Region => Input::Region,
+            Placeholder::StorageAccount => Input::StorageAccount,
+            Placeholder::ComputeName => Input::ComputeName,
+            Placeholder::WorkspaceId => Input::WorkspaceId,
+        }
+    }
+
+    fn value(self, ctx: &Context) -> Option<&str> {
+        match self {
+            Placeholder::Region => ctx.region.as_deref(),
+            Placeholder::StorageAccount => ctx.storage_account.as_deref(),
+            Placeholder::ComputeName => ctx.compute_name.as_deref(),
+            Placeholder::WorkspaceId => ctx.workspace_id.as_deref(),
+        }
+    }
+
+    fn named(name: &str) -> Option<Placeholder> {
+        Placeholder::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Text(String),
+    Slot(Placeholder),
+}
+
+/// A parsed host template (or a service tag, which may name the region too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+impl Template {
+    /// DNS characters, `*` and known `{placeholders}`.
+    pub fn parse(t: &str) -> Result<Template, String> {
+        if t.is_empty() {
+            return Err("is empty".into());
+        }
+        let mut segments = Vec::new();
+        let mut rest = t;
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..]
+                .find('}')
+                .ok_or_else(|| format!("unclosed '{{' in \"{t}\""))?;
+            let name = &rest[open + 1..open + close];
+            let slot = Placeholder::named(name).ok_or_else(|| {
+                let known: Vec<_> = Placeholder::ALL
+                    .iter()
+                    .map(|p| format!("{{{}}}", p.name()))
+                    .collect();
+                format!(
+                    "unknown placeholder {{{name}}} (known: {})",
+                    known.join(" ")
+                )
+            })?;
+            segments.push(Segment::Text(rest[..open].to_string()));
+            segments.push(Segment::Slot(slot));
+            rest = &rest[open + close + 1..];
+        }
+        segments.push(Segment::Text(rest.to_string()));
+        segments.retain(|s| !matches!(s, Segment::Text(text) if text.is_empty()));
+        let literal = segments.iter().filter_map(|s| match s {
+            Segment::Text(text) => Some(text),
+            Segment::Slot(_) => None,
+        });
+        let allowed = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '_');
+        if let Some(c) = literal.flat_map(|text| text.chars()).find(|c| !allowed(c)) {
+            return Err(format!(
+                "character '{c}' cannot appear in a host name (\"{t}\")"
+            ));
+        }
+        Ok(Template {
+            text: t.to_string(),
+            segments,
+        })
+    }
+
+    /// The template filled from the context; `Err` names the first value missing.
+    pub fn expand(&self, ctx: &Context) -> Result<String, Input> {
+        let mut out = String::with_capacity(self.text.len() + 32);
+        for segment in &self.segments {
+            match segment {
+                Segment::Text(text) => out.push_str(text),
+                Segment::Slot(p) => out.push_str(p.value(ctx).ok_or(p.input())?),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The template filled where it can be, its text where it cannot.
+    pub fn expand_or_text(&self, ctx: &Context) -> String {
+        self.expand(ctx).unwrap_or_else(|_| self.text.clone())
+    }
+
+    /// The placeholders it names, each once, in the order of [`Placeholder::ALL`].
+    pub fn needs(&self) -> impl Iterator<Item = Placeholder> + '_ {
+        Placeholder::ALL
+            .into_iter()
+            .filter(|p| self.segments.contains(&Segment::Slot(*p)))
+    }
+
+    /// Whether it names something the node gave (a compute, account or workspace): such a
+    /// host is the real one, not a stand-in.
+    pub fn names_the_nodes_own(&self) -> bool {
+        self.needs().any(|p| p != Placeholder::Region)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(text: &str) -> Template {
+        Template::parse(text).unwrap()
+    }
+
+    #[test]
+    fn missing_input_names_the_flag() {
+        let ctx = Context::default();
+        assert_eq!(
+            t("{region}.tundra.azureml.ms").expand(&ctx),
+            Err(Input::Region)
+        );
+        assert_eq!(
+            t("{storage_account}.file.core.windows.net").expand(&ctx),
+            Err(Input::StorageAccount)
+        );
+        assert_eq!(
+            t("graph.windows.net").expand(&ctx).as_deref(),
+            Ok("graph.windows.net")
+        );
+    }
+
+    #[test]
+    fn templates_expand_and_say_what_they_need() {
+        let ctx = Context {
+            region: Some("westeurope".into()),
+            compute_name: Some("ci-one".into()),
+            ..Context::default()
+        };
+        let host = t("{compute_name}.{region}.instances.azureml.ms");
+        assert_eq!(
+            host.expand(&ctx).as_deref(),
+            Ok("ci-one.westeurope.instances.azureml.ms")
+        );
+        assert_eq!(
+            host.needs().collect::<Vec<_>>(),
+            [Placeholder::Region, Placeholder::ComputeName]
+        );
+        assert!(host.names_the_nodes_own());
+        assert!(!t("{region}.batch.azure.com").names_the_nodes_own());
+        assert_eq!(
+            host.to_string(),
+            "{compute_name}.{region}.instances.azureml.ms"
+        );
+    }
+
+    #[test]
+    fn bad_templates_say_why() {
+        for (text, why) in [
+            ("", "is empty"),
+            ("{region.example", "unclosed"),
+            ("{tenant}.example", "unknown placeholder {tenant}"),
+            ("a b.example", "cannot appear"),
+        ] {
+            let e = Template::parse(text).unwrap_err();
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+}
