@@ -172,6 +172,36 @@ mod tests {
         }
     }
 
+    /// Each enum names its variants twice (serde for the report, `as_str` for text): the two
+    /// must agree, variant by variant.
+    #[test]
+    fn wire_names_agree_with_the_report() {
+        use crate::context::{Cloud, ComputeType, Mode};
+        use clap::ValueEnum;
+        fn same<T: Serialize>(v: T, name: &str) {
+            assert_eq!(serde_json::to_value(v).unwrap(), name);
+        }
+        for m in Mode::value_variants() {
+            same(m, m.as_str());
+        }
+        for c in Cloud::value_variants() {
+            same(c, c.as_str());
+        }
+        for t in ComputeType::value_variants() {
+            same(t, t.as_str());
+        }
+        for s in [Status::Fail, Status::Warn, Status::Skip, Status::Pass] {
+            same(s, s.as_str());
+        }
+        for t in [Transport::Tcp, Transport::Udp] {
+            same(t, &t.to_string());
+        }
+        use Kind::*;
+        for k in [Dns, Tcp, Udp, Tls, Https, Websocket, Smb, Host] {
+            same(k, k.as_str());
+        }
+    }
+
     #[test]
     fn a_target_reads_host_port_transport() {
         let mut t = Target {

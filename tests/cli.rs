@@ -165,6 +165,13 @@ fn list_shows_every_check_and_why_it_would_be_skipped() {
         table.contains("tundra-udp-5831")
             && table.contains("westeurope.tundra.azureml.ms:5831/udp")
     );
+    let md = text(&amlprobe(&["list", "-o", "markdown", "--region", "westeurope"]).stdout);
+    assert!(md.starts_with("| check | kind | target |"), "{md}");
+    assert!(md.contains("| tundra-udp-5831 | udp | westeurope.tundra.azureml.ms:5831/udp | yes |"));
+    let lines = text(&amlprobe(&["list", "-o", "jsonl", "--only", "graph-443"]).stdout);
+    let one: serde_json::Value = serde_json::from_str(lines.trim()).expect("one JSON line");
+    assert_eq!(one["id"], "graph-443");
+    assert_usage_error(&["list", "-o", "junit"], &["-o junit is for check results"]);
 }
 
 fn listed(args: &[&str]) -> Vec<serde_json::Value> {

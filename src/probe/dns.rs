@@ -43,14 +43,23 @@ fn server_label(addr: SocketAddr) -> String {
     }
 }
 
+/// The node's resolvers cannot be set up: the node, not the person, must change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ResolverError(String);
+
 impl Resolvers {
     /// The system's configuration: `/etc/resolv.conf` and `/etc/hosts`.
-    pub fn from_system(check_timeout: Duration) -> Result<Resolvers, String> {
+    pub fn from_system(check_timeout: Duration) -> Result<Resolvers, ResolverError> {
         let text = std::fs::read(SYSTEM_RESOLV_CONF).map_err(|e| {
-            format!("cannot read {SYSTEM_RESOLV_CONF}: {e}; give a resolver with --dns-server IP")
+            ResolverError(format!(
+                "cannot read {SYSTEM_RESOLV_CONF}: {e}; give a resolver with --dns-server IP"
+            ))
         })?;
         let (config, _) = hickory_resolver::system_conf::parse_resolv_conf(&text).map_err(|e| {
-            format!("{SYSTEM_RESOLV_CONF}: {e}; give a resolver with --dns-server IP")
+            ResolverError(format!(
+                "{SYSTEM_RESOLV_CONF}: {e}; give a resolver with --dns-server IP"
+            ))
         })?;
         let servers: Vec<SocketAddr> = config
             .name_servers()
@@ -66,7 +75,7 @@ impl Resolvers {
     pub fn from_servers(
         servers: &[SocketAddr],
         check_timeout: Duration,
-    ) -> Result<Resolvers, String> {
+    ) -> Result<Resolvers, ResolverError> {
         let mut out = Vec::new();
         for &addr in servers {
             let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
@@ -86,11 +95,13 @@ impl Resolvers {
             opts.attempts = 2;
             let resolver = builder
                 .build()
-                .map_err(|e| format!("cannot set up a resolver for {addr}: {e}"))?;
+                .map_err(|e| ResolverError(format!("cannot set up a resolver for {addr}: {e}")))?;
             out.push((server_label(addr), resolver));
         }
         if out.is_empty() {
-            return Err("no DNS server configured; give one with --dns-server IP".into());
+            return Err(ResolverError(
+                "no DNS server configured; give one with --dns-server IP".into(),
+            ));
         }
         Ok(Resolvers {
             servers: out,

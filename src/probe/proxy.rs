@@ -29,10 +29,15 @@ impl std::fmt::Debug for Proxy {
     }
 }
 
+/// A proxy setting that cannot be used: the person's flag or variables must change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ProxyError(String);
+
 impl Proxy {
     /// `http://[user:password@]host[:port][/]`; the port defaults to 80 (3128 is common).
-    pub fn parse(url: &str, source: &str) -> Result<Proxy, String> {
-        let what = |w: &str| format!("proxy '{}' ({source}): {w}", redact(url));
+    pub fn parse(url: &str, source: &str) -> Result<Proxy, ProxyError> {
+        let what = |w: &str| ProxyError(format!("proxy '{}' ({source}): {w}", redact(url)));
         let rest = if let Some(r) = url.strip_prefix("http://") {
             r
         } else if url.contains("://") {
@@ -89,9 +94,13 @@ impl Proxy {
         })
     }
 
-    /// The proxy from the flag, else from the environment (empty values count as unset).
-    pub fn configure(flag: Option<&str>) -> Result<Option<Proxy>, String> {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    /// The proxy from the flag, else from the environment as `var` reads it (empty values
+    /// count as unset).
+    pub fn configure(
+        flag: Option<&str>,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Proxy>, ProxyError> {
+        let env = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         let (url, source) = match flag {
             Some(u) => (u.to_string(), "flag".to_string()),
             None => match ["HTTPS_PROXY", "https_proxy"]
@@ -290,10 +299,12 @@ mod tests {
             "http://",
             "http://[fd00::8",
         ] {
-            let e = Proxy::parse(bad, "flag").unwrap_err();
+            let e = Proxy::parse(bad, "flag").unwrap_err().to_string();
             assert!(!e.contains('\n'), "{e}");
         }
-        let e = Proxy::parse("https://bob:hunter2@p:3128", "flag").unwrap_err();
+        let e = Proxy::parse("https://bob:hunter2@p:3128", "flag")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("hunter2"), "{e}");
         assert_eq!(redact("http://u:p@h:1"), "http://***@h:1");
         assert_eq!(redact("u:p://x@h:1"), "***@h:1");
@@ -302,6 +313,7 @@ mod tests {
         assert_eq!(p.credentials.as_deref(), Some("u:%aé%zzA"));
         assert!(Proxy::parse("http://fd00::8", "flag")
             .unwrap_err()
+            .to_string()
             .contains("brackets"));
         assert_eq!(redact("http://h:1"), "http://h:1");
     }
@@ -314,9 +326,12 @@ mod tests {
         assert!(!p.applies_to("graph.windows.net"));
         assert!(p.applies_to("management.azure.com"));
         assert!(p.applies_to("xcore.windows.net"));
-        std::env::set_var("NO_PROXY", "graph.windows.net:443, .core.windows.net");
-        let q = Proxy::configure(Some("http://p:3128")).unwrap().unwrap();
-        std::env::remove_var("NO_PROXY");
+        let vars = |k: &str| {
+            (k == "NO_PROXY").then(|| "graph.windows.net:443, .core.windows.net".to_string())
+        };
+        let q = Proxy::configure(Some("http://p:3128"), vars)
+            .unwrap()
+            .unwrap();
         assert!(!q.applies_to("graph.windows.net") && !q.applies_to("a.blob.core.windows.net"));
         p.no_proxy = vec!["*".into()];
         assert!(!p.applies_to("anything.example"));

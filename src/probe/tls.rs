@@ -29,9 +29,20 @@ pub struct Trust {
     pub anchors: usize,
 }
 
+/// Why no certificate can be verified: a file the person named (`CaFile`), or the node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrustError {
+    #[error("no trusted CA certificates: install the system CA bundle (ca-certificates), set SSL_CERT_FILE, or give --ca-file PEM")]
+    NoAnchors,
+    #[error("--ca-file {path}: {why}")]
+    CaFile { path: String, why: String },
+    #[error("cannot build the certificate verifier: {0}")]
+    Verifier(String),
+}
+
 impl Trust {
     /// The system store (honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`) plus extra PEM files.
-    pub fn load(extra_pem: &[std::path::PathBuf]) -> Result<Trust, String> {
+    pub fn load(extra_pem: &[std::path::PathBuf]) -> Result<Trust, TrustError> {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         let (added, _ignored) = roots.add_parsable_certificates(native.certs);
@@ -40,16 +51,13 @@ impl Trust {
             anchors += add_pem_file(&mut roots, path)?;
         }
         if roots.is_empty() {
-            return Err(
-                "no trusted CA certificates: install the system CA bundle (ca-certificates), set SSL_CERT_FILE, or give --ca-file PEM"
-                    .into(),
-            );
+            return Err(TrustError::NoAnchors);
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
-                .map_err(|e| format!("cannot build the certificate verifier: {e}"))?;
+                .map_err(|e| TrustError::Verifier(e.to_string()))?;
         Ok(Trust {
             provider,
             verifier,
@@ -58,24 +66,24 @@ impl Trust {
     }
 }
 
-fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<usize, String> {
-    let data = std::fs::read(path).map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<usize, TrustError> {
+    let bad = |why: String| TrustError::CaFile {
+        path: path.display().to_string(),
+        why,
+    };
+    let data = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     let mut count = 0;
     for item in rustls_pemfile::certs(&mut data.as_slice()) {
-        let der = item.map_err(|e| format!("--ca-file {}: not valid PEM: {e}", path.display()))?;
+        let der = item.map_err(|e| bad(format!("not valid PEM: {e}")))?;
         roots.add(der).map_err(|e| {
-            format!(
-                "--ca-file {}: a certificate is not usable as a trust anchor: {e}",
-                path.display()
-            )
+            bad(format!(
+                "a certificate is not usable as a trust anchor: {e}"
+            ))
         })?;
         count += 1;
     }
     if count == 0 {
-        return Err(format!(
-            "--ca-file {}: no PEM certificate found in the file",
-            path.display()
-        ));
+        return Err(bad("no PEM certificate found in the file".into()));
     }
     Ok(count)
 }

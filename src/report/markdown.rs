@@ -5,7 +5,7 @@ use std::fmt::Write;
 use super::Report;
 use crate::verdict::Status;
 
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 

@@ -1,6 +1,8 @@
 //! One `Report` value; the renderers are views over it and decide nothing.
 
+pub mod explain;
 pub mod junit;
+pub mod list;
 pub mod markdown;
 pub mod redact;
 pub mod table;

@@ -1,0 +1,304 @@
+//! The `check` command in four steps: set up (context, plans, trust, resolvers, proxy), run
+//! every check (streaming progress and JSONL as results arrive), assemble the report, and
+//! deliver it (redaction, `--report`, the chosen format, the exit code).
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use crate::cli::{CheckArgs, Format};
+use crate::context::Context;
+use crate::plan::{self, Plan};
+use crate::probe::dns::Resolvers;
+use crate::probe::private_endpoint::AZURE_DNS;
+use crate::probe::proxy::Proxy;
+use crate::probe::{self, tls::Trust};
+use crate::report::{self, redact::Redactor, Node, Report, Summary, Tool};
+use crate::result::{ms, CheckResult};
+use crate::verdict::Status;
+use crate::{catalog, discover, emit, Stop};
+
+/// Everything a run needs, ready before the first packet.
+pub struct Setup {
+    runtime: tokio::runtime::Runtime,
+    started: Instant,
+    started_at: String,
+    plans: Vec<Plan>,
+    node: Node,
+    context: Context,
+    runner: Arc<probe::Runner>,
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, Stop> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Stop::cannot_run(format!("cannot start the async runtime: {e}")))
+}
+
+/// Discover the context: flags, then the environment and its file, then IMDS.
+pub fn context_from(args: &CheckArgs, runtime: &tokio::runtime::Runtime) -> Context {
+    let flags = discover::Flags {
+        region: args.region.clone(),
+        cloud: args.cloud,
+        mode: args.mode,
+        workspace_id: args.workspace_id.clone(),
+        storage_account: args.storage_account.clone(),
+        compute_name: args.compute_name.clone(),
+        compute_type: args.compute_type,
+    };
+    let mut warnings = Vec::new();
+    let path = args.env_file.display().to_string();
+    let file = match std::fs::read(&args.env_file) {
+        Ok(bytes) => Some((path.as_str(), String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            warnings.push(format!("{path}: cannot read ({e}); ignored"));
+            None
+        }
+    };
+    let vars = discover::Variables::new(std::env::vars(), file, &mut warnings);
+    let imds = (!args.offline).then(|| runtime.block_on(probe::imds::discover()));
+    discover::discover(&flags, &vars, imds, warnings)
+}
+
+/// The selected checks, planned for the context.
+pub fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
+    let mut extra = Vec::new();
+    for path in &args.catalog {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Stop::usage(format!("--catalog {}: cannot read: {e}", path.display())))?;
+        extra.push((path.display().to_string(), text));
+    }
+    let entries =
+        catalog::load(&extra).map_err(|e| Stop::usage(format!("invalid catalog: {e}")))?;
+    let plans = plan::plan(&entries, ctx, &args.only, &args.skip);
+    if plans.is_empty() {
+        return Err(Stop::usage(
+            "no check matches --only/--skip; see `amlprobe list` for ids and groups",
+        ));
+    }
+    Ok(plans)
+}
+
+/// The format on stdout: the flag, else a table for a person and JSON for a program.
+pub fn output_format(args: &CheckArgs) -> Format {
+    args.output.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Checks hold sockets: take the hard limit on open files rather than the often small soft one.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
+impl Setup {
+    pub fn new(args: &CheckArgs) -> Result<Setup, Stop> {
+        raise_open_file_limit();
+        let started = Instant::now();
+        let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        let runtime = runtime()?;
+        let mut context = context_from(args, &runtime);
+        let plans = plans_for(args, &context)?;
+        let trust = Trust::load(&args.ca_file)?;
+        let resolvers = match args.dns_server.is_empty() {
+            true => Resolvers::from_system(args.timeout)?,
+            false => Resolvers::from_servers(&args.dns_server, args.timeout)?,
+        };
+        let proxy = Proxy::configure(args.proxy.as_deref(), |k| std::env::var(k).ok())?;
+        let node = Node {
+            hostname: hostname(),
+            resolvers: resolvers.labels(),
+            proxy: proxy.as_ref().map(Proxy::display),
+        };
+        if let Some(p) = &proxy {
+            context.sources.insert("proxy", p.source.clone());
+        }
+        // Azure DNS is asked beside a custom resolver, to compare their answers.
+        let azure_dns = match node.resolvers.contains(&AZURE_DNS.to_string()) {
+            true => None,
+            false => {
+                let azure = std::net::SocketAddr::new(AZURE_DNS.into(), 53);
+                Resolvers::from_servers(&[azure], args.timeout).ok()
+            }
+        };
+        let runner = Arc::new(probe::Runner::new(
+            resolvers,
+            trust,
+            args.timeout,
+            proxy,
+            azure_dns,
+            context.clone(),
+            args.udp_wait,
+        ));
+        Ok(Setup {
+            runtime,
+            started,
+            started_at,
+            plans,
+            node,
+            context,
+            runner,
+        })
+    }
+
+    /// Run every check; each result goes to `sink` as soon as it is known.
+    pub fn run(self, mut sink: Sink) -> Report {
+        let Setup {
+            runtime,
+            started,
+            started_at,
+            plans,
+            node,
+            context,
+            runner,
+        } = self;
+        sink.total = plans.len();
+        let results = runtime.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<CheckResult>();
+            let printer = tokio::spawn(async move {
+                while let Some(r) = rx.recv().await {
+                    sink.take(r);
+                }
+                sink.finish();
+            });
+            let results = probe::run_all(runner.clone(), plans, Some(tx)).await;
+            let _ = printer.await;
+            results
+        });
+        runtime.shutdown_background();
+        let timeout_ms = ms(runner.timeout);
+        assemble(started, started_at, timeout_ms, node, context, results)
+    }
+}
+
+/// Where results go while the run lasts: a live count for a person at a terminal, and each
+/// result as a JSONL line when that is the format.
+pub struct Sink {
+    total: usize,
+    done: usize,
+    failing: usize,
+    progress: bool,
+    jsonl: Option<Arc<Option<Mutex<Redactor>>>>,
+}
+
+impl Sink {
+    pub fn new(format: Format, redactor: Arc<Option<Mutex<Redactor>>>) -> Sink {
+        Sink {
+            total: 0,
+            done: 0,
+            failing: 0,
+            progress: std::io::stderr().is_terminal(),
+            jsonl: (format == Format::Jsonl).then_some(redactor),
+        }
+    }
+
+    fn take(&mut self, mut r: CheckResult) {
+        self.done += 1;
+        if r.status == Status::Fail {
+            self.failing += 1;
+        }
+        if let Some(redactor) = &self.jsonl {
+            if let Some(Ok(mut red)) = redactor.as_ref().as_ref().map(|m| m.lock()) {
+                report::redact::redact_result(&mut red, &mut r);
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", report::jsonl_result(&r));
+            let _ = out.flush();
+        }
+        if self.progress {
+            let (done, total, failing) = (self.done, self.total, self.failing);
+            eprint!("\r{done}/{total} done, {failing} failing ");
+        }
+    }
+
+    fn finish(&self) {
+        if self.progress {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+/// The report of a finished run.
+fn assemble(
+    started: Instant,
+    started_at: String,
+    timeout_ms: u64,
+    node: Node,
+    context: Context,
+    results: Vec<CheckResult>,
+) -> Report {
+    Report {
+        schema_version: report::SCHEMA_VERSION,
+        tool: Tool {
+            name: "amlprobe",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        started_at,
+        duration_ms: ms(started.elapsed()),
+        timeout_ms,
+        node,
+        context,
+        summary: Summary::of(&results),
+        results,
+    }
+}
+
+/// Redact, keep the JSON where `--report` says, print the chosen format; the exit code.
+fn deliver(
+    mut report: Report,
+    args: &CheckArgs,
+    format: Format,
+    redactor: &Option<Mutex<Redactor>>,
+) -> Result<i32, Stop> {
+    if let Some(Ok(mut red)) = redactor.as_ref().map(|m| m.lock()) {
+        report::redact::redact(&mut red, &mut report);
+    }
+    if let Some(path) = &args.report {
+        std::fs::write(path, report.to_json() + "\n").map_err(|e| {
+            Stop::cannot_run(format!("--report {}: cannot write: {e}", path.display()))
+        })?;
+    }
+    let text = match format {
+        Format::Table => report::table::render(&report, colour(args)),
+        Format::Json => report.to_json() + "\n",
+        Format::Jsonl => report::jsonl_summary(&report) + "\n",
+        Format::Markdown => report::markdown::render(&report),
+        Format::Junit => report::junit::render(&report, args.strict),
+    };
+    emit(&text);
+    Ok(report.summary.exit_code(args.strict))
+}
+
+fn colour(args: &CheckArgs) -> bool {
+    !args.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal()
+}
+
+/// `amlprobe check`.
+pub fn check(args: &CheckArgs) -> Result<i32, Stop> {
+    let setup = Setup::new(args)?;
+    let format = output_format(args);
+    let redactor = Arc::new(
+        args.redact
+            .then(|| Mutex::new(Redactor::new(&setup.context, &setup.node))),
+    );
+    let report = setup.run(Sink::new(format, redactor.clone()));
+    deliver(report, args, format, &redactor)
+}

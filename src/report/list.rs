@@ -1,0 +1,118 @@
+//! `amlprobe list`: each selected check as it would run in this context, without the network.
+
+use serde::Serialize;
+
+use super::markdown::cell;
+use crate::catalog::Kind;
+use crate::plan::Plan;
+use crate::result::Target;
+
+#[derive(Serialize)]
+pub struct Listed<'a> {
+    pub id: &'a str,
+    group: &'a str,
+    title: &'a str,
+    required: bool,
+    kind: Kind,
+    target: Target,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stands_for: Option<&'a str>,
+    /// The host was only chosen to stand for the wildcard.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stand_in: bool,
+    /// Where a host the node named came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_source: Option<&'a str>,
+    /// The URL whose redirect names the host probed instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect_from: Option<&'a str>,
+    /// For private-endpoint names: the host whose address this one must share.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    same_address_as: Option<&'a str>,
+    /// Probed only when the host answers a private address.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    private_only: bool,
+    /// For private-endpoint names: the zone the answer must come through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    privatelink: Option<&'a str>,
+    /// The flags that fill this check's host.
+    needs: Vec<&'static str>,
+    /// Why it would be skipped, if it would.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skip: Option<String>,
+    doc: &'a str,
+}
+
+impl<'a> Listed<'a> {
+    pub fn of(p: &'a Plan) -> Listed<'a> {
+        Listed {
+            id: &p.entry.id,
+            group: &p.entry.group,
+            title: &p.entry.title,
+            required: p.required,
+            kind: p.entry.kind,
+            target: Target {
+                host: p.host.clone(),
+                port: p.entry.port,
+                transport: p.entry.transport,
+            },
+            stands_for: p.stands_for.as_deref(),
+            stand_in: p.stand_in,
+            host_source: p.host_source.as_deref(),
+            redirect_from: p.redirect_from.as_deref(),
+            same_address_as: p.same_address_as.as_deref(),
+            private_only: p.entry.private_only,
+            privatelink: p.privatelink.as_deref(),
+            needs: p.entry.host.needs().map(|n| n.input().flag()).collect(),
+            skip: p
+                .skip
+                .as_ref()
+                .map(|f| format!("{}: {}", f.reason(), f.message())),
+            doc: &p.entry.doc,
+        }
+    }
+}
+
+/// One JSON array, pretty.
+pub fn json(listed: &[Listed]) -> String {
+    serde_json::to_string_pretty(listed).unwrap_or_default() + "\n"
+}
+
+/// One JSON object a line.
+pub fn jsonl(listed: &[Listed]) -> String {
+    listed
+        .iter()
+        .map(|l| serde_json::to_string(l).unwrap_or_default() + "\n")
+        .collect()
+}
+
+/// Id, kind and target a line, and why a check would be skipped.
+pub fn text(listed: &[Listed]) -> String {
+    let w = listed.iter().map(|l| l.id.len()).max().unwrap_or(2);
+    let mut s = String::new();
+    for l in listed {
+        s.push_str(&format!("{:w$}  {:9}  {}", l.id, l.kind.as_str(), l.target));
+        if let Some(skip) = &l.skip {
+            s.push_str(&format!("  (skip: {skip})"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// A markdown table, for a ticket or a wiki page.
+pub fn markdown(listed: &[Listed]) -> String {
+    let mut s =
+        String::from("| check | kind | target | required | skip |\n|---|---|---|---|---|\n");
+    for l in listed {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            cell(l.id),
+            l.kind.as_str(),
+            cell(&l.target.to_string()),
+            if l.required { "yes" } else { "no" },
+            cell(l.skip.as_deref().unwrap_or(""))
+        ));
+    }
+    s
+}
