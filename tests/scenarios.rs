@@ -13,7 +13,7 @@ macro_rules! scenarios {
             for entry in std::fs::read_dir(dir).unwrap() {
                 let name = entry.unwrap().path().file_stem().unwrap().to_string_lossy().to_string();
                 assert!(played.contains(&name.as_str()), "tests/scenarios/{name}.toml has no test");
-                sim::load(&name);
+                sim::Scenario::load(&name);
             }
         }
     };

@@ -1,0 +1,408 @@
+//! Checks of a run against the scenario's expectations: the run itself, the report's fields,
+//! each result's status, texts, target and phases, the report's context, the JSONL stream, and
+//! what `--redact` must hide.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::probe::Outcome;
+use super::scenario::{Expect, Launch, Output, Scenario, Want};
+use super::world::{Target, PROXY_PASSWORD};
+
+/// What a failure message starts with: the scenario, the probe's stderr, one line per result.
+pub fn context(name: &str, sc: &Scenario, out: &Outcome) -> String {
+    format!(
+        "scenario {name} ({}):\nstderr: {}\nresults:\n{}",
+        sc.description,
+        out.stderr,
+        compact(&out.stdout)
+    )
+}
+
+/// What every run must show: the exit code, no progress line, the proxy password nowhere, and
+/// the wall time within the scenario's bound.
+pub fn run(sc: &Scenario, out: &Outcome, context: &str) {
+    assert_eq!(out.code, Some(sc.exit), "exit code\n{context}");
+    assert!(
+        !out.stderr.contains(" done, "),
+        "no progress line when stderr is not a terminal\n{context}"
+    );
+    let report_text = std::fs::read_to_string(&out.report_file).unwrap_or_default();
+    for (what, text) in [
+        ("stdout", &out.stdout),
+        ("stderr", &out.stderr),
+        ("--report", &report_text),
+    ] {
+        assert!(
+            !text.contains(PROXY_PASSWORD),
+            "the proxy password shows in {what}\n{context}"
+        );
+    }
+    if let Some(max) = sc.max_wall_ms {
+        assert!(
+            out.wall.as_millis() <= u128::from(max),
+            "took {:?}, more than {max} ms\n{context}",
+            out.wall
+        );
+    }
+}
+
+/// The report as the run gave it: the hook keeps it in its log folder (and prints the table),
+/// otherwise it is stdout in the scenario's format.
+pub fn report(sc: &Scenario, dir: &Path, out: &Outcome, context: &str) -> Value {
+    match (sc.launch(), sc.output) {
+        (Launch::Hook(_), _) => {
+            let saved = std::fs::read_to_string(dir.join("log/report.json"))
+                .expect("the hook keeps report.json");
+            let table = std::fs::read_to_string(dir.join("log/report.txt"))
+                .expect("the hook keeps report.txt");
+            assert!(
+                out.stdout.contains(&table) && table.contains("checks:"),
+                "the hook prints the table\n{context}"
+            );
+            assert!(
+                dir.join("bin/amlprobe").exists(),
+                "the hook installed the binary"
+            );
+            serde_json::from_str(&saved).expect("report.json is JSON")
+        }
+        (Launch::Direct | Launch::Chroot, Output::Jsonl) => check_jsonl(&out.stdout, context),
+        (Launch::Direct | Launch::Chroot, Output::Json) => serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{context}")),
+    }
+}
+
+/// `--report` holds the same results as stdout.
+pub fn saved_report(report: &Value, out: &Outcome) {
+    let text = std::fs::read_to_string(&out.report_file).expect("--report written");
+    let saved: Value = serde_json::from_str(&text).expect("--report is JSON");
+    assert_eq!(
+        saved["results"].as_array().map(Vec::len),
+        report["results"].as_array().map(Vec::len)
+    );
+}
+
+/// One line per result, for failure messages.
+pub fn compact(stdout: &str) -> String {
+    let values: Vec<Value> = match serde_json::from_str::<Value>(stdout) {
+        Ok(v) => v["results"].as_array().cloned().unwrap_or_default(),
+        Err(_) => stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+    };
+    if values.is_empty() {
+        return stdout.to_string();
+    }
+    values
+        .iter()
+        .map(|r| {
+            format!(
+                "  {} {}/{} {}\n",
+                r["id"], r["status"], r["reason"], r["message"]
+            )
+        })
+        .collect()
+}
+
+/// `-o jsonl`: one result per line with `"type": "result"`, then the summary line last.
+fn check_jsonl(stdout: &str, context: &str) -> Value {
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("line is not JSON: {e}: {l}\n{context}"))
+        })
+        .collect();
+    let (last, results) = lines.split_last().expect("jsonl output");
+    assert_eq!(last["type"], "summary", "{context}");
+    assert!(results.iter().all(|r| r["type"] == "result"), "{context}");
+    let mut report = last.clone();
+    report["results"] = Value::Array(results.to_vec());
+    report
+}
+
+/// With `--redact`, no format may show the workspace's names, the node's name or any address.
+pub fn redaction(report: &Value, run: &dyn Fn(&str) -> Command) {
+    let c = &report["context"];
+    let mut secrets: Vec<String> = [
+        "workspace_id",
+        "storage_account",
+        "compute_name",
+        "workspace_name",
+        "resource_group",
+    ]
+    .iter()
+    .filter_map(|k| c[*k].as_str().map(String::from))
+    .collect();
+    secrets.extend(report["node"]["hostname"].as_str().map(String::from));
+    for r in report["results"].as_array().into_iter().flatten() {
+        for p in r["phases"].as_array().into_iter().flatten() {
+            for a in p["addresses"].as_array().into_iter().flatten() {
+                secrets.extend(a.as_str().map(String::from));
+            }
+        }
+    }
+    secrets.retain(|s| s.len() >= 3);
+    assert!(secrets.len() >= 4, "too little to redact: {secrets:?}");
+    for format in ["json", "jsonl", "table", "markdown", "junit"] {
+        let out = run(format)
+            .arg("--redact")
+            .output()
+            .expect("run amlprobe --redact");
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        for secret in &secrets {
+            assert!(
+                !text.contains(&secret.to_lowercase()),
+                "-o {format} --redact still shows {secret}:\n{text}"
+            );
+        }
+        assert!(
+            text.contains("<address-") || text.contains("&lt;address-"),
+            "-o {format}: placeholders expected"
+        );
+    }
+}
+
+/// The whole report against the scenario: one result per selected entry, each as expected,
+/// and the context and summary.
+pub fn check_report(report: &Value, sc: &Scenario, targets: &[Target], context: &str) {
+    for field in [
+        "schema_version",
+        "tool",
+        "started_at",
+        "duration_ms",
+        "node",
+        "context",
+        "summary",
+    ] {
+        assert!(
+            report.get(field).is_some(),
+            "report lacks {field}\n{context}"
+        );
+    }
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(
+        results.len(),
+        targets.len(),
+        "one result per selected entry\n{context}"
+    );
+    let listed: BTreeSet<&str> = sc
+        .expect
+        .check
+        .iter()
+        .filter_map(|w| w.id.as_deref())
+        .collect();
+    for id in &listed {
+        assert!(
+            results.iter().any(|r| r["id"] == *id),
+            "expected check {id} is not in the report\n{context}"
+        );
+    }
+    for r in results {
+        let id = r["id"].as_str().unwrap_or_default();
+        let want = sc
+            .expect
+            .check
+            .iter()
+            .find(|w| w.id.as_deref() == Some(id))
+            .or(sc.expect.default.as_ref())
+            .unwrap_or_else(|| panic!("no expectation for {id}\n{context}"));
+        let at = Checked { r, id, context };
+        at.fields();
+        at.status(want);
+        at.texts(want);
+        at.target(want);
+        at.phases(want);
+    }
+    report_context(report, &sc.expect, context);
+}
+
+/// One result of the report, with what a failure message needs.
+struct Checked<'a> {
+    r: &'a Value,
+    id: &'a str,
+    context: &'a str,
+}
+
+impl Checked<'_> {
+    fn fields(&self) {
+        for field in [
+            "id",
+            "group",
+            "title",
+            "required",
+            "kind",
+            "target",
+            "status",
+            "reason",
+            "message",
+            "remediation",
+            "doc",
+            "duration_ms",
+            "phases",
+        ] {
+            assert!(
+                self.r.get(field).is_some(),
+                "{} lacks {field}\n{}",
+                self.id,
+                self.context
+            );
+        }
+    }
+
+    fn status(&self, want: &Want) {
+        let (r, id, context) = (self.r, self.id, self.context);
+        let status = r["status"].as_str().unwrap_or("?");
+        let reason = r["reason"].as_str().unwrap_or("?");
+        assert_eq!(
+            format!("{status}/{reason}"),
+            format!(
+                "{}/{}",
+                want.status.expected(status),
+                want.reason.expected(reason)
+            ),
+            "{id}: {}\n{context}",
+            r["message"]
+        );
+    }
+
+    /// The message and the remediation say what they must.
+    fn texts(&self, want: &Want) {
+        let (r, id, context) = (self.r, self.id, self.context);
+        for (field, needles) in [
+            ("message", &want.message_contains),
+            ("remediation", &want.remediation_contains),
+        ] {
+            let text = r[field].as_str().unwrap_or_default();
+            for needle in needles {
+                assert!(
+                    text.contains(needle.as_str()),
+                    "{id}: {field} {text:?} lacks {needle:?}\n{context}"
+                );
+            }
+        }
+    }
+
+    /// The host probed, whether it stood in for a wildcard, the layer tested, the proxy.
+    fn target(&self, want: &Want) {
+        let (r, id, context) = (self.r, self.id, self.context);
+        if let Some(host) = &want.host {
+            assert_eq!(
+                r["target"]["host"].as_str(),
+                Some(host.as_str()),
+                "{id}: target host\n{context}"
+            );
+        }
+        if let Some(stand_in) = want.stand_in {
+            assert_eq!(
+                r["stand_in"].as_bool().unwrap_or(false),
+                stand_in,
+                "{id}: stand_in\n{context}"
+            );
+        }
+        if let Some(tested) = want.tested {
+            assert_eq!(
+                r["tested"].as_str(),
+                Some(tested.as_str()),
+                "{id}: tested layer\n{context}"
+            );
+        }
+        if let Some(proxied) = want.proxied {
+            assert_eq!(
+                r["proxy"].is_string(),
+                proxied,
+                "{id}: went through the proxy?\n{context}"
+            );
+        }
+    }
+
+    fn phase(&self, name: &str) -> Option<&Value> {
+        self.r["phases"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["phase"] == name))
+    }
+
+    /// What the DNS, HTTP (or WebSocket) and SMB phases found; a probed check has a DNS phase.
+    fn phases(&self, want: &Want) {
+        let (r, id, context) = (self.r, self.id, self.context);
+        let dns = self.phase("dns");
+        if let Some(c) = &want.cnames_contain {
+            let cnames = dns.map(|d| d["cnames"].to_string()).unwrap_or_default();
+            assert!(
+                cnames.contains(c.as_str()),
+                "{id}: cnames {cnames} lack {c}\n{context}"
+            );
+        }
+        if let Some(server) = &want.server {
+            assert_eq!(
+                dns.and_then(|d| d["server"].as_str()),
+                Some(server.as_str()),
+                "{id}: server\n{context}"
+            );
+        }
+        if let Some(status) = want.http_status {
+            let got = self.phase("http").or_else(|| self.phase("websocket"));
+            assert_eq!(
+                got.and_then(|p| p["http_status"].as_u64()),
+                Some(u64::from(status)),
+                "{id}: HTTP status\n{context}"
+            );
+        }
+        if let Some(dialect) = &want.dialect {
+            assert_eq!(
+                self.phase("smb").and_then(|p| p["dialect"].as_str()),
+                Some(dialect.as_str()),
+                "{id}: dialect\n{context}"
+            );
+        }
+        if r["status"] != "skip" && !r["proxy"].is_string() && r["kind"] != "host" {
+            assert!(
+                dns.is_some(),
+                "{id}: a probed check has a dns phase\n{context}"
+            );
+        }
+    }
+}
+
+/// The report's context values, warnings and notes, what it must not show, and the summary.
+fn report_context(report: &Value, expect: &Expect, context: &str) {
+    for (path, want) in &expect.context {
+        let got = path.split('.').fold(&report["context"], |v, k| &v[k]);
+        let got = got
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| got.to_string());
+        let want = want.replace("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(got, want, "context.{path}\n{context}");
+    }
+    for (field, needles) in [
+        ("warnings", &expect.warnings_contain),
+        ("notes", &expect.notes_contain),
+    ] {
+        let have = report["context"][field].to_string();
+        for n in needles {
+            assert!(
+                have.contains(n.as_str()),
+                "context.{field} {have} lack {n:?}\n{context}"
+            );
+        }
+    }
+    let whole = report.to_string();
+    for absent in &expect.report_lacks {
+        assert!(
+            !whole.contains(absent.as_str()),
+            "the report shows {absent:?}\n{context}"
+        );
+    }
+    for (k, v) in expect.summary.iter().flatten() {
+        assert_eq!(
+            report["summary"][k].as_u64(),
+            Some(*v),
+            "summary.{k}\n{context}"
+        );
+    }
+}
