@@ -38,28 +38,12 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Stop> {
 
 /// Discover the context: flags, then the environment and its file, then IMDS.
 pub fn context_from(args: &CheckArgs, runtime: &tokio::runtime::Runtime) -> Context {
-    let flags = discover::Flags {
-        region: args.region.clone(),
-        cloud: args.cloud,
-        mode: args.mode,
-        workspace_id: args.workspace_id.clone(),
-        storage_account: args.storage_account.clone(),
-        compute_name: args.compute_name.clone(),
-        compute_type: args.compute_type,
-    };
+    let args = &args.context;
     let mut warnings = Vec::new();
-    let path = args.env_file.display().to_string();
-    let file = match std::fs::read(&args.env_file) {
-        Ok(bytes) => Some((path.as_str(), String::from_utf8_lossy(&bytes).into_owned())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            warnings.push(format!("{path}: cannot read ({e}); ignored"));
-            None
-        }
-    };
+    let file = discover::vars::read_env_file(&args.env_file, &mut warnings);
     let vars = discover::Variables::new(std::env::vars(), file, &mut warnings);
-    let imds = (!args.offline).then(|| runtime.block_on(probe::imds::discover()));
-    discover::discover(&flags, &vars, imds, warnings)
+    let imds = (!args.offline).then(|| runtime.block_on(discover::imds::discover()));
+    discover::discover(args, &vars, imds, warnings)
 }
 
 /// The selected checks, planned for the context.

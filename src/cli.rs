@@ -51,8 +51,11 @@ pub enum Format {
     Junit,
 }
 
-#[derive(Debug, Clone, Args)]
-pub struct CheckArgs {
+/// What the probe should take the node to be, and where discovery may look: the flags that
+/// win over everything the node shows about itself. `Default` is no flag given, as tests use it;
+/// only the command line fills in `env_file`'s default.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ContextArgs {
     /// Azure region of the workspace and compute (westeurope)
     #[arg(long, env = "AMLPROBE_REGION", value_parser = context::parse_region)]
     pub region: Option<String>,
@@ -85,6 +88,12 @@ pub struct CheckArgs {
         default_value = "/etc/environment.sso"
     )]
     pub env_file: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub context: ContextArgs,
     /// Extra catalog file in the probes/ format; repeatable
     #[arg(long, env = "AMLPROBE_CATALOG", value_delimiter = ',')]
     pub catalog: Vec<PathBuf>,

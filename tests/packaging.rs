@@ -1,7 +1,7 @@
 //! The release tarball and .deb are reproducible and hold what they should.
 
-use std::path::Path;
 use std::io::Write;
+use std::path::Path;
 use std::process::Command;
 
 fn package(out: &Path) -> String {

@@ -5,7 +5,6 @@ pub mod clock;
 pub mod dns;
 pub mod host;
 pub mod http;
-pub mod imds;
 mod path;
 pub mod private_endpoint;
 pub mod proxy;

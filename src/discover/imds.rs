@@ -9,8 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use super::http::parse_head;
 use crate::context::Cloud;
+use crate::probe::http::parse_head;
 
 pub const ADDRESS: &str = "169.254.169.254:80";
 pub const PATH: &str = "/metadata/instance?api-version=2021-02-01";
@@ -40,6 +40,29 @@ pub enum Problem {
 pub async fn discover() -> Result<Facts, Problem> {
     let body = fetch().await?;
     parse(&body).map_err(Problem::Malformed)
+}
+
+/// The facts for discovery, whatever IMDS did: nothing answering is normal off Azure and only
+/// a note, a bad answer is a warning. `answer` is `None` when IMDS was not asked (`--offline`).
+pub fn facts(
+    answer: Option<Result<Facts, Problem>>,
+    notes: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Facts {
+    match answer {
+        Some(Ok(facts)) => {
+            warnings.extend(facts.warnings.iter().cloned());
+            return facts;
+        }
+        Some(Err(Problem::Unavailable(why))) => {
+            notes.push(format!("instance metadata (IMDS) unavailable: {why}"));
+        }
+        Some(Err(Problem::Malformed(why))) => warnings.push(format!(
+            "instance metadata (IMDS) answered badly: {why}; ignored"
+        )),
+        None => notes.push("instance metadata (IMDS) not asked (--offline)".into()),
+    }
+    Facts::default()
 }
 
 /// Fetch the instance document.
