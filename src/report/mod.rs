@@ -197,6 +197,18 @@ mod tests {
     }
 
     #[test]
+    fn table_matches_its_golden_file() {
+        let table = table::render(&report(), false);
+        golden("report.txt", &table);
+        assert!(!table.contains('\x1b'), "no colour when asked for none");
+    }
+
+    #[test]
+    fn json_matches_its_golden_file() {
+        golden("report.json", &(report().to_json() + "\n"));
+    }
+
+    #[test]
     fn markdown_matches_its_golden_file() {
         let md = markdown::render(&report());
         golden("report.md", &md);

@@ -72,6 +72,9 @@ pub fn play(name: &str) {
         verify::redaction(&report, &|format| probe.check(format));
     }
     verify::saved_report(&report, &out);
+    if sc.golden {
+        verify::golden(name, &out.stdout);
+    }
     verify::check_report(&report, &sc, &targets, &context);
 }
 

@@ -63,6 +63,10 @@ pub struct Scenario {
     /// Extra (dummy) interfaces and their address, as the node's NICs.
     #[serde(default)]
     pub interfaces: BTreeMap<String, String>,
+    /// Compare the JSON report, its timings and clock readings blanked, with
+    /// tests/golden/scenario-NAME.json (`AMLPROBE_UPDATE_GOLDEN=1` rewrites it).
+    #[serde(default)]
+    pub golden: bool,
     #[serde(default)]
     pub fault: Vec<Fault>,
     pub expect: Expect,

@@ -406,3 +406,62 @@ fn report_context(report: &Value, expect: &Expect, context: &str) {
         );
     }
 }
+
+/// The report must match its golden file byte for byte, once what varies from run to run is
+/// blanked: durations, the start time, HTTP `Date` headers and the host name.
+pub fn golden(name: &str, stdout: &str) {
+    let mut report: Value = serde_json::from_str(stdout).expect("the report is JSON");
+    blank_what_varies(&mut report);
+    let got = serde_json::to_string_pretty(&report).expect("JSON") + "\n";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("scenario-{name}.json"));
+    if std::env::var_os("AMLPROBE_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &got).expect("write the golden file");
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        got == want,
+        "{} differs; rerun with AMLPROBE_UPDATE_GOLDEN=1 and review the diff\n{got}",
+        path.display()
+    );
+}
+
+fn blank_what_varies(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                match key.as_str() {
+                    "ms" | "duration_ms" | "started_at" | "date" | "hostname" => {
+                        *value = Value::from("<varies>")
+                    }
+                    _ => blank_what_varies(value),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(blank_what_varies),
+        Value::String(s) => *s = blank_milliseconds(s),
+        _ => {}
+    }
+}
+
+/// `within 300 ms` → `within N ms`, `difference 0 s)` → `difference N s)`: waits that follow
+/// measured round trips, and clock differences that a second's turn can change.
+fn blank_milliseconds(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut digits = String::new();
+    for (i, c) in s.char_indices() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if !digits.is_empty() {
+            let unit = s[i..].starts_with(" ms") || s[i..].starts_with(" s)");
+            out.push_str(if unit { "N" } else { &digits });
+            digits.clear();
+        }
+        out.push(c);
+    }
+    out.push_str(&digits);
+    out
+}
