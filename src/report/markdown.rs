@@ -11,7 +11,6 @@ pub(crate) fn cell(s: &str) -> String {
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
-    let c = &report.context;
     let s = &report.summary;
     let _ = writeln!(out, "# amlprobe report\n");
     let _ = writeln!(
@@ -19,76 +18,85 @@ pub fn render(report: &Report) -> String {
         "amlprobe {} at {}, {} ms, deadline {} ms per check.\n",
         report.tool.version, report.started_at, report.duration_ms, report.timeout_ms
     );
-    let _ = writeln!(out, "## Context\n\n| | |\n|---|---|");
-    let row = |out: &mut String, k: &str, v: Option<&str>| {
-        let _ = writeln!(out, "| {k} | {} |", cell(v.unwrap_or("—")));
-    };
-    row(&mut out, "cloud", Some(c.cloud.as_str()));
-    row(&mut out, "region", c.region.as_deref());
-    row(&mut out, "mode", Some(c.mode.as_str()));
-    row(&mut out, "compute type", c.compute_type.map(|t| t.as_str()));
-    row(&mut out, "compute name", c.compute_name.as_deref());
-    row(&mut out, "workspace id", c.workspace_id.as_deref());
-    row(&mut out, "storage account", c.storage_account.as_deref());
-    row(
-        &mut out,
-        "resolvers",
-        Some(&report.node.resolvers.join(", ")),
-    );
-    row(&mut out, "proxy", report.node.proxy.as_deref());
+    context(&mut out, report);
     let _ = writeln!(
         out,
         "\n## Summary\n\n{} checks: **{} failed**, {} warnings, {} passed, {} skipped.\n",
         s.total, s.fail, s.warn, s.pass, s.skip
     );
-    let problems: Vec<_> = report
-        .results
-        .iter()
-        .filter(|r| matches!(r.status, Status::Fail | Status::Warn))
-        .collect();
-    if !problems.is_empty() {
-        let _ = writeln!(out, "## Failures and warnings\n");
-        for r in problems {
-            let _ = writeln!(
-                out,
-                "### {} `{}` — `{}`\n",
-                r.status.as_str().to_uppercase(),
-                r.id,
-                r.reason.code()
-            );
-            let _ = writeln!(out, "- **why:** {}", r.message);
-            if !r.remediation.is_empty() {
-                let _ = writeln!(out, "- **fix:** {}", r.remediation);
-            }
-            if !r.reason_doc.is_empty() {
-                let _ = writeln!(out, "- **see:** {}", r.reason_doc);
-            }
-            let _ = writeln!(out);
-        }
-    }
-    let _ = writeln!(
-        out,
-        "## All checks\n\n| status | check | target | reason | ms |\n|---|---|---|---|---|"
-    );
-    for r in &report.results {
-        let target = match r.target.port {
-            Some(p) => format!("{}:{p}/{}", r.target.host, r.target.transport),
-            None => r.target.host.clone(),
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            r.status.as_str(),
-            cell(&r.id),
-            cell(&target),
-            r.reason.code(),
-            r.duration_ms
-        );
-    }
+    problems(&mut out, report);
+    all_checks(&mut out, report);
     let _ = writeln!(
         out,
         "\n<details><summary>JSON report</summary>\n\n```json\n{}\n```\n\n</details>",
         report.to_json()
     );
     out
+}
+
+fn context(out: &mut String, report: &Report) {
+    let c = &report.context;
+    let _ = writeln!(out, "## Context\n\n| | |\n|---|---|");
+    let resolvers = report.node.resolvers.join(", ");
+    for (k, v) in [
+        ("cloud", Some(c.cloud.as_str())),
+        ("region", c.region.as_deref()),
+        ("mode", Some(c.mode.as_str())),
+        ("compute type", c.compute_type.map(|t| t.as_str())),
+        ("compute name", c.compute_name.as_deref()),
+        ("workspace id", c.workspace_id.as_deref()),
+        ("storage account", c.storage_account.as_deref()),
+        ("resolvers", Some(resolvers.as_str())),
+        ("proxy", report.node.proxy.as_deref()),
+    ] {
+        let _ = writeln!(out, "| {k} | {} |", cell(v.unwrap_or("—")));
+    }
+}
+
+/// Each failure and warning with its why, fix and document.
+fn problems(out: &mut String, report: &Report) {
+    let problems: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.status, Status::Fail | Status::Warn))
+        .collect();
+    if problems.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Failures and warnings\n");
+    for r in problems {
+        let _ = writeln!(
+            out,
+            "### {} `{}` — `{}`\n",
+            r.status.as_str().to_uppercase(),
+            r.id,
+            r.reason.code()
+        );
+        let _ = writeln!(out, "- **why:** {}", r.message);
+        if !r.remediation.is_empty() {
+            let _ = writeln!(out, "- **fix:** {}", r.remediation);
+        }
+        if !r.reason_doc.is_empty() {
+            let _ = writeln!(out, "- **see:** {}", r.reason_doc);
+        }
+        let _ = writeln!(out);
+    }
+}
+
+fn all_checks(out: &mut String, report: &Report) {
+    let _ = writeln!(
+        out,
+        "## All checks\n\n| status | check | target | reason | ms |\n|---|---|---|---|---|"
+    );
+    for r in &report.results {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            r.status.as_str(),
+            cell(&r.id),
+            cell(&r.target.to_string()),
+            r.reason.code(),
+            r.duration_ms
+        );
+    }
 }

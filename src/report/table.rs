@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::Report;
 use crate::result::CheckResult;
-use crate::verdict::Status;
+use crate::verdict::{Reason, Status};
 
 struct Paint(bool);
 
@@ -28,16 +28,8 @@ impl Paint {
     }
 }
 
-fn target(r: &CheckResult) -> String {
-    match r.target.port {
-        Some(p) => format!("{}:{p}/{}", r.target.host, r.target.transport),
-        None => r.target.host.clone(),
-    }
-}
-
-pub fn render(report: &Report, colour: bool) -> String {
-    let paint = Paint(colour);
-    let mut out = String::new();
+/// The context line, then what discovery warned of and noted.
+fn header(out: &mut String, report: &Report, paint: &Paint) {
     let c = &report.context;
     let _ = writeln!(
         out,
@@ -58,6 +50,10 @@ pub fn render(report: &Report, colour: bool) -> String {
     for n in &c.notes {
         let _ = writeln!(out, "note: {n}");
     }
+}
+
+/// Groups in report order, the group with the worst result first.
+fn groups(report: &Report) -> Vec<&str> {
     let mut groups: Vec<&str> = Vec::new();
     for r in &report.results {
         if !groups.contains(&r.group.as_str()) {
@@ -74,49 +70,38 @@ pub fn render(report: &Report, colour: bool) -> String {
             .unwrap_or(Status::Pass)
     };
     groups.sort_by_key(|g| worst(g));
-    let id_w = report
-        .results
-        .iter()
-        .map(|r| r.id.len())
-        .max()
-        .unwrap_or(2)
-        .max(5);
-    let target_w = report
-        .results
-        .iter()
-        .map(|r| target(r).len())
-        .max()
-        .unwrap_or(6)
-        .min(60);
-    for g in groups {
-        let _ = writeln!(out, "\n{}", paint.wrap("1", &format!("[{g}]")));
-        let mut rows: Vec<&CheckResult> = report.results.iter().filter(|r| r.group == g).collect();
-        rows.sort_by_key(|r| r.status);
-        for r in rows {
-            let _ = writeln!(
-                out,
-                "  {}  {:id_w$}  {:target_w$}  {:22} {:>6}ms",
-                paint.status(r.status),
-                r.id,
-                target(r),
-                r.reason.code(),
-                r.duration_ms,
-            );
-            if r.status != Status::Pass {
-                let _ = writeln!(out, "        why: {}", r.message);
-                if !r.remediation.is_empty() {
-                    let _ = writeln!(out, "        fix: {}", r.remediation);
-                }
-                if !r.reason_doc.is_empty() && r.status != Status::Skip {
-                    let _ = writeln!(out, "        see: {}", r.reason_doc);
-                }
-            }
-        }
+    groups
+}
+
+/// One row, and under a problem its why, fix and document.
+fn row(out: &mut String, r: &CheckResult, paint: &Paint, (id_w, target_w): (usize, usize)) {
+    let _ = writeln!(
+        out,
+        "  {}  {:id_w$}  {:target_w$}  {:22} {:>6}ms",
+        paint.status(r.status),
+        r.id,
+        r.target.to_string(),
+        r.reason.code(),
+        r.duration_ms,
+    );
+    if r.status == Status::Pass {
+        return;
     }
+    let _ = writeln!(out, "        why: {}", r.message);
+    if !r.remediation.is_empty() {
+        let _ = writeln!(out, "        fix: {}", r.remediation);
+    }
+    if !r.reason_doc.is_empty() && r.status != Status::Skip {
+        let _ = writeln!(out, "        see: {}", r.reason_doc);
+    }
+}
+
+/// The hosts a TLS-inspecting middlebox re-signs, in one plain line.
+fn interception(out: &mut String, report: &Report, paint: &Paint) {
     let intercepted: Vec<&str> = report
         .results
         .iter()
-        .filter(|r| r.reason == crate::verdict::Reason::TlsIntercepted)
+        .filter(|r| r.reason == Reason::TlsIntercepted)
         .map(|r| r.target.host.as_str())
         .collect();
     if !intercepted.is_empty() {
@@ -127,6 +112,24 @@ pub fn render(report: &Report, colour: bool) -> String {
             intercepted.join(", ")
         );
     }
+}
+
+pub fn render(report: &Report, colour: bool) -> String {
+    let paint = Paint(colour);
+    let mut out = String::new();
+    header(&mut out, report, &paint);
+    let widest = |len: fn(&CheckResult) -> usize| report.results.iter().map(len).max();
+    let id_w = widest(|r| r.id.len()).unwrap_or(2).max(5);
+    let target_w = widest(|r| r.target.to_string().len()).unwrap_or(6).min(60);
+    for g in groups(report) {
+        let _ = writeln!(out, "\n{}", paint.wrap("1", &format!("[{g}]")));
+        let mut rows: Vec<&CheckResult> = report.results.iter().filter(|r| r.group == g).collect();
+        rows.sort_by_key(|r| r.status);
+        for r in rows {
+            row(&mut out, r, &paint, (id_w, target_w));
+        }
+    }
+    interception(&mut out, report, &paint);
     let s = &report.summary;
     let _ = writeln!(
         out,

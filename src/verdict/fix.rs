@@ -41,9 +41,37 @@ pub fn allowed_by(service_tag: Option<&str>) -> String {
 
 /// The concrete fix for a reason on this endpoint.
 pub fn remediation(reason: Reason, s: &Subject) -> String {
+    use Reason::*;
+    // Every reason is placed in one family here, so a new one cannot be forgotten; each
+    // family's own match words the fix (a test holds that no problem goes without one).
+    match reason {
+        Ok | BlockedAsExpected | WsAuthRequired | NotApplicable => String::new(),
+        DnsNxdomain | DnsNoRecords | DnsTimeout | DnsServfail | DnsRefused | DnsPublicAddress
+        | DnsResolverMismatch | DnsPrivateMismatch | StandInUnresolvable | DnsNoPrivatelink => {
+            name(reason, s)
+        }
+        StorageFirewallDenied
+        | TcpRefused
+        | TcpTimeout
+        | TcpUnreachable
+        | UdpUnreachable
+        | UdpNoReply
+        | ProxyRefused
+        | ProxyDenied
+        | UnexpectedlyReachable => path(reason, s),
+        TlsUntrusted | TlsIntercepted | TlsNameMismatch | TlsExpired | TlsHandshakeFailed
+        | TlsTimeout | HttpStatus | HttpBadResponse | HttpTimeout | WsNotUpgraded | SmbBadReply => {
+            service(reason, s)
+        }
+        ClockSkew | MissingInput | HostNotUbuntu | HostDockerBridge | HostRegionMismatch
+        | NotObservable => node(reason, s),
+    }
+}
+
+/// Names: resolvers, private endpoints and the names that stand for wildcards.
+fn name(reason: Reason, s: &Subject) -> String {
     let host = s.host;
     match reason {
-        Reason::Ok | Reason::BlockedAsExpected | Reason::WsAuthRequired => String::new(),
         Reason::DnsNxdomain => format!(
             "Check the name {host}. With a custom DNS server, forward Azure zones to Azure DNS (168.63.129.16); with private endpoints, link the privatelink zone to this VNet."
         ),
@@ -72,10 +100,20 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
                 allowed_by(s.service_tag)
             )
         }
+        Reason::DnsNoPrivatelink => format!(
+            "{host} answers a private address from a hand-made record: link the Azure-managed privatelink zone (or forward to 168.63.129.16) so the record follows the private endpoint."
+        ),
+        _ => String::new(),
+    }
+}
+
+/// The path: what drops, refuses or rejects the flow, and the proxy on it.
+fn path(reason: Reason, s: &Subject) -> String {
+    let host = s.host;
+    match reason {
         Reason::StorageFirewallDenied => format!(
             "The storage account behind {host} rejects this node's address in its own firewall (not the NSG): in the account's Networking settings add a virtual network rule for this subnet (with the Microsoft.Storage service endpoint) or reach it through a private endpoint."
         ),
-        Reason::ClockSkew => "Fix the node's clock: enable time synchronisation (chrony or systemd-timesyncd with the Azure PTP clock, or NTP to time.windows.com over UDP 123). Skew breaks TLS validity checks and Microsoft Entra tokens.".into(),
         Reason::TcpRefused => format!(
             "Something on the path refused the connection. Allow {}; if it is allowed, the endpoint itself is not listening.",
             s.rule()
@@ -96,6 +134,19 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
             "Not necessarily a problem: the service does not answer probes. Make sure {} is allowed; if it is, this warning is expected.",
             s.rule()
         ),
+        Reason::ProxyRefused => "Check the proxy address (--proxy or HTTPS_PROXY) and that the proxy is running and reachable.".into(),
+        Reason::ProxyDenied => format!("Allow CONNECT to {host} on the proxy."),
+        Reason::UnexpectedlyReachable => format!(
+            "{host} should be blocked (exfiltration path): apply a service endpoint policy or firewall rule that closes it."
+        ),
+        _ => String::new(),
+    }
+}
+
+/// What answers in place of the service: TLS, HTTP, WebSocket and SMB.
+fn service(reason: Reason, s: &Subject) -> String {
+    let host = s.host;
+    match reason {
         Reason::TlsUntrusted => "The node does not trust the certificate's issuer: if a firewall re-signs TLS, exempt Azure ML traffic from TLS inspection (Azure ML does not support it); else update the CA bundle or pass --ca-file.".into(),
         Reason::TlsIntercepted => format!(
             "A middlebox re-signs TLS for {host}: Azure ML does not support TLS inspection; exempt this host from inspection on the firewall or proxy."
@@ -116,18 +167,18 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         Reason::WsNotUpgraded => format!(
             "Allow WebSocket upgrades to {host}: proxies and firewalls must pass the Upgrade and Connection headers (Jupyter needs them)."
         ),
-        Reason::ProxyRefused => "Check the proxy address (--proxy or HTTPS_PROXY) and that the proxy is running and reachable.".into(),
-        Reason::ProxyDenied => format!("Allow CONNECT to {host} on the proxy."),
         Reason::SmbBadReply => format!(
             "Port 445 to {host} is answered by something that is not Azure Files: check the private endpoint record and firewall for SMB interception."
         ),
-        Reason::UnexpectedlyReachable => format!(
-            "{host} should be blocked (exfiltration path): apply a service endpoint policy or firewall rule that closes it."
-        ),
+        _ => String::new(),
+    }
+}
+
+/// The node itself, and the values it was not given.
+fn node(reason: Reason, s: &Subject) -> String {
+    match reason {
+        Reason::ClockSkew => "Fix the node's clock: enable time synchronisation (chrony or systemd-timesyncd with the Azure PTP clock, or NTP to time.windows.com over UDP 123). Skew breaks TLS validity checks and Microsoft Entra tokens.".into(),
         Reason::MissingInput => "Give the missing value with the flag named in the message.".into(),
-        Reason::DnsNoPrivatelink => format!(
-            "{host} answers a private address from a hand-made record: link the Azure-managed privatelink zone (or forward to 168.63.129.16) so the record follows the private endpoint."
-        ),
         Reason::HostNotUbuntu => "Attach a virtual machine that runs Ubuntu: Azure ML supports no other OS for attached compute.".into(),
         Reason::HostDockerBridge => "Move the compute to a subnet outside 172.17.0.0/16 (Docker's default bridge), or change Docker's bip setting on the node.".into(),
         Reason::HostRegionMismatch => "Put the compute in the workspace's region (SDK v1 requires it; v2 clusters may differ but pay in latency and transfer costs).".into(),
@@ -139,6 +190,6 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
                 "Check the requirement by hand: the node cannot observe it.".into()
             }
         },
-        Reason::NotApplicable => String::new(),
+        _ => String::new(),
     }
 }
