@@ -2,54 +2,38 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    PublicIp,
-    NoPublicIp,
-    #[default]
-    Auto,
+wire_enum! {
+    /// The networking mode: whether the compute has a public IP address.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Mode {
+        PublicIp = "public-ip",
+        NoPublicIp = "no-public-ip",
+        #[default]
+        Auto = "auto",
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Cloud {
-    #[default]
-    Public,
-    Usgov,
-    China,
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Cloud {
+        #[default]
+        Public = "public",
+        Usgov = "usgov",
+        China = "china",
+    }
 }
 
-/// The kinds of compute the source document covers; each catalog entry says which it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ComputeType {
-    Instance,
-    Cluster,
-    AttachedVm,
-    Hdinsight,
-    Databricks,
-}
-
-impl ComputeType {
-    pub const ALL: [ComputeType; 5] = [
-        ComputeType::Instance,
-        ComputeType::Cluster,
-        ComputeType::AttachedVm,
-        ComputeType::Hdinsight,
-        ComputeType::Databricks,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ComputeType::Instance => "instance",
-            ComputeType::Cluster => "cluster",
-            ComputeType::AttachedVm => "attached-vm",
-            ComputeType::Hdinsight => "hdinsight",
-            ComputeType::Databricks => "databricks",
-        }
+wire_enum! {
+    /// The kinds of compute the source document covers; each catalog entry says which it needs.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ComputeType {
+        Instance = "instance",
+        Cluster = "cluster",
+        AttachedVm = "attached-vm",
+        Hdinsight = "hdinsight",
+        Databricks = "databricks",
     }
 }
 
@@ -82,26 +66,6 @@ impl Input {
             Input::ComputeName => "AMLPROBE_COMPUTE_NAME",
             Input::WorkspaceId => "AMLPROBE_WORKSPACE_ID",
             Input::ComputeType => "AMLPROBE_COMPUTE_TYPE",
-        }
-    }
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::PublicIp => "public-ip",
-            Mode::NoPublicIp => "no-public-ip",
-            Mode::Auto => "auto",
-        }
-    }
-}
-
-impl Cloud {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cloud::Public => "public",
-            Cloud::Usgov => "usgov",
-            Cloud::China => "china",
         }
     }
 }

@@ -6,6 +6,9 @@
 //! report ([`report`], over the data model in [`result`]). CONTRIBUTING.md has the map.
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod wire;
+
 pub mod catalog;
 pub mod check;
 pub mod cli;

@@ -2,9 +2,8 @@
 //! Loading validates every entry so that a bad file is rejected with `file:line: what`.
 
 use std::collections::HashSet;
-use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::context::{Cloud, ComputeType, Context, Mode};
 
@@ -37,48 +36,26 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("probes/node.toml", include_str!("../../probes/node.toml")),
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Transport::Tcp => "tcp",
-            Transport::Udp => "udp",
-        })
+wire_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Transport {
+        Tcp = "tcp",
+        Udp = "udp",
     }
 }
 
-/// The deepest layer a check tests. Ordered from shallow to deep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Dns,
-    Tcp,
-    Udp,
-    Tls,
-    Https,
-    Websocket,
-    Smb,
-    Host,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Dns => "dns",
-            Kind::Tcp => "tcp",
-            Kind::Udp => "udp",
-            Kind::Tls => "tls",
-            Kind::Https => "https",
-            Kind::Websocket => "websocket",
-            Kind::Smb => "smb",
-            Kind::Host => "host",
-        }
+wire_enum! {
+    /// The deepest layer a check tests. Ordered from shallow to deep.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum Kind {
+        Dns = "dns",
+        Tcp = "tcp",
+        Udp = "udp",
+        Tls = "tls",
+        Https = "https",
+        Websocket = "websocket",
+        Smb = "smb",
+        Host = "host",
     }
 }
 

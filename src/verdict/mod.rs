@@ -11,23 +11,14 @@ mod fix;
 pub use finish::{finish, Seen};
 pub use fix::{allowed_by, remediation, Subject};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Fail,
-    Warn,
-    Skip,
-    Pass,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Warn => "warn",
-            Status::Skip => "skip",
-        }
+wire_enum! {
+    /// Ordered worst first, so sorting puts failures on top.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum Status {
+        Fail = "fail",
+        Warn = "warn",
+        Skip = "skip",
+        Pass = "pass",
     }
 }
 
@@ -50,8 +41,7 @@ pub enum Path {
 macro_rules! reasons {
     ($($variant:ident = $code:literal, $status:ident, $path:ident, $meaning:literal;)*) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum Reason { $($variant),* }
+        pub enum Reason { $(#[serde(rename = $code)] $variant),* }
 
         impl Reason {
             pub const ALL: &'static [Reason] = &[$(Reason::$variant),*];
