@@ -36,14 +36,23 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Stop> {
         .map_err(|e| Stop::cannot_run(format!("cannot start the async runtime: {e}")))
 }
 
-/// Discover the context: flags, then the environment and its file, then IMDS.
-pub fn context_from(args: &CheckArgs, runtime: &tokio::runtime::Runtime) -> Context {
+/// Discover the context (flags, then the environment and its file, then IMDS) and the proxy,
+/// whose source the context records.
+pub fn context_from(
+    args: &CheckArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(Context, Option<Proxy>), Stop> {
+    let proxy = Proxy::configure(args.proxy.as_deref(), |k| std::env::var(k).ok())?;
     let args = &args.context;
     let mut warnings = Vec::new();
     let file = discover::vars::read_env_file(&args.env_file, &mut warnings);
     let vars = discover::Variables::new(std::env::vars(), file, &mut warnings);
     let imds = (!args.offline).then(|| runtime.block_on(discover::imds::discover()));
-    discover::discover(args, &vars, imds, warnings)
+    let mut context = discover::discover(args, &vars, imds, warnings);
+    if let Some(p) = &proxy {
+        context.sources.insert("proxy", p.source.clone());
+    }
+    Ok((context, proxy))
 }
 
 /// The selected checks, planned for the context.
@@ -97,22 +106,18 @@ impl Setup {
         let started = Instant::now();
         let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         let runtime = runtime()?;
-        let mut context = context_from(args, &runtime);
+        let (context, proxy) = context_from(args, &runtime)?;
         let plans = plans_for(args, &context)?;
         let trust = Trust::load(&args.ca_file)?;
         let resolvers = match args.dns_server.is_empty() {
             true => Resolvers::from_system(args.timeout)?,
             false => Resolvers::from_servers(&args.dns_server, args.timeout)?,
         };
-        let proxy = Proxy::configure(args.proxy.as_deref(), |k| std::env::var(k).ok())?;
         let node = Node {
             hostname: hostname(),
             resolvers: resolvers.labels(),
             proxy: proxy.as_ref().map(Proxy::display),
         };
-        if let Some(p) = &proxy {
-            context.sources.insert("proxy", p.source.clone());
-        }
         // Azure DNS is asked beside a custom resolver, to compare their answers.
         let azure_dns = match node.resolvers.contains(&AZURE_DNS.to_string()) {
             true => None,

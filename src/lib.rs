@@ -151,7 +151,7 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
         ));
     }
     let runtime = check::runtime()?;
-    let ctx = check::context_from(args, &runtime);
+    let (ctx, _) = check::context_from(args, &runtime)?;
     runtime.shutdown_background();
     let plans = check::plans_for(args, &ctx)?;
     let listed: Vec<Listed> = plans.iter().map(Listed::of).collect();

@@ -75,6 +75,19 @@ fn bad_flags_and_values_are_exit_2_with_one_line() {
         &["explain", "tcp_sad"],
         &["unknown reason code 'tcp_sad'", "tcp_timeout"],
     );
+    // A proxy that cannot be used is the person's to fix, whichever command reads it.
+    for command in ["check", "list"] {
+        assert_usage_error(
+            &[
+                command,
+                "--proxy",
+                "https://p.example:3128",
+                "--only",
+                "graph-443",
+            ],
+            &["proxy", "only http:// proxies"],
+        );
+    }
 }
 
 #[test]
