@@ -97,19 +97,24 @@ pub(super) async fn check(
         Ok(a) => format!("the node's resolver answers {}", describe_answer(a)),
         Err(f) => format!("the node's resolver fails ({})", f.reason),
     };
-    match judged {
+    let mismatch = Failure {
+        reason: Reason::DnsResolverMismatch,
+        message: format!("{host}: {ours_says}, {azure_says}; forward {zones} to 168.63.129.16"),
+    };
+    let Err(f) = judged else {
+        return Err(mismatch);
+    };
+    match f.reason.status() {
         // A failure stays the verdict; Azure DNS's answer shows the way out.
-        Err(f) if f.reason.status() == Status::Fail => Err(Failure {
+        Status::Fail => Err(Failure {
             reason: f.reason,
             message: format!(
                 "{}; {azure_says}: forward {zones} to 168.63.129.16",
                 f.message
             ),
         }),
-        _ => Err(Failure {
-            reason: Reason::DnsResolverMismatch,
-            message: format!("{host}: {ours_says}, {azure_says}; forward {zones} to 168.63.129.16"),
-        }),
+        // Anything short of a failure is outweighed by the resolvers' disagreement.
+        Status::Warn | Status::Skip | Status::Pass => Err(mismatch),
     }
 }
 
