@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use crate::cli::{CheckArgs, Format};
-use crate::context::Context;
+use crate::context::{Context, Field};
 use crate::plan::{self, Plan};
 use crate::probe::dns::Resolvers;
 use crate::probe::private_endpoint::AZURE_DNS;
@@ -50,7 +50,7 @@ pub fn context_from(
     let imds = (!args.offline).then(|| runtime.block_on(discover::imds::discover()));
     let mut context = discover::discover(args, &vars, imds, warnings);
     if let Some(p) = &proxy {
-        context.sources.insert("proxy", p.source.clone());
+        context.sources.insert(Field::Proxy.key(), p.source.clone());
     }
     Ok((context, proxy))
 }

@@ -37,6 +37,46 @@ wire_enum! {
     }
 }
 
+/// The values of the context that say where they came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Region,
+    Cloud,
+    Mode,
+    WorkspaceId,
+    StorageAccount,
+    ComputeName,
+    ComputeType,
+    WorkspaceName,
+    ResourceGroup,
+    ServiceEndpointHost,
+    BatchAccountHost,
+    BatchNodeHost,
+    /// The proxy's URL is in the report's `node`, credentials hidden; only its source is here.
+    Proxy,
+}
+
+impl Field {
+    /// The field's key in `context.sources`, which is also its name in the context.
+    pub fn key(self) -> &'static str {
+        match self {
+            Field::Region => "region",
+            Field::Cloud => "cloud",
+            Field::Mode => "mode",
+            Field::WorkspaceId => "workspace_id",
+            Field::StorageAccount => "storage_account",
+            Field::ComputeName => "compute_name",
+            Field::ComputeType => "compute_type",
+            Field::WorkspaceName => "workspace_name",
+            Field::ResourceGroup => "resource_group",
+            Field::ServiceEndpointHost => "service_endpoint_host",
+            Field::BatchAccountHost => "batch_account_host",
+            Field::BatchNodeHost => "batch_node_host",
+            Field::Proxy => "proxy",
+        }
+    }
+}
+
 /// A value a person gives when discovery cannot find it: each has one flag and one variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {

@@ -88,7 +88,7 @@ fn host(e: &Entry, in_cloud: Option<&CloudHost>, ctx: &Context) -> Host {
     let template = in_cloud.map_or_else(|| e.host.clone(), |c| c.host.clone());
     let named = e.host_from.and_then(|from| {
         let host = from.host(ctx)?.to_ascii_lowercase();
-        Some((host, ctx.sources.get(from.key()).cloned()))
+        Some((host, ctx.sources.get(from.field().key()).cloned()))
     });
     match (named, template.expand(ctx)) {
         (Some((name, source)), _) => Host {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
-use crate::context::{Cloud, ComputeType, Context, Mode};
+use crate::context::{Cloud, ComputeType, Context, Field, Mode};
 
 mod parse;
 mod template;
@@ -127,12 +127,12 @@ pub enum HostFrom {
 }
 
 impl HostFrom {
-    /// The context key (and `context.sources` key) that holds the host.
-    pub fn key(self) -> &'static str {
+    /// The context field that holds the host (its source is under the same key).
+    pub fn field(self) -> Field {
         match self {
-            HostFrom::BatchAccount => "batch_account_host",
-            HostFrom::BatchNode => "batch_node_host",
-            HostFrom::ServiceEndpoint => "service_endpoint_host",
+            HostFrom::BatchAccount => Field::BatchAccountHost,
+            HostFrom::BatchNode => Field::BatchNodeHost,
+            HostFrom::ServiceEndpoint => Field::ServiceEndpointHost,
         }
     }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::cli::ContextArgs;
-use crate::context::{self, Cloud, ComputeType, Context, Mode};
+use crate::context::{self, Cloud, ComputeType, Context, Field, Mode};
 use tracking::Tracking;
 pub use vars::Variables;
 
@@ -81,43 +81,6 @@ impl<T> Record for Option<Found<T>> {
     type Value = Option<T>;
     fn record(self, sources: &mut BTreeMap<&'static str, String>, field: Field) -> Option<T> {
         self.map(|found| found.record(sources, field))
-    }
-}
-
-/// The values of the context that say where they came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    Region,
-    Cloud,
-    Mode,
-    WorkspaceId,
-    StorageAccount,
-    ComputeName,
-    ComputeType,
-    WorkspaceName,
-    ResourceGroup,
-    ServiceEndpointHost,
-    BatchAccountHost,
-    BatchNodeHost,
-}
-
-impl Field {
-    /// The field's key in `context.sources`, which is also its name in the context.
-    pub fn key(self) -> &'static str {
-        match self {
-            Field::Region => "region",
-            Field::Cloud => "cloud",
-            Field::Mode => "mode",
-            Field::WorkspaceId => "workspace_id",
-            Field::StorageAccount => "storage_account",
-            Field::ComputeName => "compute_name",
-            Field::ComputeType => "compute_type",
-            Field::WorkspaceName => "workspace_name",
-            Field::ResourceGroup => "resource_group",
-            Field::ServiceEndpointHost => "service_endpoint_host",
-            Field::BatchAccountHost => "batch_account_host",
-            Field::BatchNodeHost => "batch_node_host",
-        }
     }
 }
 
