@@ -36,23 +36,14 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Stop> {
         .map_err(|e| Stop::cannot_run(format!("cannot start the async runtime: {e}")))
 }
 
-/// Discover the context (flags, then the environment and its file, then IMDS) and the proxy,
-/// whose source the context records.
-pub fn context_from(
-    args: &CheckArgs,
-    runtime: &tokio::runtime::Runtime,
-) -> Result<(Context, Option<Proxy>), Stop> {
-    let proxy = Proxy::configure(args.proxy.as_deref(), |k| std::env::var(k).ok())?;
+/// Discover the context: flags, then the environment and its file, then IMDS.
+pub fn context_from(args: &CheckArgs, runtime: &tokio::runtime::Runtime) -> Context {
     let args = &args.context;
     let mut warnings = Vec::new();
     let file = discover::vars::read_env_file(&args.env_file, &mut warnings);
     let vars = discover::Variables::new(std::env::vars(), file, &mut warnings);
     let imds = (!args.offline).then(|| runtime.block_on(discover::imds::discover()));
-    let mut context = discover::discover(args, &vars, imds, warnings);
-    if let Some(p) = &proxy {
-        context.sources.insert(Field::Proxy.key(), p.source.clone());
-    }
-    Ok((context, proxy))
+    discover::discover(args, &vars, imds, warnings)
 }
 
 /// The selected checks, planned for the context.
@@ -106,13 +97,18 @@ impl Setup {
         let started = Instant::now();
         let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         let runtime = runtime()?;
-        let (context, proxy) = context_from(args, &runtime)?;
+        let mut context = context_from(args, &runtime);
         let plans = plans_for(args, &context)?;
         let trust = Trust::load(&args.ca_file)?;
         let resolvers = match args.dns_server.is_empty() {
             true => Resolvers::from_system(args.timeout)?,
             false => Resolvers::from_servers(&args.dns_server, args.timeout)?,
         };
+        // Read last, as `check` always has: a bad proxy is reported after the node's problems.
+        let proxy = Proxy::configure(args.proxy.as_deref(), |k| std::env::var(k).ok())?;
+        if let Some(p) = &proxy {
+            context.sources.insert(Field::Proxy.key(), p.source.clone());
+        }
         let node = Node {
             hostname: hostname(),
             resolvers: resolvers.labels(),
@@ -203,8 +199,8 @@ impl Sink {
             self.failing += 1;
         }
         if let Some(redactor) = &self.jsonl {
-            if let Some(Ok(mut red)) = redactor.as_ref().as_ref().map(|m| m.lock()) {
-                report::redact::redact_result(&mut red, &mut r);
+            if let Some(m) = redactor.as_ref() {
+                report::redact::redact_result(&mut probe::lock(m), &mut r);
             }
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}", report::jsonl_result(&r));
@@ -255,8 +251,9 @@ fn deliver(
     format: Format,
     redactor: &Option<Mutex<Redactor>>,
 ) -> Result<i32, Stop> {
-    if let Some(Ok(mut red)) = redactor.as_ref().map(|m| m.lock()) {
-        report::redact::redact(&mut red, &mut report);
+    // A poisoned lock still redacts: never print what --redact promised to hide.
+    if let Some(m) = redactor {
+        report::redact::redact(&mut probe::lock(m), &mut report);
     }
     if let Some(path) = &args.report {
         std::fs::write(path, report.to_json() + "\n").map_err(|e| {

@@ -214,6 +214,39 @@ mod tests {
         assert!(parse_udp_wait("1ms").is_err() && parse_udp_wait("soon").is_err());
     }
 
+    /// `Input` names each context flag and its variable for messages; clap must agree.
+    #[test]
+    fn inputs_name_the_flags_and_variables_clap_reads() {
+        use crate::context::Input;
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let check = cli.find_subcommand("check").expect("check");
+        let all = [
+            Input::Region,
+            Input::StorageAccount,
+            Input::ComputeName,
+            Input::WorkspaceId,
+            Input::ComputeType,
+        ];
+        for input in all {
+            // A new input fails to compile here until it joins the list above.
+            match input {
+                Input::Region
+                | Input::StorageAccount
+                | Input::ComputeName
+                | Input::WorkspaceId
+                | Input::ComputeType => {}
+            }
+            let long = input.flag().trim_start_matches("--");
+            let arg = check
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .unwrap_or_else(|| panic!("no flag {}", input.flag()));
+            let env = arg.get_env().and_then(|e| e.to_str());
+            assert_eq!(env, Some(input.env()), "{}", input.flag());
+        }
+    }
+
     #[test]
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;

@@ -64,8 +64,13 @@ impl From<probe::tls::TrustError> for Stop {
     fn from(e: probe::tls::TrustError) -> Stop {
         use probe::tls::TrustError;
         match e {
-            TrustError::CaFile { .. } => Stop::usage(e.to_string()),
-            TrustError::NoAnchors | TrustError::Verifier(_) => Stop::cannot_run(e.to_string()),
+            TrustError::CaFile { .. } | TrustError::Verifier { ca_files: true, .. } => {
+                Stop::usage(e.to_string())
+            }
+            TrustError::NoAnchors
+            | TrustError::Verifier {
+                ca_files: false, ..
+            } => Stop::cannot_run(e.to_string()),
         }
     }
 }
@@ -144,23 +149,23 @@ fn emit(text: &str) {
 }
 
 fn list(args: &CheckArgs) -> Result<i32, Stop> {
-    let format = check::output_format(args);
-    if format == Format::Junit {
-        return Err(Stop::usage(
-            "list writes table, json, jsonl or markdown; -o junit is for check results",
-        ));
-    }
+    let render: fn(&[Listed]) -> String = match check::output_format(args) {
+        // `jsonl` has always given the JSON array here.
+        Format::Json | Format::Jsonl => report::list::json,
+        Format::Markdown => report::list::markdown,
+        Format::Table => report::list::text,
+        Format::Junit => {
+            return Err(Stop::usage(
+                "list writes table, json or markdown; -o junit is for check results",
+            ))
+        }
+    };
     let runtime = check::runtime()?;
-    let (ctx, _) = check::context_from(args, &runtime)?;
+    let ctx = check::context_from(args, &runtime);
     runtime.shutdown_background();
     let plans = check::plans_for(args, &ctx)?;
     let listed: Vec<Listed> = plans.iter().map(Listed::of).collect();
-    emit(&match format {
-        Format::Json => report::list::json(&listed),
-        Format::Jsonl => report::list::jsonl(&listed),
-        Format::Markdown => report::list::markdown(&listed),
-        Format::Table | Format::Junit => report::list::text(&listed),
-    });
+    emit(&render(&listed));
     Ok(EXIT_OK)
 }
 

@@ -180,7 +180,7 @@ fn plan_one(e: &Entry, entries: &[Entry], ctx: &Context) -> Plan {
         privatelink: in_cloud.as_ref().and_then(|c| c.privatelink.clone()),
         redirect_from: in_cloud.and_then(|c| c.redirect_from),
         same_address_as,
-        service_tag: e.service_tag.as_ref().map(|t| t.expand_or_text(ctx)),
+        service_tag: e.service_tag.as_ref().map(|t| Template::fill(t, ctx)),
         required: e.required && !(ctx.mode == Mode::Auto && e.modes.len() == 1),
     }
 }

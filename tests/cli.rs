@@ -75,19 +75,19 @@ fn bad_flags_and_values_are_exit_2_with_one_line() {
         &["explain", "tcp_sad"],
         &["unknown reason code 'tcp_sad'", "tcp_timeout"],
     );
-    // A proxy that cannot be used is the person's to fix, whichever command reads it.
-    for command in ["check", "list"] {
-        assert_usage_error(
-            &[
-                command,
-                "--proxy",
-                "https://p.example:3128",
-                "--only",
-                "graph-443",
-            ],
-            &["proxy", "only http:// proxies"],
-        );
-    }
+    // A proxy that cannot be used is the person's to fix; `list` does not read it.
+    assert_usage_error(
+        &["--proxy", "https://p.example:3128", "--only", "graph-443"],
+        &["proxy", "only http:// proxies"],
+    );
+    let listed = amlprobe(&[
+        "list",
+        "--proxy",
+        "https://p.example:3128",
+        "--only",
+        "graph-443",
+    ]);
+    assert_eq!(listed.status.code(), Some(0));
 }
 
 #[test]
@@ -181,9 +181,6 @@ fn list_shows_every_check_and_why_it_would_be_skipped() {
     let md = text(&amlprobe(&["list", "-o", "markdown", "--region", "westeurope"]).stdout);
     assert!(md.starts_with("| check | kind | target |"), "{md}");
     assert!(md.contains("| tundra-udp-5831 | udp | westeurope.tundra.azureml.ms:5831/udp | yes |"));
-    let lines = text(&amlprobe(&["list", "-o", "jsonl", "--only", "graph-443"]).stdout);
-    let one: serde_json::Value = serde_json::from_str(lines.trim()).expect("one JSON line");
-    assert_eq!(one["id"], "graph-443");
     assert_usage_error(&["list", "-o", "junit"], &["-o junit is for check results"]);
 }
 

@@ -92,7 +92,7 @@ pub struct Entry {
     pub required: bool,
     pub modes: Vec<Mode>,
     /// The NSG service tag that allows the flow; may name `{region}`.
-    pub service_tag: Option<Template>,
+    pub service_tag: Option<String>,
     /// The request an `https` or `websocket` check sends, and the answers it accepts.
     pub http: HttpSpec,
     /// Organisations whose CAs may issue this endpoint's certificate; `None` = the defaults
@@ -384,7 +384,7 @@ mod tests {
             );
             if let Some(w) = &e.stands_for {
                 assert!(
-                    w.as_str().contains('*'),
+                    w.to_string().contains('*'),
                     "{}: stands_for is a wildcard",
                     e.id
                 );

@@ -2,7 +2,6 @@
 //! small function, so a bad file is rejected with `file:line: what`.
 
 use std::collections::HashSet;
-use std::fmt;
 
 use serde::Deserialize;
 
@@ -71,12 +70,6 @@ fn yes() -> bool {
 pub struct Origin {
     pub file: String,
     pub line: usize,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)
-    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -154,20 +147,19 @@ pub fn parse(
 
 /// One entry, every concern checked; `Err` says what is wrong.
 fn entry(r: RawEntry, origin: Origin) -> Result<Entry, String> {
+    // In the order a reader checks an entry, so the first problem reported is the first one.
     identity(&r)?;
     let (host, stands_for, usgov, china) = hosts(&r)?;
+    document(&r)?;
     let transport = transport(&r)?;
-    let http = http(&r)?;
+    let mut http = http(&r)?;
     redirects(&r)?;
     placement(&r)?;
+    firewall(&r, &mut http)?;
     let modes = modes(r.modes.clone())?;
     Ok(Entry {
         origin,
-        service_tag: r
-            .service_tag
-            .as_deref()
-            .map(template("service_tag"))
-            .transpose()?,
+        service_tag: r.service_tag,
         port: r.port.filter(|_| !matches!(r.kind, Kind::Dns | Kind::Host)),
         id: r.id,
         group: r.group,
@@ -195,7 +187,7 @@ fn entry(r: RawEntry, origin: Origin) -> Result<Entry, String> {
     })
 }
 
-/// The group, the title and the document behind the entry.
+/// The group and the title.
 fn identity(r: &RawEntry) -> Result<(), String> {
     if !valid_id(&r.group) {
         return Err(format!(
@@ -206,6 +198,11 @@ fn identity(r: &RawEntry) -> Result<(), String> {
     if r.title.trim().is_empty() {
         return Err("title is empty".into());
     }
+    Ok(())
+}
+
+/// Every entry cites the document that asks for it.
+fn document(r: &RawEntry) -> Result<(), String> {
     if !(r.doc.starts_with("https://") || r.doc.starts_with("http://")) {
         return Err("doc must be the URL of the document that asks for this endpoint".into());
     }
@@ -309,19 +306,7 @@ fn http(r: &RawEntry) -> Result<HttpSpec, String> {
     if r.expected_issuers.as_ref().is_some_and(|l| l.is_empty()) {
         return Err("expected_issuers is empty: list organisations, or [\"*\"] for any".into());
     }
-    match r.firewall_answer {
-        Some(_) if r.kind != Kind::Https => {
-            Err("firewall_answer needs kind \"https\": it reads the HTTP answer".into())
-        }
-        // Storage answers an anonymous request by its API version; naming one keeps the
-        // answer of an open path stable (401 NoAuthenticationInformation).
-        Some(FirewallAnswer::Storage) => {
-            http.headers
-                .push(("x-ms-version".into(), "2021-08-06".into()));
-            Ok(http)
-        }
-        None => Ok(http),
-    }
+    Ok(http)
 }
 
 /// Every cloud's `redirect_from` is an HTTPS URL, on a check that speaks TLS.
@@ -353,6 +338,23 @@ fn placement(r: &RawEntry) -> Result<(), String> {
             "same_address_as = \"{other}\" needs kind \"dns\" and the id of another entry"
         )),
         _ => Ok(()),
+    }
+}
+
+/// A service's own firewall answer is read from HTTP; storage's needs its API version named.
+fn firewall(r: &RawEntry, http: &mut HttpSpec) -> Result<(), String> {
+    match r.firewall_answer {
+        Some(_) if r.kind != Kind::Https => {
+            Err("firewall_answer needs kind \"https\": it reads the HTTP answer".into())
+        }
+        // Storage answers an anonymous request by its API version; naming one keeps the
+        // answer of an open path stable (401 NoAuthenticationInformation).
+        Some(FirewallAnswer::Storage) => {
+            http.headers
+                .push(("x-ms-version".into(), "2021-08-06".into()));
+            Ok(())
+        }
+        None => Ok(()),
     }
 }
 
@@ -401,7 +403,7 @@ pub(crate) mod tests {
         assert_eq!(e.transport, Transport::Tcp);
         assert!(e.required);
         assert_eq!(e.modes, vec![Mode::PublicIp, Mode::NoPublicIp]);
-        assert_eq!(e.origin.to_string(), "extra.toml:1");
+        assert_eq!((e.origin.file.as_str(), e.origin.line), ("extra.toml", 1));
     }
 
     #[test]

@@ -6,31 +6,21 @@ use std::fmt;
 
 use crate::context::{Context, Input};
 
-/// A value a template can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placeholder {
-    Region,
-    StorageAccount,
-    ComputeName,
-    WorkspaceId,
+wire_enum! {
+    /// A value a template can name, by the name written between braces.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Placeholder {
+        Region = "region",
+        StorageAccount = "storage_account",
+        ComputeName = "compute_name",
+        WorkspaceId = "workspace_id",
+    }
 }
 
 impl Placeholder {
-    pub const ALL: [Placeholder; 4] = [
-        Placeholder::Region,
-        Placeholder::StorageAccount,
-        Placeholder::ComputeName,
-        Placeholder::WorkspaceId,
-    ];
-
     /// The name written between braces.
     pub fn name(self) -> &'static str {
-        match self {
-            Placeholder::Region => "region",
-            Placeholder::StorageAccount => "storage_account",
-            Placeholder::ComputeName => "compute_name",
-            Placeholder::WorkspaceId => "workspace_id",
-        }
+        self.as_str()
     }
 
     /// The flag (and variable) that gives the value when discovery does not.
@@ -53,7 +43,7 @@ impl Placeholder {
     }
 
     fn named(name: &str) -> Option<Placeholder> {
-        Placeholder::ALL.into_iter().find(|p| p.name() == name)
+        Placeholder::ALL.iter().copied().find(|p| p.name() == name)
     }
 }
 
@@ -73,6 +63,22 @@ pub struct Template {
 impl Template {
     /// DNS characters, `*` and known `{placeholders}`.
     pub fn parse(t: &str) -> Result<Template, String> {
+        let template = Template::scan(t)?;
+        let literal = template.segments.iter().filter_map(|s| match s {
+            Segment::Text(text) => Some(text),
+            Segment::Slot(_) => None,
+        });
+        let allowed = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '_');
+        if let Some(c) = literal.flat_map(|text| text.chars()).find(|c| !allowed(c)) {
+            return Err(format!(
+                "character '{c}' cannot appear in a host name (\"{t}\")"
+            ));
+        }
+        Ok(template)
+    }
+
+    /// Text with known `{placeholders}`, whatever its other characters.
+    fn scan(t: &str) -> Result<Template, String> {
         if t.is_empty() {
             return Err("is empty".into());
         }
@@ -99,20 +105,16 @@ impl Template {
         }
         segments.push(Segment::Text(rest.to_string()));
         segments.retain(|s| !matches!(s, Segment::Text(text) if text.is_empty()));
-        let literal = segments.iter().filter_map(|s| match s {
-            Segment::Text(text) => Some(text),
-            Segment::Slot(_) => None,
-        });
-        let allowed = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '*' | '_');
-        if let Some(c) = literal.flat_map(|text| text.chars()).find(|c| !allowed(c)) {
-            return Err(format!(
-                "character '{c}' cannot appear in a host name (\"{t}\")"
-            ));
-        }
         Ok(Template {
             text: t.to_string(),
             segments,
         })
+    }
+
+    /// Free text such as a service tag, its known placeholders filled where the context has
+    /// them; text that names an unknown one, or a missing value, stays as written.
+    pub fn fill(text: &str, ctx: &Context) -> String {
+        Template::scan(text).map_or_else(|_| text.to_string(), |t| t.expand_or_text(ctx))
     }
 
     /// The template filled from the context; `Err` names the first value missing.
@@ -135,7 +137,8 @@ impl Template {
     /// The placeholders it names, each once, in the order of [`Placeholder::ALL`].
     pub fn needs(&self) -> impl Iterator<Item = Placeholder> + '_ {
         Placeholder::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|p| self.segments.contains(&Segment::Slot(*p)))
     }
 
@@ -143,10 +146,6 @@ impl Template {
     /// host is the real one, not a stand-in.
     pub fn names_the_nodes_own(&self) -> bool {
         self.needs().any(|p| p != Placeholder::Region)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.text
     }
 }
 

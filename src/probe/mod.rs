@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use crate::catalog::{self, HostCheck, Kind};
 use crate::context::Context;
 use crate::plan::Plan;
-use crate::result::{ms, CheckResult, Phase};
+use crate::result::{ms, CheckResult, Phase, PhaseKind};
 use crate::verdict::{self, Reason, Seen};
 
 /// Why a phase did not succeed.
@@ -62,7 +62,7 @@ pub struct Runner {
 }
 
 /// A lock that a panicking holder cannot make unusable.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -187,6 +187,19 @@ impl Trace {
         self.record(phase, &result);
         result
     }
+}
+
+/// The node's own lookup as a phase: the shared lookup's time (it may have run for another
+/// check) and what it answered.
+fn lookup_phase(ms: u64, answer: &Result<dns::Answer, Failure>) -> Phase {
+    let mut phase = Phase {
+        ms,
+        ..Phase::of(PhaseKind::Dns)
+    };
+    if let Ok(a) = answer {
+        shows_answer(&mut phase, a);
+    }
+    phase
 }
 
 /// A DNS phase shows what the lookup answered.

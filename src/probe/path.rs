@@ -80,14 +80,7 @@ async fn direct(
     let e = &plan.entry;
     let host = trace.host.clone();
     let (answer, ms) = runner.resolve_shared(&host, deadline).await;
-    let mut phase = Phase {
-        ms,
-        ..Phase::of(PhaseKind::Dns)
-    };
-    if let Ok(a) = &answer {
-        super::shows_answer(&mut phase, a);
-    }
-    trace.record(phase, &answer);
+    trace.record(super::lookup_phase(ms, &answer), &answer);
     let answer = answer?;
     let via = match answer.cnames.last() {
         Some(c) => format!("{} via {c}", answer.addresses[0]),

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use tokio::time::Instant;
 
-use super::{dns, shows_answer, Failure, Runner, Trace};
+use super::{dns, lookup_phase, shows_answer, Failure, Runner, Trace};
 use crate::plan::Plan;
 use crate::result::{Phase, PhaseKind};
 use crate::verdict::{Reason, Status};
@@ -48,15 +48,9 @@ pub(super) async fn check(
 ) -> Result<String, Failure> {
     let host = &plan.host;
     let (answer, ms) = runner.resolve_shared(host, deadline).await;
-    let mut phase = Phase {
-        ms,
-        ..Phase::of(PhaseKind::Dns)
-    };
+    let phase = lookup_phase(ms, &answer);
     let judged = match &answer {
-        Ok(a) => {
-            shows_answer(&mut phase, a);
-            judge(runner, plan, a, deadline).await
-        }
+        Ok(a) => judge(runner, plan, a, deadline).await,
         Err(f) => Err(f.clone()),
     };
     trace.record(phase, &judged);

@@ -36,8 +36,9 @@ pub enum TrustError {
     NoAnchors,
     #[error("--ca-file {path}: {why}")]
     CaFile { path: String, why: String },
-    #[error("cannot build the certificate verifier: {0}")]
-    Verifier(String),
+    /// With `--ca-file` given, the files' certificates are the likely cause.
+    #[error("cannot build the certificate verifier: {why}")]
+    Verifier { why: String, ca_files: bool },
 }
 
 impl Trust {
@@ -57,7 +58,10 @@ impl Trust {
         let verifier =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
-                .map_err(|e| TrustError::Verifier(e.to_string()))?;
+                .map_err(|e| TrustError::Verifier {
+                    why: e.to_string(),
+                    ca_files: !extra_pem.is_empty(),
+                })?;
         Ok(Trust {
             provider,
             verifier,

@@ -78,14 +78,6 @@ pub fn json(listed: &[Listed]) -> String {
     serde_json::to_string_pretty(listed).unwrap_or_default() + "\n"
 }
 
-/// One JSON object a line.
-pub fn jsonl(listed: &[Listed]) -> String {
-    listed
-        .iter()
-        .map(|l| serde_json::to_string(l).unwrap_or_default() + "\n")
-        .collect()
-}
-
 /// Id, kind and target a line, and why a check would be skipped.
 pub fn text(listed: &[Listed]) -> String {
     let w = listed.iter().map(|l| l.id.len()).max().unwrap_or(2);

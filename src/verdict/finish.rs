@@ -1,6 +1,7 @@
 //! From what a check saw to its verdict: the reason that stands, the status it earns, the
-//! message a person reads and the fix. Every decision about a reason is made here or in the
-//! reasons table, never by a default arm.
+//! message a person reads and the fix. What a reason decides (its status, what it shows of a
+//! blocked path) comes from its row in the reasons table, never from a default arm; only the
+//! wording of a message looks at a reason directly.
 
 use super::{allowed_by, remediation, status_for, Path, Reason, Status, Subject};
 use crate::catalog::{Expect, Kind};

@@ -184,11 +184,8 @@ fn node(reason: Reason, s: &Subject) -> String {
         Reason::HostRegionMismatch => "Put the compute in the workspace's region (SDK v1 requires it; v2 clusters may differ but pay in latency and transfer costs).".into(),
         Reason::NotObservable => match s.check {
             Some(HostCheck::Clock) => "Nothing answered HTTPS to compare with: compare the clock by hand (timedatectl, chronyc tracking).".into(),
-            Some(HostCheck::Inbound44224) => "Check it outside the node: the subnet's NSG must allow inbound TCP 44224 from service tag AzureMachineLearning.".into(),
-            // No other check observes nothing; a catalog that says otherwise gets the plain fix.
-            Some(HostCheck::OsUbuntu | HostCheck::DockerBridge | HostCheck::RegionMatch) | None => {
-                "Check the requirement by hand: the node cannot observe it.".into()
-            }
+            // Only the clock and inbound 44224 observe nothing; `explain` asks for no check.
+            Some(HostCheck::Inbound44224 | HostCheck::OsUbuntu | HostCheck::DockerBridge | HostCheck::RegionMatch) | None => "Check it outside the node: the subnet's NSG must allow inbound TCP 44224 from service tag AzureMachineLearning.".into(),
         },
         _ => String::new(),
     }

@@ -32,7 +32,9 @@ pub enum Path {
     Closed,
     /// A resolver, proxy or input problem, or silence: nothing is known of the path itself.
     Unknown,
-    /// The endpoint, or something in its place, answered.
+    /// The endpoint, or something in its place, answered. Reasons that are not about reaching
+    /// a path (the node's own checks, the clock, verdicts) are here too: a check whose path must
+    /// stay closed reports them as reachable.
     Open,
 }
 
