@@ -459,6 +459,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_first_problem_in_reading_order_is_reported() {
+        let both = GOOD
+            .replace("a.example.net", "{tenant}.example.net")
+            .replace("https://learn.microsoft.com/x", "see the wiki");
+        assert!(parse_one(&both)
+            .unwrap_err()
+            .what
+            .contains("unknown placeholder"));
+        let both = GOOD.replace(
+            "kind = \"tls\"",
+            "kind = \"tls\"\nprivate_only = true\nfirewall_answer = \"storage\"",
+        );
+        let e = parse_one(&both.replace("port = 443\n", "")).unwrap_err();
+        assert!(e.what.contains("kind \"tls\" needs a port"), "{e}");
+        // A service tag is free text: only its known placeholders are filled.
+        let tagged = GOOD.replace("doc =", "service_tag = \"Azure Cloud.{region}\"\ndoc =");
+        let e = &parse_one(&tagged).unwrap()[0];
+        assert_eq!(e.service_tag.as_deref(), Some("Azure Cloud.{region}"));
+    }
+
+    #[test]
     fn http_fields_parse_and_validate() {
         let e = &parse_one(&GOOD.replace(
             "kind = \"tls\"",
