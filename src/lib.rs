@@ -27,6 +27,7 @@ use clap::Parser;
 
 use cli::{CheckArgs, Cli, Command, Format};
 use report::list::Listed;
+use report::text::printable;
 use verdict::Reason;
 
 /// Exit codes of the public interface.
@@ -101,7 +102,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             let first = rendered.lines().next().unwrap_or("invalid usage");
             eprintln!(
                 "amlprobe: {} (see amlprobe --help)",
-                first.trim_start_matches("error: ")
+                printable(first.trim_start_matches("error: "))
             );
             return EXIT_USAGE;
         }
@@ -135,7 +136,8 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     match outcome {
         Ok(code) => code,
         Err(stop) => {
-            eprintln!("amlprobe: {}", stop.message);
+            // One line, whatever a file, a flag or the network put in the message.
+            eprintln!("amlprobe: {}", printable(&stop.message));
             stop.code
         }
     }

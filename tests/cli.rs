@@ -15,6 +15,18 @@ fn amlprobe(args: &[&str]) -> Output {
         .expect("run amlprobe")
 }
 
+/// As `amlprobe`, with variables a node might hold.
+fn amlprobe_with(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_amlprobe"))
+        .args(args)
+        .env_remove("AMLPROBE_REGION")
+        .envs(vars.iter().copied())
+        .env("AMLPROBE_OFFLINE", "1")
+        .env("AMLPROBE_ENV_FILE", "/nonexistent/environment.sso")
+        .output()
+        .expect("run amlprobe")
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
@@ -556,4 +568,31 @@ fn the_proxy_password_never_shows_in_help() {
         .output()
         .unwrap();
     assert!(!text(&out.stdout).contains("hunter2"));
+}
+
+/// Whoever sets a variable, names a certificate or writes a catalog cannot play control
+/// sequences on the terminal of the person reading the result.
+#[test]
+fn control_sequences_never_reach_a_person() {
+    let hostile = "\u{1b}]0;x\u{7}\u{1b}[2J\u{9b}1mPASS\u{202e}";
+    // The table shows the warning; markdown carries it in its JSON block.
+    for (format, shown_as) in [("table", "\\u{1b}]0;x"), ("markdown", "\\u001b]0;x")] {
+        let out = amlprobe_with(
+            &["check", "--only", "node-docker-bridge", "-o", format],
+            &[("CI_NAME", hostile)],
+        );
+        let shown = text(&out.stdout);
+        assert!(
+            shown.contains(shown_as),
+            "{format}: the escape is shown: {shown}"
+        );
+        for c in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'] {
+            assert!(!shown.contains(c), "{format} holds {c:?}: {shown:?}");
+        }
+    }
+    // Errors stay one line, whatever the argument holds.
+    assert_usage_error(&["explain", "tcp\n\u{1b}[2Jsad"], &["unknown reason code"]);
+    assert_usage_error(&["--proxy", "http://p\nx:1"], &["proxy"]);
+    let out = amlprobe(&["explain", "\u{1b}[2J"]);
+    assert!(!text(&out.stderr).contains('\u{1b}'));
 }

@@ -3,24 +3,9 @@
 
 use std::fmt::Write;
 
+use super::text::xml;
 use super::Report;
 use crate::verdict::Status;
-
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 pub fn render(report: &Report, strict: bool) -> String {
     let s = &report.summary;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::markdown::cell;
+use super::text::printable;
 use crate::catalog::Kind;
 use crate::plan::Plan;
 use crate::result::Target;
@@ -83,9 +84,15 @@ pub fn text(listed: &[Listed]) -> String {
     let w = listed.iter().map(|l| l.id.len()).max().unwrap_or(2);
     let mut s = String::new();
     for l in listed {
-        s.push_str(&format!("{:w$}  {:9}  {}", l.id, l.kind.as_str(), l.target));
+        let target = l.target.to_string();
+        s.push_str(&format!(
+            "{:w$}  {:9}  {}",
+            l.id,
+            l.kind.as_str(),
+            printable(&target)
+        ));
         if let Some(skip) = &l.skip {
-            s.push_str(&format!("  (skip: {skip})"));
+            s.push_str(&format!("  (skip: {})", printable(skip)));
         }
         s.push('\n');
     }

@@ -2,11 +2,13 @@
 
 use std::fmt::Write;
 
+use super::text::{json_shown, printable};
 use super::Report;
 use crate::verdict::Status;
 
+/// A table cell: one line, `|` escaped, hidden characters shown.
 pub(crate) fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    printable(&s.replace('\n', " ")).replace('|', "\\|")
 }
 
 pub fn render(report: &Report) -> String {
@@ -16,7 +18,10 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "amlprobe {} at {}, {} ms, deadline {} ms per check.\n",
-        report.tool.version, report.started_at, report.duration_ms, report.timeout_ms
+        report.tool.version,
+        printable(&report.started_at),
+        report.duration_ms,
+        report.timeout_ms
     );
     context(&mut out, report);
     let _ = writeln!(
@@ -29,7 +34,7 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "\n<details><summary>JSON report</summary>\n\n```json\n{}\n```\n\n</details>",
-        report.to_json()
+        json_shown(&report.to_json())
     );
     out
 }
@@ -69,15 +74,15 @@ fn problems(out: &mut String, report: &Report) {
             out,
             "### {} `{}` — `{}`\n",
             r.status.as_str().to_uppercase(),
-            r.id,
+            printable(&r.id),
             r.reason.code()
         );
-        let _ = writeln!(out, "- **why:** {}", r.message);
+        let _ = writeln!(out, "- **why:** {}", printable(&r.message));
         if !r.remediation.is_empty() {
-            let _ = writeln!(out, "- **fix:** {}", r.remediation);
+            let _ = writeln!(out, "- **fix:** {}", printable(&r.remediation));
         }
         if !r.reason_doc.is_empty() {
-            let _ = writeln!(out, "- **see:** {}", r.reason_doc);
+            let _ = writeln!(out, "- **see:** {}", printable(&r.reason_doc));
         }
         let _ = writeln!(out);
     }

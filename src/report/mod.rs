@@ -6,6 +6,7 @@ pub mod list;
 pub mod markdown;
 pub mod redact;
 pub mod table;
+pub mod text;
 
 use serde::Serialize;
 
@@ -206,6 +207,25 @@ mod tests {
     #[test]
     fn json_matches_its_golden_file() {
         golden("report.json", &(report().to_json() + "\n"));
+    }
+
+    /// A certificate name is whatever the server sends: JUnit stays well-formed XML and no
+    /// human format carries a hidden character.
+    #[test]
+    fn hostile_names_stay_well_formed_and_visible() {
+        let mut r = report();
+        let hostile = "CN=\u{FFFE}\u{FFFF}\u{1b}[2J\u{0}\u{9b}\u{202E}";
+        r.results[0].message = hostile.into();
+        r.results[0].target.host = hostile.into();
+        r.context.warnings.push(hostile.into());
+        let xml = junit::render(&r, true);
+        roxmltree::Document::parse(&xml).expect("well-formed XML");
+        for text in [table::render(&r, true), markdown::render(&r), xml] {
+            for c in ['\u{FFFE}', '\u{FFFF}', '\u{0}', '\u{9b}', '\u{202E}'] {
+                assert!(!text.contains(c), "{c:?} in {text}");
+            }
+            assert!(!text.contains("\u{1b}[2J"));
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::text::printable;
 use super::Report;
 use crate::result::CheckResult;
 use crate::verdict::{Reason, Status};
@@ -35,20 +36,20 @@ fn header(out: &mut String, report: &Report, paint: &Paint) {
         out,
         "amlprobe {}  region {}  cloud {}  mode {}  timeout {}ms  resolvers {}",
         report.tool.version,
-        c.region.as_deref().unwrap_or("?"),
+        printable(c.region.as_deref().unwrap_or("?")),
         c.cloud.as_str(),
         c.mode.as_str(),
         report.timeout_ms,
-        report.node.resolvers.join(", "),
+        printable(&report.node.resolvers.join(", ")),
     );
     if let Some(t) = c.compute_type {
         let _ = writeln!(out, "compute {}", t.as_str());
     }
     for w in &c.warnings {
-        let _ = writeln!(out, "{} {w}", paint.wrap("33", "warning:"));
+        let _ = writeln!(out, "{} {}", paint.wrap("33", "warning:"), printable(w));
     }
     for n in &c.notes {
-        let _ = writeln!(out, "note: {n}");
+        let _ = writeln!(out, "note: {}", printable(n));
     }
 }
 
@@ -79,20 +80,20 @@ fn row(out: &mut String, r: &CheckResult, paint: &Paint, (id_w, target_w): (usiz
         out,
         "  {}  {:id_w$}  {:target_w$}  {:22} {:>6}ms",
         paint.status(r.status),
-        r.id,
-        r.target.to_string(),
+        printable(&r.id),
+        printable(&r.target.to_string()),
         r.reason.code(),
         r.duration_ms,
     );
     if r.status == Status::Pass {
         return;
     }
-    let _ = writeln!(out, "        why: {}", r.message);
+    let _ = writeln!(out, "        why: {}", printable(&r.message));
     if !r.remediation.is_empty() {
-        let _ = writeln!(out, "        fix: {}", r.remediation);
+        let _ = writeln!(out, "        fix: {}", printable(&r.remediation));
     }
     if !r.reason_doc.is_empty() && r.status != Status::Skip {
-        let _ = writeln!(out, "        see: {}", r.reason_doc);
+        let _ = writeln!(out, "        see: {}", printable(&r.reason_doc));
     }
 }
 
@@ -109,7 +110,7 @@ fn interception(out: &mut String, report: &Report, paint: &Paint) {
             out,
             "\n{} Azure ML does not support TLS inspection. Exempt these hosts from inspection on the firewall or proxy: {}",
             paint.wrap("1;33", "TLS inspection:"),
-            intercepted.join(", ")
+            printable(&intercepted.join(", "))
         );
     }
 }
@@ -119,10 +120,12 @@ pub fn render(report: &Report, colour: bool) -> String {
     let mut out = String::new();
     header(&mut out, report, &paint);
     let widest = |len: fn(&CheckResult) -> usize| report.results.iter().map(len).max();
-    let id_w = widest(|r| r.id.len()).unwrap_or(2).max(5);
-    let target_w = widest(|r| r.target.to_string().len()).unwrap_or(6).min(60);
+    let id_w = widest(|r| printable(&r.id).len()).unwrap_or(2).max(5);
+    let target_w = widest(|r| printable(&r.target.to_string()).len())
+        .unwrap_or(6)
+        .min(60);
     for g in groups(report) {
-        let _ = writeln!(out, "\n{}", paint.wrap("1", &format!("[{g}]")));
+        let _ = writeln!(out, "\n{}", paint.wrap("1", &format!("[{}]", printable(g))));
         let mut rows: Vec<&CheckResult> = report.results.iter().filter(|r| r.group == g).collect();
         rows.sort_by_key(|r| r.status);
         for r in rows {
