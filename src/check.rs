@@ -16,7 +16,7 @@ use crate::probe::{self, tls::Trust};
 use crate::report::{self, redact::Redactor, Node, Report, Summary, Tool};
 use crate::result::{ms, CheckResult};
 use crate::verdict::Status;
-use crate::{catalog, discover, emit, Stop};
+use crate::{catalog, discover, emit, input, Stop};
 
 /// Everything a run needs, ready before the first packet.
 pub struct Setup {
@@ -50,8 +50,10 @@ pub fn context_from(args: &CheckArgs, runtime: &tokio::runtime::Runtime) -> Cont
 pub fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
     let mut extra = Vec::new();
     for path in &args.catalog {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Stop::usage(format!("--catalog {}: cannot read: {e}", path.display())))?;
+        let bytes = input::read(path, input::CATALOG_LIMIT)
+            .map_err(|e| Stop::usage(format!("--catalog {}: {e}", path.display())))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Stop::usage(format!("--catalog {}: not UTF-8 text", path.display())))?;
         extra.push((path.display().to_string(), text));
     }
     let entries =

@@ -14,6 +14,7 @@ pub mod check;
 pub mod cli;
 pub mod context;
 pub mod discover;
+pub mod input;
 pub mod plan;
 pub mod probe;
 pub mod report;
@@ -65,9 +66,9 @@ impl From<probe::tls::TrustError> for Stop {
     fn from(e: probe::tls::TrustError) -> Stop {
         use probe::tls::TrustError;
         match e {
-            TrustError::CaFile { .. } | TrustError::Verifier { ca_files: true, .. } => {
-                Stop::usage(e.to_string())
-            }
+            TrustError::CaFile { .. }
+            | TrustError::CertFile { .. }
+            | TrustError::Verifier { ca_files: true, .. } => Stop::usage(e.to_string()),
             TrustError::NoAnchors
             | TrustError::Verifier {
                 ca_files: false, ..

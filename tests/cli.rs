@@ -596,3 +596,55 @@ fn control_sequences_never_reach_a_person() {
     let out = amlprobe(&["explain", "\u{1b}[2J"]);
     assert!(!text(&out.stderr).contains('\u{1b}'));
 }
+
+/// A named file is read only if it is a regular file of sane size: never a device, a FIFO or
+/// a gigabyte. Each refusal is exit 2 with one line naming the file.
+#[test]
+fn named_files_must_be_regular_and_bounded() {
+    let dir = std::env::temp_dir().join(format!("amlprobe-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let big = dir.join("big.toml");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(40 << 20)
+        .unwrap();
+    let fifo = fifo.to_str().unwrap();
+    let big = big.to_str().unwrap();
+    for (args, needles) in [
+        (
+            vec!["list", "--catalog", "/dev/zero"],
+            vec!["/dev/zero", "not a regular file"],
+        ),
+        (
+            vec!["list", "--catalog", fifo],
+            vec![fifo, "not a regular file"],
+        ),
+        (
+            vec!["list", "--catalog", big],
+            vec![big, "larger than 32 MiB"],
+        ),
+        (
+            vec!["--ca-file", "/dev/zero", "--only", "graph-443"],
+            vec!["--ca-file /dev/zero", "not a regular file"],
+        ),
+    ] {
+        assert_usage_error(&args, &needles);
+    }
+    let out = amlprobe_with(&["--only", "graph-443"], &[("SSL_CERT_FILE", fifo)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("SSL_CERT_FILE"));
+    // The environment file is the node's: a bad one is a warning, and the run goes on.
+    let out = amlprobe(&[
+        "list",
+        "--env-file",
+        fifo,
+        "-o",
+        "json",
+        "--only",
+        "graph-443",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

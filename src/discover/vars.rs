@@ -142,11 +142,11 @@ pub fn checked<T>(
 /// The environment file's path and text; a missing file is normal, an unreadable one a warning.
 pub fn read_env_file(path: &Path, warnings: &mut Vec<String>) -> Option<(String, String)> {
     let label = path.display().to_string();
-    match std::fs::read(path) {
+    match crate::input::read(path, crate::input::ENV_FILE_LIMIT) {
         Ok(bytes) => Some((label, String::from_utf8_lossy(&bytes).into_owned())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            warnings.push(format!("{label}: cannot read ({e}); ignored"));
+        Err(crate::input::Refused::Missing) => None,
+        Err(why) => {
+            warnings.push(format!("{label}: {why}; ignored"));
             None
         }
     }

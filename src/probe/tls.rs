@@ -36,6 +36,8 @@ pub enum TrustError {
     NoAnchors,
     #[error("--ca-file {path}: {why}")]
     CaFile { path: String, why: String },
+    #[error("SSL_CERT_FILE {path}: {why}")]
+    CertFile { path: String, why: String },
     /// With `--ca-file` given, the files' certificates are the likely cause.
     #[error("cannot build the certificate verifier: {why}")]
     Verifier { why: String, ca_files: bool },
@@ -44,6 +46,16 @@ pub enum TrustError {
 impl Trust {
     /// The system store (honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`) plus extra PEM files.
     pub fn load(extra_pem: &[std::path::PathBuf]) -> Result<Trust, TrustError> {
+        // The system store reads SSL_CERT_FILE whole: look at it first.
+        if let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
+            let path = Path::new(&file);
+            if let Err(why) = crate::input::read(path, crate::input::CA_LIMIT) {
+                return Err(TrustError::CertFile {
+                    path: path.display().to_string(),
+                    why: why.to_string(),
+                });
+            }
+        }
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         let (added, _ignored) = roots.add_parsable_certificates(native.certs);
@@ -75,7 +87,7 @@ fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<usize, TrustEr
         path: path.display().to_string(),
         why,
     };
-    let data = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let data = crate::input::read(path, crate::input::CA_LIMIT).map_err(|e| bad(e.to_string()))?;
     let mut count = 0;
     for item in rustls_pemfile::certs(&mut data.as_slice()) {
         let der = item.map_err(|e| bad(format!("not valid PEM: {e}")))?;
