@@ -16,7 +16,7 @@ use crate::probe::{self, tls::Trust};
 use crate::report::{self, redact::Redactor, Node, Report, Summary, Tool};
 use crate::result::{ms, CheckResult};
 use crate::verdict::Status;
-use crate::{catalog, discover, emit, input, Stop};
+use crate::{catalog, discover, emit, input, Stop, EXIT_OK};
 
 /// Everything a run needs, ready before the first packet.
 pub struct Setup {
@@ -270,7 +270,12 @@ fn deliver(
         Format::Junit => report::junit::render(&report, args.strict),
     };
     emit(&text);
-    Ok(report.summary.exit_code(args.strict))
+    let code = report.summary.exit_code(args.strict);
+    match report.untested() {
+        // A failure says more than the skips around it.
+        Some(why) if code == EXIT_OK => Err(Stop::usage(why)),
+        _ => Ok(code),
+    }
 }
 
 fn colour(args: &CheckArgs) -> bool {

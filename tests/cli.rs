@@ -648,3 +648,22 @@ fn named_files_must_be_regular_and_bounded() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Exit 0 means what is required passed: a run whose required checks were all skipped is not
+/// a pass, with or without --strict. The report is still printed.
+#[test]
+fn a_run_that_tested_nothing_required_is_not_a_pass() {
+    for strict in [false, true] {
+        let mut args = vec!["--only", "storage*", "-o", "json"];
+        if strict {
+            args.push("--strict");
+        }
+        let out = amlprobe(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("nothing was tested") && err.contains("--storage-account"));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["summary"]["skip"], report["summary"]["total"]);
+    }
+}

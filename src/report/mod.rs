@@ -79,6 +79,41 @@ pub struct Report {
 }
 
 impl Report {
+    /// Why the run proves nothing: no required check was tested (every one was skipped), or,
+    /// where none was selected, no check at all. Exit 0 must mean that what is required passed.
+    pub fn untested(&self) -> Option<String> {
+        let tested = |r: &&CheckResult| r.status != Status::Skip;
+        let required: Vec<&CheckResult> = self.results.iter().filter(|r| r.required).collect();
+        let nothing = match required.is_empty() {
+            false => !required.iter().any(tested),
+            true => !self.results.iter().any(|r| tested(&r)),
+        };
+        if !nothing {
+            return None;
+        }
+        let mut fixes: Vec<&str> = self
+            .results
+            .iter()
+            .map(|r| r.remediation.as_str())
+            .filter(|f| !f.is_empty())
+            .collect();
+        fixes.sort_unstable();
+        fixes.dedup();
+        let skipped = if required.is_empty() {
+            self.results.len()
+        } else {
+            required.len()
+        };
+        let what = if required.is_empty() { "" } else { "required " };
+        Some(format!(
+            "nothing was tested: all {skipped} selected {what}checks were skipped. {}",
+            match fixes.is_empty() {
+                true => "Select checks that apply here (see amlprobe list).".to_string(),
+                false => fixes.join(" "),
+            }
+        ))
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
