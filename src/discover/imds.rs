@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::context::Cloud;
-use crate::probe::http::parse_head;
+use crate::probe::http::{parse_head, HeadError};
 
 pub const ADDRESS: &str = "169.254.169.254:80";
 pub const PATH: &str = "/metadata/instance?api-version=2021-02-01";
@@ -94,10 +94,10 @@ pub async fn fetch() -> Result<String, Problem> {
         Problem::Unavailable(format!("no answer within {} ms", DEADLINE.as_millis()))
     })??;
     let head = parse_head(&raw)
-        .map_err(|e| bad(format!("not HTTP: {e:?}")))?
+        .map_err(|e| bad(not_http(&e)))?
         .ok_or_else(|| bad("an incomplete HTTP answer".into()))?;
     if head.status != 200 {
-        return Err(bad(format!("HTTP {} {}", head.status, head.reason)));
+        return Err(bad(format!("HTTP status {}", head.status)));
     }
     let at = raw
         .windows(4)
@@ -105,6 +105,17 @@ pub async fn fetch() -> Result<String, Problem> {
         .map(|p| p + 4)
         .unwrap_or(raw.len());
     String::from_utf8(raw[at..].to_vec()).map_err(|_| bad("the answer is not UTF-8".into()))
+}
+
+/// What was wrong with an answer that is not HTTP, never quoting it: the metadata document
+/// names the subscription, and whatever answers at this address may echo it.
+fn not_http(e: &HeadError) -> String {
+    match e {
+        HeadError::NotHttp { what, .. } => format!("not HTTP ({what})"),
+        HeadError::TooLong => "not HTTP (a header block over 16 KiB)".into(),
+        HeadError::Timeout { .. } | HeadError::Closed { .. } => "an incomplete HTTP answer".into(),
+        HeadError::Io(why) => format!("not HTTP ({why})"),
+    }
 }
 
 /// Read the facts from an instance document, tolerating anything malformed.
@@ -115,9 +126,9 @@ pub fn parse(body: &str) -> Result<Facts, String> {
     match compute.get("location").and_then(Value::as_str) {
         Some(l) => match crate::context::parse_region(l) {
             Ok(r) => facts.location = Some(r),
-            Err(_) => facts.warnings.push(format!(
-                "IMDS compute.location '{l}' is not a region name; ignored"
-            )),
+            Err(_) => facts
+                .warnings
+                .push("IMDS compute.location is not a region name; ignored".into()),
         },
         None => facts.warnings.push("IMDS has no compute.location".into()),
     }
@@ -126,9 +137,9 @@ pub fn parse(body: &str) -> Result<Facts, String> {
             "azurepubliccloud" => facts.cloud = Some(Cloud::Public),
             "azureusgovernmentcloud" => facts.cloud = Some(Cloud::Usgov),
             "azurechinacloud" => facts.cloud = Some(Cloud::China),
-            _ => facts.warnings.push(format!(
-                "IMDS compute.azEnvironment '{env}' is not a known cloud; ignored"
-            )),
+            _ => facts
+                .warnings
+                .push("IMDS compute.azEnvironment is not a known cloud; ignored".into()),
         }
     }
     let public = v
