@@ -9,7 +9,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
-use super::http::{read_head, HeadError};
+use super::http::{head_failure, read_head, HeadError};
 use super::{dns, tcp, Failure};
 use crate::verdict::Reason;
 
@@ -207,14 +207,16 @@ impl Proxy {
                 ))
             }
         }
-        match read_head(&mut stream, deadline, true).await {
+        let answer = read_head(&mut stream, deadline, true).await;
+        let scrub = |said: &str| self.scrub(said);
+        match answer {
             Ok(head) if (200..300).contains(&head.status) => Ok((stream, peer)),
             Ok(head) => Err(Failure {
                 reason: Reason::ProxyDenied,
                 message: format!(
                     "proxy {me} refused CONNECT {authority}: {} {}{}",
                     head.status,
-                    head.reason,
+                    scrub(&head.reason),
                     if head.status == 407 {
                         " (the proxy wants credentials: http://user:password@host:port)"
                     } else {
@@ -225,11 +227,31 @@ impl Proxy {
             Err(HeadError::Timeout { .. }) => Err(refused(format!(
                 "no answer to CONNECT {authority} before the deadline"
             ))),
-            Err(e) => Err(Failure {
-                reason: Reason::ProxyDenied,
-                message: format!("proxy {me}: CONNECT {authority} got no HTTP answer ({e:?})"),
-            }),
+            Err(e) => {
+                let who = format!("proxy {me}: CONNECT {authority}");
+                let said = head_failure(e, &who).message;
+                Err(Failure {
+                    reason: Reason::ProxyDenied,
+                    message: scrub(&said),
+                })
+            }
         }
+    }
+
+    /// What a proxy said back, without the credentials it was sent: one that copies the request
+    /// into its answer must not put them into the report. The header's base64 form, the pair
+    /// and the password alone are all hidden.
+    fn scrub(&self, said: &str) -> String {
+        let Some(pair) = &self.credentials else {
+            return said.to_string();
+        };
+        let token = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
+        let password = pair.split_once(':').map(|(_, p)| p).unwrap_or("");
+        let mut out = said.replace(&token, "***").replace(pair.as_str(), "***");
+        if !password.is_empty() {
+            out = out.replace(password, "***");
+        }
+        out
     }
 }
 
@@ -335,5 +357,44 @@ mod tests {
         assert!(!q.applies_to("graph.windows.net") && !q.applies_to("a.blob.core.windows.net"));
         p.no_proxy = vec!["*".into()];
         assert!(!p.applies_to("anything.example"));
+    }
+
+    /// A proxy that copies the request into its answer: neither the header's base64 nor the
+    /// password reaches the message. Only loopback is used.
+    #[tokio::test]
+    async fn a_reflecting_proxy_cannot_leak_the_credentials() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        for garbage in [false, true] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let reflect = tokio::spawn(async move {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap();
+                let asked = String::from_utf8_lossy(&buf[..n]).replace("\r\n", " ");
+                let answer = match garbage {
+                    false => format!("HTTP/1.1 407 {asked}\r\n\r\n"),
+                    true => format!("\u{1}{asked}\r\n\r\n"),
+                };
+                let _ = s.write_all(answer.as_bytes()).await;
+            });
+            let p = Proxy::parse(&format!("http://bob:hunter22@127.0.0.1:{port}"), "flag").unwrap();
+            let resolvers = dns::Resolvers::from_servers(
+                &["127.0.0.1:53".parse().unwrap()],
+                std::time::Duration::from_secs(1),
+            )
+            .unwrap();
+            let deadline = Instant::now() + std::time::Duration::from_secs(5);
+            let f = p
+                .connect(&resolvers, "graph.windows.net", 443, deadline)
+                .await
+                .unwrap_err();
+            reflect.await.unwrap();
+            assert_eq!(f.reason, Reason::ProxyDenied, "{}", f.message);
+            assert!(f.message.contains("***"), "{}", f.message);
+            for secret in ["hunter22", "Ym9iOmh1bnRlcjIy"] {
+                assert!(!f.message.contains(secret), "{}", f.message);
+            }
+        }
     }
 }
