@@ -209,9 +209,23 @@ fn document(r: &RawEntry) -> Result<(), String> {
     Ok(())
 }
 
-/// A template field, parsed; its error names the field.
+/// A host template field, parsed and shaped like a DNS name; its error names the field.
+/// `stands_for` is a wildcard requirement, so only it may hold a `*` label.
 fn template(field: &'static str) -> impl Fn(&str) -> Result<Template, String> {
-    move |text| Template::parse(text).map_err(|what| format!("{field}: {what}"))
+    move |text| {
+        let t = Template::parse(text).map_err(|what| format!("{field}: {what}"))?;
+        t.check_host(field.ends_with("stands_for"))
+            .map_err(|what| format!("{field}: {what}"))?;
+        Ok(t)
+    }
+}
+
+/// The field name a cloud's `stands_for` is reported under.
+fn wildcard_of(cloud: &str) -> &'static str {
+    match cloud {
+        "usgov" => "usgov.stands_for",
+        _ => "china.stands_for",
+    }
 }
 
 type Hosts = (
@@ -224,7 +238,11 @@ type Hosts = (
 /// The host templates of every cloud; a check of the node itself has none.
 fn hosts(r: &RawEntry) -> Result<Hosts, String> {
     let host = match (r.kind, &r.host, r.host_check) {
-        (Kind::Host, None, Some(_)) => "node",
+        // The node itself: no name to look up, a fixed word in the report's target.
+        (Kind::Host, None, Some(_)) => {
+            let node = Template::parse("node")?;
+            return Ok((node, None, None, None));
+        }
         (Kind::Host, _, None) => return Err("kind \"host\" needs host_check".into()),
         (Kind::Host, Some(_), _) => {
             return Err("a host check has no host: it looks at this node".into())
@@ -238,7 +256,11 @@ fn hosts(r: &RawEntry) -> Result<Hosts, String> {
             .map(|c| {
                 Ok::<_, String>(CloudHost {
                     host: template(field)(&c.host)?,
-                    stands_for: c.stands_for.as_deref().map(template(field)).transpose()?,
+                    stands_for: c
+                        .stands_for
+                        .as_deref()
+                        .map(template(wildcard_of(field)))
+                        .transpose()?,
                     privatelink: c.privatelink.clone(),
                     redirect_from: c.redirect_from.clone(),
                 })
@@ -435,6 +457,17 @@ pub(crate) mod tests {
                 1,
                 "cannot appear in a host name",
             ),
+            (
+                &GOOD.replace("a.example.net", "-x.example.net"),
+                1,
+                "starts or ends with '-'",
+            ),
+            (
+                &GOOD.replace("a.example.net", "a..example.net"),
+                1,
+                "empty label",
+            ),
+            (&GOOD.replace("a.example.net", "10.0.0.1"), 1, "an address"),
             (&GOOD.replace("port = 443\n", ""), 1, "needs a port"),
             (
                 &GOOD.replace("https://learn.microsoft.com/x", "see the wiki"),

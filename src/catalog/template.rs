@@ -111,6 +111,53 @@ impl Template {
         })
     }
 
+    /// Whether it can be a DNS name once filled: labels of 1-63 characters that neither start
+    /// nor end with `-`, 253 characters in all, at least two labels, and not an IP address.
+    /// `*` may stand as a whole label where `wildcard` allows it. Placeholders count as one
+    /// character: their values are checked where they are given.
+    pub fn check_host(&self, wildcard: bool) -> Result<(), String> {
+        let filled: String = self
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Text(text) => text.as_str(),
+                Segment::Slot(_) => "x",
+            })
+            .collect();
+        let name = filled.strip_suffix('.').unwrap_or(&filled);
+        let t = &self.text;
+        if name.len() > 253 {
+            return Err(format!("\"{t}\" is longer than a DNS name can be (253)"));
+        }
+        if name.parse::<std::net::IpAddr>().is_ok()
+            || name
+                .rsplit('.')
+                .next()
+                .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!("\"{t}\" is an address, not a host name"));
+        }
+        if !name.contains('.') {
+            return Err(format!("\"{t}\" needs at least two labels (a.example)"));
+        }
+        for label in name.split('.') {
+            let why = match label {
+                "" => Some("an empty label (two dots, or a leading dot)"),
+                "*" if wildcard => None,
+                l if l.contains('*') => Some("'*' only as a whole label, in stands_for"),
+                l if l.len() > 63 => Some("a label longer than 63 characters"),
+                l if l.starts_with('-') || l.ends_with('-') => {
+                    Some("a label that starts or ends with '-'")
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                return Err(format!("\"{t}\" has {why}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Free text such as a service tag, its known placeholders filled where the context has
     /// them; text that names an unknown one, or a missing value, stays as written.
     pub fn fill(text: &str, ctx: &Context) -> String {
@@ -202,6 +249,30 @@ mod tests {
             host.to_string(),
             "{compute_name}.{region}.instances.azureml.ms"
         );
+    }
+
+    #[test]
+    fn impossible_host_names_are_refused() {
+        let long = format!("{}.example.net", "a".repeat(64));
+        let longest = format!("{}.net", vec!["a".repeat(60); 5].join("."));
+        for (text, why) in [
+            (long.as_str(), "longer than 63"),
+            (longest.as_str(), "253"),
+            ("-x.example.net", "starts or ends with '-'"),
+            ("a..b.example", "empty label"),
+            ("10.0.0.1", "an address"),
+            ("[fd00::1]", "cannot appear"),
+            ("localhost", "two labels"),
+            ("a*.example.net", "whole label"),
+        ] {
+            let e = Template::parse(text).and_then(|t| t.check_host(false));
+            assert!(e.as_ref().is_err_and(|e| e.contains(why)), "{text}: {e:?}");
+        }
+        assert!(t("*.{region}.batch.azure.com").check_host(true).is_ok());
+        assert!(t("*.blob.core.windows.net").check_host(false).is_err());
+        assert!(t("{compute_name}.{region}.instances.azureml.ms")
+            .check_host(false)
+            .is_ok());
     }
 
     #[test]
