@@ -76,6 +76,18 @@ pub fn output_format(args: &CheckArgs) -> Format {
     })
 }
 
+/// `--report FILE` is opened before any check runs: a path that cannot be written must not
+/// cost a whole run. The file is written in full at the end.
+fn writable(path: &std::path::Path) -> Result<(), Stop> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .map_err(|e| Stop::cannot_run(format!("--report {}: cannot write: {e}", path.display())))
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
@@ -101,6 +113,9 @@ impl Setup {
         let runtime = runtime()?;
         let mut context = context_from(args, &runtime);
         let plans = plans_for(args, &context)?;
+        if let Some(path) = &args.report {
+            writable(path)?;
+        }
         let trust = Trust::load(&args.ca_file)?;
         let resolvers = match args.dns_server.is_empty() {
             true => Resolvers::from_system(args.timeout)?,

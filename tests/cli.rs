@@ -667,3 +667,28 @@ fn a_run_that_tested_nothing_required_is_not_a_pass() {
         assert_eq!(report["summary"]["skip"], report["summary"]["total"]);
     }
 }
+
+/// An unwritable --report is found before any check runs, not after the whole run. The only
+/// check here asks a DNS server on loopback that is not there.
+#[test]
+fn an_unwritable_report_stops_the_run_before_it_starts() {
+    let out = amlprobe(&[
+        "--only",
+        "graph-443",
+        "--dns-server",
+        "127.0.0.1:9",
+        "--timeout",
+        "1s",
+        "-o",
+        "jsonl",
+        "--report",
+        "/nonexistent/dir/report.json",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("--report /nonexistent/dir/report.json: cannot write"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "no check ran: {}", text(&out.stdout));
+}
