@@ -28,7 +28,7 @@ impl Redactor {
             ),
         ]
         .into_iter()
-        .filter_map(|(v, p)| v.filter(|v| v.len() >= 3).map(|v| (v, p.to_string())))
+        .filter_map(|(v, p)| v.filter(|v| !v.is_empty()).map(|v| (v, p.to_string())))
         .collect();
         if let Some(proxy) = &node.proxy {
             // The proxy's host, without scheme and port.
@@ -58,13 +58,18 @@ impl Redactor {
             .clone()
     }
 
-    /// Replace every known name (case-insensitively) and every IP address in `s`.
+    /// Replace every known name (case-insensitively), every IP address and anything shaped
+    /// like a GUID (a subscription or a malformed workspace id) in `s`. A name of one or two
+    /// characters is replaced only where it stands alone, so that other words survive.
     pub fn scrub(&mut self, s: &str) -> String {
         let mut out = s.to_string();
         for (value, placeholder) in &self.names {
-            out = replace_ignore_case(&out, value, placeholder);
+            out = match value.len() {
+                ..=2 => replace_word(&out, value, placeholder),
+                _ => replace_ignore_case(&out, value, placeholder),
+            };
         }
-        self.scrub_addresses(&out)
+        scrub_guids(&self.scrub_addresses(&out))
     }
 
     fn scrub_addresses(&mut self, s: &str) -> String {
@@ -100,6 +105,67 @@ impl Redactor {
         }
         token.to_string()
     }
+}
+
+/// `needle` replaced where neither neighbour is a letter, a digit, `-` or `_`.
+fn replace_word(haystack: &str, needle: &str, with: &str) -> String {
+    let part_of_name =
+        |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_');
+    let lower = haystack.to_lowercase();
+    let n = needle.to_lowercase();
+    if lower.len() != haystack.len() {
+        return haystack.to_string();
+    }
+    let mut out = String::with_capacity(haystack.len());
+    let mut last = 0;
+    for (at, _) in lower.match_indices(&n) {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + n.len()..].chars().next();
+        if at < last || part_of_name(before) || part_of_name(after) {
+            continue;
+        }
+        out.push_str(&haystack[last..at]);
+        out.push_str(with);
+        last = at + n.len();
+    }
+    out.push_str(&haystack[last..]);
+    out
+}
+
+/// Every 8-4-4-4-12 run of hex digits becomes `<guid>`.
+fn scrub_guids(s: &str) -> String {
+    const SHAPE: [usize; 5] = [8, 4, 4, 4, 12];
+    let bytes = s.as_bytes();
+    let hex_run = |from: usize| {
+        bytes[from..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count()
+    };
+    let mut out = String::with_capacity(s.len());
+    let mut at = 0;
+    let mut copied = 0;
+    while at < bytes.len() {
+        let starts = at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
+        let mut end = at;
+        let fits = starts
+            && SHAPE.iter().enumerate().all(|(i, &len)| {
+                let ok = hex_run(end) == len && (i == 4 || bytes.get(end + len) == Some(&b'-'));
+                end += len + usize::from(i < 4);
+                ok
+            })
+            && !bytes.get(end).is_some_and(|b| b.is_ascii_alphanumeric());
+        if fits {
+            out.push_str(&s[copied..at]);
+            out.push_str("<guid>");
+            copied = end;
+            at = end;
+        } else {
+            at += 1;
+        }
+    }
+    out.push_str(&s[copied..]);
+    out
 }
 
 fn replace_ignore_case(haystack: &str, needle: &str, with: &str) -> String {
@@ -207,5 +273,26 @@ mod tests {
             "TLS 1.3, dialect 3.1.1, 5831/udp, deadbeef"
         );
         assert_eq!(replace_ignore_case("Ab-ab", "ab", "x"), "x-x");
+    }
+
+    #[test]
+    fn short_names_and_guids_are_redacted_too() {
+        let mut r = Redactor {
+            names: vec![("rg".into(), "<resource-group>".into())],
+            addresses: HashMap::new(),
+        };
+        assert_eq!(
+            r.scrub("group rg, not rgx or a-rg; (RG)"),
+            "group <resource-group>, not rgx or a-rg; (<resource-group>)"
+        );
+        assert_eq!(
+            r.scrub("'{0F3A8D52-6C1E-4B7A-9D2E-5A4B3C2D1E0F}' is not a workspace id"),
+            "'{<guid>}' is not a workspace id"
+        );
+        assert_eq!(
+            r.scrub("x0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f"),
+            "x0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f"
+        );
+        assert_eq!(r.scrub("ab-cdef"), "ab-cdef");
     }
 }
