@@ -2,7 +2,7 @@
 //! every check (streaming progress and JSONL as results arrive), assemble the report, and
 //! deliver it (redaction, `--report`, the chosen format, the exit code).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -159,8 +159,9 @@ impl Setup {
         })
     }
 
-    /// Run every check; each result goes to `sink` as soon as it is known.
-    pub fn run(self, mut sink: Sink) -> Report {
+    /// Run every check; each result goes to `sink` as soon as it is known. The second value
+    /// says whether the sink lost output.
+    pub fn run(self, mut sink: Sink) -> (Report, Result<(), Stop>) {
         let Setup {
             runtime,
             started,
@@ -178,14 +179,17 @@ impl Setup {
                     sink.take(r);
                 }
                 sink.finish();
+                sink.lost.map_or(Ok(()), Err)
             });
             let results = probe::run_all(runner.clone(), plans, Some(tx)).await;
-            let _ = printer.await;
-            results
+            let streamed = printer.await.unwrap_or(Ok(()));
+            (results, streamed)
         });
         runtime.shutdown_background();
+        let (results, streamed) = results;
         let timeout_ms = ms(runner.timeout);
-        assemble(started, started_at, timeout_ms, node, context, results)
+        let report = assemble(started, started_at, timeout_ms, node, context, results);
+        (report, streamed)
     }
 }
 
@@ -197,6 +201,8 @@ pub struct Sink {
     failing: usize,
     progress: bool,
     jsonl: Option<Arc<Option<Mutex<Redactor>>>>,
+    /// The first JSONL line that could not be written; later ones are not tried.
+    lost: Option<Stop>,
 }
 
 impl Sink {
@@ -207,6 +213,7 @@ impl Sink {
             failing: 0,
             progress: std::io::stderr().is_terminal(),
             jsonl: (format == Format::Jsonl).then_some(redactor),
+            lost: None,
         }
     }
 
@@ -219,9 +226,9 @@ impl Sink {
             if let Some(m) = redactor.as_ref() {
                 report::redact::redact_result(&mut probe::lock(m), &mut r);
             }
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", report::jsonl_result(&r));
-            let _ = out.flush();
+            if self.lost.is_none() {
+                self.lost = emit(&(report::jsonl_result(&r) + "\n")).err();
+            }
         }
         if self.progress {
             let (done, total, failing) = (self.done, self.total, self.failing);
@@ -284,7 +291,7 @@ fn deliver(
         Format::Markdown => report::markdown::render(&report),
         Format::Junit => report::junit::render(&report, args.strict),
     };
-    emit(&text);
+    emit(&text)?;
     let code = report.summary.exit_code(args.strict);
     match report.untested() {
         // A failure says more than the skips around it.
@@ -307,6 +314,7 @@ pub fn check(args: &CheckArgs) -> Result<i32, Stop> {
         args.redact
             .then(|| Mutex::new(Redactor::new(&setup.context, &setup.node))),
     );
-    let report = setup.run(Sink::new(format, redactor.clone()));
-    deliver(report, args, format, &redactor)
+    let (report, streamed) = setup.run(Sink::new(format, redactor.clone()));
+    let code = deliver(report, args, format, &redactor)?;
+    streamed.map(|()| code)
 }

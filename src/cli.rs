@@ -26,7 +26,7 @@ pub struct Cli {
 pub enum Command {
     /// Probe every endpoint that applies to this node (the default command)
     Check(CheckArgs),
-    /// Print the endpoints that would be probed, resolved for the context, without touching the network
+    /// Print the endpoints that would be probed, resolved for the context, without probing them (the metadata service is asked for the context unless --offline)
     List(CheckArgs),
     /// Print what a reason code means and how to fix it
     Explain {

@@ -17,7 +17,7 @@ pub const ENV_FILE_LIMIT: u64 = 1 << 20;
 /// Why a named file was not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
-    #[error("no such file")]
+    #[error("cannot read: no such file")]
     Missing,
     #[error("not a regular file")]
     NotRegular,

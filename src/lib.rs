@@ -117,17 +117,13 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             use clap::CommandFactory;
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "amlprobe", &mut out);
-            emit(&String::from_utf8_lossy(&out));
-            Ok(EXIT_OK)
+            emit(&String::from_utf8_lossy(&out)).map(|()| EXIT_OK)
         }
         Some(Command::Man) => {
             use clap::CommandFactory;
             let mut out = Vec::new();
             match clap_mangen::Man::new(Cli::command()).render(&mut out) {
-                Ok(()) => {
-                    emit(&String::from_utf8_lossy(&out));
-                    Ok(EXIT_OK)
-                }
+                Ok(()) => emit(&String::from_utf8_lossy(&out)).map(|()| EXIT_OK),
                 Err(e) => Err(Stop::cannot_run(format!(
                     "cannot render the manual page: {e}"
                 ))),
@@ -144,11 +140,17 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     }
 }
 
-/// Write to stdout; a closed pipe (`| head`) is not an error worth a panic.
-fn emit(text: &str) {
+/// Write to stdout. A reader that stopped early (`| head`) is no error; anything else that
+/// loses output (a full disk, `> /dev/full`) is, so a script does not take a lost report for a
+/// pass.
+fn emit(text: &str) -> Result<(), Stop> {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Stop::cannot_run(format!(
+            "cannot write to standard output: {e}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn list(args: &CheckArgs) -> Result<i32, Stop> {
@@ -168,7 +170,7 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
     runtime.shutdown_background();
     let plans = check::plans_for(args, &ctx)?;
     let listed: Vec<Listed> = plans.iter().map(Listed::of).collect();
-    emit(&render(&listed));
+    emit(&render(&listed))?;
     Ok(EXIT_OK)
 }
 
@@ -180,6 +182,6 @@ fn explain(code: &str) -> Result<i32, Stop> {
             known.join(", ")
         )));
     };
-    emit(&report::explain::render(reason));
+    emit(&report::explain::render(reason))?;
     Ok(EXIT_OK)
 }

@@ -692,3 +692,29 @@ fn an_unwritable_report_stops_the_run_before_it_starts() {
     );
     assert!(out.stdout.is_empty(), "no check ran: {}", text(&out.stdout));
 }
+
+/// Output that could not be written is not a success: a script must not take a lost report
+/// for a pass.
+#[test]
+fn lost_output_is_an_error() {
+    for args in [
+        vec!["explain", "tcp_timeout"],
+        vec!["list", "-o", "json"],
+        vec!["check", "--only", "node-docker-bridge", "-o", "json"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_amlprobe"))
+            .args(&args)
+            .env("AMLPROBE_OFFLINE", "1")
+            .env("AMLPROBE_ENV_FILE", "/nonexistent/environment.sso")
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains("cannot write to standard output"), "{err}");
+    }
+}
