@@ -113,6 +113,7 @@ fn not_http(e: &HeadError) -> String {
     match e {
         HeadError::NotHttp { what, .. } => format!("not HTTP ({what})"),
         HeadError::TooLong => "not HTTP (a header block over 16 KiB)".into(),
+        HeadError::TooManyHeaders => "more than 64 header lines".into(),
         HeadError::Timeout { .. } | HeadError::Closed { .. } => "an incomplete HTTP answer".into(),
         HeadError::Io(why) => format!("not HTTP ({why})"),
     }

@@ -45,22 +45,29 @@ pub enum HeadError {
         sample: String,
     },
     TooLong,
+    /// More header lines than are read (64): no Azure endpoint sends so many.
+    TooManyHeaders,
     Io(String),
 }
 
 /// Parse a complete head from `buf`; `Ok(None)` while more bytes are needed.
 pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
+    parse_head_at(buf).map(|parsed| parsed.map(|(head, _)| head))
+}
+
+/// A complete head and the bytes it took.
+fn parse_head_at(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     match resp.parse(buf) {
-        Ok(httparse::Status::Complete(_)) => {
+        Ok(httparse::Status::Complete(len)) => {
             let find = |name: &str| {
                 resp.headers
                     .iter()
                     .find(|h| h.name.eq_ignore_ascii_case(name))
                     .map(|h| printable(h.value, 120))
             };
-            Ok(Some(Head {
+            let head = Head {
                 minor_version: resp.version.unwrap_or(1),
                 status: resp.code.unwrap_or(0),
                 reason: resp.reason.unwrap_or("").to_string(),
@@ -68,9 +75,11 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
                 location: find("location"),
                 date: find("date"),
                 error_code: find("x-ms-error-code"),
-            }))
+            };
+            Ok(Some((head, len)))
         }
         Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::Error::TooManyHeaders) => Err(HeadError::TooManyHeaders),
         Err(e) => Err(HeadError::NotHttp {
             what: e.to_string(),
             sample: printable(buf, 40),
@@ -92,7 +101,8 @@ pub fn printable(b: &[u8], max: usize) -> String {
         .collect()
 }
 
-/// Read one response head. `exact` reads a byte at a time so nothing after the head is
+/// Read one response head, past any interim `1xx` answer (`100 Continue`) but not `101`, which
+/// is the answer to an upgrade. `exact` reads a byte at a time so nothing after the head is
 /// consumed (a CONNECT tunnel's first TLS bytes must stay in the socket).
 pub async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
@@ -109,13 +119,20 @@ pub async fn read_head<S: AsyncRead + Unpin>(
         };
         let n = match timeout_at(deadline, stream.read(&mut chunk[..want])).await {
             Err(_) => return Err(HeadError::Timeout { bytes: buf.len() }),
+            // TLS closed without close_notify: a close, whatever the TLS library calls it.
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(HeadError::Closed { bytes: buf.len() })
+            }
             Ok(Err(e)) => return Err(HeadError::Io(e.to_string())),
             Ok(Ok(0)) => return Err(HeadError::Closed { bytes: buf.len() }),
             Ok(Ok(n)) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
-        if let Some(head) = parse_head(&buf)? {
-            return Ok(head);
+        while let Some((head, len)) = parse_head_at(&buf)? {
+            if !(100..200).contains(&head.status) || head.status == 101 {
+                return Ok(head);
+            }
+            buf.drain(..len);
         }
         if buf.len() > MAX_HEAD {
             return Err(HeadError::TooLong);
@@ -143,6 +160,10 @@ pub fn head_failure(e: HeadError, who: &str) -> Failure {
         HeadError::TooLong => (
             Reason::HttpBadResponse,
             format!("{who}: the HTTP headers go on past {} KiB", MAX_HEAD / 1024),
+        ),
+        HeadError::TooManyHeaders => (
+            Reason::HttpBadResponse,
+            format!("{who}: the answer has more than 64 header lines"),
         ),
         HeadError::Io(e) => (Reason::HttpBadResponse, format!("{who}: {e}")),
     };
@@ -275,6 +296,72 @@ mod tests {
         for (e, want) in table {
             assert_eq!(head_failure(e.clone(), "h").reason, want, "{e:?}");
         }
+    }
+
+    /// A server's answer, then whatever the stream ends with.
+    struct Answer(Vec<u8>, Option<std::io::ErrorKind>);
+
+    impl tokio::io::AsyncRead for Answer {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if self.0.is_empty() {
+                return std::task::Poll::Ready(match self.1 {
+                    Some(kind) => Err(std::io::Error::new(kind, "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/")),
+                    None => Ok(()),
+                });
+            }
+            let n = self.0.len().min(buf.remaining());
+            buf.put_slice(&self.0[..n]);
+            self.0.drain(..n);
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    async fn head_of(bytes: &[u8], end: Option<std::io::ErrorKind>) -> Result<Head, Failure> {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut answer = Answer(bytes.to_vec(), end);
+        read_head(&mut answer, deadline, false)
+            .await
+            .map_err(|e| head_failure(e, "h"))
+    }
+
+    #[tokio::test]
+    async fn answers_are_worded_as_a_person_reads_them() {
+        // Interim answers are skipped; the final one counts.
+        let head = head_of(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 401 Unauthorized\r\n\r\n",
+            None,
+        );
+        assert_eq!(head.await.unwrap().status, 401);
+        // 101 is an answer in itself.
+        let head = head_of(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", None);
+        assert_eq!(head.await.unwrap().status, 101);
+        // A TLS close without close_notify is a close, with no library's URL in it.
+        let f = head_of(b"HTTP/1.1 2", Some(std::io::ErrorKind::UnexpectedEof))
+            .await
+            .unwrap_err();
+        assert!(
+            f.message.contains("closed the connection after 10 bytes"),
+            "{}",
+            f.message
+        );
+        assert!(!f.message.contains("https://"), "{}", f.message);
+        // Many headers are many headers, not "not HTTP".
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..70 {
+            many.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        let f = head_of(&many, None).await.unwrap_err();
+        assert!(
+            f.message.contains("more than 64 header lines"),
+            "{}",
+            f.message
+        );
+        assert!(!f.message.contains("not HTTP"), "{}", f.message);
     }
 
     #[tokio::test]

@@ -70,8 +70,11 @@ pub struct Upgrade {
     pub message: String,
 }
 
+/// Whether a redirect's target (host and path: never its query, which any page may fill with
+/// such words) is a sign-in page.
 fn looks_like_sign_in(location: &str) -> bool {
-    let l = location.to_ascii_lowercase();
+    let target = location.split(['?', '#']).next().unwrap_or("");
+    let l = target.to_ascii_lowercase();
     [
         "login",
         "signin",
@@ -258,5 +261,17 @@ mod tests {
             "{}",
             up.message
         );
+    }
+
+    #[test]
+    fn only_a_sign_in_page_counts_as_sign_in() {
+        assert!(looks_like_sign_in(
+            "https://login.microsoftonline.com/x/oauth2/authorize"
+        ));
+        assert!(looks_like_sign_in("/hub/oauth_login?next=%2F"));
+        assert!(!looks_like_sign_in(
+            "https://blocked.example/deny?from=oauth&user=login"
+        ));
+        assert!(!looks_like_sign_in("/blockpage#signin"));
     }
 }
