@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+use crate::catalog::Kind;
 use crate::cli::{CheckArgs, Format};
 use crate::context::{Context, Field};
 use crate::plan::{self, Plan};
@@ -76,6 +77,11 @@ pub fn output_format(args: &CheckArgs) -> Format {
     })
 }
 
+/// Whether a plan would go through a proxy: TLS, HTTPS and WebSocket checks that run.
+fn tunnelled(p: &Plan) -> bool {
+    p.skip.is_none() && matches!(p.entry.kind, Kind::Tls | Kind::Https | Kind::Websocket)
+}
+
 /// `--report FILE` is opened before any check runs: a path that cannot be written must not
 /// cost a whole run. The file is written in full at the end.
 fn writable(path: &std::path::Path) -> Result<(), Stop> {
@@ -122,7 +128,17 @@ impl Setup {
             false => Resolvers::from_servers(&args.dns_server, args.timeout)?,
         };
         // Read last, as `check` always has: a bad proxy is reported after the node's problems.
-        let proxy = Proxy::configure(args.proxy.as_deref(), |k| std::env::var(k).ok())?;
+        let proxy = match Proxy::configure(args.proxy.as_deref(), |k| std::env::var(k).ok()) {
+            Ok(proxy) => proxy,
+            // A variable no selected check would use does not stop the run; the flag always does.
+            Err(e) if args.proxy.is_none() && !plans.iter().any(tunnelled) => {
+                context.notes.push(format!(
+                    "{e}; ignored, as no selected check goes through a proxy"
+                ));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Some(p) = &proxy {
             context.sources.insert(Field::Proxy.key(), p.source.clone());
         }

@@ -152,8 +152,11 @@ pub fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    s.parse::<SocketAddr>()
-        .map_err(|_| format!("'{s}' is not a DNS server address: use IP or IP:PORT, like 168.63.129.16 or [fd00::53]:53"))
+    match s.parse::<SocketAddr>() {
+        Ok(addr) if addr.port() == 0 => Err(format!("'{s}': port 0 is not a port; DNS listens on 53")),
+        Ok(addr) => Ok(addr),
+        Err(_) => Err(format!("'{s}' is not a DNS server address: use IP or IP:PORT, like 168.63.129.16 or [fd00::53]:53")),
+    }
 }
 
 /// A duration between `min` and `max` (named as people write them in the message).
@@ -202,6 +205,7 @@ mod tests {
             "[fd00::53]:53".parse().unwrap()
         );
         assert!(parse_dns_server("dns.example.net").is_err());
+        assert!(parse_dns_server("10.0.0.53:0").is_err());
         assert_eq!(
             parse_timeout("1500ms").unwrap(),
             Duration::from_millis(1500)

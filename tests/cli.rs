@@ -718,3 +718,30 @@ fn lost_output_is_an_error() {
         assert!(err.contains("cannot write to standard output"), "{err}");
     }
 }
+
+/// Smaller decisions: an empty AMLPROBE_ONLY is no selection; a proxy variable that no
+/// selected check would use does not stop the run; DNS port 0 is refused.
+#[test]
+fn empty_selections_unused_proxies_and_port_zero() {
+    let all = amlprobe_with(&["list", "-o", "json"], &[("AMLPROBE_ONLY", "")]);
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all.stderr));
+    let count = |o: &Output| {
+        serde_json::from_slice::<serde_json::Value>(&o.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(&all), count(&amlprobe(&["list", "-o", "json"])));
+    let out = amlprobe_with(
+        &["--only", "node-docker-bridge", "-o", "json"],
+        &[("HTTPS_PROXY", "https://proxy.example:3128")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["context"]["notes"].to_string().contains("ignored"),
+        "{report}"
+    );
+    assert_usage_error(&["--dns-server", "10.0.0.53:0"], &["port 0"]);
+}

@@ -332,9 +332,13 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 impl Entry {
+    /// Whether `--only` and `--skip` keep the entry. An empty pattern (`AMLPROBE_ONLY=`, as a
+    /// script writes an unset value) selects nothing and so is no pattern at all.
     pub fn selected(&self, only: &[String], skip: &[String]) -> bool {
+        let given = |p: &&String| !p.trim().is_empty();
         let hit = |p: &String| glob_match(p, &self.id) || glob_match(p, &self.group);
-        (only.is_empty() || only.iter().any(hit)) && !skip.iter().any(hit)
+        let mut only = only.iter().filter(given).peekable();
+        (only.peek().is_none() || only.any(hit)) && !skip.iter().filter(given).any(hit)
     }
 }
 
@@ -484,5 +488,9 @@ mod tests {
         assert!(e.selected(&["g".into()], &[]));
         assert!(!e.selected(&["g".into()], &["x".into()]));
         assert!(!e.selected(&["other".into()], &[]));
+        assert!(
+            e.selected(&["".into()], &["".into()]),
+            "empty patterns are none"
+        );
     }
 }
