@@ -104,7 +104,31 @@ pub async fn fetch() -> Result<String, Problem> {
         .position(|w| w == b"\r\n\r\n")
         .map(|p| p + 4)
         .unwrap_or(raw.len());
-    String::from_utf8(raw[at..].to_vec()).map_err(|_| bad("the answer is not UTF-8".into()))
+    let head_text = String::from_utf8_lossy(&raw[..at]).to_ascii_lowercase();
+    let body = match head_text.contains("transfer-encoding: chunked") {
+        true => dechunk(&raw[at..]).ok_or_else(|| bad("a broken chunked answer".into()))?,
+        false => raw[at..].to_vec(),
+    };
+    String::from_utf8(body).map_err(|_| bad("the answer is not UTF-8".into()))
+}
+
+/// A chunked body, decoded; `None` when the chunks do not add up. Extensions after a chunk's
+/// size are ignored, and so are trailers.
+fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::with_capacity(rest.len());
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&rest[..line_end]).ok()?;
+        let size_text = size_text.split(';').next()?.trim();
+        let size = usize::from_str_radix(size_text, 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        let chunk = rest.get(..size)?;
+        body.extend_from_slice(chunk);
+        rest = rest.get(size..)?.strip_prefix(b"\r\n")?;
+    }
 }
 
 /// What was wrong with an answer that is not HTTP, never quoting it: the metadata document
@@ -197,5 +221,22 @@ mod tests {
         assert_eq!(f.warnings.len(), 2, "{:?}", f.warnings);
         let f = parse(r#"{"compute":{"location":"west europe!"}}"#).unwrap();
         assert!(f.location.is_none() && f.warnings[0].contains("not a region"));
+    }
+
+    #[test]
+    fn chunked_answers_are_decoded() {
+        assert_eq!(
+            dechunk(b"4\r\n{\"a\"\r\n3;x=y\r\n:1}\r\n0\r\n\r\n").as_deref(),
+            Some(&b"{\"a\":1}"[..])
+        );
+        for broken in [
+            &b"5\r\nab\r\n"[..],
+            b"zz\r\n",
+            b"",
+            b"2\r\nabXX0\r\n\r\n",
+            b"ffffffffffffffffff\r\n",
+        ] {
+            assert_eq!(dechunk(broken), None, "{broken:?}");
+        }
     }
 }
