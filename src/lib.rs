@@ -17,6 +17,8 @@ pub mod discover;
 pub mod input;
 pub mod plan;
 pub mod probe;
+#[cfg(test)]
+mod proptests;
 pub mod report;
 pub mod result;
 pub mod verdict;

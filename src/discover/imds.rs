@@ -114,7 +114,7 @@ pub async fn fetch() -> Result<String, Problem> {
 
 /// A chunked body, decoded; `None` when the chunks do not add up. Extensions after a chunk's
 /// size are ignored, and so are trailers.
-fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
     let mut body = Vec::with_capacity(rest.len());
     loop {
         let line_end = rest.windows(2).position(|w| w == b"\r\n")?;

@@ -241,7 +241,7 @@ impl Proxy {
     /// What a proxy said back, without the credentials it was sent: one that copies the request
     /// into its answer must not put them into the report. The header's base64 form, the pair
     /// and the password alone are all hidden.
-    fn scrub(&self, said: &str) -> String {
+    pub(crate) fn scrub(&self, said: &str) -> String {
         let Some(pair) = &self.credentials else {
             return said.to_string();
         };

@@ -1,0 +1,207 @@
+//! Property tests for every reader of untrusted input: whatever the bytes, nothing panics,
+//! output stays bounded, text shown to a person holds no hidden character, and no secret comes
+//! back out. The cases are bounded so the whole set runs in seconds. A new reader of untrusted
+//! input (a report read back, a new answer parsed) gets its property here with it.
+
+use proptest::prelude::*;
+
+use crate::catalog;
+use crate::discover::{imds, tracking, vars, Variables};
+use crate::probe::{http, proxy::Proxy, smb};
+use crate::report::redact::Redactor;
+use crate::report::text::{hidden, printable, xml};
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Text that looks like what a parser expects, mutated: real fragments, separators, control
+/// and wide characters, in any order.
+fn near(fragments: &'static [&'static str]) -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        proptest::sample::select(fragments).prop_map(str::to_string),
+        any::<char>().prop_map(|c| c.to_string()),
+        Just("\n".to_string()),
+        Just("\u{1b}[2J".to_string()),
+        Just("{".to_string()),
+        Just("\"".to_string()),
+    ];
+    proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+}
+
+const CATALOG: &[&str] = &[
+    "[[endpoint]]\n",
+    "id = \"x\"\n",
+    "group = \"g\"\n",
+    "title = \"t\"\n",
+    "host = \"a.example.net\"\n",
+    "host = \"{region}.x.net\"\n",
+    "port = 443\n",
+    "kind = \"tls\"\n",
+    "kind = \"https\"\n",
+    "kind = \"host\"\n",
+    "doc = \"https://l/x\"\n",
+    "[endpoint.usgov]\n",
+    "stands_for = \"*.x.net\"\n",
+    "http_status = [\"2xx\"]\n",
+    "redirect_from = \"https://m.example/v2/\"\n",
+    "same_address_as = \"x\"\n",
+];
+
+const URIS: &[&str] = &[
+    "azureml://",
+    "westeurope.api.azureml.ms",
+    "/mlflow/v1.0/subscriptions/",
+    "/resourceGroups/",
+    "/providers/Microsoft.MachineLearningServices/workspaces/",
+    ".workspace.",
+    "https://",
+    "%2F",
+];
+
+const PROXIES: &[&str] = &[
+    "http://",
+    "https://",
+    "user:",
+    "pass@",
+    "[fd00::8]",
+    ":3128",
+    "/",
+    "%41",
+    "@",
+];
+
+const IMDS: &[&str] = &[
+    "{\"compute\":{",
+    "\"location\":",
+    "\"westeurope\"",
+    "\"azEnvironment\":",
+    "\"AzurePublicCloud\"",
+    "}",
+    "\"network\":{\"interface\":[{\"ipv4\":{\"ipAddress\":[{\"publicIpAddress\":\"1.2.3.4\"}]}}]}",
+    ",",
+    "null",
+    "[",
+];
+
+const HEADS: &[&str] = &[
+    "HTTP/1.1 ",
+    "200 OK",
+    "100 Continue",
+    "407 Proxy Authentication Required",
+    "\r\n",
+    "\r\n\r\n",
+    "Server: x\r\n",
+    "Location: https://login.example/\r\n",
+    "Transfer-Encoding: chunked\r\n",
+    "0\r\n",
+];
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn catalogs_load_or_say_one_line(text in near(CATALOG)) {
+        match catalog::parse("extra.toml", &text, &mut std::collections::HashSet::new()) {
+            Ok(entries) => prop_assert!(entries.len() <= text.len()),
+            Err(e) => prop_assert!(e.line >= 1 && e.line <= text.lines().count().max(1) + 1),
+        }
+    }
+
+    #[test]
+    fn environment_files_and_variables_never_panic(text in near(&["export ", "CI_NAME=", "AZ_BATCH_ACCOUNT_URL=", "=", "'", "#", "MLFLOW_TRACKING_URI="]),
+                                                   value in near(URIS)) {
+        let mut warnings = Vec::new();
+        let parsed = vars::parse_env_file(&text, "f", &mut warnings);
+        prop_assert!(parsed.values().all(|v| v.len() <= text.len()));
+        let env = [("MLFLOW_TRACKING_URI".to_string(), value.clone()), ("CI_NAME".to_string(), value)];
+        let vars = Variables::new(env.into_iter(), Some(("f".to_string(), text)), &mut warnings);
+        let args = crate::cli::ContextArgs::default();
+        let ctx = crate::discover::discover(&args, &vars, None, warnings);
+        for w in &ctx.warnings {
+            prop_assert!(!printable(w).chars().any(hidden));
+        }
+    }
+
+    #[test]
+    fn tracking_uris_never_panic(uri in near(URIS)) {
+        let t = tracking::parse_tracking_uri(&uri);
+        for part in [&t.region, &t.workspace_id, &t.workspace_name, &t.resource_group].into_iter().flatten() {
+            prop_assert!(part.len() <= uri.len());
+        }
+    }
+
+    #[test]
+    fn proxy_urls_never_show_their_password(url in near(PROXIES), secret in "[a-z]{6,12}",
+                                           no_proxy in near(&[",", "*.", ".", ":443", "core.windows.net"])) {
+        use base64::Engine;
+        let with_secret = format!("http://user:{secret}@{url}");
+        for candidate in [url.as_str(), with_secret.as_str()] {
+            match Proxy::parse(candidate, "flag") {
+                Ok(p) => prop_assert!(!p.display().contains(&secret)),
+                Err(e) => prop_assert!(!e.to_string().contains(&secret)),
+            }
+        }
+        // What a reflecting proxy can say back is what it was sent: the header and the pair.
+        if let Ok(p) = Proxy::parse(&format!("http://user:{secret}@p.example:3128"), "flag") {
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("user:{secret}"));
+            let said = p.scrub(&format!("407 {url} Basic {token} user:{secret} {url}"));
+            prop_assert!(!said.contains(&secret) && !said.contains(&token));
+        }
+        let vars = |k: &str| (k == "NO_PROXY").then(|| no_proxy.clone());
+        if let Ok(Some(p)) = Proxy::configure(Some("http://p:3128"), vars) {
+            let _ = p.applies_to("graph.windows.net");
+        }
+    }
+
+    #[test]
+    fn metadata_documents_never_panic_or_echo(doc in near(IMDS), marker in "[A-Z]{10}") {
+        let with_marker = doc.replace("westeurope", &marker).replace("AzurePublicCloud", &marker);
+        if let Ok(facts) = imds::parse(&with_marker) {
+            prop_assert!(facts.warnings.iter().all(|w| !w.contains(&marker)));
+        }
+        let _ = imds::dechunk(doc.as_bytes());
+    }
+
+    #[test]
+    fn http_heads_never_panic(head in near(HEADS), bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        for input in [head.as_bytes(), bytes.as_slice()] {
+            if let Ok(Some(h)) = http::parse_head(input) {
+                prop_assert!(h.reason.len() <= input.len());
+                prop_assert!(h.server.as_ref().is_none_or(|s| s.len() <= 120));
+            }
+        }
+    }
+
+    #[test]
+    fn smb_replies_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400), header in any::<[u8; 4]>()) {
+        let _ = smb::parse_negotiate_response(&bytes);
+        let _ = smb::frame_length(header);
+    }
+
+    #[test]
+    fn redaction_hides_what_it_knows(words in proptest::collection::vec(proptest::sample::select(&["ws-one", "WS-ONE", "10.0.0.4", "[fd00::1]:443", "0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f", "a", "(", "\u{1b}", "é"][..]), 0..30)) {
+        let text = words.join(" ");
+        let ctx = crate::context::Context {
+            workspace_name: Some("ws-one".into()),
+            ..Default::default()
+        };
+        let node = crate::report::Node { hostname: String::new(), resolvers: Vec::new(), proxy: None };
+        let out = Redactor::new(&ctx, &node).scrub(&text);
+        prop_assert!(!out.to_ascii_lowercase().contains("ws-one"));
+        prop_assert!(!out.contains("0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f"));
+        prop_assert!(!out.contains("10.0.0.4"));
+    }
+
+    #[test]
+    fn shown_text_hides_nothing(text in any::<String>()) {
+        prop_assert!(!printable(&text).chars().any(hidden));
+        let x = xml(&text);
+        let forbidden = x.contains('\u{FFFE}') || x.contains('\u{0}');
+        prop_assert!(!forbidden);
+    }
+}
