@@ -49,7 +49,13 @@ impl Trust {
         // The system store reads SSL_CERT_FILE whole: look at it first.
         if let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
             let path = Path::new(&file);
-            if let Err(why) = crate::input::read(path, crate::input::CA_LIMIT) {
+            // A missing file is the store's to report (no anchors): only what would hang or
+            // exhaust the node is refused here.
+            use crate::input::{read, Refused, CA_LIMIT};
+            if let Err(why) = read(path, CA_LIMIT).or_else(|why| match why {
+                Refused::Missing => Ok(Vec::new()),
+                why => Err(why),
+            }) {
                 return Err(TrustError::CertFile {
                     path: path.display().to_string(),
                     why: why.to_string(),
