@@ -65,7 +65,7 @@ impl Redactor {
         let mut out = s.to_string();
         for (value, placeholder) in &self.names {
             out = match value.len() {
-                ..=2 => replace_word(&out, value, placeholder),
+                ..=2 => replace(&out, value, placeholder, true),
                 _ => replace_ignore_case(&out, value, placeholder),
             };
         }
@@ -107,31 +107,6 @@ impl Redactor {
     }
 }
 
-/// `needle` replaced where neither neighbour is a letter, a digit, `-` or `_`.
-fn replace_word(haystack: &str, needle: &str, with: &str) -> String {
-    let part_of_name =
-        |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_');
-    let lower = haystack.to_lowercase();
-    let n = needle.to_lowercase();
-    if lower.len() != haystack.len() {
-        return haystack.to_string();
-    }
-    let mut out = String::with_capacity(haystack.len());
-    let mut last = 0;
-    for (at, _) in lower.match_indices(&n) {
-        let before = haystack[..at].chars().next_back();
-        let after = haystack[at + n.len()..].chars().next();
-        if at < last || part_of_name(before) || part_of_name(after) {
-            continue;
-        }
-        out.push_str(&haystack[last..at]);
-        out.push_str(with);
-        last = at + n.len();
-    }
-    out.push_str(&haystack[last..]);
-    out
-}
-
 /// Every 8-4-4-4-12 run of hex digits becomes `<guid>`.
 fn scrub_guids(s: &str) -> String {
     const SHAPE: [usize; 5] = [8, 4, 4, 4, 12];
@@ -169,15 +144,25 @@ fn scrub_guids(s: &str) -> String {
 }
 
 fn replace_ignore_case(haystack: &str, needle: &str, with: &str) -> String {
-    if needle.is_empty() {
-        return haystack.to_string();
-    }
+    replace(haystack, needle, with, false)
+}
+
+/// `needle` replaced, case-insensitively; with `whole_word`, only where neither neighbour is a
+/// letter, a digit, `-` or `_`.
+fn replace(haystack: &str, needle: &str, with: &str, whole_word: bool) -> String {
+    let part_of_name =
+        |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_');
     let lower = haystack.to_ascii_lowercase();
     let n = needle.to_ascii_lowercase();
+    if n.is_empty() {
+        return haystack.to_string();
+    }
     let mut out = String::with_capacity(haystack.len());
     let mut last = 0;
     for (at, _) in lower.match_indices(&n) {
-        if at < last {
+        let alone = !part_of_name(haystack[..at].chars().next_back())
+            && !part_of_name(haystack[at + n.len()..].chars().next());
+        if at < last || (whole_word && !alone) {
             continue;
         }
         out.push_str(&haystack[last..at]);
@@ -258,12 +243,16 @@ pub fn redact(r: &mut Redactor, report: &mut Report) {
 mod tests {
     use super::*;
 
+    fn redactor(name: &str, placeholder: &str) -> Redactor {
+        Redactor {
+            names: vec![(name.into(), placeholder.into())],
+            addresses: HashMap::new(),
+        }
+    }
+
     #[test]
     fn addresses_get_stable_placeholders() {
-        let mut r = Redactor {
-            names: vec![("ws-one".into(), "<workspace-name>".into())],
-            addresses: HashMap::new(),
-        };
+        let mut r = redactor("ws-one", "<workspace-name>");
         assert_eq!(
             r.scrub("10.0.0.4:443: refused; also tried [fd00::4]:443 and 10.0.0.4. WS-ONE"),
             "<address-1>:443: refused; also tried <address-2>:443 and <address-1>. <workspace-name>"
@@ -277,10 +266,7 @@ mod tests {
 
     #[test]
     fn short_names_and_guids_are_redacted_too() {
-        let mut r = Redactor {
-            names: vec![("rg".into(), "<resource-group>".into())],
-            addresses: HashMap::new(),
-        };
+        let mut r = redactor("rg", "<resource-group>");
         assert_eq!(
             r.scrub("group rg, not rgx or a-rg; (RG)"),
             "group <resource-group>, not rgx or a-rg; (<resource-group>)"
