@@ -127,6 +127,7 @@ impl Setup {
             true => Resolvers::from_system(args.timeout)?,
             false => Resolvers::from_servers(&args.dns_server, args.timeout)?,
         };
+        context.notes.extend(resolvers.notes.iter().cloned());
         // Read last, as `check` always has: a bad proxy is reported after the node's problems.
         let proxy = match Proxy::configure(args.proxy.as_deref(), |k| std::env::var(k).ok()) {
             Ok(proxy) => proxy,

@@ -19,6 +19,8 @@ use crate::verdict::Reason;
 pub struct Resolvers {
     servers: Vec<(String, TokioResolver)>,
     hosts: Option<Hosts>,
+    /// What the configuration said that could not be kept.
+    pub notes: Vec<String>,
 }
 
 /// What a successful lookup found.
@@ -48,6 +50,20 @@ fn server_label(addr: SocketAddr) -> String {
 #[error("{0}")]
 pub struct ResolverError(String);
 
+/// Name servers given with an interface scope (`fe80::1%eth0`): the resolver library keeps the
+/// address but not the scope, so such a server is asked without it, and may not answer.
+fn scoped_servers(resolv_conf: &str) -> Vec<String> {
+    resolv_conf
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .map(str::trim)
+        .filter(|server| server.contains('%'))
+        .map(|server| {
+            format!("{SYSTEM_RESOLV_CONF} names {server}: its interface scope is not kept, so it is asked without one and may not answer; give --dns-server with another address")
+        })
+        .collect()
+}
+
 impl Resolvers {
     /// The system's configuration: `/etc/resolv.conf` and `/etc/hosts`.
     pub fn from_system(check_timeout: Duration) -> Result<Resolvers, ResolverError> {
@@ -68,6 +84,7 @@ impl Resolvers {
             .collect();
         let mut r = Resolvers::from_servers(&servers, check_timeout)?;
         r.hosts = Hosts::from_system().ok();
+        r.notes = scoped_servers(&String::from_utf8_lossy(&text));
         Ok(r)
     }
 
@@ -106,6 +123,7 @@ impl Resolvers {
         Ok(Resolvers {
             servers: out,
             hosts: None,
+            notes: Vec::new(),
         })
     }
 
@@ -282,5 +300,12 @@ mod tests {
     #[test]
     fn resolvers_need_a_server() {
         assert!(Resolvers::from_servers(&[], Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn a_scoped_name_server_is_noted() {
+        let notes = scoped_servers("search x\nnameserver 10.0.0.53\nnameserver fe80::1%eth0\n");
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("fe80::1%eth0") && notes[0].contains("scope"));
     }
 }
