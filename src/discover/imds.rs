@@ -2,6 +2,7 @@
 //! to 169.254.169.254 with `Metadata: true`, never through a proxy, under a short deadline of its
 //! own so a machine without it costs well under a second.
 
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,7 +13,10 @@ use tokio::time::timeout;
 use crate::context::Cloud;
 use crate::probe::http::{parse_head, HeadError};
 
-pub const ADDRESS: &str = "169.254.169.254:80";
+/// An address, not a string: a string would link the system resolver (getaddrinfo, and with
+/// it NSS and the dynamic loader) into the static binary for a name it never looks up.
+pub const ADDRESS: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(169, 254, 169, 254), 80));
 pub const PATH: &str = "/metadata/instance?api-version=2021-02-01";
 /// IMDS answers in milliseconds where it exists.
 pub const DEADLINE: Duration = Duration::from_millis(600);
