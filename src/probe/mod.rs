@@ -1,6 +1,7 @@
 //! The probe stage: every plan's path under one deadline per check, all checks at once. Each
 //! layer lives in its own module as a small async function; `path` chains them.
 
+mod cert;
 pub mod clock;
 pub mod dns;
 pub mod host;

@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsConnector;
 
+use super::cert::{issuer_orgs_of, names_of};
 use super::Failure;
 use crate::verdict::Reason;
 
@@ -179,22 +180,6 @@ pub struct Handshake {
     pub issuer_orgs: Vec<String>,
     /// The issuer at the top of the presented chain: the authority the node trusted.
     pub top_issuer: String,
-}
-
-/// Subject and issuer of a DER certificate, as one-line distinguished names.
-pub fn names_of(der: &[u8]) -> Option<(String, String)> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    Some((cert.subject().to_string(), cert.issuer().to_string()))
-}
-
-fn issuer_orgs_of(der: &[u8]) -> Vec<String> {
-    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
-        return Vec::new();
-    };
-    cert.issuer()
-        .iter_organization()
-        .filter_map(|o| o.as_str().ok().map(String::from))
-        .collect()
 }
 
 /// A verified chain that no expected organisation issued was re-signed by a middlebox:
