@@ -36,10 +36,23 @@ pub enum Command {
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
-        shell: clap_complete::Shell,
+        shell: Shell,
     },
     /// Print the manual page (roff)
     Man,
+}
+
+wire_enum! {
+    /// The shells `completions` writes a script for: every shell clap_complete generates for,
+    /// in its order. build.rs renders each script from this definition.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Shell {
+        Bash = "bash",
+        Elvish = "elvish",
+        Fish = "fish",
+        Powershell = "powershell",
+        Zsh = "zsh",
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -28,7 +28,7 @@ use std::io::Write;
 
 use clap::Parser;
 
-use cli::{CheckArgs, Cli, Command, Format};
+use cli::{CheckArgs, Cli, Command, Format, Shell};
 use report::list::Listed;
 use report::text::printable;
 use verdict::Reason;
@@ -115,22 +115,8 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Some(Command::Check(args)) => check::check(&args),
         Some(Command::List(args)) => list(&args),
         Some(Command::Explain { reason }) => explain(&reason),
-        Some(Command::Completions { shell }) => {
-            use clap::CommandFactory;
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "amlprobe", &mut out);
-            emit(&String::from_utf8_lossy(&out)).map(|()| EXIT_OK)
-        }
-        Some(Command::Man) => {
-            use clap::CommandFactory;
-            let mut out = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
-                Ok(()) => emit(&String::from_utf8_lossy(&out)).map(|()| EXIT_OK),
-                Err(e) => Err(Stop::cannot_run(format!(
-                    "cannot render the manual page: {e}"
-                ))),
-            }
-        }
+        Some(Command::Completions { shell }) => emit(completions(shell)).map(|()| EXIT_OK),
+        Some(Command::Man) => emit(MANUAL).map(|()| EXIT_OK),
     };
     match outcome {
         Ok(code) => code,
@@ -139,6 +125,21 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             eprintln!("amlprobe: {}", printable(&stop.message));
             stop.code
         }
+    }
+}
+
+/// The manual page, rendered by build.rs from the command line's definition: the binary carries
+/// the text rather than the generator.
+const MANUAL: &str = include_str!(concat!(env!("OUT_DIR"), "/amlprobe.1"));
+
+/// A shell's completion script, rendered like the manual page.
+fn completions(shell: Shell) -> &'static str {
+    match shell {
+        Shell::Bash => include_str!(concat!(env!("OUT_DIR"), "/completions.bash")),
+        Shell::Elvish => include_str!(concat!(env!("OUT_DIR"), "/completions.elvish")),
+        Shell::Fish => include_str!(concat!(env!("OUT_DIR"), "/completions.fish")),
+        Shell::Powershell => include_str!(concat!(env!("OUT_DIR"), "/completions.powershell")),
+        Shell::Zsh => include_str!(concat!(env!("OUT_DIR"), "/completions.zsh")),
     }
 }
 
