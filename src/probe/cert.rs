@@ -473,7 +473,7 @@ mod tests {
     #[test]
     fn hostile_certificates_never_panic() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        for _ in 0..20_000 {
+        for _ in 0..5_000 {
             let n = rng.below(64);
             let input = rng.bytes(n);
             let _ = names_of(&input);
@@ -493,7 +493,7 @@ mod tests {
             assert_eq!(names_of(&real[..len]), None, "prefix of {len} bytes");
             assert!(issuer_orgs_of(&real[..len]).is_empty());
         }
-        for _ in 0..20_000 {
+        for _ in 0..5_000 {
             let mut damaged = real.clone();
             for _ in 0..=rng.below(4) {
                 let at = rng.below(damaged.len());
@@ -588,7 +588,7 @@ mod tests {
     fn names_are_what_x509_parser_printed() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         let mut compared = 0;
-        for round in 0..200_000 {
+        for round in 0..5_000 {
             let issuer = random_name(&mut rng);
             let subject = random_name(&mut rng);
             let mut der = certificate(&issuer, &subject);
