@@ -189,21 +189,10 @@ impl Setup {
             runner,
         } = self;
         sink.total = plans.len();
-        let results = runtime.block_on(async {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<CheckResult>();
-            let printer = tokio::spawn(async move {
-                while let Some(r) = rx.recv().await {
-                    sink.take(r);
-                }
-                sink.finish();
-                sink.lost.map_or(Ok(()), Err)
-            });
-            let results = probe::run_all(runner.clone(), plans, Some(tx)).await;
-            let streamed = printer.await.unwrap_or(Ok(()));
-            (results, streamed)
-        });
+        let results = runtime.block_on(probe::run_all(runner.clone(), plans, |r| sink.take(r)));
+        sink.finish();
+        let streamed = sink.lost.map_or(Ok(()), Err);
         runtime.shutdown_background();
-        let (results, streamed) = results;
         let timeout_ms = ms(runner.timeout);
         let report = assemble(started, started_at, timeout_ms, node, context, results);
         (report, streamed)
@@ -234,17 +223,23 @@ impl Sink {
         }
     }
 
-    fn take(&mut self, mut r: CheckResult) {
+    fn take(&mut self, r: &CheckResult) {
         self.done += 1;
         if r.status == Status::Fail {
             self.failing += 1;
         }
         if let Some(redactor) = &self.jsonl {
-            if let Some(m) = redactor.as_ref() {
-                report::redact::redact_result(&mut probe::lock(m), &mut r);
-            }
+            // The result itself is kept unredacted for the report, which is redacted whole.
             if self.lost.is_none() {
-                self.lost = emit(&(report::jsonl_result(&r) + "\n")).err();
+                let line = match redactor.as_ref() {
+                    Some(m) => {
+                        let mut r = r.clone();
+                        report::redact::redact_result(&mut probe::lock(m), &mut r);
+                        report::jsonl_result(&r)
+                    }
+                    None => report::jsonl_result(r),
+                };
+                self.lost = emit(&(line + "\n")).err();
             }
         }
         if self.progress {

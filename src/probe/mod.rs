@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, OnceCell};
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::catalog::{self, HostCheck, Kind};
@@ -239,39 +239,53 @@ pub async fn run_check(runner: &Runner, plan: &Plan) -> CheckResult {
 /// thousands runs in waves instead of running out of sockets.
 pub const MAX_CONCURRENT_CHECKS: usize = 256;
 
-/// Run every plan at once. Results come back in plan order; each is also sent on `progress`
+/// Run every plan at once. Results come back in plan order; each is also shown to `progress`
 /// as soon as it is known. The clock check reads what the others saw, so it runs after them.
 pub async fn run_all(
     runner: Arc<Runner>,
     plans: Vec<Plan>,
-    progress: Option<mpsc::UnboundedSender<CheckResult>>,
+    mut progress: impl FnMut(&CheckResult),
 ) -> Vec<CheckResult> {
     let mut slots: Vec<Option<CheckResult>> = plans.iter().map(|_| None).collect();
+    let mut plans: Vec<Option<Plan>> = plans.into_iter().map(Some).collect();
     let reads_others = |p: &Plan| p.entry.host_check == Some(HostCheck::Clock);
     for last in [false, true] {
+        // A task is spawned only when it can start, and joined as soon as it ends: a task holds
+        // the state of a whole check from its spawn until it is joined, so thousands spawned
+        // up front to wait their turn would cost memory in proportion to the catalog. Each
+        // task owns its plan, so a plan (and its entry) is freed once its result is made.
         let mut tasks = tokio::task::JoinSet::new();
-        let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS));
-        for (i, p) in plans.iter().enumerate() {
-            if reads_others(p) != last {
+        for (i, plan) in plans.iter_mut().enumerate() {
+            let Some(plan) = plan.take_if(|p| reads_others(p) == last) else {
                 continue;
+            };
+            while tasks.len() >= MAX_CONCURRENT_CHECKS {
+                keep(tasks.join_next().await, &mut slots, &mut progress);
             }
-            let (runner, progress, permits, p) =
-                (runner.clone(), progress.clone(), permits.clone(), p.clone());
+            let runner = runner.clone();
             tasks.spawn(async move {
-                // Each check's deadline starts when it starts, after it gets a permit.
-                let _permit = permits.acquire_owned().await;
-                let r = run_check(&runner, &p).await;
-                if let Some(tx) = progress {
-                    let _ = tx.send(r.clone());
-                }
-                (i, r)
+                // Each check's deadline starts when it starts.
+                (i, run_check(&runner, &plan).await)
             });
         }
-        while let Some(joined) = tasks.join_next().await {
-            if let Ok((i, r)) = joined {
-                slots[i] = Some(r);
-            }
+        while !tasks.is_empty() {
+            keep(tasks.join_next().await, &mut slots, &mut progress);
         }
     }
-    slots.into_iter().flatten().collect()
+    // `filter_map` collects in place, where `flatten` would copy every result into a new `Vec`.
+    #[allow(clippy::filter_map_identity)]
+    let results = slots.into_iter().filter_map(|r| r).collect();
+    results
+}
+
+/// Show a finished check's result to `progress` and put it in its plan's slot.
+fn keep(
+    joined: Option<Result<(usize, CheckResult), tokio::task::JoinError>>,
+    slots: &mut [Option<CheckResult>],
+    progress: &mut impl FnMut(&CheckResult),
+) {
+    if let Some(Ok((i, r))) = joined {
+        progress(&r);
+        slots[i] = Some(r);
+    }
 }

@@ -28,13 +28,15 @@ pub(super) async fn run(
         Some(check) => return host::run(check, &runner.context),
         None => {}
     }
+    // The deeper layers are boxed: a check in flight holds the state of its longest path, and
+    // hundreds of checks that end at TCP would each hold room for TLS and HTTP.
     if e.kind == Kind::Dns && (plan.privatelink.is_some() || e.same_address_as.is_some()) {
-        return private_endpoint::check(runner, plan, deadline, trace).await;
+        return Box::pin(private_endpoint::check(runner, plan, deadline, trace)).await;
     }
     if let Some(url) = &plan.redirect_from {
         // Half the time for learning the host, so the probe of the host keeps the rest.
         let ask_until = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
-        redirect::learn(runner, url, ask_until, trace).await;
+        Box::pin(redirect::learn(runner, url, ask_until, trace)).await;
     }
     let host = trace.host.clone();
     let (stream, peer) = match runner.proxy_for(e.kind, &host) {
@@ -59,8 +61,8 @@ pub(super) async fn run(
     };
     match e.kind {
         Kind::Tcp => Ok(format!("{peer}: TCP connection accepted")),
-        Kind::Smb => smb(stream, peer, deadline, trace).await,
-        _ => above_tls(runner, plan, stream, peer, deadline, trace).await,
+        Kind::Smb => Box::pin(smb(stream, peer, deadline, trace)).await,
+        _ => Box::pin(above_tls(runner, plan, stream, peer, deadline, trace)).await,
     }
 }
 
@@ -98,12 +100,12 @@ async fn direct(
         });
     }
     match e.transport {
-        Transport::Udp => udp(
+        Transport::Udp => Box::pin(udp(
             runner,
             SocketAddr::new(answer.addresses[0], port),
             deadline,
             trace,
-        )
+        ))
         .await
         .map(Direct::Done),
         Transport::Tcp => {
