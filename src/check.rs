@@ -30,8 +30,12 @@ pub struct Setup {
     runner: Arc<probe::Runner>,
 }
 
+/// One thread runs every check. The checks wait on the network, not on the CPU; and on one
+/// thread the memory that finished plans free is reused for their results, where each worker
+/// thread (one a core) allocates from a heap of its own. A catalog of 10,000 entries ran no
+/// slower, and peaked lower, on one thread than on two workers.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Stop> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Stop::cannot_run(format!("cannot start the async runtime: {e}")))
