@@ -17,7 +17,7 @@ use crate::probe::{self, tls::Trust};
 use crate::report::{self, redact::Redactor, Node, Report, Summary, Tool};
 use crate::result::{ms, CheckResult};
 use crate::verdict::Status;
-use crate::{catalog, discover, emit, input, Stop, EXIT_OK};
+use crate::{catalog, discover, emit, input, written, Stop, EXIT_OK};
 
 /// Everything a run needs, ready before the first packet.
 pub struct Setup {
@@ -296,18 +296,19 @@ fn deliver(
         report::redact::redact(&mut probe::lock(m), &mut report);
     }
     if let Some(path) = &args.report {
-        std::fs::write(path, report.to_json() + "\n").map_err(|e| {
-            Stop::cannot_run(format!("--report {}: cannot write: {e}", path.display()))
-        })?;
+        std::fs::File::create(path)
+            .and_then(|file| report.write_json(file))
+            .map_err(|e| {
+                Stop::cannot_run(format!("--report {}: cannot write: {e}", path.display()))
+            })?;
     }
-    let text = match format {
-        Format::Table => report::table::render(&report, colour(args)),
-        Format::Json => report.to_json() + "\n",
-        Format::Jsonl => report::jsonl_summary(&report) + "\n",
-        Format::Markdown => report::markdown::render(&report),
-        Format::Junit => report::junit::render(&report, args.strict),
-    };
-    emit(&text)?;
+    match format {
+        Format::Json => written(report.write_json(std::io::stdout().lock()))?,
+        Format::Table => emit(&report::table::render(&report, colour(args)))?,
+        Format::Jsonl => emit(&(report::jsonl_summary(&report) + "\n"))?,
+        Format::Markdown => emit(&report::markdown::render(&report))?,
+        Format::Junit => emit(&report::junit::render(&report, args.strict))?,
+    }
     let code = report.summary.exit_code(args.strict);
     match report.untested() {
         // A failure says more than the skips around it.

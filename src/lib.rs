@@ -148,7 +148,13 @@ fn completions(shell: Shell) -> &'static str {
 /// pass.
 fn emit(text: &str) -> Result<(), Stop> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    written(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+}
+
+/// What a write to standard output came to. A closed pipe (`| head`) is not an error worth
+/// reporting; any other failure means the output was lost.
+fn written(result: std::io::Result<()>) -> Result<(), Stop> {
+    match result {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Stop::cannot_run(format!(
             "cannot write to standard output: {e}"
         ))),

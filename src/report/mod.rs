@@ -8,6 +8,8 @@ pub mod redact;
 pub mod table;
 pub mod text;
 
+use std::io::Write;
+
 use serde::Serialize;
 
 use crate::context::Context;
@@ -116,6 +118,15 @@ impl Report {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// The JSON of `to_json` and its newline, written as it is made: a report of thousands of
+    /// results is never held whole in memory.
+    pub fn write_json(&self, out: impl Write) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(out);
+        serde_json::to_writer_pretty(&mut out, self)?;
+        out.write_all(b"\n")?;
+        out.flush()
     }
 }
 
