@@ -1,6 +1,8 @@
 //! Planning: which catalog entries run in this context, against which concrete host, and why
 //! the others are skipped. Nothing here touches the network.
 
+use std::sync::Arc;
+
 use crate::catalog::{CloudHost, Entry, Template};
 use crate::context::{ComputeType, Context, Input, Mode};
 use crate::verdict::Reason;
@@ -42,7 +44,8 @@ impl Skip {
 /// A catalog entry made concrete for this context, or the reason it cannot run.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub entry: Entry,
+    /// Shared with the catalog: a plan per entry must not copy every entry.
+    pub entry: Arc<Entry>,
     pub host: String,
     pub stands_for: Option<String>,
     /// The host was chosen only to stand for `stands_for` (fixed text and the region, no name
@@ -65,7 +68,7 @@ pub struct Plan {
 }
 
 /// Expand the selected entries for the context; skipped ones carry their reason.
-pub fn plan(entries: &[Entry], ctx: &Context, only: &[String], skip: &[String]) -> Vec<Plan> {
+pub fn plan(entries: &[Arc<Entry>], ctx: &Context, only: &[String], skip: &[String]) -> Vec<Plan> {
     entries
         .iter()
         .filter(|e| e.selected(only, skip))
@@ -153,7 +156,7 @@ fn skip(e: &Entry, in_cloud: bool, host: &Host, ctx: &Context) -> Option<Skip> {
     })
 }
 
-fn plan_one(e: &Entry, entries: &[Entry], ctx: &Context) -> Plan {
+fn plan_one(e: &Arc<Entry>, entries: &[Arc<Entry>], ctx: &Context) -> Plan {
     let in_cloud = e.host_for(ctx.cloud);
     let host = host(e, in_cloud.as_ref(), ctx);
     let stands_for = in_cloud
@@ -171,7 +174,7 @@ fn plan_one(e: &Entry, entries: &[Entry], ctx: &Context) -> Plan {
             .map(|h| h.to_ascii_lowercase())
     });
     Plan {
-        entry: e.clone(),
+        entry: Arc::clone(e),
         skip: skip(e, in_cloud.is_some(), &host, ctx),
         stands_for,
         stand_in,

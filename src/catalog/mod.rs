@@ -2,6 +2,7 @@
 //! Loading validates every entry so that a bad file is rejected with `file:line: what`.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -78,8 +79,10 @@ pub struct Entry {
     /// The public cloud's host; for `host` checks, `node`.
     pub host: Template,
     pub stands_for: Option<Template>,
-    pub usgov: Option<CloudHost>,
-    pub china: Option<CloudHost>,
+    /// Boxed, so that an entry without a host of its own in these clouds holds a pointer, not
+    /// room for a whole `CloudHost`, twice.
+    pub usgov: Option<Box<CloudHost>>,
+    pub china: Option<Box<CloudHost>>,
     pub compute_types: Vec<ComputeType>,
     /// `blocked`: the path must be closed (an exfiltration path); `open` by default.
     pub expect: Expect,
@@ -200,7 +203,7 @@ impl Entry {
                 privatelink: None,
                 redirect_from: None,
             }),
-            Some(c) => c.clone(),
+            Some(c) => c.as_deref().cloned(),
         }
     }
 }
@@ -280,8 +283,9 @@ pub fn forward_zones(cloud: Cloud) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Load the built-in catalog followed by the extra files.
-pub fn load(extra: &[(String, String)]) -> Result<Vec<Entry>, CatalogError> {
+/// Load the built-in catalog followed by the extra files. Each entry is shared by the plan that
+/// runs it, not copied.
+pub fn load(extra: &[(String, String)]) -> Result<Vec<Arc<Entry>>, CatalogError> {
     let mut seen = HashSet::new();
     let mut all = Vec::new();
     for (file, text) in BUILTIN {

@@ -2,6 +2,7 @@
 //! small function, so a bad file is rejected with `file:line: what`.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -105,7 +106,7 @@ pub fn parse(
     file: &str,
     text: &str,
     seen: &mut HashSet<String>,
-) -> Result<Vec<Entry>, CatalogError> {
+) -> Result<Vec<Arc<Entry>>, CatalogError> {
     let lines = Lines::of(text);
     let err = |offset: usize, what: String| CatalogError {
         file: file.to_string(),
@@ -140,7 +141,7 @@ pub fn parse(
         let id = r.id.clone();
         let entry =
             entry(r, origin).map_err(|what| err(at, format!("endpoint \"{id}\": {what}")))?;
-        entries.push(entry);
+        entries.push(Arc::new(entry));
     }
     Ok(entries)
 }
@@ -166,8 +167,8 @@ fn entry(r: RawEntry, origin: Origin) -> Result<Entry, String> {
         title: r.title,
         host,
         stands_for,
-        usgov,
-        china,
+        usgov: usgov.map(Box::new),
+        china: china.map(Box::new),
         compute_types: r.compute_types.unwrap_or_else(|| ComputeType::ALL.to_vec()),
         expect: r.expect.unwrap_or_default(),
         host_check: r.host_check,
@@ -413,7 +414,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::catalog::HttpsUrl;
 
-    pub(crate) fn parse_one(text: &str) -> Result<Vec<Entry>, CatalogError> {
+    pub(crate) fn parse_one(text: &str) -> Result<Vec<Arc<Entry>>, CatalogError> {
         parse("extra.toml", text, &mut HashSet::new())
     }
 
