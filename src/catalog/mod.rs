@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::context::{Cloud, ComputeType, Context, Field, Mode};
 
 mod parse;
+mod sections;
 mod template;
 mod url;
 

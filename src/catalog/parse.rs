@@ -18,6 +18,20 @@ struct RawFile {
     endpoint: Vec<toml::Spanned<RawEntry>>,
 }
 
+impl super::sections::Sections for RawFile {
+    fn reserve(&mut self, sections: usize) {
+        self.endpoint.reserve(sections);
+    }
+
+    fn append(&mut self, later: RawFile, offset: usize) {
+        let shifted = later.endpoint.into_iter().map(|e| {
+            let span = e.span();
+            toml::Spanned::new(span.start + offset..span.end + offset, e.into_inner())
+        });
+        self.endpoint.extend(shifted);
+    }
+}
+
 /// An entry's host in a sovereign cloud, as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,7 +127,7 @@ pub fn parse(
         line: lines.line(offset),
         what,
     };
-    let raw: RawFile = toml::from_str(text).map_err(|e| {
+    let raw: RawFile = super::sections::read(text).map_err(|e| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         err(offset, e.message().trim().replace('\n', " "))
     })?;
