@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use amlprobe::catalog::{Kind, Transport};
 
+use super::probe::{peak_kib, wrapped};
 use super::sandbox::Sandbox;
 use super::scenario::Scenario;
 use super::world::World;
@@ -28,27 +29,9 @@ pub fn if_asked(name: &str, sb: &Sandbox, sc: &Scenario, world: &World, ca: &Pat
 
 /// `cmd` under GNU time, writing its peak memory (KiB) to `stats`.
 fn timed(cmd: &Command, stats: &Path) -> Command {
-    let mut timed = Command::new("/usr/bin/time");
-    timed
-        .args(["-f", "%M", "-o"])
-        .arg(stats)
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => timed.env(k, v),
-            None => timed.env_remove(k),
-        };
-    }
-    timed
-}
-
-/// The last line GNU time wrote: the peak memory in KiB.
-fn peak_kib(stats: &Path) -> Option<u64> {
-    let text = std::fs::read_to_string(stats).unwrap_or_default();
-    text.lines()
-        .last()
-        .and_then(|l| l.trim().parse::<u64>().ok())
+    let mut time = Command::new("/usr/bin/time");
+    time.args(["-f", "%M", "-o"]).arg(stats);
+    wrapped(time, cmd)
 }
 
 /// Run the same probe command `runs` more times and print wall-time and peak-memory figures

@@ -32,6 +32,8 @@ pub struct Outcome {
     pub report_file: PathBuf,
     /// The command, for the benchmark to repeat.
     pub cmd: Command,
+    /// The most resident memory the run took (KiB), where the scenario bounds it.
+    pub peak_kib: Option<u64>,
 }
 
 /// What would be checked, asked inside the namespace as the probe itself will ask.
@@ -174,8 +176,13 @@ impl Probe<'_> {
                 path
             }
         };
+        let stats = self.sb.dir.join("peak.txt");
         let started = Instant::now();
-        let out = cmd.output().expect("run amlprobe");
+        let out = match self.sc.max_rss_mib {
+            Some(_) => measured(&cmd, &stats).output(),
+            None => cmd.output(),
+        }
+        .expect("run amlprobe");
         Outcome {
             wall: started.elapsed(),
             code: out.status.code(),
@@ -183,6 +190,7 @@ impl Probe<'_> {
             stderr: String::from_utf8_lossy(&out.stderr).to_string(),
             report_file,
             cmd,
+            peak_kib: peak_kib(&stats),
         }
     }
 
@@ -191,6 +199,42 @@ impl Probe<'_> {
         let out = self.check("table").output().expect("run amlprobe");
         String::from_utf8_lossy(&out.stdout).to_string()
     }
+}
+
+/// `cmd` run by `wrapper`, which names it last: its program, arguments and environment.
+pub fn wrapped(mut wrapper: Command, cmd: &Command) -> Command {
+    wrapper.arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapper.env(k, v),
+            None => wrapper.env_remove(k),
+        };
+    }
+    wrapper
+}
+
+/// Runs the command given after `stats` and writes to `stats` the most resident memory it took
+/// (KiB, as GNU time writes it). Linux counts in a program's peak the memory of the process it
+/// was started from, so the tests, a large process, do not start the probe themselves.
+const MEASURE: &str = "import resource, subprocess, sys
+code = subprocess.run(sys.argv[2:]).returncode
+with open(sys.argv[1], 'w') as f:
+    f.write('%d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(code)";
+
+/// `cmd` under python3 (which the scenarios need anyway), writing its peak memory to `stats`.
+fn measured(cmd: &Command, stats: &Path) -> Command {
+    let mut python = Command::new("python3");
+    python.args(["-c", MEASURE]).arg(stats);
+    wrapped(python, cmd)
+}
+
+/// The last line `stats` holds: a peak memory in KiB.
+pub fn peak_kib(stats: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(stats).unwrap_or_default();
+    text.lines()
+        .last()
+        .and_then(|l| l.trim().parse::<u64>().ok())
 }
 
 /// The proxy, with credentials in its URL if the scenario sends them.

@@ -26,6 +26,8 @@ pub struct Scenario {
     #[serde(default)]
     pub output: Output,
     pub max_wall_ms: Option<u64>,
+    /// The most resident memory the run may take (MiB).
+    pub max_rss_mib: Option<u64>,
     pub exit: i32,
     pub proxy: Option<ProxySpec>,
     /// A metadata service at 169.254.169.254 serving a fixture from tests/fixtures/imds/.

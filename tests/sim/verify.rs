@@ -23,7 +23,7 @@ pub fn context(name: &str, sc: &Scenario, out: &Outcome) -> String {
 }
 
 /// What every run must show: the exit code, no progress line, the proxy password nowhere, and
-/// the wall time within the scenario's bound.
+/// the wall time and memory within the scenario's bounds.
 pub fn run(sc: &Scenario, out: &Outcome, context: &str) {
     assert_eq!(out.code, Some(sc.exit), "exit code\n{context}");
     assert!(
@@ -46,6 +46,13 @@ pub fn run(sc: &Scenario, out: &Outcome, context: &str) {
             out.wall.as_millis() <= u128::from(max),
             "took {:?}, more than {max} ms\n{context}",
             out.wall
+        );
+    }
+    if let Some(max) = sc.max_rss_mib {
+        let peak = out.peak_kib.expect("the run's peak memory was measured");
+        assert!(
+            peak <= max * 1024,
+            "peaked at {peak} KiB, more than {max} MiB\n{context}"
         );
     }
 }
