@@ -194,8 +194,7 @@ impl Setup {
         } = self;
         sink.total = plans.len();
         let results = runtime.block_on(probe::run_all(runner.clone(), plans, |r| sink.take(r)));
-        sink.finish();
-        let streamed = sink.lost.map_or(Ok(()), Err);
+        let streamed = sink.finish();
         runtime.shutdown_background();
         let timeout_ms = ms(runner.timeout);
         let report = assemble(started, started_at, timeout_ms, node, context, results);
@@ -210,9 +209,39 @@ pub struct Sink {
     done: usize,
     failing: usize,
     progress: bool,
-    jsonl: Option<Arc<Option<Mutex<Redactor>>>>,
-    /// The first JSONL line that could not be written; later ones are not tried.
-    lost: Option<Stop>,
+    jsonl: Option<(Arc<Option<Mutex<Redactor>>>, Lines)>,
+}
+
+/// JSONL lines on their way to stdout, written by a thread of their own: a reader slow to take
+/// them (a pager) must not hold up the one thread that runs the checks and keeps their deadlines.
+struct Lines {
+    tx: std::sync::mpsc::Sender<String>,
+    /// Says whether output was lost: after the first line that could not be written, later ones
+    /// are not tried.
+    writer: std::thread::JoinHandle<Result<(), Stop>>,
+}
+
+impl Lines {
+    fn start() -> Lines {
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let writer = std::thread::spawn(move || {
+            let mut written = Ok(());
+            for line in rx {
+                if written.is_ok() {
+                    written = emit(&line);
+                }
+            }
+            written
+        });
+        Lines { tx, writer }
+    }
+
+    fn finish(self) -> Result<(), Stop> {
+        drop(self.tx);
+        self.writer
+            .join()
+            .unwrap_or_else(|_| Err(Stop::cannot_run("the JSONL writer stopped")))
+    }
 }
 
 impl Sink {
@@ -222,8 +251,7 @@ impl Sink {
             done: 0,
             failing: 0,
             progress: std::io::stderr().is_terminal(),
-            jsonl: (format == Format::Jsonl).then_some(redactor),
-            lost: None,
+            jsonl: (format == Format::Jsonl).then(|| (redactor, Lines::start())),
         }
     }
 
@@ -232,19 +260,18 @@ impl Sink {
         if r.status == Status::Fail {
             self.failing += 1;
         }
-        if let Some(redactor) = &self.jsonl {
+        if let Some((redactor, lines)) = &self.jsonl {
             // The result itself is kept unredacted for the report, which is redacted whole.
-            if self.lost.is_none() {
-                let line = match redactor.as_ref() {
-                    Some(m) => {
-                        let mut r = r.clone();
-                        report::redact::redact_result(&mut probe::lock(m), &mut r);
-                        report::jsonl_result(&r)
-                    }
-                    None => report::jsonl_result(r),
-                };
-                self.lost = emit(&(line + "\n")).err();
-            }
+            let line = match redactor.as_ref() {
+                Some(m) => {
+                    let mut r = r.clone();
+                    report::redact::redact_result(&mut probe::lock(m), &mut r);
+                    report::jsonl_result(&r)
+                }
+                None => report::jsonl_result(r),
+            };
+            // The writer ends only when `finish` drops the sender.
+            let _ = lines.tx.send(line + "\n");
         }
         if self.progress {
             let (done, total, failing) = (self.done, self.total, self.failing);
@@ -252,10 +279,13 @@ impl Sink {
         }
     }
 
-    fn finish(&self) {
+    /// Clear the count, and wait for every JSONL line to be written; says whether output was
+    /// lost.
+    fn finish(self) -> Result<(), Stop> {
         if self.progress {
             eprint!("\r\x1b[K");
         }
+        self.jsonl.map_or(Ok(()), |(_, lines)| lines.finish())
     }
 }
 

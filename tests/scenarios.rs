@@ -31,6 +31,7 @@ scenarios! {
     tls_faults,
     missing_input,
     jsonl_stream,
+    jsonl_slow_reader,
     udp_prohibited,
     udp_host_unreachable,
     hostile_http,

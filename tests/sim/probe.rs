@@ -2,7 +2,7 @@
 //! `list` and `check`, and one run's outcome.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::sandbox::Sandbox;
@@ -178,9 +178,19 @@ impl Probe<'_> {
         };
         let stats = self.sb.dir.join("peak.txt");
         let started = Instant::now();
-        let out = match self.sc.max_rss_mib {
-            Some(_) => measured(&cmd, &stats).output(),
-            None => cmd.output(),
+        let mut measuring = self.sc.max_rss_mib.map(|_| measured(&cmd, &stats));
+        let run = measuring.as_mut().unwrap_or(&mut cmd);
+        let out = match self.sc.slow_reader_ms {
+            Some(ms) => {
+                let child = run
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("run amlprobe");
+                std::thread::sleep(Duration::from_millis(ms));
+                child.wait_with_output()
+            }
+            None => run.output(),
         }
         .expect("run amlprobe");
         Outcome {

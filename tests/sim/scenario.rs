@@ -28,6 +28,9 @@ pub struct Scenario {
     pub max_wall_ms: Option<u64>,
     /// The most resident memory the run may take (MiB).
     pub max_rss_mib: Option<u64>,
+    /// Read the probe's stdout only after this long, as a pager would, to show that a slow
+    /// reader holds up no check.
+    pub slow_reader_ms: Option<u64>,
     pub exit: i32,
     pub proxy: Option<ProxySpec>,
     /// A metadata service at 169.254.169.254 serving a fixture from tests/fixtures/imds/.
