@@ -416,14 +416,16 @@ fn report_context(report: &Value, expect: &Expect, context: &str) {
 
 /// The report must match its golden file byte for byte, once what varies from run to run or
 /// from checkout to checkout is blanked: durations, the start time, HTTP `Date` headers, the
-/// host name and the checkout's path. The text is compared as printed, so a field that moves
-/// is caught too.
+/// host name, the checkout's path, and the C library's wording of an OS error (the static build
+/// links musl, the test build glibc; the error number stays). The text is compared as printed,
+/// so a field that moves is caught too.
 pub fn golden(name: &str, stdout: &str) {
     let got: String = stdout
         .lines()
         .map(|l| blank_what_varies(l) + "\n")
         .collect();
-    let got = blank_milliseconds(&got).replace(env!("CARGO_MANIFEST_DIR"), "<checkout>");
+    let got = blank_milliseconds(&blank_os_wording(&got));
+    let got = got.replace(env!("CARGO_MANIFEST_DIR"), "<checkout>");
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(format!("scenario-{name}.json"));
@@ -454,6 +456,22 @@ fn blank_what_varies(line: &str) -> String {
 
 /// `within 300 ms` → `within N ms`, `difference 0 s)` → `difference N s)`: waits that follow
 /// measured round trips, and clock differences that a second's turn can change.
+/// `s` with the words before each `(os error N)`, back to the bracket that opens them, blanked.
+fn blank_os_wording(s: &str) -> String {
+    const MARK: &str = " (os error ";
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find(MARK) {
+        let from = rest[..at].rfind('(').map_or(0, |b| b + 1);
+        out.push_str(&rest[..from]);
+        out.push_str("<libc wording>");
+        out.push_str(MARK);
+        rest = &rest[at + MARK.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn blank_milliseconds(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut digits = String::new();
