@@ -14,6 +14,7 @@ pub mod check;
 pub mod cli;
 pub mod context;
 pub mod discover;
+pub mod fix;
 pub mod input;
 pub mod plan;
 pub mod probe;

@@ -1,0 +1,8 @@
+//! `fix --format bicep`.
+
+use crate::fix::model::Fixes;
+
+pub fn render(fixes: &Fixes) -> String {
+    let _ = fixes;
+    String::new()
+}
