@@ -142,6 +142,9 @@ pub struct CheckResult {
     /// The host was only chosen to stand for the wildcard: not resolving is inconclusive.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stand_in: bool,
+    /// The service tag that allows the flow (NSG, firewall network rule), region filled in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tag: Option<String>,
     /// The HTTP proxy this check went through, credentials hidden.
     pub proxy: Option<String>,
     pub status: Status,

@@ -177,6 +177,7 @@ pub(crate) mod fixture {
             },
             stands_for: None,
             stand_in: false,
+            service_tag: None,
             proxy: None,
             status,
             reason,

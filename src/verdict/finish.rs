@@ -74,6 +74,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         },
         stands_for: plan.stands_for.clone(),
         stand_in: trace.stand_in,
+        service_tag: plan.service_tag.clone(),
         status: status_for(reason, required),
         reason,
         message,
