@@ -33,6 +33,8 @@ pub enum Command {
         /// A reason code, like tcp_timeout
         reason: String,
     },
+    /// Print the least-privilege changes (firewall, NSG, routes, DNS) that would make a report's failing and warning checks pass; reads only the report
+    Fix(FixArgs),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -101,6 +103,67 @@ pub struct ContextArgs {
         default_value = "/etc/environment.sso"
     )]
     pub env_file: std::path::PathBuf,
+}
+
+wire_enum! {
+    /// What `fix` writes.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum FixFormat {
+        Markdown = "markdown",
+        Az = "az",
+        Bicep = "bicep",
+        Terraform = "terraform",
+        ManagedNetwork = "managed-network",
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FixArgs {
+    /// A report written by check (--report FILE or -o json); - reads standard input
+    pub report: String,
+    /// az: Azure CLI script; bicep; terraform (azurerm); managed-network: az ml workspace outbound-rule commands; markdown: what to change and why, with the others in fenced blocks
+    #[arg(long, short = 'o', value_enum, default_value = "markdown")]
+    pub format: FixFormat,
+    /// The Azure Firewall policy to add rules to
+    #[arg(long, value_name = "NAME", value_parser = resource_name)]
+    pub firewall_policy: Option<String>,
+    /// The network security group of the compute's subnet
+    #[arg(long, value_name = "NAME", value_parser = resource_name)]
+    pub nsg: Option<String>,
+    /// The route table of the compute's subnet
+    #[arg(long, value_name = "NAME", value_parser = resource_name)]
+    pub route_table: Option<String>,
+    /// The resource group of the network resources
+    #[arg(long, value_name = "NAME", value_parser = resource_name)]
+    pub resource_group: Option<String>,
+    /// The workspace, for managed-network rules (default: the report's)
+    #[arg(long, value_name = "NAME", value_parser = resource_name)]
+    pub workspace: Option<String>,
+    /// The compute's virtual network
+    #[arg(long, value_name = "NAME", value_parser = resource_name)]
+    pub vnet: Option<String>,
+    /// The compute's subnet
+    #[arg(long, value_name = "NAME", value_parser = resource_name)]
+    pub subnet: Option<String>,
+}
+
+/// An Azure resource name as the names flags take them: letters, digits, '-', '_', '.', '('
+/// and ')', up to 90.
+pub fn is_resource_name(s: &str) -> bool {
+    (1..=90).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'(' | b')'))
+}
+
+/// A resource name for `fix`: what Azure allows in names, which no output format reads as
+/// syntax.
+fn resource_name(s: &str) -> Result<String, String> {
+    match is_resource_name(s) {
+        true => Ok(s.to_string()),
+        false => Err(format!(
+            "'{s}' is not an Azure resource name: letters, digits, '-', '_', '.', '(' and ')', up to 90"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Args)]

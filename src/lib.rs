@@ -116,6 +116,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Some(Command::Check(args)) => check::check(&args),
         Some(Command::List(args)) => list(&args),
         Some(Command::Explain { reason }) => explain(&reason),
+        Some(Command::Fix(args)) => fix::run(&args),
         Some(Command::Completions { shell }) => emit(completions(shell)).map(|()| EXIT_OK),
         Some(Command::Man) => emit(MANUAL).map(|()| EXIT_OK),
     };
@@ -147,7 +148,7 @@ fn completions(shell: Shell) -> &'static str {
 /// Write to stdout. A reader that stopped early (`| head`) is no error; anything else that
 /// loses output (a full disk, `> /dev/full`) is, so a script does not take a lost report for a
 /// pass.
-fn emit(text: &str) -> Result<(), Stop> {
+pub(crate) fn emit(text: &str) -> Result<(), Stop> {
     let mut out = std::io::stdout().lock();
     written(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
 }

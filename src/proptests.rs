@@ -6,7 +6,9 @@
 use proptest::prelude::*;
 
 use crate::catalog;
+use crate::cli::FixFormat;
 use crate::discover::{imds, tracking, vars, Variables};
+use crate::fix;
 use crate::probe::{http, proxy::Proxy, smb};
 use crate::report::redact::Redactor;
 use crate::report::text::{hidden, printable, xml};
@@ -101,8 +103,68 @@ const HEADS: &[&str] = &[
     "0\r\n",
 ];
 
+const REPORT: &[&str] = &[
+    "{\"schema_version\": 1, \"tool\": {\"name\": \"amlprobe\"}, ",
+    "\"context\": {\"cloud\": \"public\", \"region\": \"westeurope\", \"mode\": \"public-ip\"}, ",
+    "\"results\": [",
+    "{\"id\": \"tundra-udp-5831\", \"kind\": \"udp\", ",
+    "\"target\": {\"host\": \"westeurope.tundra.azureml.ms\", \"port\": 5831, \"transport\": \"udp\"}, ",
+    "\"service_tag\": \"AzureMachineLearning\", ",
+    "\"status\": \"fail\", \"reason\": \"udp_unreachable\"}",
+    "\"stands_for\": \"*.x.net\", \"stand_in\": true, ",
+    "\"remediation\": \"x\", ",
+    "]}",
+    ",",
+    "null",
+];
+
+/// A report with one warning that no rule fixes, its advice `text`.
+fn report_with_advice(text: &str) -> String {
+    serde_json::json!({
+        "schema_version": 1,
+        "tool": {"name": "amlprobe"},
+        "context": {"cloud": "public", "region": "westeurope", "mode": "no-public-ip"},
+        "results": [
+            {"id": "node-clock", "kind": "host", "target": {"host": "node", "port": null, "transport": "tcp"},
+             "status": "warn", "reason": "clock_skew", "remediation": text},
+            {"id": "tundra-udp-5831", "kind": "udp",
+             "target": {"host": "westeurope.tundra.azureml.ms", "port": 5831, "transport": "udp"},
+             "service_tag": "AzureMachineLearning", "status": "fail", "reason": "udp_unreachable",
+             "remediation": text}
+        ]
+    })
+    .to_string()
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn reports_read_or_say_one_line(text in near(REPORT)) {
+        match fix::read::parse(text.as_bytes()) {
+            Ok(report) => {
+                let fixes = fix::derive::derive(&report, fix::model::Names::default());
+                for format in FixFormat::ALL {
+                    prop_assert!(fix::render(&fixes, *format).len() < 64 * 1024 + 64 * text.len());
+                }
+            }
+            Err(e) => prop_assert!(!e.contains('\n') && e.len() < 400, "{e:?}"),
+        }
+    }
+
+    #[test]
+    fn report_text_never_starts_a_line_of_its_own(text in any::<String>(), tail in "[A-Za-z();$`']{0,12}") {
+        let advice = format!("{text}\nINJECTED{tail}\r\nINJECTED");
+        let report = fix::read::parse(report_with_advice(&advice).as_bytes()).unwrap();
+        let fixes = fix::derive::derive(&report, fix::model::Names::default());
+        for format in FixFormat::ALL {
+            let out = fix::render(&fixes, *format);
+            for line in out.lines() {
+                prop_assert!(!line.trim_start().starts_with("INJECTED"), "{format}: {line:?}");
+                prop_assert!(!line.chars().any(|c| hidden(c) && c != '\t'), "{format}: {line:?}");
+            }
+        }
+    }
 
     #[test]
     fn catalogs_load_or_say_one_line(text in near(CATALOG)) {

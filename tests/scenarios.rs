@@ -68,4 +68,6 @@ scenarios! {
     storage_firewall,
     clock_skew,
     sovereign_private_endpoint,
+    fix_forced_tunnel,
+    fix_usgov,
 }

@@ -2,5 +2,74 @@
 //! would make its failing and warning checks pass, for the team that owns the firewall, the
 //! NSG, the routes and DNS. It reads only the report and sends nothing.
 
+pub mod derive;
 pub mod model;
+pub mod read;
 pub mod render;
+
+use std::io::Read;
+
+use crate::cli::{FixArgs, FixFormat};
+use crate::{Stop, EXIT_FAILED, EXIT_OK};
+
+/// The report named on the command line, checked and turned into changes.
+pub fn fixes(args: &FixArgs) -> Result<model::Fixes, Stop> {
+    let bytes = match args.report.as_str() {
+        "-" => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .lock()
+                .take(read::REPORT_LIMIT + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| Stop::usage(format!("standard input: cannot read: {e}")))?;
+            if bytes.len() as u64 > read::REPORT_LIMIT {
+                return Err(Stop::usage(format!(
+                    "standard input: larger than {} MiB, more than any report",
+                    read::REPORT_LIMIT >> 20
+                )));
+            }
+            bytes
+        }
+        path => crate::input::read(std::path::Path::new(path), read::REPORT_LIMIT)
+            .map_err(|e| Stop::usage(format!("{path}: {e}")))?,
+    };
+    let what = match args.report.as_str() {
+        "-" => "standard input",
+        path => path,
+    };
+    let report = read::parse(&bytes).map_err(|e| Stop::usage(format!("{what}: {e}")))?;
+    let names = model::Names {
+        firewall_policy: args.firewall_policy.clone(),
+        nsg: args.nsg.clone(),
+        route_table: args.route_table.clone(),
+        resource_group: args.resource_group.clone(),
+        workspace: args.workspace.clone(),
+        vnet: args.vnet.clone(),
+        subnet: args.subnet.clone(),
+    };
+    Ok(derive::derive(&report, names))
+}
+
+/// `fix`: print the changes in the chosen format. Exit 0 when there is nothing to change, 1
+/// when changes or advice were printed.
+pub fn run(args: &FixArgs) -> Result<i32, Stop> {
+    let fixes = fixes(args)?;
+    let text = render(&fixes, args.format);
+    crate::emit(&text)?;
+    Ok(if fixes.nothing() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
+/// `fixes` in `format`.
+pub fn render(fixes: &model::Fixes, format: FixFormat) -> String {
+    match format {
+        FixFormat::Markdown => render::markdown::render(fixes),
+        FixFormat::Az => render::az::render(fixes),
+        FixFormat::Bicep => render::bicep::render(fixes),
+        FixFormat::Terraform => render::terraform::render(fixes),
+        FixFormat::ManagedNetwork => render::managed::render(fixes),
+    }
+}

@@ -10,6 +10,7 @@ mod bench;
 mod certs;
 mod dns;
 mod firewall;
+mod fix;
 mod node;
 mod probe;
 mod sandbox;
@@ -74,6 +75,9 @@ pub fn play(name: &str) {
     verify::saved_report(&report, &out);
     if sc.golden {
         verify::golden(name, &out.stdout);
+    }
+    if let Some(exit) = sc.fix_exit {
+        fix::golden(name, &out.report_file, exit);
     }
     verify::check_report(&report, &sc, &targets, &context);
 }

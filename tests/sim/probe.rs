@@ -11,7 +11,7 @@ use super::servers::fixture;
 use super::world::{Target, DEAD_DNS_ADDR, DNS_ADDR, DOWN_PROXY_ADDR, PROXY_ADDR, PROXY_PASSWORD};
 
 /// The binary under test; the benchmark points this at a release build.
-fn amlprobe() -> String {
+pub fn amlprobe() -> String {
     std::env::var("AMLPROBE_SIM_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_amlprobe").to_string())
 }
 

@@ -72,6 +72,10 @@ pub struct Scenario {
     /// tests/golden/scenario-NAME.json (`AMLPROBE_UPDATE_GOLDEN=1` rewrites it).
     #[serde(default)]
     pub golden: bool,
+    /// Run `fix` on the report in every format and compare each with
+    /// tests/golden/fix/NAME.FORMAT (`AMLPROBE_UPDATE_GOLDEN=1` rewrites them); `fix` must exit
+    /// with this code.
+    pub fix_exit: Option<i32>,
     #[serde(default)]
     pub fault: Vec<Fault>,
     pub expect: Expect,

@@ -1,0 +1,257 @@
+//! From a report's results to the changes that would make them pass. Each failing or warning
+//! result adds the narrowest rule its reason calls for, or advice in words where no rule
+//! fixes it; nothing here widens a rule beyond the flow the check made.
+
+use std::collections::BTreeMap;
+
+use super::model::{Advice, Change, Dest, Fixes, Names, Protocol, Rule, Web, Why};
+use super::read::{Report, Result};
+use crate::catalog;
+use crate::context::Mode;
+use crate::verdict::{Reason, Status};
+
+/// Tags wider than any one service: never a destination, whatever a report says.
+const TOO_WIDE: &[&str] = &["AzureCloud", "Internet", "VirtualNetwork"];
+
+/// The tags a forced tunnel must let out directly: the management traffic the documents route
+/// to next hop Internet.
+const MANAGEMENT: &[&str] = &["AzureMachineLearning", "BatchNodeManagement"];
+
+/// Every change and piece of advice for `report`.
+pub fn derive(report: &Report, names: Names) -> Fixes {
+    let mut rules: BTreeMap<Rule, (Vec<Why>, bool)> = BTreeMap::new();
+    let mut advice = Vec::new();
+    let forced_tunnel = suggests_forced_tunnel(report);
+    for r in &report.results {
+        if !matches!(r.status, Status::Fail | Status::Warn) {
+            continue;
+        }
+        let why = Why {
+            check: r.id.clone(),
+            reason: r.reason.code().into(),
+            doc: r.doc.clone(),
+        };
+        let found = for_result(report, r, forced_tunnel);
+        if found.rules.is_empty() || found.also_advise {
+            advice.push(Advice {
+                why: why.clone(),
+                text: found.advice.unwrap_or_else(|| r.remediation.clone()),
+            });
+        }
+        for rule in found.rules {
+            let (whys, confirm) = rules.entry(rule).or_insert((Vec::new(), true));
+            if !whys.contains(&why) {
+                whys.push(why.clone());
+            }
+            *confirm &= found.confirm;
+        }
+    }
+    Fixes {
+        cloud: report.cloud,
+        region: report.region.clone(),
+        mode: report.mode,
+        changes: rules
+            .into_iter()
+            .map(|(rule, (why, confirm))| Change { rule, why, confirm })
+            .collect(),
+        advice,
+        names: Names {
+            workspace: names.workspace.or_else(|| report.workspace_name.clone()),
+            ..names
+        },
+    }
+}
+
+/// What one result calls for.
+#[derive(Default)]
+struct Found {
+    rules: Vec<Rule>,
+    /// Only to make sure of: the check cannot be confirmed from the node.
+    confirm: bool,
+    /// Words instead of the result's own remediation, when no rule fixes it.
+    advice: Option<String>,
+    /// Advice beside the rules.
+    also_advise: bool,
+}
+
+fn for_result(report: &Report, r: &Result, forced_tunnel: bool) -> Found {
+    use Reason::*;
+    match r.reason {
+        TcpRefused | TcpTimeout | TcpUnreachable | UdpUnreachable | TlsHandshakeFailed
+        | TlsTimeout => {
+            let mut rules = allow(r);
+            if forced_tunnel && is_timeout(r.reason) && management(r) {
+                rules.extend(routes(report));
+            }
+            Found {
+                advice: rules.is_empty().then(|| no_rule_for(r)),
+                rules,
+                ..Found::default()
+            }
+        }
+        UdpNoReply | StandInUnresolvable => Found {
+            rules: allow(r),
+            confirm: true,
+            ..Found::default()
+        },
+        TlsIntercepted => Found {
+            rules: name(r)
+                .map(|fqdn| Rule::NoTlsInspection {
+                    fqdn,
+                    port: r.port.unwrap_or(443),
+                })
+                .into_iter()
+                .collect(),
+            ..Found::default()
+        },
+        ProxyDenied => Found {
+            rules: vec![Rule::ProxyConnect {
+                host: r.host.clone(),
+                port: r.port.unwrap_or(443),
+            }],
+            ..Found::default()
+        },
+        DnsPublicAddress | DnsResolverMismatch | DnsNoPrivatelink => {
+            let mut rules: Vec<Rule> = catalog::forward_zones(report.cloud)
+                .into_iter()
+                .map(|zone| Rule::Forward { zone })
+                .collect();
+            rules.extend(privatelink_zone(report, r).map(|zone| Rule::ZoneLink { zone }));
+            Found {
+                rules,
+                ..Found::default()
+            }
+        }
+        StorageFirewallDenied => match &report.storage_account {
+            Some(account) => Found {
+                rules: vec![Rule::StorageSubnet {
+                    account: account.clone(),
+                }],
+                ..Found::default()
+            },
+            None => Found::default(),
+        },
+        DnsNxdomain => Found {
+            advice: Some(format!(
+                "No rule: {} does not exist in DNS. Check the name (a typo, a deleted resource, or a private DNS zone linked to this VNet that lacks the record); no firewall change makes a missing name resolve.",
+                r.host
+            )),
+            ..Found::default()
+        },
+        // Everything else is fixed at the service, the node or the resolver, in words.
+        Ok | BlockedAsExpected | WsAuthRequired | DnsNoRecords | DnsTimeout | DnsServfail
+        | DnsRefused | DnsPrivateMismatch | TlsUntrusted | TlsNameMismatch | TlsExpired
+        | HttpStatus | HttpBadResponse | HttpTimeout | WsNotUpgraded | ProxyRefused
+        | SmbBadReply | UnexpectedlyReachable | MissingInput | HostNotUbuntu
+        | HostDockerBridge | HostRegionMismatch | NotObservable | NotApplicable | ClockSkew => {
+            Found::default()
+        }
+    }
+}
+
+fn is_timeout(reason: Reason) -> bool {
+    matches!(reason, Reason::TcpTimeout | Reason::TlsTimeout)
+}
+
+/// The flow's service tag, unless it is one no rule should name.
+fn tag(r: &Result) -> Option<&str> {
+    r.service_tag.as_deref().filter(|t| {
+        !TOO_WIDE
+            .iter()
+            .any(|w| t == w || t.starts_with(&format!("{w}.")))
+    })
+}
+
+fn management(r: &Result) -> bool {
+    tag(r).is_some_and(|t| {
+        MANAGEMENT
+            .iter()
+            .any(|m| t == *m || t.starts_with(&format!("{m}.")))
+    })
+}
+
+/// The name a rule for `r` names: the host itself, or the wildcard it only stood for.
+fn name(r: &Result) -> Option<String> {
+    match (&r.stands_for, r.stand_in) {
+        (Some(wildcard), true) => Some(wildcard.clone()),
+        _ if r.host.is_empty() => None,
+        _ => Some(r.host.clone()),
+    }
+}
+
+/// The rule that lets the checked flow through: HTTP and HTTPS to a name are application
+/// rules; everything else (UDP, other ports, SMB, Batch's "ANY 443") a network rule to the
+/// service tag, or to the name where there is none.
+fn allow(r: &Result) -> Vec<Rule> {
+    let Some(port) = r.port else {
+        return Vec::new();
+    };
+    let batch = tag(r).is_some_and(|t| t.starts_with("BatchNodeManagement"));
+    let web = match (r.udp, port, r.kind.as_str()) {
+        (false, 443, "smb" | "udp") | (false, 80, "smb" | "udp") => None,
+        (false, 443, _) if !batch => Some(Web::Https),
+        (false, 80, _) => Some(Web::Http),
+        _ => None,
+    };
+    match web {
+        Some(web) => name(r)
+            .map(|fqdn| Rule::Application { fqdn, web, port })
+            .into_iter()
+            .collect(),
+        None => {
+            let protocol = match (r.udp, batch) {
+                (true, _) => Protocol::Udp,
+                (false, true) => Protocol::Any,
+                (false, false) => Protocol::Tcp,
+            };
+            // A network rule cannot take a wildcard name: without a tag, only a real host.
+            let dest = match tag(r) {
+                Some(t) => Some(Dest::Tag(t.to_string())),
+                None if !r.stand_in && !r.host.is_empty() => Some(Dest::Fqdn(r.host.clone())),
+                None => None,
+            };
+            dest.map(|dest| Rule::Network {
+                protocol,
+                port,
+                dest,
+            })
+            .into_iter()
+            .collect()
+        }
+    }
+}
+
+/// The routes that let management traffic past a default route through a firewall.
+fn routes(report: &Report) -> Vec<Rule> {
+    let mut tags = vec!["AzureMachineLearning".to_string()];
+    if let Some(region) = &report.region {
+        tags.push(format!("BatchNodeManagement.{region}"));
+    }
+    tags.into_iter().map(|tag| Rule::Route { tag }).collect()
+}
+
+/// A node with a public address whose management traffic times out: the documents' forced
+/// tunnel, a default route (0.0.0.0/0) through a firewall that drops what Batch and Azure ML
+/// send back. With a public address the NSG Azure ML creates already allows that traffic.
+fn suggests_forced_tunnel(report: &Report) -> bool {
+    report.mode == Mode::PublicIp
+        && report
+            .results
+            .iter()
+            .any(|r| r.status == Status::Fail && is_timeout(r.reason) && management(r))
+}
+
+/// The privatelink zone of a private-endpoint name: the zone the catalog entry names, for the
+/// report's cloud.
+fn privatelink_zone(report: &Report, r: &Result) -> Option<String> {
+    let entries = catalog::load(&[]).ok()?;
+    let entry = entries.iter().find(|e| e.id == r.id)?;
+    entry.host_for(report.cloud)?.privatelink
+}
+
+fn no_rule_for(r: &Result) -> String {
+    format!(
+        "No rule can be derived for {}: it names neither a port nor a service tag and host a rule could hold. {}",
+        r.id, r.remediation
+    )
+}

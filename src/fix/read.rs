@@ -1,0 +1,345 @@
+//! Reading a report back: a file anyone could hand over, so every field `fix` uses is checked
+//! for the shape `check` gives it before it can reach a script. A report that fails is refused
+//! whole, with one line naming the field.
+
+use serde::Deserialize;
+
+pub use crate::cli::is_resource_name;
+use crate::context::{Cloud, Mode};
+use crate::verdict::{Reason, Status};
+
+/// The largest report read: 10,000 results take about 10 MB.
+pub const REPORT_LIMIT: u64 = 64 << 20;
+
+/// What `fix` needs of a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub cloud: Cloud,
+    pub region: Option<String>,
+    pub mode: Mode,
+    pub storage_account: Option<String>,
+    pub workspace_name: Option<String>,
+    pub results: Vec<Result>,
+}
+
+/// What `fix` needs of one result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Result {
+    pub id: String,
+    pub kind: String,
+    pub host: String,
+    pub port: Option<u16>,
+    pub udp: bool,
+    /// The wildcard the host stands for, and whether the host was only chosen to stand for it.
+    pub stands_for: Option<String>,
+    pub stand_in: bool,
+    pub service_tag: Option<String>,
+    pub status: Status,
+    pub reason: Reason,
+    pub remediation: String,
+    pub doc: String,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    schema_version: serde_json::Value,
+    tool: RawTool,
+    context: RawContext,
+    results: Vec<RawResult>,
+}
+
+#[derive(Deserialize)]
+struct RawTool {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RawContext {
+    cloud: Cloud,
+    region: Option<String>,
+    mode: Mode,
+    #[serde(default)]
+    storage_account: Option<String>,
+    #[serde(default)]
+    workspace_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawResult {
+    id: String,
+    kind: String,
+    target: RawTarget,
+    #[serde(default)]
+    stands_for: Option<String>,
+    #[serde(default)]
+    stand_in: bool,
+    #[serde(default)]
+    service_tag: Option<String>,
+    status: Status,
+    reason: String,
+    #[serde(default)]
+    remediation: String,
+    #[serde(default)]
+    doc: String,
+}
+
+#[derive(Deserialize)]
+struct RawTarget {
+    host: String,
+    port: Option<u16>,
+    transport: String,
+}
+
+/// The most text of a result's own words (its remediation) carried into an output.
+const TEXT_LIMIT: usize = 2000;
+
+/// The report in `bytes`, or why it is not one `check` wrote.
+pub fn parse(bytes: &[u8]) -> std::result::Result<Report, String> {
+    let raw: Raw =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a report amlprobe wrote: {e}"))?;
+    if raw.tool.name != "amlprobe" {
+        return Err("not a report amlprobe wrote: tool.name is not \"amlprobe\"".into());
+    }
+    if raw.schema_version != serde_json::json!(1) {
+        return Err(format!(
+            "schema_version {} is not one this amlprobe reads (1)",
+            raw.schema_version
+        ));
+    }
+    let region = match raw.context.region {
+        Some(r) => Some(
+            crate::context::parse_region(&r)
+                .map_err(|_| "context.region is not an Azure region name".to_string())?,
+        ),
+        None => None,
+    };
+    let storage_account = match raw.context.storage_account {
+        Some(a) if is_account(&a) => Some(a),
+        Some(_) => return Err("context.storage_account is not a storage account name".into()),
+        None => None,
+    };
+    let workspace_name = match raw.context.workspace_name {
+        Some(w) if is_resource_name(&w) => Some(w),
+        Some(_) => return Err("context.workspace_name is not a workspace name".into()),
+        None => None,
+    };
+    let results = raw
+        .results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| result(r).map_err(|e| format!("results[{i}].{e}")))
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(Report {
+        cloud: raw.context.cloud,
+        region,
+        mode: raw.context.mode,
+        storage_account,
+        workspace_name,
+        results,
+    })
+}
+
+fn result(r: RawResult) -> std::result::Result<Result, String> {
+    if !is_id(&r.id) {
+        return Err("id is not a check id (letters, digits, '-', '_', '.')".into());
+    }
+    let reason = Reason::from_code(&r.reason).ok_or("reason is not a reason code")?;
+    let kind = match r.kind.as_str() {
+        k if crate::catalog::Kind::ALL.iter().any(|x| x.as_str() == k) => r.kind,
+        _ => return Err("kind is not a check kind".into()),
+    };
+    let udp = match r.target.transport.as_str() {
+        "tcp" => false,
+        "udp" => true,
+        _ => return Err("target.transport is neither tcp nor udp".into()),
+    };
+    // Checks of the node itself have no host to reach.
+    let host = match kind.as_str() {
+        "host" => String::new(),
+        _ if is_host(&r.target.host, false) => r.target.host.to_ascii_lowercase(),
+        _ => return Err("target.host is not a host name".into()),
+    };
+    let stands_for = match r.stands_for {
+        Some(w) if is_host(&w, true) => Some(w.to_ascii_lowercase()),
+        Some(_) => return Err("stands_for is not a host name or wildcard".into()),
+        None => None,
+    };
+    let service_tag = match r.service_tag {
+        Some(t) if is_tag(&t) => Some(t),
+        Some(_) => return Err("service_tag is not a service tag".into()),
+        None => None,
+    };
+    Ok(Result {
+        id: r.id,
+        kind,
+        host,
+        port: r.target.port,
+        udp,
+        stands_for,
+        stand_in: r.stand_in,
+        service_tag,
+        status: r.status,
+        reason,
+        remediation: r.remediation.chars().take(TEXT_LIMIT).collect(),
+        doc: if is_doc(&r.doc) { r.doc } else { String::new() },
+    })
+}
+
+/// A check id as catalogs write them.
+fn is_id(s: &str) -> bool {
+    (1..=100).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// A DNS name of letters, digits, '-' and '_' (at least two labels), or with `wildcard`, also
+/// one whose first label is `*`.
+pub fn is_host(s: &str, wildcard: bool) -> bool {
+    let name = s.strip_suffix('.').unwrap_or(s);
+    let name = match name.strip_prefix("*.") {
+        Some(rest) if wildcard => rest,
+        _ => name,
+    };
+    (1..=253).contains(&name.len())
+        && name.contains('.')
+        && name.split('.').all(|l| {
+            (1..=63).contains(&l.len())
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        })
+}
+
+/// A service tag: `AzureMachineLearning`, `Storage.westeurope`.
+pub fn is_tag(s: &str) -> bool {
+    (1..=80).contains(&s.len())
+        && s.as_bytes()[0].is_ascii_alphabetic()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+}
+
+/// A storage account name: 3 to 24 lowercase letters and digits.
+pub fn is_account(s: &str) -> bool {
+    (3..=24).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// A document link: https, and nothing a shell, a string or a comment would read as syntax.
+fn is_doc(s: &str) -> bool {
+    s.len() <= 300
+        && s.starts_with("https://")
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'/' | b'.' | b'-' | b'_' | b'#' | b'?' | b'=' | b':' | b'%' | b'&' | b'~'
+                )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(results: &str) -> String {
+        format!(
+            r#"{{"schema_version": 1, "tool": {{"name": "amlprobe", "version": "0.1.0"}},
+            "context": {{"cloud": "public", "region": "westeurope", "mode": "no-public-ip",
+            "storage_account": "amlstore1", "workspace_name": "ws-one"}},
+            "results": [{results}]}}"#
+        )
+    }
+
+    const UDP: &str = r#"{"id": "tundra-udp-5831", "kind": "udp", "required": true,
+        "target": {"host": "westeurope.tundra.azureml.ms", "port": 5831, "transport": "udp"},
+        "service_tag": "AzureMachineLearning", "status": "fail", "reason": "udp_unreachable",
+        "remediation": "allow it", "doc": "https://learn.microsoft.com/x"}"#;
+
+    #[test]
+    fn a_report_check_writes_reads() {
+        let r = parse(report(UDP).as_bytes()).unwrap();
+        assert_eq!(r.cloud, Cloud::Public);
+        assert_eq!(r.region.as_deref(), Some("westeurope"));
+        assert_eq!(r.results.len(), 1);
+        let u = &r.results[0];
+        assert!(u.udp);
+        assert_eq!(u.port, Some(5831));
+        assert_eq!(u.reason, Reason::UdpUnreachable);
+        assert_eq!(u.service_tag.as_deref(), Some("AzureMachineLearning"));
+    }
+
+    #[test]
+    fn foreign_and_hostile_files_are_refused_with_the_field() {
+        let cases = [
+            ("{}".to_string(), "not a report amlprobe wrote"),
+            ("[1,2]".to_string(), "not a report amlprobe wrote"),
+            (
+                report(UDP).replace("\"amlprobe\", \"version\"", "\"other\", \"version\""),
+                "tool.name",
+            ),
+            (
+                report(UDP).replace("\"schema_version\": 1", "\"schema_version\": 2"),
+                "schema_version 2",
+            ),
+            (
+                report(UDP).replace("westeurope.tundra", "a;reboot.tundra"),
+                "results[0].target.host",
+            ),
+            (
+                report(UDP).replace("AzureMachineLearning", "Azure ML"),
+                "results[0].service_tag",
+            ),
+            (
+                report(UDP).replace("udp_unreachable", "nope"),
+                "results[0].reason",
+            ),
+            (
+                report(UDP).replace("\"transport\": \"udp\"", "\"transport\": \"sctp\""),
+                "results[0].target.transport",
+            ),
+            (
+                report(UDP).replace("\"region\": \"westeurope\"", "\"region\": \"west europe\""),
+                "context.region",
+            ),
+            (
+                report(UDP).replace("amlstore1", "AML$(x)"),
+                "context.storage_account",
+            ),
+            (
+                report(UDP)[..100].to_string(),
+                "not a report amlprobe wrote",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = parse(text.as_bytes()).unwrap_err();
+            assert!(e.contains(want), "{e:?} lacks {want:?}");
+            assert!(!e.contains('\n'), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_document_link_with_syntax_in_it_is_dropped() {
+        let text = report(UDP).replace("https://learn.microsoft.com/x", "https://x/'$(reboot)'");
+        assert_eq!(parse(text.as_bytes()).unwrap().results[0].doc, "");
+    }
+
+    #[test]
+    fn names_are_checked_for_their_shape() {
+        assert!(is_host("a.example", false));
+        assert!(!is_host("*.example.com", false));
+        assert!(is_host("*.example.com", true));
+        assert!(!is_host("example", false));
+        assert!(!is_host("a..b", false));
+        assert!(!is_host("-a.b", false));
+        assert!(!is_host(&format!("{}.b", "a".repeat(64)), false));
+        assert!(is_tag("BatchNodeManagement.westeurope"));
+        assert!(!is_tag("*"));
+        assert!(!is_tag("0.0.0.0/0"));
+        assert!(is_account("amlstore1"));
+        assert!(!is_account("AmlStore"));
+        assert!(is_resource_name("rg-ml_1.(a)"));
+        assert!(!is_resource_name("rg ml"));
+        assert!(!is_resource_name("rg'"));
+    }
+}

@@ -1,0 +1,119 @@
+//! `fix` on the report a scenario's run wrote: every format against its golden file, and each
+//! checked the way its own tool would read it.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::probe::amlprobe;
+
+/// The formats and the extension of their golden files.
+const FORMATS: &[(&str, &str)] = &[
+    ("markdown", "md"),
+    ("az", "az.sh"),
+    ("bicep", "bicep"),
+    ("terraform", "tf"),
+    ("managed-network", "managed.sh"),
+];
+
+/// `fix` in every format on `report`: the exit code, the golden text, and the output's own
+/// syntax (bash for scripts, a real HCL parser for Terraform); and never a rule wider than the
+/// failure.
+pub fn golden(name: &str, report: &Path, exit: i32) {
+    for (format, ext) in FORMATS {
+        let out = Command::new(amlprobe())
+            .args(["fix", "--format", format])
+            .arg(report)
+            .output()
+            .expect("run amlprobe fix");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let context = format!(
+            "fix --format {format} on scenario {name}\nstderr: {}\n{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(exit), "exit code of {context}");
+        assert!(out.stderr.is_empty(), "{context}");
+        no_wider_than_the_failure(&text, &context);
+        match *format {
+            "az" | "managed-network" => parses("bash", &["-n"], &text, &context),
+            "terraform" => terraform_parses(&text, &context),
+            _ => {}
+        }
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/fix")
+            .join(format!("{name}.{ext}"));
+        if std::env::var_os("AMLPROBE_UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &text).expect("write the golden file");
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            text == want,
+            "{} differs; rerun with AMLPROBE_UPDATE_GOLDEN=1 and review the diff\n{context}",
+            path.display()
+        );
+    }
+}
+
+/// No destination of everything, no whole address space, no tag of all of Azure.
+pub fn no_wider_than_the_failure(text: &str, context: &str) {
+    for banned in ["0.0.0.0/0", "AzureCloud", "Allow_All", "allow all"] {
+        assert!(!text.contains(banned), "{banned} in {context}");
+    }
+    for line in text.lines() {
+        let lower = line.to_ascii_lowercase();
+        if lower.contains("destination") || lower.contains("address") {
+            for star in ["'*'", "\"*\"", "[*]", "= *"] {
+                assert!(
+                    !line.contains(star),
+                    "a '*' destination in {line:?}\n{context}"
+                );
+            }
+        }
+    }
+}
+
+fn parses(program: &str, args: &[&str], text: &str, context: &str) {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?} rejects it: {}\n{context}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// python-hcl2 reads the file as Terraform would; CI installs it, elsewhere its absence is said.
+fn terraform_parses(text: &str, context: &str) {
+    let have = Command::new("python3")
+        .args(["-c", "import hcl2"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs python-hcl2 (pip install python-hcl2)"
+        );
+        let line = "SKIPPED Terraform parse: python3 with python-hcl2 is missing (pip install python-hcl2); CI=1 fails instead";
+        let _ = writeln!(std::io::stderr().lock(), "!!! {line} !!!");
+        return;
+    }
+    parses(
+        "python3",
+        &["-c", "import hcl2, sys; hcl2.loads(sys.stdin.read())"],
+        text,
+        context,
+    );
+}
