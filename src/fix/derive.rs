@@ -255,3 +255,171 @@ fn no_rule_for(r: &Result) -> String {
         r.id, r.remediation
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Kind;
+    use crate::context::Cloud;
+
+    /// A failing result for a built-in entry, its templates as written.
+    fn failing(e: &catalog::Entry) -> Result {
+        let stands_for = e.stands_for.as_ref().map(|t| t.to_string());
+        let reason = match (e.kind, e.transport == catalog::Transport::Udp) {
+            (Kind::Dns, _) => Reason::DnsPublicAddress,
+            (Kind::Host, _) => Reason::NotObservable,
+            (_, true) => Reason::UdpUnreachable,
+            (_, false) => Reason::TcpTimeout,
+        };
+        Result {
+            id: e.id.clone(),
+            kind: e.kind.as_str().into(),
+            host: e.host.to_string(),
+            port: e.port,
+            udp: e.transport == catalog::Transport::Udp,
+            stand_in: stands_for.is_some() && !e.host.names_the_nodes_own(),
+            stands_for,
+            service_tag: e.service_tag.clone(),
+            status: Status::Fail,
+            reason,
+            remediation: String::new(),
+            doc: String::new(),
+        }
+    }
+
+    /// The README's table: each built-in entry, the rule a failure of it gets, and where to.
+    fn table() -> String {
+        let mut rows = vec![
+            "| entry | rule when it fails | destination |".to_string(),
+            "|---|---|---|".to_string(),
+        ];
+        for e in catalog::load(&[]).unwrap() {
+            let report = Report {
+                cloud: Cloud::Public,
+                region: Some("{region}".into()),
+                mode: Mode::NoPublicIp,
+                storage_account: None,
+                workspace_name: None,
+                results: vec![failing(&e)],
+            };
+            let fixes = derive(&report, Names::default());
+            let (rule, dest) = match fixes.changes.first().map(|c| &c.rule) {
+                Some(Rule::Application { fqdn, web, port }) => (
+                    format!(
+                        "firewall application rule, {} {port}",
+                        web.azure().to_uppercase()
+                    ),
+                    fqdn.clone(),
+                ),
+                Some(Rule::Network {
+                    protocol,
+                    port,
+                    dest,
+                }) => {
+                    let nsg = match dest {
+                        Dest::Tag(_) => " and NSG outbound rule",
+                        Dest::Fqdn(_) => " (DNS proxy on)",
+                    };
+                    (
+                        format!("firewall network rule{nsg}, {} {port}", protocol.azure()),
+                        dest.text().to_string(),
+                    )
+                }
+                Some(Rule::Forward { .. }) => (
+                    "DNS: forwarders to 168.63.129.16, and the zone's VNet link".to_string(),
+                    fixes
+                        .changes
+                        .iter()
+                        .find_map(|c| match &c.rule {
+                            Rule::ZoneLink { zone } => Some(zone.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or_else(|| "the cloud's Azure ML zones".into()),
+                ),
+                _ => (
+                    "none: checked on the node, advice only".to_string(),
+                    "".to_string(),
+                ),
+            };
+            let dest = match dest.is_empty() {
+                true => String::new(),
+                false => format!("`{dest}`"),
+            };
+            rows.push(format!("| `{}` | {rule} | {dest} |", e.id));
+        }
+        rows.join("\n") + "\n"
+    }
+
+    #[test]
+    fn the_readme_shows_the_rule_of_every_entry() {
+        let readme = include_str!("../../README.md");
+        let table = table();
+        assert!(
+            readme.contains(&table),
+            "README.md lacks this table (paste it in):\n{table}"
+        );
+    }
+
+    #[test]
+    fn a_forced_tunnel_adds_routes_only_for_a_public_node_whose_management_times_out() {
+        let entries = catalog::load(&[]).unwrap();
+        let batch = entries.iter().find(|e| e.id == "batch-443").unwrap();
+        let mut r = failing(batch);
+        r.service_tag = Some("BatchNodeManagement.westeurope".into());
+        let mut report = Report {
+            cloud: Cloud::Public,
+            region: Some("westeurope".into()),
+            mode: Mode::PublicIp,
+            storage_account: None,
+            workspace_name: None,
+            results: vec![r.clone()],
+        };
+        let routes = |report: &Report| {
+            derive(report, Names::default())
+                .changes
+                .iter()
+                .filter(|c| matches!(c.rule, Rule::Route { .. }))
+                .count()
+        };
+        assert_eq!(routes(&report), 2);
+        report.mode = Mode::NoPublicIp;
+        assert_eq!(routes(&report), 0);
+        report.mode = Mode::PublicIp;
+        report.results[0].reason = Reason::TcpRefused;
+        assert_eq!(routes(&report), 0);
+    }
+
+    #[test]
+    fn no_tag_wider_than_a_service_is_ever_a_destination() {
+        let entries = catalog::load(&[]).unwrap();
+        let tundra = entries.iter().find(|e| e.id == "tundra-udp-5831").unwrap();
+        let mut r = failing(tundra);
+        r.host = "westeurope.tundra.azureml.ms".into();
+        for wide in [
+            "AzureCloud",
+            "AzureCloud.westeurope",
+            "Internet",
+            "VirtualNetwork",
+        ] {
+            r.service_tag = Some(wide.into());
+            let report = Report {
+                cloud: Cloud::Public,
+                region: Some("westeurope".into()),
+                mode: Mode::NoPublicIp,
+                storage_account: None,
+                workspace_name: None,
+                results: vec![r.clone()],
+            };
+            let fixes = derive(&report, Names::default());
+            assert_eq!(
+                fixes.changes[0].rule,
+                Rule::Network {
+                    protocol: Protocol::Udp,
+                    port: 5831,
+                    dest: Dest::Fqdn("westeurope.tundra.azureml.ms".into())
+                },
+                "{wide}"
+            );
+        }
+    }
+}
