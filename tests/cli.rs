@@ -745,3 +745,76 @@ fn empty_selections_unused_proxies_and_port_zero() {
     );
     assert_usage_error(&["--dns-server", "10.0.0.53:0"], &["port 0"]);
 }
+
+/// A report as `check` writes it, trimmed to what `fix` reads.
+fn report_json(status: &str, reason: &str) -> String {
+    serde_json::json!({
+        "schema_version": 1,
+        "tool": {"name": "amlprobe", "version": "0.1.0"},
+        "context": {"cloud": "public", "region": "westeurope", "mode": "no-public-ip"},
+        "results": [{
+            "id": "tundra-udp-5831", "kind": "udp", "required": true,
+            "target": {"host": "westeurope.tundra.azureml.ms", "port": 5831, "transport": "udp"},
+            "service_tag": "AzureMachineLearning", "status": status, "reason": reason,
+            "remediation": "", "doc": ""
+        }]
+    })
+    .to_string()
+}
+
+#[test]
+fn fix_reads_a_report_and_refuses_anything_else() {
+    let dir = std::env::temp_dir().join(format!("amlprobe-fix-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let failing = dir.join("failing.json");
+    std::fs::write(&failing, report_json("fail", "udp_unreachable")).unwrap();
+    let passing = dir.join("passing.json");
+    std::fs::write(&passing, report_json("pass", "ok")).unwrap();
+    let foreign = dir.join("foreign.json");
+    std::fs::write(&foreign, r#"{"schema_version": 1, "tool": {"name": "other"}}"#).unwrap();
+    let truncated = dir.join("truncated.json");
+    std::fs::write(&truncated, &report_json("fail", "udp_unreachable")[..120]).unwrap();
+
+    let out = amlprobe(&["fix", "--format", "az", failing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let script = text(&out.stdout);
+    assert!(script.contains("--ip-protocols UDP --destination-addresses 'AzureMachineLearning'"), "{script}");
+
+    let out = amlprobe(&["fix", passing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Nothing to change"), "{}", text(&out.stdout));
+
+    // `-` reads standard input.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amlprobe"))
+        .args(["fix", "-o", "terraform", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(report_json("fail", "udp_unreachable").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("AzureMachineLearning"));
+
+    for (file, needle) in [
+        (foreign.to_str().unwrap(), "not a report amlprobe wrote"),
+        (truncated.to_str().unwrap(), "not a report amlprobe wrote"),
+        ("/dev/zero", "not a regular file"),
+        ("/nonexistent/report.json", "no such file"),
+    ] {
+        assert_usage_error(&["fix", file], &[needle]);
+    }
+    assert_usage_error(
+        &["fix", "--nsg", "nsg; reboot", failing.to_str().unwrap()],
+        &["not an Azure resource name"],
+    );
+    assert_usage_error(&["fix", "--format", "yaml", failing.to_str().unwrap()], &["yaml"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

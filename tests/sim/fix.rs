@@ -34,8 +34,14 @@ pub fn golden(name: &str, report: &Path, exit: i32) {
         assert_eq!(out.status.code(), Some(exit), "exit code of {context}");
         assert!(out.stderr.is_empty(), "{context}");
         no_wider_than_the_failure(&text, &context);
+        if exit == 0 && *format == "markdown" {
+            assert!(text.contains("Nothing to change"), "{context}");
+        }
         match *format {
-            "az" | "managed-network" => parses("bash", &["-n"], &text, &context),
+            "az" | "managed-network" => {
+                parses("bash", &["-n"], &text, &context);
+                known_az_commands(&text, &context);
+            }
             "terraform" => terraform_parses(&text, &context),
             _ => {}
         }
@@ -70,6 +76,36 @@ pub fn no_wider_than_the_failure(text: &str, context: &str) {
                 );
             }
         }
+    }
+}
+
+/// The command groups a script may use: what changes firewalls, NSGs, routes, DNS links,
+/// subnets, storage rules and managed outbound rules, and nothing else.
+const AZ_GROUPS: &[&str] = &[
+    "az network firewall policy rule-collection-group ",
+    "az network nsg rule create ",
+    "az network route-table route create ",
+    "az network private-dns link vnet create ",
+    "az network vnet subnet update ",
+    "az storage account network-rule add ",
+    "az ml workspace outbound-rule set ",
+];
+
+/// Every command of a script (its lines joined where they continue) is `az` in a known group,
+/// or a variable set to a quoted value.
+fn known_az_commands(text: &str, context: &str) {
+    let joined = text.replace("\\\n", " ");
+    for line in joined.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line == "set -euo pipefail" {
+            continue;
+        }
+        let assignment = line
+            .split_once("='")
+            .is_some_and(|(k, _)| k.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'));
+        assert!(
+            assignment || AZ_GROUPS.iter().any(|g| line.starts_with(g)),
+            "not a known az command: {line:?}\n{context}"
+        );
     }
 }
 
