@@ -1,8 +1,923 @@
-//! `fix --format bicep`.
+//! `fix --format bicep`: a Bicep file, deployed into a resource group, that adds the missing
+//! rules to a firewall policy, an NSG, a route table and private DNS zones that already exist.
+//! It refers to them as `existing` resources by name and creates none of them, so a what-if
+//! shows only additions. Names not given are `REPLACE-` placeholders in the parameters'
+//! defaults, which no Azure resource can be called, so nothing runs against the wrong one.
 
-use crate::fix::model::Fixes;
+use std::fmt::Write as _;
 
+use super::terraform::plan::{closing_lines, comment, context_line, ident, Item, Plan, NSG_FIRST};
+use crate::fix::model::{Dest, Fixes, Protocol, Why, PLACEHOLDER_PREFIX};
+
+/// The API version of the Microsoft.Network types used (firewall policies, NSGs, route
+/// tables, virtual networks).
+const NETWORK_API: &str = "2024-05-01";
+/// The API version of the private DNS zone types.
+const PRIVATE_DNS_API: &str = "2024-06-01";
+
+/// The rule collection group's default priority, and the collections' inside it: as in the
+/// Terraform format.
+const GROUP_PRIORITY: u32 = 300;
+const NETWORK_PRIORITY: u32 = 100;
+const NO_TLS_PRIORITY: u32 = 150;
+const APPLICATION_PRIORITY: u32 = 200;
+
+/// The Bicep text for a set of fixes: the changes to make as resources, and everything else
+/// (a storage account's rules among them) as comments. With nothing to make, only comments.
 pub fn render(fixes: &Fixes) -> String {
-    let _ = fixes;
-    String::new()
+    let plan = Plan::new(fixes);
+    let mut w = Writer::default();
+    w.comment("amlprobe fix: the rules that make the report's checks pass, as Bicep.");
+    w.comment(&context_line(fixes));
+    if fixes.to_make().next().is_none() {
+        w.comment("Nothing to change: no rule is missing from the firewall, NSG, routes or DNS.");
+    } else if !plan.declares() {
+        w.comment("Nothing to declare in Azure: the changes below are made outside it.");
+    } else {
+        header(&mut w, fixes);
+        params(&mut w, fixes, &plan);
+        firewall(&mut w, &plan);
+        nsg(&mut w, &plan);
+        routes(&mut w, &plan);
+        links(&mut w, &plan);
+        storage(&mut w, fixes, &plan);
+    }
+    for text in closing_lines(fixes, &plan) {
+        match text.is_empty() {
+            true => w.blank(),
+            false => w.comment(&text),
+        }
+    }
+    w.out
+}
+
+fn header(w: &mut Writer, fixes: &Fixes) {
+    w.comment("");
+    w.comment(
+        "Deploy into the resource group that holds the firewall policy, NSG, route table and",
+    );
+    w.comment("private DNS zones below:");
+    w.comment(&format!(
+        "  az deployment group create --resource-group {} --template-file fix.bicep",
+        fixes.names.resource_group()
+    ));
+    w.comment("It adds rules to resources that exist and creates none of them. Values starting");
+    w.comment("REPLACE- are placeholders: set those parameters (--parameters NAME=VALUE) first.");
+    w.comment(
+        "Where the resources are in different resource groups, deploy once into each, keeping",
+    );
+    w.comment("the part for that group.");
+    w.blank();
+    w.line("targetScope = 'resourceGroup'");
+}
+
+fn params(w: &mut Writer, fixes: &Fixes, plan: &Plan) {
+    let names = &fixes.names;
+    if plan.firewall() {
+        w.param(
+            "firewallPolicyName",
+            "The firewall policy that gets the rule collection group.",
+            "string",
+            &quote(&names.firewall_policy()),
+        );
+        w.param(
+            "ruleCollectionGroupName",
+            "A rule collection group of the policy's that does not exist yet.",
+            "string",
+            &quote("amlprobe-fix"),
+        );
+        w.param(
+            "ruleCollectionGroupPriority",
+            "Its priority (100-65000): lower numbers are matched first.",
+            "int",
+            &GROUP_PRIORITY.to_string(),
+        );
+        let placeholder = match &names.subnet {
+            Some(subnet) => format!("{PLACEHOLDER_PREFIX}address-range-of-{subnet}"),
+            None => format!("{PLACEHOLDER_PREFIX}subnet-address-range"),
+        };
+        w.param(
+            "sourceAddresses",
+            "The address ranges of the compute subnet, as the firewall sees them.",
+            "array",
+            &format!("[\n  {}\n]", quote(&placeholder)),
+        );
+    }
+    if !plan.nsg.is_empty() {
+        w.param(
+            "nsgName",
+            "The network security group of the compute subnet.",
+            "string",
+            &quote(&names.nsg()),
+        );
+    }
+    if !plan.routes.is_empty() {
+        w.param(
+            "routeTableName",
+            "The route table of the compute subnet.",
+            "string",
+            &quote(&names.route_table()),
+        );
+    }
+    if !plan.links.is_empty() {
+        w.param(
+            "vnetName",
+            "The virtual network of the compute subnet.",
+            "string",
+            &quote(&names.vnet()),
+        );
+        w.param(
+            "vnetResourceGroupName",
+            "The virtual network's resource group.",
+            "string",
+            &quote(&names.resource_group()),
+        );
+    }
+}
+
+fn firewall(w: &mut Writer, plan: &Plan) {
+    if !plan.firewall() {
+        return;
+    }
+    w.blank();
+    w.open(&format!(
+        "resource firewallPolicy 'Microsoft.Network/firewallPolicies@{NETWORK_API}' existing = {{"
+    ));
+    w.line("name: firewallPolicyName");
+    w.close("}");
+    w.blank();
+    w.comment(
+        "One rule collection group for all the rules below. Network rules are matched before",
+    );
+    w.comment("application rules.");
+    w.open(&format!(
+        "resource ruleCollectionGroup 'Microsoft.Network/firewallPolicies/ruleCollectionGroups@{NETWORK_API}' = {{"
+    ));
+    w.line("parent: firewallPolicy");
+    w.line("name: ruleCollectionGroupName");
+    w.open("properties: {");
+    w.line("priority: ruleCollectionGroupPriority");
+    w.open("ruleCollections: [");
+    if !plan.net.is_empty() {
+        w.collection("amlprobe-network", NETWORK_PRIORITY);
+        for item in &plan.net {
+            network_rule(w, item);
+        }
+        w.close("]");
+        w.close("}");
+    }
+    if !plan.tls.is_empty() {
+        w.comment("Names TLS inspection must leave alone. Inspection is a Premium policy's: on a");
+        w.comment("Premium policy these rules keep it off, as long as no group matched earlier (a");
+        w.comment("lower priority number) inspects them. Another appliance than Azure Firewall:");
+        w.comment("add these names to its TLS inspection bypass list.");
+        w.collection("amlprobe-no-tls-inspection", NO_TLS_PRIORITY);
+        for item in &plan.tls {
+            application_rule(w, item, "Https", item.what.port, item.what.fqdn, true);
+        }
+        w.close("]");
+        w.close("}");
+    }
+    if !plan.app.is_empty() {
+        w.collection("amlprobe-application", APPLICATION_PRIORITY);
+        for item in &plan.app {
+            let app = &item.what;
+            application_rule(w, item, app.web.azure(), app.port, app.fqdn, false);
+        }
+        w.close("]");
+        w.close("}");
+    }
+    w.close("]");
+    w.close("}");
+    w.close("}");
+}
+
+fn network_rule(w: &mut Writer, item: &Item<super::terraform::plan::Net>) {
+    let net = &item.what;
+    w.whys(item.why);
+    let (key, value) = match net.dest {
+        Dest::Tag(tag) => ("destinationAddresses", tag),
+        Dest::Fqdn(name) => {
+            w.comment(
+                "A name in a network rule needs the policy's DNS proxy on (firewallPolicies:",
+            );
+            w.comment(
+                "properties.dnsSettings.enableProxy: true), or the firewall cannot resolve it.",
+            );
+            ("destinationFqdns", name)
+        }
+    };
+    w.open("{");
+    w.line("ruleType: 'NetworkRule'");
+    w.kv("name", &quote(&item.name));
+    w.list("ipProtocols", &[net.protocol.azure()]);
+    w.line("sourceAddresses: sourceAddresses");
+    w.list(key, &[value]);
+    w.list("destinationPorts", &[&net.port.to_string()]);
+    w.close("}");
+}
+
+fn application_rule<T>(
+    w: &mut Writer,
+    item: &Item<T>,
+    web: &str,
+    port: u16,
+    fqdn: &str,
+    no_tls: bool,
+) {
+    w.whys(item.why);
+    w.open("{");
+    w.line("ruleType: 'ApplicationRule'");
+    w.kv("name", &quote(&item.name));
+    w.open("protocols: [");
+    w.open("{");
+    w.kv("protocolType", &quote(web));
+    w.kv("port", &port.to_string());
+    w.close("}");
+    w.close("]");
+    w.line("sourceAddresses: sourceAddresses");
+    w.list("targetFqdns", &[fqdn]);
+    if no_tls {
+        w.line("terminateTLS: false");
+    }
+    w.close("}");
+}
+
+/// The NSG's spelling of a protocol (the firewall's is [`Protocol::azure`]).
+fn nsg_protocol(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Tcp => "Tcp",
+        Protocol::Udp => "Udp",
+        Protocol::Any => "*",
+    }
+}
+
+/// A Bicep identifier from a name: letters, digits and underscores, after a kind prefix.
+fn symbol(kind: &str, name: &str) -> String {
+    format!("{kind}_{}", name.replace('-', "_"))
+}
+
+fn nsg(w: &mut Writer, plan: &Plan) {
+    if !plan.nsg.is_empty() {
+        w.blank();
+        w.open(&format!(
+            "resource nsg 'Microsoft.Network/networkSecurityGroups@{NETWORK_API}' existing = {{"
+        ));
+        w.line("name: nsgName");
+        w.close("}");
+        w.blank();
+        w.comment(&format!(
+            "Outbound rules from the VNet, priorities from {NSG_FIRST} up: before a catch-all deny."
+        ));
+        w.comment("Each waits for the one before, as an NSG takes one change at a time.");
+    }
+    let mut previous: Option<String> = None;
+    for item in &plan.nsg {
+        let rule = &item.what;
+        let name = symbol("nsgRule", &item.name);
+        w.blank();
+        w.whys(item.why);
+        w.open(&format!(
+            "resource {name} 'Microsoft.Network/networkSecurityGroups/securityRules@{NETWORK_API}' = {{"
+        ));
+        w.line("parent: nsg");
+        w.kv("name", &quote(&item.name));
+        w.open("properties: {");
+        w.kv("priority", &rule.priority.to_string());
+        w.line("direction: 'Outbound'");
+        w.line("access: 'Allow'");
+        w.kv("protocol", &quote(nsg_protocol(rule.protocol)));
+        w.line("sourceAddressPrefix: 'VirtualNetwork'");
+        w.line("sourcePortRange: '*'");
+        w.kv("destinationAddressPrefix", &quote(rule.tag));
+        w.kv("destinationPortRange", &quote(&rule.port.to_string()));
+        w.close("}");
+        w.depends_on(previous.as_deref());
+        w.close("}");
+        previous = Some(name);
+    }
+    let mut by_name = plan.by_name().peekable();
+    if by_name.peek().is_some() {
+        w.blank();
+    }
+    for (item, name) in by_name {
+        w.comment(&format!("No NSG rule for {name} port {}:", item.what.port));
+        w.comment(
+            "an NSG cannot filter by name, only by address or service tag. Where the NSG denies",
+        );
+        w.comment("outbound traffic, allow that port to the name's addresses by hand.");
+    }
+}
+
+fn routes(w: &mut Writer, plan: &Plan) {
+    if plan.routes.is_empty() {
+        return;
+    }
+    w.blank();
+    w.open(&format!(
+        "resource routeTable 'Microsoft.Network/routeTables@{NETWORK_API}' existing = {{"
+    ));
+    w.line("name: routeTableName");
+    w.close("}");
+    w.blank();
+    w.comment("These service tags go straight out, past the default route through the firewall.");
+    let mut previous: Option<String> = None;
+    for item in &plan.routes {
+        let name = symbol("route", &item.name);
+        w.blank();
+        w.whys(item.why);
+        w.open(&format!(
+            "resource {name} 'Microsoft.Network/routeTables/routes@{NETWORK_API}' = {{"
+        ));
+        w.line("parent: routeTable");
+        w.kv("name", &quote(&item.name));
+        w.open("properties: {");
+        w.kv("addressPrefix", &quote(item.what));
+        w.line("nextHopType: 'Internet'");
+        w.close("}");
+        w.depends_on(previous.as_deref());
+        w.close("}");
+        previous = Some(name);
+    }
+}
+
+fn links(w: &mut Writer, plan: &Plan) {
+    if plan.links.is_empty() {
+        return;
+    }
+    w.blank();
+    w.open(&format!(
+        "resource vnet 'Microsoft.Network/virtualNetworks@{NETWORK_API}' existing = {{"
+    ));
+    w.line("name: vnetName");
+    w.line("scope: resourceGroup(vnetResourceGroupName)");
+    w.close("}");
+    for item in &plan.links {
+        let zone = symbol("zone", &ident(item.what));
+        w.blank();
+        w.open(&format!(
+            "resource {zone} 'Microsoft.Network/privateDnsZones@{PRIVATE_DNS_API}' existing = {{"
+        ));
+        w.kv("name", &quote(item.what));
+        w.close("}");
+        w.blank();
+        w.whys(item.why);
+        w.open(&format!(
+            "resource {} 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@{PRIVATE_DNS_API}' = {{",
+            symbol("link", &item.name)
+        ));
+        w.line(&format!("parent: {zone}"));
+        w.kv("name", &quote(&item.name));
+        w.line("location: 'global'");
+        w.open("properties: {");
+        w.line("registrationEnabled: false");
+        w.open("virtualNetwork: {");
+        w.line("id: vnet.id");
+        w.close("}");
+        w.close("}");
+        w.close("}");
+    }
+}
+
+/// The storage accounts' network rules, as comments: in a template they are the account's
+/// `networkAcls`, which a deployment writes whole, so declaring them here would take the
+/// account's every other setting with them. The Azure CLI adds the one rule and keeps the
+/// others.
+fn storage(w: &mut Writer, fixes: &Fixes, plan: &Plan) {
+    let names = &fixes.names;
+    for item in &plan.storage {
+        let account = item.what;
+        w.blank();
+        w.whys(item.why);
+        for text in [
+            &format!("The storage account {account} must let the compute subnet in through its own"),
+            "firewall, and the subnet needs the Microsoft.Storage service endpoint (added to the",
+            "endpoints it has). Or reach the account through a private endpoint instead, with its",
+            "privatelink zones linked to the VNet.",
+            "Not declared: the rule belongs to the account's properties.networkAcls, which a",
+            "deployment writes whole, with the rest of the account. Where the account is declared",
+            "in a template, add the subnet to networkAcls.virtualNetworkRules there. Otherwise the",
+            "Azure CLI adds the one rule and keeps the others:",
+            &format!(
+                "  az storage account network-rule add --resource-group {} --account-name {account} --vnet-name {} --subnet {}",
+                names.resource_group(),
+                names.vnet(),
+                names.subnet()
+            ),
+        ] {
+            w.comment(text);
+        }
+    }
+}
+
+/// Bicep text at two spaces a level, every comment kept to one line.
+#[derive(Default)]
+struct Writer {
+    out: String,
+    depth: usize,
+}
+
+impl Writer {
+    fn line(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{:width$}{text}", "", width = self.depth * 2);
+    }
+
+    fn blank(&mut self) {
+        self.out.push('\n');
+    }
+
+    fn comment(&mut self, text: &str) {
+        match text.is_empty() {
+            true => self.line("//"),
+            false => self.line(&format!("// {}", comment(text))),
+        }
+    }
+
+    fn whys(&mut self, why: &[Why]) {
+        for why in why {
+            self.comment(&why.line());
+        }
+    }
+
+    /// A line that opens a brace or bracket; what follows is one level deeper.
+    fn open(&mut self, text: &str) {
+        self.line(text);
+        self.depth += 1;
+    }
+
+    fn close(&mut self, text: &str) {
+        self.depth -= 1;
+        self.line(text);
+    }
+
+    fn kv(&mut self, key: &str, value: &str) {
+        self.line(&format!("{key}: {value}"));
+    }
+
+    /// An array of strings, one a line (valid in every Bicep version).
+    fn list(&mut self, key: &str, values: &[&str]) {
+        self.open(&format!("{key}: ["));
+        for value in values {
+            self.line(&quote(value));
+        }
+        self.close("]");
+    }
+
+    /// A parameter with its description and default (a default of several lines is indented
+    /// by its own lines).
+    fn param(&mut self, name: &str, description: &str, kind: &str, default: &str) {
+        self.blank();
+        self.line(&format!("@description({})", quote(description)));
+        self.line(&format!("param {name} {kind} = {default}"));
+    }
+
+    fn collection(&mut self, name: &str, priority: u32) {
+        self.open("{");
+        self.line("ruleCollectionType: 'FirewallPolicyFilterRuleCollection'");
+        self.kv("name", &quote(name));
+        self.kv("priority", &priority.to_string());
+        self.open("action: {");
+        self.line("type: 'Allow'");
+        self.close("}");
+        self.open("rules: [");
+    }
+
+    fn depends_on(&mut self, previous: Option<&str>) {
+        if let Some(previous) = previous {
+            self.open("dependsOn: [");
+            self.line(previous);
+            self.close("]");
+        }
+    }
+}
+
+/// A Bicep string literal: single quotes and backslashes escaped, `${` escaped so no value
+/// starts an interpolation, line breaks and other control characters as escapes.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::super::terraform::plan::sample::{empty, hostile, named, HOSTILE};
+    use super::*;
+    use crate::fix::model::sample::every_rule;
+    use crate::fix::model::{Change, Rule};
+
+    /// The string literals of a Bicep file, unescaped, once every literal is found well formed
+    /// (closed on its line, known escapes only, no interpolation: this format writes none) and
+    /// every brace, bracket and parenthesis outside strings and comments closes in order.
+    fn scan(text: &str) -> Result<Vec<String>, String> {
+        let chars: Vec<char> = text.chars().collect();
+        let at = |i: usize| chars.get(i).copied();
+        let mut stack = Vec::new();
+        let mut strings = Vec::new();
+        let mut i = 0;
+        while let Some(c) = at(i) {
+            match c {
+                '/' if at(i + 1) == Some('/') => {
+                    while at(i).is_some_and(|c| c != '\n') {
+                        i += 1;
+                    }
+                }
+                '/' if at(i + 1) == Some('*') => {
+                    i += 2;
+                    while !(at(i) == Some('*') && at(i + 1) == Some('/')) {
+                        at(i).ok_or("a comment left open")?;
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                '\'' => {
+                    if at(i + 1) == Some('\'') && at(i + 2) == Some('\'') {
+                        return Err("a multi-line string".into());
+                    }
+                    let mut s = String::new();
+                    i += 1;
+                    loop {
+                        match at(i).ok_or("a string left open")? {
+                            '\'' => break,
+                            '\n' | '\r' => return Err(format!("a line break in '{s}")),
+                            '$' if at(i + 1) == Some('{') => {
+                                return Err(format!("an interpolation in '{s}"))
+                            }
+                            '\\' => {
+                                i += 1;
+                                match at(i).ok_or("an escape at the end")? {
+                                    '\\' => s.push('\\'),
+                                    '\'' => s.push('\''),
+                                    'n' => s.push('\n'),
+                                    'r' => s.push('\r'),
+                                    't' => s.push('\t'),
+                                    '$' => s.push('$'),
+                                    'u' if at(i + 1) == Some('{') => {
+                                        i += 2;
+                                        let mut hex = String::new();
+                                        while let Some(h) = at(i).filter(|h| h.is_ascii_hexdigit())
+                                        {
+                                            hex.push(h);
+                                            i += 1;
+                                        }
+                                        let code = u32::from_str_radix(&hex, 16)
+                                            .ok()
+                                            .and_then(char::from_u32)
+                                            .filter(|_| at(i) == Some('}') && hex.len() <= 6)
+                                            .ok_or(format!("a bad \\u{{{hex}"))?;
+                                        s.push(code);
+                                    }
+                                    other => return Err(format!("an unknown escape \\{other}")),
+                                }
+                            }
+                            c => s.push(c),
+                        }
+                        i += 1;
+                    }
+                    strings.push(s);
+                }
+                '{' | '[' | '(' => stack.push(c),
+                '}' | ']' | ')' => {
+                    let open = stack.pop().ok_or(format!("{c} closes nothing"))?;
+                    if !matches!((open, c), ('{', '}') | ('[', ']') | ('(', ')')) {
+                        return Err(format!("{open} closed by {c}"));
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        match stack.is_empty() {
+            true => Ok(strings),
+            false => Err(format!("{stack:?} left open")),
+        }
+    }
+
+    /// The lines that are code, not comments or blank.
+    fn code(text: &str) -> impl Iterator<Item = &str> {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+    }
+
+    /// What every output must keep to: well formed, nothing broad as a destination, Internet
+    /// only as a next hop, valid and unique symbols.
+    fn assert_safe(text: &str) -> Vec<String> {
+        let strings = scan(text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+        assert!(!text.contains("0.0.0.0/0"), "{text}");
+        assert!(!text.contains("AzureCloud"), "{text}");
+        assert!(!text.contains('\r'));
+        let mut symbols = HashSet::new();
+        for line in code(text) {
+            if line.contains("Internet") {
+                assert_eq!(line, "nextHopType: 'Internet'");
+            }
+            // An array item alone on its line is an address, a name or a port: never `*`.
+            assert_ne!(line, "'*'", "{text}");
+            assert!(!line.starts_with("destinationAddressPrefix: '*'"));
+            for keyword in ["resource ", "param "] {
+                if let Some(rest) = line.strip_prefix(keyword) {
+                    let symbol = rest.split(' ').next().unwrap();
+                    assert!(
+                        symbol.starts_with(|c: char| c.is_ascii_alphabetic())
+                            && symbol
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                        "symbol {symbol}"
+                    );
+                    assert!(symbols.insert(symbol.to_string()), "{symbol} twice");
+                }
+            }
+        }
+        strings
+    }
+
+    #[test]
+    fn the_scanner_finds_what_is_broken() {
+        assert_eq!(scan("x = 'a\\'b' // '{").unwrap(), ["a'b"]);
+        assert_eq!(scan("x = '\\u{1F642}\\$'").unwrap(), ["\u{1F642}$"]);
+        for bad in [
+            "x = {",
+            "x = [ }",
+            "x = 'a",
+            "x = 'a\nb'",
+            "x = 'a\\qb'",
+            "x = 'a${b}'",
+            "x = '''a'''",
+            "/* open",
+        ] {
+            assert!(scan(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quote_escapes_every_hostile_character() {
+        assert_eq!(quote(HOSTILE), r#"'a"b\${x}%{y}\'\\\n\r'"#);
+        assert_eq!(scan(&quote(HOSTILE)).unwrap(), [HOSTILE]);
+        assert_eq!(quote("a\u{1}b\tc"), r"'a\u{1}b\tc'");
+        assert_eq!(quote("$x ${"), r"'$x \${'");
+        for text in ["\u{2028}", "\\${", "'''", "a\u{7f}z"] {
+            assert_eq!(scan(&quote(text)).unwrap(), [text]);
+        }
+    }
+
+    #[test]
+    fn every_rule_is_well_formed() {
+        let text = render(&every_rule());
+        assert_safe(&text);
+        assert!(text.contains("\ntargetScope = 'resourceGroup'\n"));
+        for param in [
+            "param firewallPolicyName string = 'REPLACE-firewall-policy'",
+            "param ruleCollectionGroupPriority int = 300",
+            "param sourceAddresses array = [\n  'REPLACE-subnet-address-range'\n]",
+            "param nsgName string = 'REPLACE-nsg'",
+            "param routeTableName string = 'REPLACE-route-table'",
+            "param vnetName string = 'REPLACE-vnet'",
+            "param vnetResourceGroupName string = 'REPLACE-resource-group'",
+        ] {
+            assert!(text.contains(param), "{param}");
+        }
+        for existing in [
+            "resource firewallPolicy 'Microsoft.Network/firewallPolicies@2024-05-01' existing = {",
+            "resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' existing = {",
+            "resource routeTable 'Microsoft.Network/routeTables@2024-05-01' existing = {",
+            "resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' existing = {",
+            "resource zone_privatelink_api_azureml_ms 'Microsoft.Network/privateDnsZones@2024-06-01' existing = {",
+        ] {
+            assert!(text.contains(existing), "{existing}");
+        }
+    }
+
+    #[test]
+    fn every_rule_has_the_expected_blocks() {
+        let text = render(&every_rule());
+        let udp = "          // tundra-udp-5831 (udp_unreachable), https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet
+          {
+            ruleType: 'NetworkRule'
+            name: 'tundra-udp-5831'
+            ipProtocols: [
+              'UDP'
+            ]
+            sourceAddresses: sourceAddresses
+            destinationAddresses: [
+              'AzureMachineLearning'
+            ]
+            destinationPorts: [
+              '5831'
+            ]
+          }
+";
+        assert!(text.contains(udp), "{text}");
+        let nsg = "resource nsgRule_amlprobe_tundra_udp_5831 'Microsoft.Network/networkSecurityGroups/securityRules@2024-05-01' = {
+  parent: nsg
+  name: 'amlprobe-tundra-udp-5831'
+  properties: {
+    priority: 3000
+    direction: 'Outbound'
+    access: 'Allow'
+    protocol: 'Udp'
+    sourceAddressPrefix: 'VirtualNetwork'
+    sourcePortRange: '*'
+    destinationAddressPrefix: 'AzureMachineLearning'
+    destinationPortRange: '5831'
+  }
+}
+";
+        assert!(text.contains(nsg), "{text}");
+        // The second NSG rule waits for the first, and takes both protocols.
+        assert!(text.contains("    priority: 3010\n"));
+        assert!(text.contains("    protocol: '*'\n"));
+        assert!(text.contains("  dependsOn: [\n    nsgRule_amlprobe_tundra_udp_5831\n  ]\n"));
+        let route = "  properties: {
+    addressPrefix: 'BatchNodeManagement.westeurope'
+    nextHopType: 'Internet'
+  }
+";
+        assert!(text.contains(route), "{text}");
+        let link = "  parent: zone_privatelink_api_azureml_ms
+  name: 'amlprobe-pe-workspace-api'
+  location: 'global'
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: {
+      id: vnet.id
+    }
+  }
+";
+        assert!(text.contains(link), "{text}");
+        let tls = "            targetFqdns: [
+              'westeurope.api.azureml.ms'
+            ]
+            terminateTLS: false
+";
+        assert!(text.contains(tls), "{text}");
+        assert_eq!(text.matches("terminateTLS").count(), 1);
+        for priority in ["priority: 100\n", "priority: 150\n", "priority: 200\n"] {
+            assert_eq!(text.matches(priority).count(), 1, "{priority}");
+        }
+        assert_eq!(text.matches("resource ruleCollectionGroup ").count(), 1);
+        assert!(text.contains("              '*.pythonhosted.org'\n"));
+        assert!(text.contains("protocolType: 'Http'\n                port: 80\n"));
+        // A name, not a tag: a network rule that needs the DNS proxy, and no NSG rule.
+        assert!(text.contains(
+            "destinationFqdns: [\n              'ci-one.westeurope.instances.azureml.ms'"
+        ));
+        assert!(text.contains("dnsSettings.enableProxy: true"));
+        assert!(text.contains("an NSG cannot filter by name"));
+        assert_eq!(text.matches("securityRules@").count(), 2);
+        // Comments only: the storage account's rules, DNS forwarding, the proxy, advice.
+        assert!(text.contains("az storage account network-rule add"));
+        assert!(text.contains("Microsoft.Storage service endpoint"));
+        assert!(text.contains("private endpoint"));
+        assert!(!text.contains("Microsoft.Storage/storageAccounts"));
+        assert!(text.contains("//   forward api.azureml.ms to 168.63.129.16"));
+        assert!(text.contains("//   CONNECT westeurope.api.azureml.ms:443"));
+        assert!(text.contains("//     Fix the node's clock."));
+        let confirm = text
+            .find("// Make sure these exist")
+            .expect("confirm block");
+        assert!(text[confirm..].contains("Https 443 to *.data.mcr.microsoft.com"));
+        assert_eq!(text.matches("*.data.mcr.microsoft.com").count(), 1);
+    }
+
+    #[test]
+    fn real_names_replace_the_placeholders() {
+        let text = render(&named());
+        assert_safe(&text);
+        for param in [
+            "param firewallPolicyName string = 'fw-policy-hub'",
+            "param nsgName string = 'nsg-aml'",
+            "param routeTableName string = 'rt-aml'",
+            "param vnetName string = 'vnet-hub'",
+            "param vnetResourceGroupName string = 'rg-network'",
+            "param sourceAddresses array = [\n  'REPLACE-address-range-of-snet-compute'\n]",
+        ] {
+            assert!(text.contains(param), "{param}");
+        }
+        assert!(text.contains("--resource-group rg-network --template-file"));
+        assert!(text.contains("--vnet-name vnet-hub --subnet snet-compute"));
+        assert_eq!(
+            text.matches("REPLACE-").count(),
+            2,
+            "the range and the header's word for placeholders: {text}"
+        );
+    }
+
+    #[test]
+    fn hostile_values_stay_in_their_strings() {
+        let text = render(&hostile());
+        let strings = assert_safe(&text);
+        assert!(
+            text.contains(&format!(
+                "param firewallPolicyName string = {}",
+                quote(HOSTILE)
+            )),
+            "{text}"
+        );
+        assert!(
+            strings.iter().filter(|s| *s == HOSTILE).count() >= 2,
+            "{strings:?}"
+        );
+        // The hostile text is in a comment or a string, whole: its line break never ends a
+        // comment early.
+        for line in text.lines().filter(|l| l.contains("%{y}")) {
+            assert!(
+                line.trim_start().starts_with("//") || line.contains(&quote(HOSTILE)),
+                "{line}"
+            );
+            assert!(
+                line.contains("'\\"),
+                "the text after the quote stays on its line: {line}"
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_to_change_is_a_comment() {
+        let text = render(&empty());
+        assert!(text.contains("Nothing to change"), "{text}");
+        assert_eq!(code(&text).count(), 0, "{text}");
+        assert_safe(&text);
+    }
+
+    #[test]
+    fn rules_only_to_confirm_declare_nothing() {
+        let mut fixes = every_rule();
+        fixes.changes.retain(|c| c.confirm);
+        fixes.advice.clear();
+        let text = render(&fixes);
+        assert_eq!(code(&text).count(), 0, "{text}");
+        assert!(text.contains("Make sure these exist"));
+    }
+
+    #[test]
+    fn only_what_the_rules_use_is_declared() {
+        let mut fixes = named();
+        fixes
+            .changes
+            .retain(|c| matches!(c.rule, Rule::ZoneLink { .. }));
+        let text = render(&fixes);
+        assert_safe(&text);
+        let params: Vec<&str> = code(&text).filter(|l| l.starts_with("param ")).collect();
+        assert_eq!(
+            params,
+            [
+                "param vnetName string = 'vnet-hub'",
+                "param vnetResourceGroupName string = 'rg-network'"
+            ]
+        );
+        assert!(!text.contains("firewallPolicies"));
+        assert!(!text.contains("networkSecurityGroups"));
+    }
+
+    #[test]
+    fn broad_destinations_are_left_out() {
+        let mut fixes = every_rule();
+        for tag in ["AzureCloud", "Internet", "*", "0.0.0.0/0"] {
+            fixes.changes.push(Change {
+                rule: Rule::Network {
+                    protocol: Protocol::Tcp,
+                    port: 443,
+                    dest: Dest::Tag(tag.into()),
+                },
+                why: Vec::new(),
+                confirm: false,
+            });
+            fixes.changes.push(Change {
+                rule: Rule::Route { tag: tag.into() },
+                why: Vec::new(),
+                confirm: false,
+            });
+        }
+        let text = render(&fixes);
+        assert!(text.contains("Left out"), "{text}");
+        scan(&text).unwrap();
+        for line in code(&text) {
+            for broad in ["AzureCloud", "'*'", "0.0.0.0/0"] {
+                assert!(
+                    !line.contains(broad) || line.ends_with(": '*'") && !line.contains("Address"),
+                    "{line}"
+                );
+            }
+            assert!(!line.contains("Internet") || line == "nextHopType: 'Internet'");
+        }
+    }
 }

@@ -1,8 +1,1201 @@
-//! `fix --format terraform`.
+//! `fix --format terraform`: a root module of its own for the azurerm provider (4.x) that adds
+//! the missing rules to a firewall policy, an NSG, a route table and private DNS zones that
+//! already exist. It finds them by name through data sources and creates none of them, so a
+//! plan shows only additions. Names not given are `REPLACE-` placeholders in the variables'
+//! defaults, which no Azure resource can be called, so nothing runs against the wrong one.
 
-use crate::fix::model::Fixes;
+pub(super) mod plan;
 
+use std::fmt::Write as _;
+
+use self::plan::{closing_lines, comment, context_line, Item, Plan, NSG_FIRST};
+use crate::context::Cloud;
+use crate::fix::model::{Dest, Fixes, Protocol, Why, PLACEHOLDER_PREFIX};
+
+/// The rule collection group's default priority: after the groups a platform team usually
+/// keeps for its own rules (100–200), before catch-all groups.
+const GROUP_PRIORITY: u32 = 300;
+/// Collection priorities inside the group: network rules, the names TLS inspection must
+/// leave alone (before the other application rules), then application rules.
+const NETWORK_PRIORITY: u32 = 100;
+const NO_TLS_PRIORITY: u32 = 150;
+const APPLICATION_PRIORITY: u32 = 200;
+
+/// The Terraform text for a set of fixes: the changes to make as resources (or, for a storage
+/// account's rules, as a commented block), and everything else as comments. With nothing to
+/// make, only comments, which Terraform reads as an empty module.
 pub fn render(fixes: &Fixes) -> String {
-    let _ = fixes;
-    String::new()
+    let plan = Plan::new(fixes);
+    let mut out = String::new();
+    line(
+        &mut out,
+        0,
+        "amlprobe fix: the rules that make the report's checks pass, as Terraform (azurerm).",
+    );
+    line(&mut out, 0, &context_line(fixes));
+    if fixes.to_make().next().is_none() {
+        line(
+            &mut out,
+            0,
+            "Nothing to change: no rule is missing from the firewall, NSG, routes or DNS.",
+        );
+    } else if !plan.declares() {
+        line(
+            &mut out,
+            0,
+            "Nothing to declare in Azure: the changes below are made outside it.",
+        );
+    } else {
+        header(&mut out, fixes);
+        variables(&mut out, fixes, &plan);
+        firewall(&mut out, &plan);
+        nsg(&mut out, &plan);
+        routes(&mut out, &plan);
+        links(&mut out, &plan);
+        storage(&mut out, fixes, &plan);
+    }
+    for text in closing_lines(fixes, &plan) {
+        match text.is_empty() {
+            true => out.push('\n'),
+            false => line(&mut out, 0, &text),
+        }
+    }
+    out
+}
+
+fn header(out: &mut String, fixes: &Fixes) {
+    for text in [
+        "",
+        "A root module of its own: in an empty directory, terraform init, then terraform plan,",
+        "and apply what the plan shows. It adds rules to resources that exist and creates none",
+        "of them. Values starting REPLACE- are placeholders: set those variables (-var, or a",
+        "terraform.tfvars file) before planning.",
+    ] {
+        match text.is_empty() {
+            true => out.push_str("#\n"),
+            false => line(out, 0, text),
+        }
+    }
+    out.push_str(
+        "\nterraform {\n  required_providers {\n    azurerm = {\n      source  = \"hashicorp/azurerm\"\n      version = \"~> 4.0\"\n    }\n  }\n}\n\nprovider \"azurerm\" {\n  features {}\n",
+    );
+    match fixes.cloud {
+        Cloud::Public => {}
+        Cloud::Usgov => out.push_str("  environment = \"usgovernment\"\n"),
+        Cloud::China => out.push_str("  environment = \"china\"\n"),
+    }
+    out.push_str("}\n");
+}
+
+/// A variable with a default: a string, a number or a list, already written as HCL.
+struct Var<'a> {
+    name: &'a str,
+    description: &'a str,
+    kind: &'a str,
+    default: String,
+}
+
+fn variables(out: &mut String, fixes: &Fixes, plan: &Plan) {
+    let names = &fixes.names;
+    let mut vars = vec![Var {
+        name: "resource_group_name",
+        description:
+            "The resource group of the resources below, unless its own variable names another.",
+        kind: "string",
+        default: quote(&names.resource_group()),
+    }];
+    let elsewhere = |name, description| Var {
+        name,
+        description,
+        kind: "string",
+        default: "null".into(),
+    };
+    if plan.firewall() {
+        vars.extend([
+            Var {
+                name: "firewall_policy_name",
+                description: "The firewall policy that gets the rule collection group.",
+                kind: "string",
+                default: quote(&names.firewall_policy()),
+            },
+            elsewhere(
+                "firewall_policy_resource_group_name",
+                "The firewall policy's resource group, where it is not resource_group_name.",
+            ),
+            Var {
+                name: "rule_collection_group_name",
+                description: "A rule collection group of the policy's that does not exist yet.",
+                kind: "string",
+                default: quote("amlprobe-fix"),
+            },
+            Var {
+                name: "rule_collection_group_priority",
+                description: "Its priority (100-65000): lower numbers are matched first.",
+                kind: "number",
+                default: GROUP_PRIORITY.to_string(),
+            },
+            Var {
+                name: "source_addresses",
+                description: "The address ranges of the compute subnet, as the firewall sees them.",
+                kind: "list(string)",
+                default: list(&[&source_placeholder(fixes)]),
+            },
+        ]);
+    }
+    if !plan.nsg.is_empty() {
+        vars.extend([
+            Var {
+                name: "nsg_name",
+                description: "The network security group of the compute subnet.",
+                kind: "string",
+                default: quote(&names.nsg()),
+            },
+            elsewhere(
+                "nsg_resource_group_name",
+                "The NSG's resource group, where it is not resource_group_name.",
+            ),
+        ]);
+    }
+    if !plan.routes.is_empty() {
+        vars.extend([
+            Var {
+                name: "route_table_name",
+                description: "The route table of the compute subnet.",
+                kind: "string",
+                default: quote(&names.route_table()),
+            },
+            elsewhere(
+                "route_table_resource_group_name",
+                "The route table's resource group, where it is not resource_group_name.",
+            ),
+        ]);
+    }
+    if !plan.links.is_empty() || !plan.storage.is_empty() {
+        vars.extend([
+            Var {
+                name: "vnet_name",
+                description: "The virtual network of the compute subnet.",
+                kind: "string",
+                default: quote(&names.vnet()),
+            },
+            elsewhere(
+                "vnet_resource_group_name",
+                "The virtual network's resource group, where it is not resource_group_name.",
+            ),
+        ]);
+    }
+    if !plan.links.is_empty() {
+        vars.push(elsewhere(
+            "private_dns_zone_resource_group_name",
+            "The private DNS zones' resource group, where it is not resource_group_name.",
+        ));
+    }
+    if !plan.storage.is_empty() {
+        vars.extend([
+            Var {
+                name: "subnet_name",
+                description: "The compute subnet.",
+                kind: "string",
+                default: quote(&names.subnet()),
+            },
+            elsewhere(
+                "storage_account_resource_group_name",
+                "The storage accounts' resource group, where it is not resource_group_name.",
+            ),
+        ]);
+    }
+    for var in vars {
+        let _ = writeln!(out, "\nvariable \"{}\" {{", var.name);
+        attrs(
+            out,
+            1,
+            &[
+                ("description", quote(var.description)),
+                ("type", var.kind.to_string()),
+                ("default", var.default),
+            ],
+        );
+        out.push_str("}\n");
+    }
+}
+
+/// The placeholder for the subnet's address range, naming the subnet where it is known.
+fn source_placeholder(fixes: &Fixes) -> String {
+    match &fixes.names.subnet {
+        Some(subnet) => format!("{PLACEHOLDER_PREFIX}address-range-of-{subnet}"),
+        None => format!("{PLACEHOLDER_PREFIX}subnet-address-range"),
+    }
+}
+
+/// A data source found by name in its resource group variable (or the common one).
+fn data(out: &mut String, kind: &str, label: &str, name: String, group_var: &str) {
+    let _ = writeln!(out, "\ndata \"{kind}\" \"{label}\" {{");
+    attrs(
+        out,
+        1,
+        &[
+            ("name", name),
+            (
+                "resource_group_name",
+                format!("coalesce(var.{group_var}, var.resource_group_name)"),
+            ),
+        ],
+    );
+    out.push_str("}\n");
+}
+
+fn firewall(out: &mut String, plan: &Plan) {
+    if !plan.firewall() {
+        return;
+    }
+    data(
+        out,
+        "azurerm_firewall_policy",
+        "this",
+        "var.firewall_policy_name".into(),
+        "firewall_policy_resource_group_name",
+    );
+    out.push('\n');
+    line(
+        out,
+        0,
+        "One rule collection group for all the rules below. Network rules are matched before",
+    );
+    line(out, 0, "application rules.");
+    out.push_str("resource \"azurerm_firewall_policy_rule_collection_group\" \"amlprobe\" {\n");
+    attrs(
+        out,
+        1,
+        &[
+            ("name", "var.rule_collection_group_name".into()),
+            (
+                "firewall_policy_id",
+                "data.azurerm_firewall_policy.this.id".into(),
+            ),
+            ("priority", "var.rule_collection_group_priority".into()),
+        ],
+    );
+    if !plan.net.is_empty() {
+        collection(out, "network", "amlprobe-network", NETWORK_PRIORITY, &[]);
+        for item in &plan.net {
+            network_rule(out, item);
+        }
+        out.push_str("  }\n");
+    }
+    if !plan.tls.is_empty() {
+        collection(
+            out,
+            "application",
+            "amlprobe-no-tls-inspection",
+            NO_TLS_PRIORITY,
+            &[
+                "Names TLS inspection must leave alone. Inspection is a Premium policy's: on a",
+                "Premium policy these rules keep it off, as long as no group matched earlier (a",
+                "lower priority number) inspects them. Another appliance than Azure Firewall:",
+                "add these names to its TLS inspection bypass list.",
+            ],
+        );
+        for item in &plan.tls {
+            application_rule(out, item, "Https", item.what.port, item.what.fqdn, true);
+        }
+        out.push_str("  }\n");
+    }
+    if !plan.app.is_empty() {
+        collection(
+            out,
+            "application",
+            "amlprobe-application",
+            APPLICATION_PRIORITY,
+            &[],
+        );
+        for item in &plan.app {
+            let app = &item.what;
+            application_rule(out, item, app.web.azure(), app.port, app.fqdn, false);
+        }
+        out.push_str("  }\n");
+    }
+    out.push_str("}\n");
+}
+
+fn collection(out: &mut String, kind: &str, name: &str, priority: u32, notes: &[&str]) {
+    out.push('\n');
+    for note in notes {
+        line(out, 1, note);
+    }
+    let _ = writeln!(out, "  {kind}_rule_collection {{");
+    attrs(
+        out,
+        2,
+        &[
+            ("name", quote(name)),
+            ("priority", priority.to_string()),
+            ("action", quote("Allow")),
+        ],
+    );
+}
+
+fn why_lines(out: &mut String, indent: usize, why: &[Why]) {
+    for why in why {
+        line(out, indent, &why.line());
+    }
+}
+
+fn network_rule(out: &mut String, item: &Item<plan::Net>) {
+    let net = &item.what;
+    out.push('\n');
+    why_lines(out, 2, item.why);
+    let dest = match net.dest {
+        Dest::Tag(tag) => ("destination_addresses", list(&[tag])),
+        Dest::Fqdn(name) => {
+            line(
+                out,
+                2,
+                "A name in a network rule needs the policy's DNS proxy on (azurerm_firewall_policy:",
+            );
+            line(
+                out,
+                2,
+                "dns { proxy_enabled = true }), or the firewall cannot resolve it.",
+            );
+            ("destination_fqdns", list(&[name]))
+        }
+    };
+    out.push_str("    rule {\n");
+    attrs(
+        out,
+        3,
+        &[
+            ("name", quote(&item.name)),
+            ("protocols", list(&[net.protocol.azure()])),
+            ("source_addresses", "var.source_addresses".into()),
+            dest,
+            ("destination_ports", list(&[&net.port.to_string()])),
+        ],
+    );
+    out.push_str("    }\n");
+}
+
+fn application_rule<T>(
+    out: &mut String,
+    item: &Item<T>,
+    web: &str,
+    port: u16,
+    fqdn: &str,
+    no_tls: bool,
+) {
+    out.push('\n');
+    why_lines(out, 2, item.why);
+    out.push_str("    rule {\n");
+    attrs(out, 3, &[("name", quote(&item.name))]);
+    out.push_str("      protocols {\n");
+    attrs(out, 4, &[("type", quote(web)), ("port", port.to_string())]);
+    out.push_str("      }\n");
+    let mut rest = vec![
+        ("source_addresses", "var.source_addresses".to_string()),
+        ("destination_fqdns", list(&[fqdn])),
+    ];
+    if no_tls {
+        rest.push(("terminate_tls", "false".into()));
+    }
+    attrs(out, 3, &rest);
+    out.push_str("    }\n");
+}
+
+/// The NSG's spelling of a protocol (the firewall's is [`Protocol::azure`]).
+fn nsg_protocol(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Tcp => "Tcp",
+        Protocol::Udp => "Udp",
+        Protocol::Any => "*",
+    }
+}
+
+fn nsg(out: &mut String, plan: &Plan) {
+    if !plan.nsg.is_empty() {
+        data(
+            out,
+            "azurerm_network_security_group",
+            "this",
+            "var.nsg_name".into(),
+            "nsg_resource_group_name",
+        );
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "# Outbound rules from the VNet, priorities from {NSG_FIRST} up: before a catch-all deny."
+        );
+    }
+    for item in &plan.nsg {
+        let rule = &item.what;
+        out.push('\n');
+        why_lines(out, 0, item.why);
+        let _ = writeln!(
+            out,
+            "resource \"azurerm_network_security_rule\" \"{}\" {{",
+            label(&item.name)
+        );
+        attrs(
+            out,
+            1,
+            &[
+                ("name", quote(&item.name)),
+                (
+                    "resource_group_name",
+                    "data.azurerm_network_security_group.this.resource_group_name".into(),
+                ),
+                (
+                    "network_security_group_name",
+                    "data.azurerm_network_security_group.this.name".into(),
+                ),
+                ("priority", rule.priority.to_string()),
+                ("direction", quote("Outbound")),
+                ("access", quote("Allow")),
+                ("protocol", quote(nsg_protocol(rule.protocol))),
+                ("source_address_prefix", quote("VirtualNetwork")),
+                ("source_port_range", quote("*")),
+                ("destination_address_prefix", quote(rule.tag)),
+                ("destination_port_range", quote(&rule.port.to_string())),
+            ],
+        );
+        out.push_str("}\n");
+    }
+    let mut by_name = plan.by_name().peekable();
+    if by_name.peek().is_some() {
+        out.push('\n');
+    }
+    for (item, name) in by_name {
+        line(
+            out,
+            0,
+            &format!("No NSG rule for {name} port {}:", item.what.port),
+        );
+        line(
+            out,
+            0,
+            "an NSG cannot filter by name, only by address or service tag. Where the NSG denies",
+        );
+        line(
+            out,
+            0,
+            "outbound traffic, allow that port to the name's addresses by hand.",
+        );
+    }
+}
+
+fn routes(out: &mut String, plan: &Plan) {
+    if plan.routes.is_empty() {
+        return;
+    }
+    data(
+        out,
+        "azurerm_route_table",
+        "this",
+        "var.route_table_name".into(),
+        "route_table_resource_group_name",
+    );
+    out.push('\n');
+    line(
+        out,
+        0,
+        "These service tags go straight out, past the default route through the firewall.",
+    );
+    for item in &plan.routes {
+        out.push('\n');
+        why_lines(out, 0, item.why);
+        let _ = writeln!(
+            out,
+            "resource \"azurerm_route\" \"{}\" {{",
+            label(&item.name)
+        );
+        attrs(
+            out,
+            1,
+            &[
+                ("name", quote(&item.name)),
+                (
+                    "resource_group_name",
+                    "data.azurerm_route_table.this.resource_group_name".into(),
+                ),
+                (
+                    "route_table_name",
+                    "data.azurerm_route_table.this.name".into(),
+                ),
+                ("address_prefix", quote(item.what)),
+                ("next_hop_type", quote("Internet")),
+            ],
+        );
+        out.push_str("}\n");
+    }
+}
+
+fn links(out: &mut String, plan: &Plan) {
+    if plan.links.is_empty() {
+        return;
+    }
+    data(
+        out,
+        "azurerm_virtual_network",
+        "this",
+        "var.vnet_name".into(),
+        "vnet_resource_group_name",
+    );
+    for item in &plan.links {
+        let zone = label(&plan::ident(item.what));
+        data(
+            out,
+            "azurerm_private_dns_zone",
+            &zone,
+            quote(item.what),
+            "private_dns_zone_resource_group_name",
+        );
+        out.push('\n');
+        why_lines(out, 0, item.why);
+        line(
+            out,
+            0,
+            "With azurerm 5.x, private_dns_zone_id replaces the zone's name and resource group.",
+        );
+        let _ = writeln!(
+            out,
+            "resource \"azurerm_private_dns_zone_virtual_network_link\" \"{}\" {{",
+            label(&item.name)
+        );
+        attrs(
+            out,
+            1,
+            &[
+                ("name", quote(&item.name)),
+                (
+                    "resource_group_name",
+                    format!("data.azurerm_private_dns_zone.{zone}.resource_group_name"),
+                ),
+                (
+                    "private_dns_zone_name",
+                    format!("data.azurerm_private_dns_zone.{zone}.name"),
+                ),
+                (
+                    "virtual_network_id",
+                    "data.azurerm_virtual_network.this.id".into(),
+                ),
+                ("registration_enabled", "false".into()),
+            ],
+        );
+        out.push_str("}\n");
+    }
+}
+
+/// The storage accounts' network rules, as comments: `azurerm_storage_account_network_rules`
+/// is the only resource for them and it replaces the account's whole rule set, so declared
+/// as it stands it would shut out every subnet and address the account lets in today. The
+/// Azure CLI adds the one rule and keeps the others.
+fn storage(out: &mut String, fixes: &Fixes, plan: &Plan) {
+    let names = &fixes.names;
+    for (n, item) in plan.storage.iter().enumerate() {
+        let account = item.what;
+        out.push('\n');
+        why_lines(out, 0, item.why);
+        for text in [
+            &format!("The storage account {account} must let the compute subnet in through its own"),
+            "firewall, and the subnet needs the Microsoft.Storage service endpoint (added to the",
+            "endpoints it has). Or reach the account through a private endpoint instead, with its",
+            "privatelink zones linked to the VNet.",
+            "Not declared: azurerm_storage_account_network_rules replaces the account's whole rule",
+            "set, so any subnet or address it lets in today that is not listed would lose access.",
+            "The Azure CLI adds the one rule and keeps the others:",
+            &format!(
+                "  az storage account network-rule add --resource-group {} --account-name {account} --vnet-name {} --subnet {}",
+                names.resource_group(),
+                names.vnet(),
+                names.subnet()
+            ),
+            "Or uncomment this, listing every rule the account has today (its ip_rules, bypass",
+            "and other subnets):",
+        ] {
+            line(out, 0, text);
+        }
+        let mut block = String::new();
+        if n == 0 {
+            data_subnet(&mut block);
+        }
+        let label = label(&item.name);
+        data(
+            &mut block,
+            "azurerm_storage_account",
+            &label,
+            quote(account),
+            "storage_account_resource_group_name",
+        );
+        let _ = writeln!(
+            block,
+            "\nresource \"azurerm_storage_account_network_rules\" \"{label}\" {{"
+        );
+        attrs(
+            &mut block,
+            1,
+            &[
+                (
+                    "storage_account_id",
+                    format!("data.azurerm_storage_account.{label}.id"),
+                ),
+                ("default_action", quote("Deny")),
+                (
+                    "virtual_network_subnet_ids",
+                    "[data.azurerm_subnet.this.id]".into(),
+                ),
+            ],
+        );
+        block.push_str("}\n");
+        // Commented out line by line; a blank line stays a comment so the block reads as one.
+        for code in block.lines() {
+            match code.is_empty() {
+                true => out.push_str("#\n"),
+                false => {
+                    let _ = writeln!(out, "# {code}");
+                }
+            }
+        }
+    }
+}
+
+fn data_subnet(out: &mut String) {
+    out.push_str("\ndata \"azurerm_subnet\" \"this\" {\n");
+    attrs(
+        out,
+        1,
+        &[
+            ("name", "var.subnet_name".into()),
+            ("virtual_network_name", "var.vnet_name".into()),
+            (
+                "resource_group_name",
+                "coalesce(var.vnet_resource_group_name, var.resource_group_name)".into(),
+            ),
+        ],
+    );
+    out.push_str("}\n");
+}
+
+/// A Terraform block label from a name: letters, digits and underscores.
+fn label(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// A comment line at an indentation of two spaces a level, its text kept to one line.
+fn line(out: &mut String, indent: usize, text: &str) {
+    let _ = writeln!(out, "{:width$}# {}", "", comment(text), width = indent * 2);
+}
+
+/// Attributes with their `=` aligned, as `terraform fmt` writes them.
+fn attrs(out: &mut String, indent: usize, pairs: &[(&str, String)]) {
+    let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, value) in pairs {
+        let _ = writeln!(
+            out,
+            "{:indent$}{key:width$} = {value}",
+            "",
+            indent = indent * 2
+        );
+    }
+}
+
+/// An HCL string literal: quotes and backslashes escaped, `${` and `%{` doubled so no value
+/// starts an interpolation or a template directive, control characters as escapes.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A list of HCL strings on one line.
+fn list(values: &[&str]) -> String {
+    let items: Vec<String> = values.iter().map(|v| quote(v)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    use std::sync::OnceLock;
+
+    use serde_json::Value;
+
+    use super::plan::sample::{empty, hostile, named, HOSTILE};
+    use super::*;
+    use crate::fix::model::sample::every_rule;
+
+    /// The only resource and data source types the format may use.
+    const RESOURCES: &[&str] = &[
+        "azurerm_firewall_policy_rule_collection_group",
+        "azurerm_network_security_rule",
+        "azurerm_route",
+        "azurerm_private_dns_zone_virtual_network_link",
+    ];
+    const DATA: &[&str] = &[
+        "azurerm_firewall_policy",
+        "azurerm_network_security_group",
+        "azurerm_route_table",
+        "azurerm_virtual_network",
+        "azurerm_private_dns_zone",
+    ];
+
+    /// Parses with python-hcl2 and prints the result as JSON, strings without their quotes.
+    const PARSE: &str = "import hcl2, json, sys\n\
+        opts = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)\n\
+        json.dump(hcl2.loads(sys.stdin.read(), serialization_options=opts), sys.stdout)\n";
+
+    /// Whether python-hcl2 (8 or later, for its serialization options) can be run, and if not
+    /// why not.
+    fn parser() -> &'static Result<(), String> {
+        static READY: OnceLock<Result<(), String>> = OnceLock::new();
+        READY.get_or_init(|| {
+            let probe = Command::new("python3")
+                .args(["-c", "import hcl2; hcl2.SerializationOptions"])
+                .output();
+            match probe {
+                Err(e) => Err(format!("python3 cannot be run: {e}")),
+                Ok(out) if !out.status.success() => Err(format!(
+                    "python-hcl2 8 or later is not installed ({})",
+                    String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                )),
+                Ok(_) => Ok(()),
+            }
+        })
+    }
+
+    /// The text as python-hcl2 reads it; `None` where the parser is missing, which fails the
+    /// test under CI (`.ci/run` installs it) and is only reported elsewhere.
+    fn parse(text: &str) -> Option<Value> {
+        if let Err(why) = parser() {
+            if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+                panic!("cannot parse the Terraform output: {why}; .ci/run installs python-hcl2");
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: parsing the Terraform output, as {why} (python3 -m pip install python-hcl2)"
+            );
+            return None;
+        }
+        let mut child = Command::new("python3")
+            .args(["-c", PARSE])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("python3 reads the text");
+        let out = child.wait_with_output().expect("python3 ends");
+        assert!(
+            out.status.success(),
+            "python-hcl2 rejects the output:\n{}\n{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(serde_json::from_slice(&out.stdout).expect("JSON from python-hcl2"))
+    }
+
+    /// The blocks of one kind (`resource`, `data`) as (type, label, body).
+    fn blocks<'v>(doc: &'v Value, kind: &str) -> Vec<(&'v str, &'v str, &'v Value)> {
+        let mut found = Vec::new();
+        for entry in doc[kind].as_array().into_iter().flatten() {
+            for (kind, labelled) in entry.as_object().expect("a block") {
+                for (label, body) in labelled.as_object().expect("a labelled block") {
+                    found.push((kind.as_str(), label.as_str(), body));
+                }
+            }
+        }
+        found
+    }
+
+    /// Every string in the document with the attribute it belongs to.
+    fn strings<'v>(value: &'v Value, key: &'v str, found: &mut Vec<(&'v str, &'v str)>) {
+        match value {
+            Value::String(s) => found.push((key, s)),
+            Value::Array(items) => items.iter().for_each(|v| strings(v, key, found)),
+            Value::Object(map) => map.iter().for_each(|(k, v)| strings(v, k, found)),
+            _ => {}
+        }
+    }
+
+    /// How python-hcl2 returns a string Terraform reads as `value`: with its template escapes
+    /// as written (`$${`, `%%{`), since it returns interpolations as text. An unescaped `${`
+    /// in the output would come back bare and not match.
+    fn as_parsed(value: &str) -> String {
+        value.replace("${", "$${").replace("%{", "%%{")
+    }
+
+    fn valid_label(label: &str) -> bool {
+        label.starts_with(|c: char| c.is_ascii_alphabetic())
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }
+
+    /// Every quoted string ends on the line it starts on, as HCL requires (python-hcl2 lets a
+    /// line break inside a string pass).
+    fn assert_strings_end_on_their_line(text: &str) {
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
+            let (mut open, mut escaped) = (false, false);
+            for c in line.chars() {
+                match (open, escaped, c) {
+                    (true, false, '\\') => escaped = true,
+                    (true, true, _) => escaped = false,
+                    (_, false, '"') => open = !open,
+                    (false, _, '#') => break,
+                    _ => {}
+                }
+            }
+            assert!(!open, "line {} leaves a string open: {line}", n + 1);
+        }
+    }
+
+    /// What every output must keep to: nothing broad as a destination, Internet only as a next
+    /// hop, only allowed types, valid and unique labels.
+    fn assert_safe(text: &str, doc: &Value) {
+        assert_strings_end_on_their_line(text);
+        assert!(!text.contains("0.0.0.0/0"), "{text}");
+        assert!(!text.contains("AzureCloud"), "{text}");
+        let mut found = Vec::new();
+        strings(doc, "", &mut found);
+        for (key, value) in found {
+            if value == "Internet" {
+                assert_eq!(key, "next_hop_type", "Internet as {key}");
+            }
+            if key.starts_with("destination_address") || key == "address_prefix" {
+                assert_ne!(value, "*", "* as {key}");
+            }
+        }
+        let mut labels = std::collections::HashSet::new();
+        for (kind, label, _) in blocks(doc, "resource") {
+            assert!(RESOURCES.contains(&kind), "resource type {kind}");
+            assert!(valid_label(label), "label {label}");
+            assert!(labels.insert((kind, label)), "{kind}.{label} twice");
+        }
+        for (kind, label, _) in blocks(doc, "data") {
+            assert!(DATA.contains(&kind), "data source type {kind}");
+            assert!(valid_label(label), "label {label}");
+            assert!(labels.insert((kind, label)), "data {kind}.{label} twice");
+        }
+    }
+
+    fn variable_default<'v>(doc: &'v Value, name: &str) -> &'v Value {
+        doc["variable"]
+            .as_array()
+            .expect("variables")
+            .iter()
+            .find_map(|v| v.get(name))
+            .unwrap_or_else(|| panic!("no variable {name}"))
+            .get("default")
+            .expect("a default")
+    }
+
+    #[test]
+    fn quote_escapes_every_hostile_character() {
+        assert_eq!(quote(HOSTILE), r#""a\"b$${x}%%{y}'\\\n\r""#);
+        assert_eq!(quote("a\u{1}b\tc"), r#""a\u0001b\tc""#);
+        assert_eq!(quote("$x %y ${"), r#""$x %y $${""#);
+        assert_eq!(
+            list(&["a", "*.b"]),
+            r#"["a", "*.b"]"#,
+            "wildcard names pass as they are"
+        );
+    }
+
+    #[test]
+    fn every_rule_parses_with_allowed_types_only() {
+        let text = render(&every_rule());
+        let Some(doc) = parse(&text) else { return };
+        assert_safe(&text, &doc);
+        let kinds: Vec<&str> = blocks(&doc, "resource").iter().map(|b| b.0).collect();
+        for kind in RESOURCES {
+            assert!(kinds.contains(kind), "{kind} missing");
+        }
+        assert_eq!(blocks(&doc, "data").len(), DATA.len());
+    }
+
+    #[test]
+    fn every_rule_has_the_expected_blocks() {
+        let text = render(&every_rule());
+        let udp = r#"    # tundra-udp-5831 (udp_unreachable), https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet
+    rule {
+      name                  = "tundra-udp-5831"
+      protocols             = ["UDP"]
+      source_addresses      = var.source_addresses
+      destination_addresses = ["AzureMachineLearning"]
+      destination_ports     = ["5831"]
+    }
+"#;
+        assert!(text.contains(udp), "{text}");
+        let nsg = r#"resource "azurerm_network_security_rule" "amlprobe_tundra_udp_5831" {
+  name                        = "amlprobe-tundra-udp-5831"
+  resource_group_name         = data.azurerm_network_security_group.this.resource_group_name
+  network_security_group_name = data.azurerm_network_security_group.this.name
+  priority                    = 3000
+  direction                   = "Outbound"
+  access                      = "Allow"
+  protocol                    = "Udp"
+  source_address_prefix       = "VirtualNetwork"
+  source_port_range           = "*"
+  destination_address_prefix  = "AzureMachineLearning"
+  destination_port_range      = "5831"
+}
+"#;
+        assert!(text.contains(nsg), "{text}");
+        assert!(text.contains("priority                    = 3010"));
+        assert!(text.contains("protocol                    = \"*\""));
+        let route = r#"  address_prefix      = "BatchNodeManagement.westeurope"
+  next_hop_type       = "Internet"
+"#;
+        assert!(text.contains(route), "{text}");
+        let tls = r#"      destination_fqdns = ["westeurope.api.azureml.ms"]
+      terminate_tls     = false
+"#;
+        assert!(text.contains(tls), "{text}");
+        assert!(text.contains("destination_fqdns = [\"*.pythonhosted.org\"]"));
+        assert!(text.contains("registration_enabled  = false"));
+        // A name, not a tag: a network rule that needs the DNS proxy, and no NSG rule.
+        assert!(text.contains("destination_fqdns = [\"ci-one.westeurope.instances.azureml.ms\"]"));
+        assert!(text.contains("proxy_enabled = true"));
+        assert!(text.contains("an NSG cannot filter by name"));
+        assert!(!text.contains("destination_address_prefix  = \"ci-one"));
+        // Comments only: the storage account's rules, DNS forwarding, the proxy, advice.
+        assert!(text.contains("# resource \"azurerm_storage_account_network_rules\" \"amlstore1\""));
+        assert!(text.contains("az storage account network-rule add"));
+        assert!(text.contains("Microsoft.Storage service endpoint"));
+        assert!(text.contains("private endpoint"));
+        assert!(text.contains("#   forward api.azureml.ms to 168.63.129.16"));
+        assert!(text.contains("#   CONNECT westeurope.api.azureml.ms:443"));
+        assert!(text.contains("#     Fix the node's clock."));
+        // The rule only to confirm is listed, not declared.
+        let confirm = text.find("# Make sure these exist").expect("confirm block");
+        assert!(text[confirm..].contains("Https 443 to *.data.mcr.microsoft.com"));
+        assert_eq!(text.matches("*.data.mcr.microsoft.com").count(), 1);
+    }
+
+    #[test]
+    fn collections_are_grouped_and_ordered() {
+        let text = render(&every_rule());
+        let Some(doc) = parse(&text) else { return };
+        let groups: Vec<_> = blocks(&doc, "resource")
+            .into_iter()
+            .filter(|b| b.0 == "azurerm_firewall_policy_rule_collection_group")
+            .collect();
+        assert_eq!(groups.len(), 1);
+        let group = groups[0].2;
+        assert_eq!(group["priority"], "${var.rule_collection_group_priority}");
+        let net = &group["network_rule_collection"];
+        assert_eq!(net.as_array().unwrap().len(), 1);
+        assert_eq!(net[0]["priority"], 100);
+        assert_eq!(net[0]["rule"].as_array().unwrap().len(), 3);
+        assert_eq!(net[0]["rule"][0]["destination_ports"][0], "5831");
+        let app = group["application_rule_collection"].as_array().unwrap();
+        assert_eq!(app.len(), 2);
+        assert_eq!(app[0]["priority"], 150);
+        assert_eq!(app[0]["rule"][0]["terminate_tls"], false);
+        assert_eq!(app[1]["priority"], 200);
+        assert_eq!(app[1]["rule"].as_array().unwrap().len(), 3);
+        assert_eq!(app[1]["rule"][2]["protocols"][0]["type"], "Http");
+        assert_eq!(app[1]["rule"][2]["protocols"][0]["port"], 80);
+        assert_eq!(
+            variable_default(&doc, "rule_collection_group_priority"),
+            300
+        );
+    }
+
+    #[test]
+    fn placeholders_stand_for_names_not_given() {
+        let text = render(&every_rule());
+        let Some(doc) = parse(&text) else { return };
+        for (var, placeholder) in [
+            ("firewall_policy_name", "REPLACE-firewall-policy"),
+            ("nsg_name", "REPLACE-nsg"),
+            ("route_table_name", "REPLACE-route-table"),
+            ("resource_group_name", "REPLACE-resource-group"),
+            ("vnet_name", "REPLACE-vnet"),
+            ("subnet_name", "REPLACE-subnet"),
+        ] {
+            assert_eq!(variable_default(&doc, var), placeholder, "{var}");
+        }
+        assert_eq!(
+            variable_default(&doc, "source_addresses")[0],
+            "REPLACE-subnet-address-range"
+        );
+    }
+
+    #[test]
+    fn real_names_replace_the_placeholders() {
+        let text = render(&named());
+        let Some(doc) = parse(&text) else { return };
+        assert_safe(&text, &doc);
+        for (var, name) in [
+            ("firewall_policy_name", "fw-policy-hub"),
+            ("nsg_name", "nsg-aml"),
+            ("route_table_name", "rt-aml"),
+            ("resource_group_name", "rg-network"),
+            ("vnet_name", "vnet-hub"),
+            ("subnet_name", "snet-compute"),
+        ] {
+            assert_eq!(variable_default(&doc, var), name, "{var}");
+        }
+        // Only the address range, which no name gives, is still to be filled in.
+        assert_eq!(
+            variable_default(&doc, "source_addresses")[0],
+            "REPLACE-address-range-of-snet-compute"
+        );
+        assert_eq!(
+            text.matches("REPLACE-").count(),
+            2,
+            "the range and the header's word for placeholders: {text}"
+        );
+    }
+
+    #[test]
+    fn hostile_values_stay_in_their_strings() {
+        let text = render(&hostile());
+        // The hostile text is in a comment or a string, whole: its line break never ends a
+        // comment early, and no carriage return reaches the file.
+        assert!(!text.contains('\r'));
+        for line in text.lines().filter(|l| l.contains("{y}")) {
+            assert!(
+                line.trim_start().starts_with('#') || line.contains(&quote(HOSTILE)),
+                "{line}"
+            );
+            assert!(
+                line.contains("'\\"),
+                "the text after the quote stays on its line: {line}"
+            );
+        }
+        let Some(doc) = parse(&text) else { return };
+        assert_safe(&text, &doc);
+        let hostile = as_parsed(HOSTILE);
+        assert_eq!(variable_default(&doc, "firewall_policy_name"), &hostile[..]);
+        assert_eq!(variable_default(&doc, "resource_group_name"), &hostile[..]);
+        let mut found = Vec::new();
+        strings(&doc, "", &mut found);
+        assert!(
+            found.contains(&("destination_fqdns", &hostile[..])),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_to_change_is_a_comment() {
+        let text = render(&empty());
+        assert!(text.contains("Nothing to change"), "{text}");
+        assert!(
+            text.lines().all(|l| l.is_empty() || l.starts_with('#')),
+            "{text}"
+        );
+        let Some(doc) = parse(&text) else { return };
+        assert!(doc.as_object().is_none_or(|o| o.is_empty()), "{doc}");
+    }
+
+    #[test]
+    fn rules_only_to_confirm_declare_nothing() {
+        let mut fixes = every_rule();
+        fixes.changes.retain(|c| c.confirm);
+        fixes.advice.clear();
+        let text = render(&fixes);
+        assert!(
+            text.lines().all(|l| l.is_empty() || l.starts_with('#')),
+            "{text}"
+        );
+        assert!(text.contains("Make sure these exist"));
+        let Some(doc) = parse(&text) else { return };
+        assert!(doc.as_object().is_none_or(|o| o.is_empty()), "{doc}");
+    }
+
+    #[test]
+    fn only_what_the_rules_use_is_declared() {
+        let mut fixes = named();
+        fixes
+            .changes
+            .retain(|c| matches!(c.rule, crate::fix::model::Rule::Route { .. }));
+        let text = render(&fixes);
+        let Some(doc) = parse(&text) else { return };
+        assert_safe(&text, &doc);
+        let kinds: Vec<&str> = blocks(&doc, "data").iter().map(|b| b.0).collect();
+        assert_eq!(kinds, ["azurerm_route_table"]);
+        let resources: Vec<&str> = blocks(&doc, "resource").iter().map(|b| b.0).collect();
+        assert_eq!(resources, ["azurerm_route"]);
+        assert!(!text.contains("variable \"firewall_policy_name\""));
+        assert!(!text.contains("variable \"nsg_name\""));
+    }
+
+    #[test]
+    fn sovereign_clouds_set_the_provider_environment() {
+        let mut fixes = every_rule();
+        fixes.cloud = Cloud::Usgov;
+        assert!(render(&fixes).contains("  environment = \"usgovernment\"\n"));
+        fixes.cloud = Cloud::China;
+        assert!(render(&fixes).contains("  environment = \"china\"\n"));
+        assert!(!render(&every_rule()).contains("environment ="));
+    }
+
+    #[test]
+    fn broad_destinations_are_left_out() {
+        let mut fixes = every_rule();
+        for tag in ["AzureCloud", "Internet", "*", "0.0.0.0/0"] {
+            fixes.changes.push(crate::fix::model::Change {
+                rule: crate::fix::model::Rule::Network {
+                    protocol: Protocol::Tcp,
+                    port: 443,
+                    dest: Dest::Tag(tag.into()),
+                },
+                why: Vec::new(),
+                confirm: false,
+            });
+            fixes.changes.push(crate::fix::model::Change {
+                rule: crate::fix::model::Rule::Route { tag: tag.into() },
+                why: Vec::new(),
+                confirm: false,
+            });
+        }
+        let text = render(&fixes);
+        // Named in the list of what was left out, never as a value.
+        assert!(text.contains("Left out"), "{text}");
+        let Some(doc) = parse(&text) else { return };
+        let mut found = Vec::new();
+        strings(&doc, "", &mut found);
+        for (key, value) in found {
+            if key.starts_with("destination_") || key == "address_prefix" {
+                assert!(
+                    !["AzureCloud", "*", "0.0.0.0/0"].contains(&value),
+                    "{key} = {value}"
+                );
+            }
+            assert!(
+                value != "Internet" || key == "next_hop_type",
+                "{key} = {value}"
+            );
+        }
+    }
 }
