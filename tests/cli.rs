@@ -771,18 +771,29 @@ fn fix_reads_a_report_and_refuses_anything_else() {
     let passing = dir.join("passing.json");
     std::fs::write(&passing, report_json("pass", "ok")).unwrap();
     let foreign = dir.join("foreign.json");
-    std::fs::write(&foreign, r#"{"schema_version": 1, "tool": {"name": "other"}}"#).unwrap();
+    std::fs::write(
+        &foreign,
+        r#"{"schema_version": 1, "tool": {"name": "other"}}"#,
+    )
+    .unwrap();
     let truncated = dir.join("truncated.json");
     std::fs::write(&truncated, &report_json("fail", "udp_unreachable")[..120]).unwrap();
 
     let out = amlprobe(&["fix", "--format", "az", failing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let script = text(&out.stdout);
-    assert!(script.contains("--ip-protocols UDP --destination-addresses 'AzureMachineLearning'"), "{script}");
+    assert!(
+        script.contains("--ip-protocols UDP --destination-addresses 'AzureMachineLearning'"),
+        "{script}"
+    );
 
     let out = amlprobe(&["fix", passing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("Nothing to change"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("Nothing to change"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // `-` reads standard input.
     let mut child = Command::new(env!("CARGO_BIN_EXE_amlprobe"))
@@ -815,6 +826,9 @@ fn fix_reads_a_report_and_refuses_anything_else() {
         &["fix", "--nsg", "nsg; reboot", failing.to_str().unwrap()],
         &["not an Azure resource name"],
     );
-    assert_usage_error(&["fix", "--format", "yaml", failing.to_str().unwrap()], &["yaml"]);
+    assert_usage_error(
+        &["fix", "--format", "yaml", failing.to_str().unwrap()],
+        &["yaml"],
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -442,7 +442,7 @@ impl Script {
                     "Sends the tag's addresses out directly, past a default route through the \
                      firewall.",
                 );
-                let name = self.names.name(check, "route");
+                let name = self.names.name(Some(tag), "route");
                 command(
                     out,
                     &[
@@ -478,7 +478,7 @@ impl Script {
                     "--resource-group is the zone's. --virtual-network takes the VNet's full \
                      resource ID when the VNet is in another resource group.",
                 );
-                let name = self.names.name(check, "link");
+                let name = self.names.name(Some(zone), "link");
                 command(
                     out,
                     &[
@@ -1074,7 +1074,7 @@ pub(super) mod tests {
             after(&find("graph-443-app"), "--source-addresses"),
             "REPLACE-subnet-address-range"
         );
-        let route = find("batch-443-route");
+        let route = find("batchnodemanagement-westeurope-route");
         assert_eq!(
             after(&route, "--address-prefix"),
             "BatchNodeManagement.westeurope"
@@ -1083,7 +1083,7 @@ pub(super) mod tests {
         let tls = find("workspace-api-443-no-tls");
         assert_eq!(after(&tls, "--enable-tls-inspection"), "false");
         assert_eq!(after(&tls, "--target-fqdns"), "westeurope.api.azureml.ms");
-        let link = find("pe-workspace-api-link");
+        let link = find("privatelink-api-azureml-ms-link");
         assert_eq!(after(&link, "--zone-name"), "privatelink.api.azureml.ms");
         assert_eq!(after(&link, "--registration-enabled"), "false");
         let names = |call: &Vec<String>| call.join(" ");

@@ -753,7 +753,7 @@ mod tests {
 ";
         assert!(text.contains(route), "{text}");
         let link = "  parent: zone_privatelink_api_azureml_ms
-  name: 'amlprobe-pe-workspace-api'
+  name: 'amlprobe-privatelink-api-azureml-ms'
   location: 'global'
   properties: {
     registrationEnabled: false

@@ -41,7 +41,7 @@ VNET='REPLACE-vnet'
 # pe-workspace-cert (dns_no_privatelink), https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns
 # --resource-group is the zone's. --virtual-network takes the VNet's full resource ID when the VNet is in another resource group.
 az network private-dns link vnet create \
-  --resource-group "$RG" --zone-name 'privatelink.api.azureml.ms' --name 'pe-workspace-api-link' \
+  --resource-group "$RG" --zone-name 'privatelink.api.azureml.ms' --name 'privatelink-api-azureml-ms-link' \
   --virtual-network "$VNET" --registration-enabled false
 
 # No rule fixes these:

@@ -50,7 +50,7 @@ az network nsg rule create \
 # Sends the tag's addresses out directly, past a default route through the firewall.
 az network route-table route create \
   --resource-group "$RG" --route-table-name "$ROUTE_TABLE" \
-  --name 'workspace-api-443-route' --address-prefix 'AzureMachineLearning' --next-hop-type Internet
+  --name 'azuremachinelearning-route' --address-prefix 'AzureMachineLearning' --next-hop-type Internet
 
 # workspace-api-443 (tcp_timeout), https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall
 # batch-443 (tcp_timeout), https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet?view=azureml-api-1#compute-instancecluster-with-no-public-ip
@@ -58,4 +58,4 @@ az network route-table route create \
 # Sends the tag's addresses out directly, past a default route through the firewall.
 az network route-table route create \
   --resource-group "$RG" --route-table-name "$ROUTE_TABLE" \
-  --name 'workspace-api-443-route-2' --address-prefix 'BatchNodeManagement.westeurope' --next-hop-type Internet
+  --name 'batchnodemanagement-westeurope-route' --address-prefix 'BatchNodeManagement.westeurope' --next-hop-type Internet

@@ -1,0 +1,8 @@
+# amlprobe fix: the rules that make the report's checks pass, as Terraform (azurerm).
+# Report from the Azure public cloud, region westeurope.
+# Nothing to change: no rule is missing from the firewall, NSG, routes or DNS.
+
+# Make sure these exist (the node could not tell whether they are missing, so they are
+# not added here):
+#   firewall network rule and NSG outbound rule: UDP 5831 to service tag AzureMachineLearning
+#     tundra-udp-5831 (udp_no_reply), https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet?view=azureml-api-1#compute-instancecluster-with-no-public-ip

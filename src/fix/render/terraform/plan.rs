@@ -148,13 +148,13 @@ impl<'a> Plan<'a> {
                         continue;
                     }
                     plan.routes.push(Item {
-                        name: routes.name(&format!("amlprobe-{base}")),
+                        name: routes.name(&format!("amlprobe-{tag}")),
                         why,
                         what: tag,
                     });
                 }
                 Rule::ZoneLink { zone } => plan.links.push(Item {
-                    name: links.name(&format!("amlprobe-{base}")),
+                    name: links.name(&format!("amlprobe-{zone}")),
                     why,
                     what: zone,
                 }),
@@ -559,8 +559,11 @@ mod tests {
         assert_eq!(plan.proxies.len(), 1);
         assert!(plan.refused.is_empty());
         assert_eq!(plan.by_name().count(), 1);
-        // The NSG rule for batch-443 and its route are of different kinds: both keep the name.
+        // The NSG rule for batch-443 is named for its check, the route for its tag.
         assert_eq!(plan.nsg[1].name, "amlprobe-batch-443");
-        assert_eq!(plan.routes[0].name, "amlprobe-batch-443");
+        assert_eq!(
+            plan.routes[0].name,
+            "amlprobe-BatchNodeManagement-westeurope"
+        );
     }
 }
