@@ -127,6 +127,9 @@ pub struct Context {
     pub resource_group: Option<String>,
     /// Where the node runs (IMDS) and where the workspace is (MLflow URI or --region).
     pub node_region: Option<String>,
+    /// The node's virtual machine name (IMDS `compute.name`), which tells a cluster's nodes
+    /// apart where their hostnames do not.
+    pub vm_name: Option<String>,
     pub workspace_region: Option<String>,
     /// Why the mode is what it is, when it was not given.
     pub mode_reason: Option<String>,

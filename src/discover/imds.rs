@@ -29,6 +29,8 @@ pub struct Facts {
     pub location: Option<String>,
     pub cloud: Option<Cloud>,
     pub public_ip: Option<bool>,
+    /// The virtual machine's name (`compute.name`): what tells a cluster's nodes apart.
+    pub vm_name: Option<String>,
     /// Values that were present but unusable.
     pub warnings: Vec<String>,
 }
@@ -147,6 +149,13 @@ fn not_http(e: &HeadError) -> String {
     }
 }
 
+/// A virtual machine's name as Azure allows it: letters, digits, '-', '_' and '.', up to 64.
+fn is_vm_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 /// Read the facts from an instance document, tolerating anything malformed.
 pub fn parse(body: &str) -> Result<Facts, String> {
     let v: Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
@@ -171,6 +180,13 @@ pub fn parse(body: &str) -> Result<Facts, String> {
                 .push("IMDS compute.azEnvironment is not a known cloud; ignored".into()),
         }
     }
+    match compute.get("name").and_then(Value::as_str) {
+        Some(n) if is_vm_name(n) => facts.vm_name = Some(n.to_string()),
+        Some(_) => facts
+            .warnings
+            .push("IMDS compute.name is not a virtual machine name; ignored".into()),
+        None => {}
+    }
     let public = v
         .pointer("/network/interface")
         .and_then(Value::as_array)
@@ -194,6 +210,19 @@ pub fn parse(body: &str) -> Result<Facts, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vm_name_is_kept_only_when_it_is_one() {
+        let f = parse(r#"{"compute":{"location":"westeurope","name":"tvmps_abc123_d"}}"#).unwrap();
+        assert_eq!(f.vm_name.as_deref(), Some("tvmps_abc123_d"));
+        let f = parse(r#"{"compute":{"location":"westeurope","name":"a b\u001b[2J"}}"#).unwrap();
+        assert_eq!(f.vm_name, None);
+        assert!(
+            f.warnings.iter().any(|w| w.contains("compute.name")),
+            "{:?}",
+            f.warnings
+        );
+    }
 
     #[test]
     fn a_compute_instance_document_gives_region_cloud_and_public_ip() {

@@ -126,6 +126,7 @@ pub fn discover(
     ctx.notes.extend(region_note(&workspace, &facts.location));
     ctx.workspace_region = workspace.as_ref().map(|f| f.value.clone());
     ctx.node_region = facts.location.clone();
+    ctx.vm_name = facts.vm_name.clone();
     ctx.region = workspace
         .or_else(|| imds_fact(&facts.location))
         .record(s, Field::Region);
@@ -262,6 +263,7 @@ mod tests {
             location: Some("northeurope".into()),
             cloud: Some(Cloud::Public),
             public_ip: Some(true),
+            vm_name: Some("tvmps-node-1".into()),
             warnings: vec![],
         };
         let ctx = discover(
@@ -274,6 +276,7 @@ mod tests {
         assert_eq!(ctx.region.as_deref(), Some("westeurope"));
         assert_eq!(ctx.sources["region"], "env:MLFLOW_TRACKING_URI");
         assert_eq!(ctx.node_region.as_deref(), Some("northeurope"));
+        assert_eq!(ctx.vm_name.as_deref(), Some("tvmps-node-1"));
         assert_eq!(ctx.workspace_region.as_deref(), Some("westeurope"));
         assert!(
             ctx.notes

@@ -22,6 +22,7 @@ impl Redactor {
             (c.compute_name.clone(), "<compute-name>"),
             (c.workspace_name.clone(), "<workspace-name>"),
             (c.resource_group.clone(), "<resource-group>"),
+            (c.vm_name.clone(), "<vm-name>"),
             (
                 Some(node.hostname.clone()).filter(|h| !h.is_empty()),
                 "<hostname>",
@@ -222,6 +223,7 @@ pub fn redact(r: &mut Redactor, report: &mut Report) {
         &mut c.compute_name,
         &mut c.workspace_name,
         &mut c.resource_group,
+        &mut c.vm_name,
         &mut c.mode_reason,
         &mut c.service_endpoint_host,
         &mut c.batch_account_host,
