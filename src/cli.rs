@@ -35,6 +35,12 @@ pub enum Command {
     },
     /// Print the least-privilege changes (firewall, NSG, routes, DNS) that would make a report's failing and warning checks pass; reads only the report
     Fix(FixArgs),
+    /// One fleet report from many nodes' reports (files, or directories of *.json): nodes x checks, and the odd nodes out
+    Merge(MergeArgs),
+    /// What changed between two reports, of one node or of a fleet: fixed, broken, changed reason, new and removed checks
+    Diff(DiffArgs),
+    /// check, repeated: DNS answers that change between rounds, checks that fail now and then, and Prometheus metrics
+    Watch(WatchArgs),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -115,6 +121,62 @@ wire_enum! {
         Terraform = "terraform",
         ManagedNetwork = "managed-network",
     }
+}
+
+wire_enum! {
+    /// What `merge` and `diff` write.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum FleetFormat {
+        Table = "table",
+        Json = "json",
+        Markdown = "markdown",
+        Html = "html",
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Reports written by check (--report or -o json), or directories of *.json reports
+    #[arg(required = true, value_name = "REPORT|DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// Report format on stdout [default: table on a terminal, json otherwise]
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub output: Option<FleetFormat>,
+    /// Replace workspace, storage, compute, host and node names and addresses with placeholders
+    #[arg(long)]
+    pub redact: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The earlier report (of a node, or a fleet report from merge)
+    pub before: PathBuf,
+    /// The later report
+    pub after: PathBuf,
+    /// Report format on stdout [default: table on a terminal, json otherwise]
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub output: Option<FleetFormat>,
+    /// Replace workspace, storage, compute, host and node names and addresses with placeholders
+    #[arg(long)]
+    pub redact: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Time from the start of one round to the start of the next
+    #[arg(long, value_parser = parse_interval, default_value = "30s", value_name = "DURATION")]
+    pub interval: Duration,
+    /// Stop after this many rounds
+    #[arg(long, value_name = "N", conflicts_with = "for_")]
+    pub count: Option<u32>,
+    /// Stop after this long (10m, 1h)
+    #[arg(long = "for", id = "for_", value_parser = parse_watch_for, value_name = "DURATION")]
+    pub for_: Option<Duration>,
+    /// After each round, write Prometheus text exposition to FILE (atomically, for node_exporter's textfile collector)
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -255,6 +317,19 @@ fn parse_duration_within(
 pub fn parse_timeout(s: &str) -> Result<Duration, String> {
     let range = (Duration::from_millis(100), Duration::from_secs(600));
     parse_duration_within(s, range, ("100ms", "10m"))
+}
+
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let range = (Duration::from_millis(100), Duration::from_secs(24 * 3600));
+    parse_duration_within(s, range, ("100ms", "24h"))
+}
+
+pub fn parse_watch_for(s: &str) -> Result<Duration, String> {
+    let range = (
+        Duration::from_millis(100),
+        Duration::from_secs(30 * 24 * 3600),
+    );
+    parse_duration_within(s, range, ("100ms", "30d"))
 }
 
 pub fn parse_udp_wait(s: &str) -> Result<Duration, String> {

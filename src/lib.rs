@@ -15,6 +15,7 @@ pub mod cli;
 pub mod context;
 pub mod discover;
 pub mod fix;
+pub mod fleet;
 pub mod input;
 pub mod plan;
 pub mod probe;
@@ -23,6 +24,7 @@ mod proptests;
 pub mod report;
 pub mod result;
 pub mod verdict;
+pub mod watch;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -117,6 +119,9 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Some(Command::List(args)) => list(&args),
         Some(Command::Explain { reason }) => explain(&reason),
         Some(Command::Fix(args)) => fix::run(&args),
+        Some(Command::Merge(args)) => fleet::merge(&args),
+        Some(Command::Diff(args)) => fleet::diff(&args),
+        Some(Command::Watch(args)) => watch::watch(&args),
         Some(Command::Completions { shell }) => emit(completions(shell)).map(|()| EXIT_OK),
         Some(Command::Man) => emit(MANUAL).map(|()| EXIT_OK),
     };
