@@ -122,8 +122,10 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Some(Command::Merge(args)) => fleet::merge(&args),
         Some(Command::Diff(args)) => fleet::diff(&args),
         Some(Command::Watch(args)) => watch::watch(&args),
-        Some(Command::Completions { shell }) => emit(completions(shell)).map(|()| EXIT_OK),
-        Some(Command::Man) => emit(MANUAL).map(|()| EXIT_OK),
+        Some(Command::Completions { shell }) => {
+            unpacked(completions(shell)).and_then(|text| emit(&text).map(|()| EXIT_OK))
+        }
+        Some(Command::Man) => unpacked(MANUAL).and_then(|text| emit(&text).map(|()| EXIT_OK)),
     };
     match outcome {
         Ok(code) => code,
@@ -136,18 +138,26 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
 }
 
 /// The manual page, rendered by build.rs from the command line's definition: the binary carries
-/// the text rather than the generator.
-const MANUAL: &str = include_str!(concat!(env!("OUT_DIR"), "/amlprobe.1"));
+/// the text (deflated) rather than the generator.
+const MANUAL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/amlprobe.1"));
 
 /// A shell's completion script, rendered like the manual page.
-fn completions(shell: Shell) -> &'static str {
+fn completions(shell: Shell) -> &'static [u8] {
     match shell {
-        Shell::Bash => include_str!(concat!(env!("OUT_DIR"), "/completions.bash")),
-        Shell::Elvish => include_str!(concat!(env!("OUT_DIR"), "/completions.elvish")),
-        Shell::Fish => include_str!(concat!(env!("OUT_DIR"), "/completions.fish")),
-        Shell::Powershell => include_str!(concat!(env!("OUT_DIR"), "/completions.powershell")),
-        Shell::Zsh => include_str!(concat!(env!("OUT_DIR"), "/completions.zsh")),
+        Shell::Bash => include_bytes!(concat!(env!("OUT_DIR"), "/completions.bash")),
+        Shell::Elvish => include_bytes!(concat!(env!("OUT_DIR"), "/completions.elvish")),
+        Shell::Fish => include_bytes!(concat!(env!("OUT_DIR"), "/completions.fish")),
+        Shell::Powershell => include_bytes!(concat!(env!("OUT_DIR"), "/completions.powershell")),
+        Shell::Zsh => include_bytes!(concat!(env!("OUT_DIR"), "/completions.zsh")),
     }
+}
+
+/// A text build.rs stored deflated, as printed.
+fn unpacked(packed: &[u8]) -> Result<String, Stop> {
+    miniz_oxide::inflate::decompress_to_vec(packed)
+        .ok()
+        .and_then(|text| String::from_utf8(text).ok())
+        .ok_or_else(|| Stop::cannot_run("the text stored in this binary is damaged"))
 }
 
 /// Write to stdout. A reader that stopped early (`| head`) is no error; anything else that

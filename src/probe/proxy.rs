@@ -4,7 +4,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use base64::Engine;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
@@ -194,7 +193,7 @@ impl Proxy {
             env!("CARGO_PKG_VERSION")
         );
         if let Some(c) = &self.credentials {
-            let token = base64::engine::general_purpose::STANDARD.encode(c.as_bytes());
+            let token = data_encoding::BASE64.encode(c.as_bytes());
             req.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
         }
         req.push_str("\r\n");
@@ -245,7 +244,7 @@ impl Proxy {
         let Some(pair) = &self.credentials else {
             return said.to_string();
         };
-        let token = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
+        let token = data_encoding::BASE64.encode(pair.as_bytes());
         let password = pair.split_once(':').map(|(_, p)| p).unwrap_or("");
         let mut out = said.replace(&token, "***").replace(pair.as_str(), "***");
         if !password.is_empty() {
