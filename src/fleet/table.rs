@@ -277,7 +277,13 @@ pub fn diff(d: &Diff, colour: bool) -> String {
         }
         let _ = writeln!(out, "\n{name}");
         for e in list {
-            let _ = writeln!(out, "{}", entry(e, d.of, &paint, (id_w, node_w, before_w)));
+            // A broken check is always worse: said only where it is news.
+            let worse = e.worse && name != "broken";
+            let _ = writeln!(
+                out,
+                "{}",
+                entry(e, d.of, worse, &paint, (id_w, node_w, before_w))
+            );
             trim_line(&mut out);
         }
     }
@@ -303,6 +309,7 @@ pub fn diff(d: &Diff, colour: bool) -> String {
 fn entry(
     e: &Entry,
     of: Of,
+    worse: bool,
     paint: &Paint,
     (id_w, node_w, before_w): (usize, usize, usize),
 ) -> String {
@@ -326,7 +333,7 @@ fn entry(
         pad(id, id_w),
         painted(e.before, before_w),
         painted(e.after, 0),
-        if e.worse { "  (worse)" } else { "" }
+        if worse { "  (worse)" } else { "" }
     )
 }
 
