@@ -185,6 +185,7 @@ pub fn diff(before: &Fleet, after: &Fleet, of: Of, files: [&str; 2]) -> Diff {
         added: Vec::new(),
         removed: Vec::new(),
     };
+    let after_names = after.by_name();
     let pairs: Vec<(usize, usize)> = match of {
         Of::Node => match (before.nodes.is_empty(), after.nodes.is_empty()) {
             (false, false) => vec![(0, 0)],
@@ -194,7 +195,7 @@ pub fn diff(before: &Fleet, after: &Fleet, of: Of, files: [&str; 2]) -> Diff {
             .nodes
             .iter()
             .enumerate()
-            .filter_map(|(b, n)| after.node(&n.name).map(|a| (b, a)))
+            .filter_map(|(b, n)| after_names.get(n.name.as_str()).map(|&a| (b, a)))
             .collect(),
     };
     if of == Of::Fleet {
@@ -241,8 +242,9 @@ fn whole_nodes(d: &mut Diff, before: &Fleet, after: &Fleet) {
         (before, after, Class::Removed),
         (after, before, Class::Added),
     ] {
+        let others = other.by_name();
         for (n, node) in side.nodes.iter().enumerate() {
-            if other.node(&node.name).is_none() {
+            if !others.contains_key(node.name.as_str()) {
                 let entry = Entry {
                     id: None,
                     node: Some(node.name.clone()),

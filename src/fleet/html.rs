@@ -330,6 +330,20 @@ mod tests {
     use crate::fleet::model::tests::fleet as five;
 
     #[test]
+    fn a_report_with_a_hostile_hostname_shows_it_as_text() {
+        use crate::fleet::read::tests::{report, GRAPH};
+        let hostile = "<script>alert('x')</script>";
+        let r = crate::fleet::read::node(report(hostile, GRAPH).as_bytes(), "a.json").unwrap();
+        let mut f = Fleet::default();
+        f.add_node(r.node, r.rows);
+        crate::fleet::model::name_nodes(&mut f.nodes, false);
+        assert_eq!(f.nodes[0].name, hostile, "named by its hostname");
+        let page = fleet(&f);
+        assert!(!page.contains("<script"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    }
+
+    #[test]
     fn every_text_is_escaped() {
         assert_eq!(
             escape("<script>alert('x')</script> & \"q\"\u{1b}"),

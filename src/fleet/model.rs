@@ -252,9 +252,13 @@ impl Fleet {
         out.join(", ")
     }
 
-    /// The node named `name`.
-    pub fn node(&self, name: &str) -> Option<usize> {
-        self.nodes.iter().position(|n| n.name == name)
+    /// Each node's place by its name.
+    pub fn by_name(&self) -> HashMap<&str, usize> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect()
     }
 }
 
@@ -451,6 +455,14 @@ pub(crate) mod tests {
         name_nodes(&mut nodes, false);
         assert_eq!(nodes[0].name, "web");
         assert_eq!(nodes[1].name, "x");
+        // A place's name that a hostname already took.
+        let mut nodes = vec![
+            node("node-2", None, "d1/r.json"),
+            node("", None, "d2/r.json"),
+        ];
+        name_nodes(&mut nodes, false);
+        assert_eq!(nodes[0].name, "node-2");
+        assert_eq!(nodes[1].name, "node-2-2");
         let mut nodes = vec![node("a", None, "a.json"), node("b", None, "b.json")];
         name_nodes(&mut nodes, true);
         assert_eq!(nodes[0].name, "node-1");

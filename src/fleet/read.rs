@@ -3,7 +3,7 @@
 //! line naming the field, unless every field kept has the shape amlprobe gives it. Only what a
 //! fleet shows is kept: a node's names, and each check's status and reason.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -349,9 +349,10 @@ pub fn fleet(bytes: &[u8]) -> Result<Fleet, String> {
     let raw: RawFleet = serde_json::from_slice(bytes)
         .map_err(|e| format!("not a fleet report amlprobe wrote: {}", short(e)))?;
     let mut fleet = Fleet::default();
+    let mut names = HashMap::new();
     for (i, n) in raw.nodes.ok_or("nodes is missing")?.into_iter().enumerate() {
         let node = fleet_node(n).map_err(|e| format!("nodes[{i}].{e}"))?;
-        if fleet.node(&node.name).is_some() {
+        if names.insert(node.name.clone(), i).is_some() {
             return Err(format!("nodes[{i}].name repeats an earlier node's"));
         }
         fleet.add_node(node, Vec::new());
@@ -362,7 +363,7 @@ pub fn fleet(bytes: &[u8]) -> Result<Fleet, String> {
         .into_iter()
         .enumerate()
     {
-        fleet_check(&mut fleet, c).map_err(|e| format!("checks[{i}].{e}"))?;
+        fleet_check(&mut fleet, &names, c).map_err(|e| format!("checks[{i}].{e}"))?;
     }
     Ok(fleet)
 }
@@ -400,7 +401,11 @@ fn fleet_node(n: RawFleetNode) -> Result<Node, String> {
     })
 }
 
-fn fleet_check(fleet: &mut Fleet, c: RawFleetCheck) -> Result<(), String> {
+fn fleet_check(
+    fleet: &mut Fleet,
+    names: &HashMap<String, usize>,
+    c: RawFleetCheck,
+) -> Result<(), String> {
     let id = c.id.ok_or("id is missing")?;
     if !is_id(&id) {
         return Err("id is not a check id (letters, digits, '-', '_', '.')".into());
@@ -421,8 +426,8 @@ fn fleet_check(fleet: &mut Fleet, c: RawFleetCheck) -> Result<(), String> {
         required,
     });
     for (name, cell) in c.by_node.ok_or("by_node is missing")? {
-        let n = fleet
-            .node(&name)
+        let n = *names
+            .get(&name)
             .ok_or("by_node names a node that is not in nodes")?;
         let (status, reason) =
             state(cell.status, cell.reason).map_err(|e| format!("by_node.{e}"))?;
