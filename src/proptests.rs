@@ -118,6 +118,65 @@ const REPORT: &[&str] = &[
     "null",
 ];
 
+const NODE_OR_FLEET: &[&str] = &[
+    "{\"schema_version\": 1, \"tool\": {\"name\": \"amlprobe\"}, ",
+    "\"kind\": \"fleet\", ",
+    "\"node\": {\"hostname\": \"<script>x</script>\"}, ",
+    "\"node\": {\"hostname\": \"ci-one\", \"proxy\": \"http://***@p:3128\"}, ",
+    "\"started_at\": \"2026-11-26T07:00:00Z\", ",
+    "\"context\": {\"region\": \"westeurope\", \"vm_name\": \"vm-1\", \"storage_account\": \"amlstore1\"}, ",
+    "\"results\": [",
+    "{\"id\": \"graph-443\", \"group\": \"azureml\", \"title\": \"t\", \"required\": true, ",
+    "\"status\": \"fail\", \"reason\": \"tcp_timeout\"}",
+    "\"nodes\": [{\"name\": \"a\"}, {\"name\": \"\\u001b[2J\", \"hostname\": \"<b>\"}], ",
+    "\"checks\": [{\"id\": \"x\", \"group\": \"g\", \"title\": \"'&\", \"required\": true, ",
+    "\"by_node\": {\"a\": {\"status\": \"pass\", \"reason\": \"ok\"}}}",
+    "]}",
+    "}",
+    ",",
+    "null",
+];
+
+/// A report read as `merge` and `diff` read it, shown in every format: a fleet of it twice
+/// (named, so alike names fall back), and its diff with an empty fleet.
+fn fleet_views(bytes: &[u8]) -> Result<Vec<(&'static str, String)>, String> {
+    use crate::fleet::{diff, html, json, markdown, model, read, table};
+    let fleet = match read::kind(bytes)? {
+        read::Kind::Node => {
+            let r = read::node(bytes, "dir/f.json")?;
+            let mut f = model::Fleet::default();
+            f.add_node(r.node.clone(), r.rows.clone());
+            f.add_node(r.node, r.rows);
+            model::name_nodes(&mut f.nodes, false);
+            f
+        }
+        read::Kind::Fleet => read::fleet(bytes)?,
+    };
+    let d = diff::diff(
+        &fleet,
+        &model::Fleet::default(),
+        diff::Of::Fleet,
+        ["a", "b"],
+    );
+    let mut fleet_json = Vec::new();
+    json::fleet(&fleet, &mut fleet_json).map_err(|e| e.to_string())?;
+    let mut diff_json = Vec::new();
+    json::diff(&d, &mut diff_json).map_err(|e| e.to_string())?;
+    Ok(vec![
+        ("table", table::fleet(&fleet, false)),
+        ("markdown", markdown::fleet(&fleet)),
+        ("html", html::fleet(&fleet)),
+        ("json", String::from_utf8_lossy(&fleet_json).into_owned()),
+        ("diff table", table::diff(&d, false)),
+        ("diff markdown", markdown::diff(&d)),
+        ("diff html", html::diff(&d)),
+        (
+            "diff json",
+            String::from_utf8_lossy(&diff_json).into_owned(),
+        ),
+    ])
+}
+
 /// A report with one warning that no rule fixes, its advice `text`.
 fn report_with_advice(text: &str) -> String {
     serde_json::json!({
@@ -149,6 +208,34 @@ proptest! {
                 }
             }
             Err(e) => prop_assert!(!e.contains('\n') && e.len() < 400, "{e:?}"),
+        }
+    }
+
+    #[test]
+    fn fleet_and_node_reports_read_or_say_one_line(text in near(NODE_OR_FLEET), cut in any::<prop::sample::Index>()) {
+        // Whatever the bytes, and a report cut anywhere.
+        use crate::fleet::read::tests::{report, GRAPH};
+        let whole = report("<script>\u{1b}[2J", &format!("{GRAPH}, {}", GRAPH.replace("graph-443", "arm-443")));
+        let at = cut.index(whole.len() + 1);
+        for bytes in [text.as_bytes(), &whole.as_bytes()[..at], whole.as_bytes()] {
+            match fleet_views(bytes) {
+                Ok(views) => {
+                    for (format, out) in views {
+                        prop_assert!(out.len() < 64 * 1024 + 256 * bytes.len(), "{format}");
+                        prop_assert!(!out.chars().any(|c| hidden(c) && c != '\n'), "{format}: {out:?}");
+                        if format.ends_with("html") {
+                            prop_assert!(!out.contains("<script") && !out.contains("<b>"), "{format}: {out}");
+                        }
+                        if format.ends_with("json") {
+                            prop_assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok(), "{out}");
+                        }
+                    }
+                }
+                Err(e) => {
+                    prop_assert!(!e.contains('\n') && e.len() < 400, "{e:?}");
+                    prop_assert!(bytes != whole.as_bytes(), "the whole report reads: {e}");
+                }
+            }
         }
     }
 

@@ -832,3 +832,158 @@ fn fix_reads_a_report_and_refuses_anything_else() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A node report as `check` writes it, trimmed to what `merge` and `diff` read.
+fn node_report(hostname: &str, graph: (&str, &str)) -> String {
+    let result = |id: &str, (status, reason): (&str, &str)| {
+        serde_json::json!({
+            "id": id, "group": "azureml", "title": "t", "required": true, "kind": "tls",
+            "target": {"host": "graph.windows.net", "port": 443, "transport": "tcp"},
+            "status": status, "reason": reason
+        })
+    };
+    serde_json::json!({
+        "schema_version": 1,
+        "tool": {"name": "amlprobe", "version": "0.1.0"},
+        "started_at": "2026-11-26T07:00:00Z",
+        "node": {"hostname": hostname, "resolvers": [], "proxy": null},
+        "context": {"cloud": "public", "region": "westeurope", "mode": "auto"},
+        "results": [result("graph-443", graph), result("arm-443", ("pass", "ok"))]
+    })
+    .to_string()
+}
+
+#[test]
+fn merge_and_diff_read_reports_and_refuse_anything_else() {
+    let dir = std::env::temp_dir().join(format!("amlprobe-fleet-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let nodes = dir.join("nodes");
+    std::fs::create_dir_all(&nodes).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    std::fs::write(nodes.join("a.json"), node_report("ci-a", ("pass", "ok"))).unwrap();
+    std::fs::write(nodes.join("b.json"), node_report("ci-b", ("pass", "ok"))).unwrap();
+    std::fs::write(
+        nodes.join("c.json"),
+        node_report("ci-c", ("fail", "tcp_refused")),
+    )
+    .unwrap();
+    std::fs::write(nodes.join("notes.txt"), "not a report").unwrap();
+
+    let out = amlprobe(&["merge", &path("nodes")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let fleet: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("JSON by default off a terminal");
+    assert_eq!(fleet["kind"], "fleet");
+    assert_eq!(fleet["checks"][0]["odd_nodes"], serde_json::json!(["ci-c"]));
+    std::fs::write(dir.join("fleet.json"), &out.stdout).unwrap();
+    let out = amlprobe(&[
+        "merge",
+        &path("nodes/a.json"),
+        &path("nodes/b.json"),
+        "-o",
+        "table",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 nodes, 2 checks: no node fails"));
+
+    let out = amlprobe(&["diff", &path("nodes/a.json"), &path("nodes/c.json")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let diff: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(diff["kind"], "diff");
+    assert_eq!(diff["broken"][0]["id"], "graph-443");
+    let out = amlprobe(&[
+        "diff",
+        &path("nodes/c.json"),
+        &path("nodes/a.json"),
+        "-o",
+        "markdown",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "fixed is not worse: {}",
+        text(&out.stderr)
+    );
+    let out = amlprobe(&[
+        "diff",
+        &path("fleet.json"),
+        &path("fleet.json"),
+        "-o",
+        "table",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("no difference"));
+
+    let write = |name: &str, body: &str| {
+        std::fs::write(dir.join(name), body).unwrap();
+        path(name)
+    };
+    let good = node_report("ci-a", ("pass", "ok"));
+    let foreign = write(
+        "foreign.json",
+        r#"{"schema_version": 1, "tool": {"name": "other"}}"#,
+    );
+    let version = write(
+        "v2.json",
+        &good.replace("\"schema_version\":1", "\"schema_version\":2"),
+    );
+    let truncated = write("cut.json", &good[..good.len() / 2]);
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let a = path("nodes/a.json");
+    for (args, needles) in [
+        (
+            vec!["merge", &a, &foreign],
+            vec!["foreign.json", "not a report amlprobe wrote"],
+        ),
+        (vec!["merge", &version], vec!["v2.json", "schema_version 2"]),
+        (
+            vec!["merge", &a, &truncated],
+            vec!["cut.json", "not a report amlprobe wrote"],
+        ),
+        (
+            vec!["merge", &path("fleet.json")],
+            vec!["fleet.json", "merge takes node reports"],
+        ),
+        (
+            vec!["merge", "/nonexistent/r.json"],
+            vec!["/nonexistent/r.json", "no such file"],
+        ),
+        (
+            vec!["merge", "/dev/zero"],
+            vec!["/dev/zero", "not a regular file"],
+        ),
+        (
+            vec!["merge", empty.to_str().unwrap()],
+            vec!["no *.json report"],
+        ),
+        (vec!["merge", &a, "-o", "yaml"], vec!["yaml"]),
+        (vec!["diff", &a], vec!["required arguments"]),
+        (
+            vec!["diff", &a, &path("fleet.json")],
+            vec!["node report", "fleet report"],
+        ),
+        (
+            vec!["diff", &truncated, &a],
+            vec!["cut.json", "not a report amlprobe wrote"],
+        ),
+        (
+            vec!["diff", &a, &foreign],
+            vec!["foreign.json", "tool.name"],
+        ),
+    ] {
+        assert_usage_error(&args, &needles);
+    }
+
+    // More reports than merge reads: refused before any is read.
+    let many = dir.join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    for i in 0..=10_000 {
+        std::fs::write(many.join(format!("{i}.json")), "").unwrap();
+    }
+    assert_usage_error(
+        &["merge", many.to_str().unwrap()],
+        &["more than 10000 reports"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

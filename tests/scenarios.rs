@@ -71,3 +71,15 @@ scenarios! {
     fix_forced_tunnel,
     fix_usgov,
 }
+
+/// `merge` and `diff` over the reports that `healthy` and `firewall_rejects` write.
+#[test]
+fn fleet_merge_and_diff() {
+    sim::fleet::merge_and_diff();
+}
+
+/// `merge` of 200 nodes' reports within 64 MiB.
+#[test]
+fn fleet_merge_200_reports_within_64_mib() {
+    sim::fleet::merge_memory();
+}

@@ -11,6 +11,7 @@ mod certs;
 mod dns;
 mod firewall;
 mod fix;
+pub mod fleet;
 mod node;
 mod probe;
 mod sandbox;
@@ -19,8 +20,9 @@ mod servers;
 mod verify;
 mod world;
 
+use std::cell::RefCell;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use certs::Certs;
 use probe::Probe;
@@ -35,7 +37,7 @@ pub fn play(name: &str) {
         Ok(bin) => bin,
         Err(why) => return skip(name, &why),
     };
-    let mut sb = Sandbox::new(name);
+    let mut sb = Sandbox::new(&sandbox_name(name));
     node::furnish(&sb, &sc);
     if let Some(imds) = &sc.imds {
         servers::start_imds(&mut sb, imds);
@@ -80,6 +82,37 @@ pub fn play(name: &str) {
         fix::golden(name, &out.report_file, exit);
     }
     verify::check_report(&report, &sc, &targets, &context);
+    keep_report(&out.report_file);
+}
+
+thread_local! {
+    /// Where `play_keeping_report` wants the report of the scenario this thread plays.
+    static KEEP: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+}
+
+/// Plays scenario `name` as its own test does, and copies the report its run wrote to `to`;
+/// `None` where the scenario could not run here (it says so, as `play` does). The sandbox has a
+/// name of its own, so the scenario's own test may play at the same time.
+pub fn play_keeping_report(name: &str, to: &Path) -> Option<PathBuf> {
+    let _ = std::fs::remove_file(to);
+    KEEP.with(|k| *k.borrow_mut() = Some(to.to_path_buf()));
+    play(name);
+    KEEP.with(|k| k.borrow_mut().take());
+    to.exists().then(|| to.to_path_buf())
+}
+
+/// The sandbox's name: the scenario's, marked when its report is kept for another test.
+fn sandbox_name(name: &str) -> String {
+    match KEEP.with(|k| k.borrow().is_some()) {
+        true => format!("{name}-kept"),
+        false => name.to_string(),
+    }
+}
+
+fn keep_report(report: &Path) {
+    if let Some(to) = KEEP.with(|k| k.borrow().clone()) {
+        std::fs::copy(report, &to).expect("copy the scenario's report");
+    }
 }
 
 /// Root and the tools are needed, and for an empty-root scenario the static binary (returned).

@@ -233,7 +233,7 @@ with open(sys.argv[1], 'w') as f:
 sys.exit(code)";
 
 /// `cmd` under python3 (which the scenarios need anyway), writing its peak memory to `stats`.
-fn measured(cmd: &Command, stats: &Path) -> Command {
+pub fn measured(cmd: &Command, stats: &Path) -> Command {
     let mut python = Command::new("python3");
     python.args(["-c", MEASURE]).arg(stats);
     wrapped(python, cmd)
