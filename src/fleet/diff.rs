@@ -84,7 +84,8 @@ fn rank(s: Status) -> u8 {
 pub fn classify(before: Option<Cell>, after: Option<Cell>) -> Option<(Class, bool)> {
     match (before, after) {
         (None, None) => None,
-        (None, Some(_)) => Some((Class::Added, false)),
+        // A new check that fails is a new failure.
+        (None, Some(a)) => Some((Class::Added, a.status == Status::Fail)),
         // A required check that is gone tests nothing any more.
         (Some(b), None) => Some((Class::Removed, b.required)),
         (Some(b), Some(a)) => {
@@ -316,7 +317,8 @@ mod tests {
             Some((Class::Changed, false))
         );
         assert_eq!(c(cell(Pass, Ok), cell(Pass, Ok)), None);
-        assert_eq!(c(None, cell(Fail, TcpTimeout)), Some((Class::Added, false)));
+        assert_eq!(c(None, cell(Fail, TcpTimeout)), Some((Class::Added, true)));
+        assert_eq!(c(None, cell(Pass, Ok)), Some((Class::Added, false)));
         assert_eq!(c(cell(Pass, Ok), None), Some((Class::Removed, true)));
         let optional = Some(Cell {
             status: Pass,
