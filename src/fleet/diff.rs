@@ -158,6 +158,23 @@ impl Diff {
         ]
     }
 
+    /// `N broken, N fixed, N changed, N added, N removed: ` and `worse` (as the format marks
+    /// it) or `nothing got worse`.
+    pub fn counts(&self, worse: &str) -> String {
+        format!(
+            "{} broken, {} fixed, {} changed, {} added, {} removed: {}",
+            self.broken.len(),
+            self.fixed.len(),
+            self.changed.len(),
+            self.added.len(),
+            self.removed.len(),
+            match self.worse() {
+                true => worse,
+                false => "nothing got worse",
+            }
+        )
+    }
+
     pub fn is_empty(&self) -> bool {
         self.lists().iter().all(|(_, l)| l.is_empty())
     }

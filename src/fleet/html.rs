@@ -14,19 +14,7 @@ use crate::verdict::Status;
 /// Text for HTML, in an element or a quoted attribute: markup escaped, hidden characters
 /// shown as `\u{…}`.
 pub fn escape(s: &str) -> String {
-    let s = printable(s);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::report::text::xml(&printable(s))
 }
 
 const STYLE: &str = "
@@ -272,16 +260,8 @@ pub fn diff(d: &Diff) -> String {
     );
     let _ = writeln!(
         b,
-        "<p>{} broken, {} fixed, {} changed, {} added, {} removed: {}.</p>",
-        d.broken.len(),
-        d.fixed.len(),
-        d.changed.len(),
-        d.added.len(),
-        d.removed.len(),
-        match d.worse() {
-            true => "<strong class=\"worse\">worse</strong>",
-            false => "nothing got worse",
-        }
+        "<p>{}.</p>",
+        d.counts("<strong class=\"worse\">worse</strong>")
     );
     let fleet = d.of == Of::Fleet;
     for (name, list) in d.lists() {
@@ -340,14 +320,14 @@ mod tests {
         assert_eq!(f.nodes[0].name, hostile, "named by its hostname");
         let page = fleet(&f);
         assert!(!page.contains("<script"), "{page}");
-        assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+        assert!(page.contains("&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt;"));
     }
 
     #[test]
     fn every_text_is_escaped() {
         assert_eq!(
             escape("<script>alert('x')</script> & \"q\"\u{1b}"),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;\\u{1b}"
+            "&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;q&quot;\\u{1b}"
         );
     }
 

@@ -158,19 +158,7 @@ pub fn diff(d: &Diff) -> String {
         side(&d.before, d.of),
         side(&d.after, d.of)
     );
-    let _ = writeln!(
-        out,
-        "{} broken, {} fixed, {} changed, {} added, {} removed: {}.",
-        d.broken.len(),
-        d.fixed.len(),
-        d.changed.len(),
-        d.added.len(),
-        d.removed.len(),
-        match d.worse() {
-            true => "**worse**",
-            false => "nothing got worse",
-        }
-    );
+    let _ = writeln!(out, "{}.", d.counts("**worse**"));
     let fleet = d.of == Of::Fleet;
     for (name, list) in d.lists() {
         if list.is_empty() {

@@ -290,19 +290,7 @@ pub fn diff(d: &Diff, colour: bool) -> String {
     if d.is_empty() {
         let _ = writeln!(out, "\nno difference");
     }
-    let _ = writeln!(
-        out,
-        "\n{} broken, {} fixed, {} changed, {} added, {} removed: {}",
-        d.broken.len(),
-        d.fixed.len(),
-        d.changed.len(),
-        d.added.len(),
-        d.removed.len(),
-        match d.worse() {
-            true => paint.wrap("1;31", "worse"),
-            false => "nothing got worse".into(),
-        }
-    );
+    let _ = writeln!(out, "\n{}", d.counts(&paint.wrap("1;31", "worse")));
     out
 }
 
