@@ -21,13 +21,13 @@ use crate::{catalog, discover, emit, input, written, Stop, EXIT_OK};
 
 /// Everything a run needs, ready before the first packet.
 pub struct Setup {
-    runtime: tokio::runtime::Runtime,
-    started: Instant,
-    started_at: String,
-    plans: Vec<Plan>,
-    node: Node,
-    context: Context,
-    runner: Arc<probe::Runner>,
+    pub(crate) runtime: tokio::runtime::Runtime,
+    pub(crate) started: Instant,
+    pub(crate) started_at: String,
+    pub(crate) plans: Vec<Plan>,
+    pub(crate) node: Node,
+    pub(crate) context: Context,
+    pub(crate) runner: Arc<probe::Runner>,
 }
 
 /// One thread runs every check. The checks wait on the network, not on the CPU; and on one
@@ -214,15 +214,15 @@ pub struct Sink {
 
 /// JSONL lines on their way to stdout, written by a thread of their own: a reader slow to take
 /// them (a pager) must not hold up the one thread that runs the checks and keeps their deadlines.
-struct Lines {
-    tx: std::sync::mpsc::Sender<String>,
+pub(crate) struct Lines {
+    pub(crate) tx: std::sync::mpsc::Sender<String>,
     /// Says whether output was lost: after the first line that could not be written, later ones
     /// are not tried.
     writer: std::thread::JoinHandle<Result<(), Stop>>,
 }
 
 impl Lines {
-    fn start() -> Lines {
+    pub(crate) fn start() -> Lines {
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let writer = std::thread::spawn(move || {
             let mut written = Ok(());
@@ -236,7 +236,7 @@ impl Lines {
         Lines { tx, writer }
     }
 
-    fn finish(self) -> Result<(), Stop> {
+    pub(crate) fn finish(self) -> Result<(), Stop> {
         drop(self.tx);
         self.writer
             .join()
@@ -290,7 +290,7 @@ impl Sink {
 }
 
 /// The report of a finished run.
-fn assemble(
+pub(crate) fn assemble(
     started: Instant,
     started_at: String,
     timeout_ms: u64,
@@ -310,12 +310,13 @@ fn assemble(
         node,
         context,
         summary: Summary::of(&results),
+        watch: None,
         results,
     }
 }
 
 /// Redact, keep the JSON where `--report` says, print the chosen format; the exit code.
-fn deliver(
+pub(crate) fn deliver(
     mut report: Report,
     args: &CheckArgs,
     format: Format,

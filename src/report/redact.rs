@@ -203,6 +203,12 @@ pub fn redact_result(r: &mut Redactor, res: &mut CheckResult) {
             s(v);
         }
     }
+    for a in res.history.iter_mut().flat_map(|h| &mut h.answers) {
+        a.addresses.iter_mut().for_each(&mut s);
+        if let Some(v) = &mut a.server {
+            s(v);
+        }
+    }
 }
 
 /// Redact every string of the report in place.
