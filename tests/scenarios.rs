@@ -70,4 +70,6 @@ scenarios! {
     sovereign_private_endpoint,
     fix_forced_tunnel,
     fix_usgov,
+    watch_dns_flapping,
+    watch_intermittent,
 }

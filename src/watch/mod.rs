@@ -295,15 +295,7 @@ impl Out {
         if self.live {
             eprintln!("{}", output::live_line(round, &summary, took_ms, &changed));
         }
-        if let Some(lines) = &self.lines {
-            let entries = changed
-                .iter()
-                .map(|(c, r)| output::change(c, &self.redacted(r)))
-                .collect();
-            let line = output::jsonl_round(round, took_ms, &summary, entries);
-            // The writer ends only when the watch does.
-            let _ = lines.tx.send(line + "\n");
-        }
+        // The file first: whoever reads a round's line finds the file of that round.
         if let Some(path) = &self.metrics {
             let text = self.metrics_text(watch, round, unix_ms);
             match metrics::write(path, &text) {
@@ -326,6 +318,15 @@ impl Out {
                     self.metrics_error = Some(e);
                 }
             }
+        }
+        if let Some(lines) = &self.lines {
+            let entries = changed
+                .iter()
+                .map(|(c, r)| output::change(c, &self.redacted(r)))
+                .collect();
+            let line = output::jsonl_round(round, took_ms, &summary, entries);
+            // The writer ends only when the watch does.
+            let _ = lines.tx.send(line + "\n");
         }
     }
 

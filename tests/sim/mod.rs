@@ -17,6 +17,7 @@ mod sandbox;
 mod scenario;
 mod servers;
 mod verify;
+mod watch;
 mod world;
 
 use std::io::Write as _;
@@ -51,6 +52,7 @@ pub fn play(name: &str) {
         node::make_root(&sb.dir, &bin, &certs.ca);
     }
     listeners.extend(servers::start(&mut sb, &sc, &world, &certs));
+    listeners.extend(watch::start(&mut sb, &sc, &world));
     firewall::apply(&sb, &world);
     sb.wait_for_listeners(&listeners);
 
@@ -59,6 +61,9 @@ pub fn play(name: &str) {
         sc: &sc,
         ca: &certs.ca,
     };
+    if sc.watch.is_some() {
+        return watch::play(name, &sb, &sc, &world, &targets, &probe);
+    }
     let out = probe.run();
     let context = verify::context(name, &sc, &out);
     verify::run(&sc, &out, &context);
