@@ -2,7 +2,8 @@
 //! every check (streaming progress and JSONL as results arrive), assemble the report, and
 //! deliver it (redaction, `--report`, the chosen format, the exit code).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -219,21 +220,36 @@ pub(crate) struct Lines {
     /// Says whether output was lost: after the first line that could not be written, later ones
     /// are not tried.
     writer: std::thread::JoinHandle<Result<(), Stop>>,
+    /// The reader stopped early (`| head`): no error, but no line is written any more.
+    gone: Arc<AtomicBool>,
 }
 
 impl Lines {
     pub(crate) fn start() -> Lines {
         let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let gone = Arc::new(AtomicBool::new(false));
+        let closed = gone.clone();
         let writer = std::thread::spawn(move || {
             let mut written = Ok(());
             for line in rx {
-                if written.is_ok() {
-                    written = emit(&line);
+                if written.is_ok() && !closed.load(Ordering::Relaxed) {
+                    let mut out = std::io::stdout().lock();
+                    match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                            closed.store(true, Ordering::Relaxed)
+                        }
+                        result => written = crate::written(result),
+                    }
                 }
             }
             written
         });
-        Lines { tx, writer }
+        Lines { tx, writer, gone }
+    }
+
+    /// Whether the reader of stdout has gone (as far as the lines written so far show).
+    pub(crate) fn reader_gone(&self) -> bool {
+        self.gone.load(Ordering::Relaxed)
     }
 
     pub(crate) fn finish(self) -> Result<(), Stop> {

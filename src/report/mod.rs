@@ -77,6 +77,8 @@ pub enum Stopped {
     Duration,
     /// SIGINT or SIGTERM.
     Interrupted,
+    /// The reader of `-o jsonl` went away (`| head`).
+    OutputClosed,
 }
 
 impl Stopped {
@@ -85,6 +87,7 @@ impl Stopped {
             Stopped::Count => "count",
             Stopped::Duration => "duration",
             Stopped::Interrupted => "interrupted",
+            Stopped::OutputClosed => "output_closed",
         }
     }
 }

@@ -12,7 +12,7 @@ mod metrics;
 mod output;
 
 use std::cell::Cell;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -32,6 +32,10 @@ use crate::verdict::Status;
 use crate::{Stop, EXIT_CANNOT_RUN};
 
 use history::{Change, Round, Watch};
+
+/// A label value of the metrics file, escaped as the exposition format says.
+#[cfg(test)]
+pub(crate) use metrics::escape as escape_label;
 
 /// `amlprobe watch`.
 pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
@@ -72,7 +76,7 @@ pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
     std::thread::spawn(move || {
         let mut signals = signals;
         runtime.block_on(signals.next());
-        eprintln!("amlprobe: interrupted again while the report was written");
+        say("amlprobe: interrupted again while the report was written\n");
         std::process::exit(EXIT_CANNOT_RUN);
     });
     let rounds = watch.rounds();
@@ -117,6 +121,12 @@ pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
         ))),
         _ => Ok(code),
     }
+}
+
+/// Text on stderr; a stderr that cannot be written loses it, and nothing else.
+fn say(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
 
 /// SIGINT and SIGTERM: each ends the watch, with its report.
@@ -196,6 +206,10 @@ async fn play(
         if asked {
             return Stopped::Interrupted;
         }
+        // Rounds nobody reads are not worth running (`| head`).
+        if out.lines.as_ref().is_some_and(Lines::reader_gone) {
+            return Stopped::OutputClosed;
+        }
         if args.count.is_some_and(|n| number >= n) {
             return Stopped::Count;
         }
@@ -237,22 +251,22 @@ impl Progress {
         }
         if self.shown {
             let (round, done, total) = (self.round, self.done.get(), self.total);
-            eprint!(
+            say(&format!(
                 "\rround {round}: {done}/{total} done, {} failing ",
                 self.failing.get()
-            );
+            ));
         }
     }
 
     /// A note on a line of its own.
     fn say(&self, note: &str) {
         let clear = if self.shown { "\r\x1b[K" } else { "" };
-        eprintln!("{clear}amlprobe: {note}");
+        say(&format!("{clear}amlprobe: {note}\n"));
     }
 
     fn clear(&self) {
         if self.shown {
-            eprint!("\r\x1b[K");
+            say("\r\x1b[K");
         }
     }
 }
@@ -293,7 +307,7 @@ impl Out {
             .filter(|(c, r)| output::shown(c, r))
             .collect();
         if self.live {
-            eprintln!("{}", output::live_line(round, &summary, took_ms, &changed));
+            say(&(output::live_line(round, &summary, took_ms, &changed) + "\n"));
         }
         // The file first: whoever reads a round's line finds the file of that round.
         if let Some(path) = &self.metrics {
@@ -301,19 +315,19 @@ impl Out {
             match metrics::write(path, &text) {
                 Ok(()) => {
                     if self.metrics_error.take().is_some() {
-                        eprintln!(
-                            "amlprobe: --metrics {}: written again",
+                        say(&format!(
+                            "amlprobe: --metrics {}: written again\n",
                             printable(&path.display().to_string())
-                        );
+                        ));
                     }
                 }
                 Err(e) => {
                     if self.metrics_error.is_none() {
-                        eprintln!(
-                            "amlprobe: --metrics {}: cannot write: {}; tried again after each round",
+                        say(&format!(
+                            "amlprobe: --metrics {}: cannot write: {}; tried again after each round\n",
                             printable(&path.display().to_string()),
                             printable(&e)
-                        );
+                        ));
                     }
                     self.metrics_error = Some(e);
                 }
