@@ -85,10 +85,6 @@ pub fn start(sb: &mut Sandbox, sc: &Scenario, world: &World) -> BTreeSet<String>
     let Some(spec) = sc.watch.as_ref().filter(|s| answers(s)) else {
         return BTreeSet::new();
     };
-    assert!(
-        matches!(sc.launch(), Launch::Direct),
-        "watch scenarios run the binary directly"
-    );
     flips(spec, world).write(sb);
     sb.add_address(FLIP_DNS_ADDR);
     let conf = format!(
@@ -193,6 +189,10 @@ pub fn play(
     probe: &Probe,
 ) {
     let spec = sc.watch.as_ref().expect("a watch scenario");
+    assert!(
+        matches!(sc.launch(), Launch::Direct),
+        "{name}: watch scenarios run the binary directly, without the hook or the empty root"
+    );
     let report_file = sb.dir.join("report.json");
     let metrics_file = sb.dir.join("metrics/amlprobe.prom");
     let mut cmd = as_watch(&probe.check("jsonl"));
