@@ -2,7 +2,8 @@
 //! every check (streaming progress and JSONL as results arrive), assemble the report, and
 //! deliver it (redaction, `--report`, the chosen format, the exit code).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -21,13 +22,13 @@ use crate::{catalog, discover, emit, input, written, Stop, EXIT_OK};
 
 /// Everything a run needs, ready before the first packet.
 pub struct Setup {
-    runtime: tokio::runtime::Runtime,
-    started: Instant,
-    started_at: String,
-    plans: Vec<Plan>,
-    node: Node,
-    context: Context,
-    runner: Arc<probe::Runner>,
+    pub(crate) runtime: tokio::runtime::Runtime,
+    pub(crate) started: Instant,
+    pub(crate) started_at: String,
+    pub(crate) plans: Vec<Plan>,
+    pub(crate) node: Node,
+    pub(crate) context: Context,
+    pub(crate) runner: Arc<probe::Runner>,
 }
 
 /// One thread runs every check. The checks wait on the network, not on the CPU; and on one
@@ -214,29 +215,44 @@ pub struct Sink {
 
 /// JSONL lines on their way to stdout, written by a thread of their own: a reader slow to take
 /// them (a pager) must not hold up the one thread that runs the checks and keeps their deadlines.
-struct Lines {
-    tx: std::sync::mpsc::Sender<String>,
+pub(crate) struct Lines {
+    pub(crate) tx: std::sync::mpsc::Sender<String>,
     /// Says whether output was lost: after the first line that could not be written, later ones
     /// are not tried.
     writer: std::thread::JoinHandle<Result<(), Stop>>,
+    /// The reader stopped early (`| head`): no error, but no line is written any more.
+    gone: Arc<AtomicBool>,
 }
 
 impl Lines {
-    fn start() -> Lines {
+    pub(crate) fn start() -> Lines {
         let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let gone = Arc::new(AtomicBool::new(false));
+        let closed = gone.clone();
         let writer = std::thread::spawn(move || {
             let mut written = Ok(());
             for line in rx {
-                if written.is_ok() {
-                    written = emit(&line);
+                if written.is_ok() && !closed.load(Ordering::Relaxed) {
+                    let mut out = std::io::stdout().lock();
+                    match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                            closed.store(true, Ordering::Relaxed)
+                        }
+                        result => written = crate::written(result),
+                    }
                 }
             }
             written
         });
-        Lines { tx, writer }
+        Lines { tx, writer, gone }
     }
 
-    fn finish(self) -> Result<(), Stop> {
+    /// Whether the reader of stdout has gone (as far as the lines written so far show).
+    pub(crate) fn reader_gone(&self) -> bool {
+        self.gone.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn finish(self) -> Result<(), Stop> {
         drop(self.tx);
         self.writer
             .join()
@@ -290,7 +306,7 @@ impl Sink {
 }
 
 /// The report of a finished run.
-fn assemble(
+pub(crate) fn assemble(
     started: Instant,
     started_at: String,
     timeout_ms: u64,
@@ -310,12 +326,13 @@ fn assemble(
         node,
         context,
         summary: Summary::of(&results),
+        watch: None,
         results,
     }
 }
 
 /// Redact, keep the JSON where `--report` says, print the chosen format; the exit code.
-fn deliver(
+pub(crate) fn deliver(
     mut report: Report,
     args: &CheckArgs,
     format: Format,

@@ -169,7 +169,7 @@ pub struct WatchArgs {
     #[arg(long, value_parser = parse_interval, default_value = "30s", value_name = "DURATION")]
     pub interval: Duration,
     /// Stop after this many rounds
-    #[arg(long, value_name = "N", conflicts_with = "for_")]
+    #[arg(long, value_name = "N", conflicts_with = "for_", value_parser = clap::value_parser!(u32).range(1..))]
     pub count: Option<u32>,
     /// Stop after this long (10m, 1h)
     #[arg(long = "for", id = "for_", value_parser = parse_watch_for, value_name = "DURATION")]

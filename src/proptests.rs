@@ -345,6 +345,30 @@ proptest! {
         prop_assert!(!out.contains("10.0.0.4"));
     }
 
+    /// A label value from anywhere (a catalog's id, a host a redirect named) stays inside its
+    /// quotes on its own line of the metrics file, and reads back as itself.
+    #[test]
+    fn metric_label_values_stay_inside_their_quotes(value in near(&["\\", "\"", "\n", "\\n", "a.example.net", "}", "=", " 1"])) {
+        let escaped = crate::watch::escape_label(&value);
+        prop_assert!(!escaped.contains('\n'));
+        let mut back = String::new();
+        let mut chars = escaped.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('\\') => back.push('\\'),
+                    Some('"') => back.push('"'),
+                    Some('n') => back.push('\n'),
+                    other => prop_assert!(false, "a lone backslash before {:?}", other),
+                },
+                // An unescaped quote would end the value early.
+                '"' => prop_assert!(false, "an unescaped quote in {:?}", escaped),
+                c => back.push(c),
+            }
+        }
+        prop_assert_eq!(back, value);
+    }
+
     #[test]
     fn shown_text_hides_nothing(text in any::<String>()) {
         prop_assert!(!printable(&text).chars().any(hidden));

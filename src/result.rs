@@ -156,6 +156,58 @@ pub struct CheckResult {
     pub doc: String,
     pub duration_ms: u64,
     pub phases: Vec<Phase>,
+    /// What the check did over the rounds of `watch`; `check` leaves it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<History>,
+}
+
+/// A round of `watch` that counted against a check: its number, when it started (RFC 3339), and
+/// the reason it had.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Failed {
+    pub round: u32,
+    pub at: String,
+    pub reason: Reason,
+}
+
+/// What a name answered in a round of `watch`: kept for the first round and whenever the
+/// server or the addresses differ from the round before.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DnsAnswer {
+    pub round: u32,
+    pub at: String,
+    pub server: Option<String>,
+    pub addresses: Vec<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// One check over the rounds of `watch`: how many rounds gave each status, the rounds that
+/// counted against it, and what its name answered.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct History {
+    pub rounds: u32,
+    pub pass: u32,
+    pub warn: u32,
+    pub fail: u32,
+    pub skip: u32,
+    /// Rounds that failed, or warned for anything but UDP silence (`udp_no_reply`).
+    pub failures: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_failure: Option<Failed>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<Failed>,
+    /// The name's answers: the first round's, then each that differs from the one before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<DnsAnswer>,
+    /// How many times the name's set of addresses changed from one answer to the next.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub answer_changes: u32,
+    /// Answers left out after the first, to keep a long watch's history bounded.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub answers_omitted: u32,
 }
 
 #[cfg(test)]

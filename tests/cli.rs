@@ -476,6 +476,8 @@ fn explain_knows_every_reason_code_of_the_interface() {
         "unexpectedly_reachable",
         "missing_input",
         "not_applicable",
+        "dns_flapping",
+        "intermittent",
     ];
     let all: Vec<&str> = amlprobe::verdict::Reason::ALL
         .iter()
@@ -691,6 +693,59 @@ fn an_unwritable_report_stops_the_run_before_it_starts() {
         "{err}"
     );
     assert!(out.stdout.is_empty(), "no check ran: {}", text(&out.stdout));
+}
+
+/// `watch` takes every flag of `check` and its own; a bad one stops it before any round, and an
+/// unwritable --metrics file too, as an unwritable --report does.
+#[test]
+fn watch_refuses_bad_flags_and_an_unwritable_metrics_file_before_any_round() {
+    let dead_dns = ["--dns-server", "127.0.0.1:9", "--only", "graph-443"];
+    for (extra, needles) in [
+        (vec!["--count", "0"], vec!["--count", "0"]),
+        (
+            vec!["--count", "2", "--for", "1m"],
+            vec!["--count", "--for"],
+        ),
+        (
+            vec!["--interval", "10ms"],
+            vec!["--interval", "out of range"],
+        ),
+        (vec!["--for", "soon"], vec!["--for", "5s or 1500ms"]),
+        (vec!["--region", "west europe"], vec!["--region"]),
+        (vec!["--only", "no-such-check"], vec!["no check matches"]),
+    ] {
+        let mut args = vec!["watch"];
+        args.extend(dead_dns.iter().filter(|_| extra[0] != "--only"));
+        args.extend(extra);
+        assert_usage_error(&args, &needles);
+    }
+    let mut args = vec![
+        "watch",
+        "--count",
+        "1",
+        "--metrics",
+        "/nonexistent/dir/amlprobe.prom",
+    ];
+    args.extend(dead_dns);
+    let out = amlprobe(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("--metrics /nonexistent/dir/amlprobe.prom: cannot write"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "no round ran: {}", text(&out.stdout));
+    let help = text(&amlprobe(&["watch", "--help"]).stdout);
+    for flag in [
+        "--interval",
+        "--count",
+        "--for",
+        "--metrics",
+        "--dns-server",
+        "--report",
+    ] {
+        assert!(help.contains(flag), "watch --help names {flag}");
+    }
 }
 
 /// Output that could not be written is not a success: a script must not take a lost report

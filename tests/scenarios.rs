@@ -70,6 +70,8 @@ scenarios! {
     sovereign_private_endpoint,
     fix_forced_tunnel,
     fix_usgov,
+    watch_dns_flapping,
+    watch_intermittent,
 }
 
 /// `merge` and `diff` over the reports that `healthy` and `firewall_rejects` write.

@@ -111,7 +111,7 @@ fn for_result(report: &Report, r: &Result, forced_tunnel: bool) -> Found {
             }],
             ..Found::default()
         },
-        DnsPublicAddress | DnsResolverMismatch | DnsNoPrivatelink => {
+        DnsPublicAddress | DnsResolverMismatch | DnsNoPrivatelink | DnsFlapping => {
             let mut rules: Vec<Rule> = catalog::forward_zones(report.cloud)
                 .into_iter()
                 .map(|zone| Rule::Forward { zone })
@@ -143,7 +143,8 @@ fn for_result(report: &Report, r: &Result, forced_tunnel: bool) -> Found {
         | DnsRefused | DnsPrivateMismatch | TlsUntrusted | TlsNameMismatch | TlsExpired
         | HttpStatus | HttpBadResponse | HttpTimeout | WsNotUpgraded | ProxyRefused
         | SmbBadReply | UnexpectedlyReachable | MissingInput | HostNotUbuntu
-        | HostDockerBridge | HostRegionMismatch | NotObservable | NotApplicable | ClockSkew => {
+        | HostDockerBridge | HostRegionMismatch | NotObservable | NotApplicable | ClockSkew
+        | Intermittent => {
             Found::default()
         }
     }

@@ -127,6 +127,13 @@ impl Resolvers {
         })
     }
 
+    /// Forget every answer kept: the next lookup asks the servers again, whatever the TTL.
+    pub fn clear_cache(&self) {
+        for (_, resolver) in &self.servers {
+            resolver.clear_cache();
+        }
+    }
+
     pub fn labels(&self) -> Vec<String> {
         self.servers.iter().map(|(l, _)| l.clone()).collect()
     }

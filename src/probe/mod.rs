@@ -92,6 +92,19 @@ impl Runner {
         }
     }
 
+    /// Start another run of every check (a round of `watch`) as if it were the first: names are
+    /// asked again rather than taken from the last run or a resolver's cache, server clocks and
+    /// round trips are those of this run only.
+    pub fn new_round(&self) {
+        lock(&self.lookups).clear();
+        lock(&self.clocks).clear();
+        self.udp_wait.reset();
+        self.resolvers.clear_cache();
+        if let Some(azure) = &self.azure_dns {
+            azure.clear_cache();
+        }
+    }
+
     /// The proxy a connection to `host` goes through: TLS, HTTP and WebSocket only (kinds the
     /// catalog gives a port), never UDP, SMB or plain TCP, and not for hosts in `NO_PROXY`.
     fn proxy_for(&self, kind: Kind, host: &str) -> Option<&proxy::Proxy> {

@@ -44,6 +44,11 @@ impl Wait {
         self.slowest_micros.fetch_max(micros, Ordering::Relaxed);
     }
 
+    /// Forget the round trips seen, as a new run starts.
+    pub fn reset(&self) {
+        self.slowest_micros.store(0, Ordering::Relaxed);
+    }
+
     /// The window now; it only grows as slower round trips are seen.
     pub fn window(&self) -> Duration {
         if let Some(d) = self.fixed {

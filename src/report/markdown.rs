@@ -23,6 +23,15 @@ pub fn render(report: &Report) -> String {
         report.duration_ms,
         report.timeout_ms
     );
+    if let Some(w) = &report.watch {
+        let _ = writeln!(
+            out,
+            "Watched {} rounds, one every {} ms (stopped: {}); each result's history is in the JSON report.\n",
+            w.rounds,
+            w.interval_ms,
+            w.stopped.as_str()
+        );
+    }
     context(&mut out, report);
     let _ = writeln!(
         out,

@@ -67,6 +67,39 @@ impl Summary {
     }
 }
 
+/// Why a watch ended.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Stopped {
+    /// `--count` rounds ran.
+    Count,
+    /// `--for` was over.
+    Duration,
+    /// SIGINT or SIGTERM.
+    Interrupted,
+    /// The reader of `-o jsonl` went away (`| head`).
+    OutputClosed,
+}
+
+impl Stopped {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stopped::Count => "count",
+            Stopped::Duration => "duration",
+            Stopped::Interrupted => "interrupted",
+            Stopped::OutputClosed => "output_closed",
+        }
+    }
+}
+
+/// How a `watch` ran; `check`'s reports leave it out.
+#[derive(Debug, Clone, Serialize)]
+pub struct Watched {
+    pub rounds: u32,
+    pub interval_ms: u64,
+    pub stopped: Stopped,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema_version: u32,
@@ -77,6 +110,8 @@ pub struct Report {
     pub node: Node,
     pub context: Context,
     pub summary: Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<Watched>,
     pub results: Vec<CheckResult>,
 }
 
@@ -191,6 +226,7 @@ pub(crate) mod fixture {
             doc: "https://learn.microsoft.com/x".into(),
             duration_ms: 7,
             phases: Vec::new(),
+            history: None,
         }
     }
 
@@ -217,6 +253,7 @@ pub(crate) mod fixture {
             },
             context: Context::default(),
             summary: Summary::of(&results),
+            watch: None,
             results,
         }
     }

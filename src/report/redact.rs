@@ -203,6 +203,12 @@ pub fn redact_result(r: &mut Redactor, res: &mut CheckResult) {
             s(v);
         }
     }
+    for a in res.history.iter_mut().flat_map(|h| &mut h.answers) {
+        a.addresses.iter_mut().for_each(&mut s);
+        if let Some(v) = &mut a.server {
+            s(v);
+        }
+    }
 }
 
 /// Redact every string of the report in place.
@@ -264,6 +270,34 @@ mod tests {
             "TLS 1.3, dialect 3.1.1, 5831/udp, deadbeef"
         );
         assert_eq!(replace_ignore_case("Ab-ab", "ab", "x"), "x-x");
+    }
+
+    /// `watch`'s history names servers and addresses too.
+    #[test]
+    fn a_history_hides_its_answers() {
+        use crate::result::{DnsAnswer, History};
+        let mut res = crate::report::fixture::result(
+            "c",
+            "g",
+            crate::verdict::Status::Pass,
+            crate::verdict::Reason::Ok,
+        );
+        res.history = Some(History {
+            answers: vec![DnsAnswer {
+                round: 1,
+                at: "t".into(),
+                server: Some("10.0.0.53".into()),
+                addresses: vec!["10.1.0.5".into(), "203.0.113.10".into()],
+            }],
+            ..History::default()
+        });
+        let mut r = redactor("ws-one", "<workspace-name>");
+        redact_result(&mut r, &mut res);
+        let text = serde_json::to_string(&res).unwrap();
+        for shown in ["10.0.0.53", "10.1.0.5", "203.0.113.10"] {
+            assert!(!text.contains(shown), "{shown} in {text}");
+        }
+        assert!(text.contains("<address-"));
     }
 
     #[test]

@@ -45,6 +45,15 @@ fn header(out: &mut String, report: &Report, paint: &Paint) {
     if let Some(t) = c.compute_type {
         let _ = writeln!(out, "compute {}", t.as_str());
     }
+    if let Some(w) = &report.watch {
+        let _ = writeln!(
+            out,
+            "watched {} rounds, one every {}ms (stopped: {})",
+            w.rounds,
+            w.interval_ms,
+            w.stopped.as_str()
+        );
+    }
     for w in &c.warnings {
         let _ = writeln!(out, "{} {}", paint.wrap("33", "warning:"), printable(w));
     }

@@ -83,6 +83,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         doc: e.doc.clone(),
         duration_ms,
         phases,
+        history: None,
     }
 }
 

@@ -47,9 +47,8 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
     match reason {
         Ok | BlockedAsExpected | WsAuthRequired | NotApplicable => String::new(),
         DnsNxdomain | DnsNoRecords | DnsTimeout | DnsServfail | DnsRefused | DnsPublicAddress
-        | DnsResolverMismatch | DnsPrivateMismatch | StandInUnresolvable | DnsNoPrivatelink => {
-            name(reason, s)
-        }
+        | DnsResolverMismatch | DnsPrivateMismatch | StandInUnresolvable | DnsNoPrivatelink
+        | DnsFlapping => name(reason, s),
         StorageFirewallDenied
         | TcpRefused
         | TcpTimeout
@@ -58,7 +57,8 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         | UdpNoReply
         | ProxyRefused
         | ProxyDenied
-        | UnexpectedlyReachable => path(reason, s),
+        | UnexpectedlyReachable
+        | Intermittent => path(reason, s),
         TlsUntrusted | TlsIntercepted | TlsNameMismatch | TlsExpired | TlsHandshakeFailed
         | TlsTimeout | HttpStatus | HttpBadResponse | HttpTimeout | WsNotUpgraded | SmbBadReply => {
             service(reason, s)
@@ -100,6 +100,10 @@ fn name(reason: Reason, s: &Subject) -> String {
                 allowed_by(s.service_tag)
             )
         }
+        Reason::DnsFlapping => format!(
+            "{host} answers differently from one round to the next: the node's DNS servers, or the forwarders behind one, disagree (some ask Azure DNS, some do not), or a private DNS zone is linked to some resolvers' VNets only. Make every DNS server the node uses forward {} to 168.63.129.16, and link the privatelink zones to the VNet those servers resolve from; the history shows which server gave which answer, and when.",
+            s.forward_zones
+        ),
         Reason::DnsNoPrivatelink => format!(
             "{host} answers a private address from a hand-made record: link the Azure-managed privatelink zone (or forward to 168.63.129.16) so the record follows the private endpoint."
         ),
@@ -136,6 +140,10 @@ fn path(reason: Reason, s: &Subject) -> String {
         ),
         Reason::ProxyRefused => "Check the proxy address (--proxy or HTTPS_PROXY) and that the proxy is running and reachable.".into(),
         Reason::ProxyDenied => format!("Allow CONNECT to {host} on the proxy."),
+        Reason::Intermittent => format!(
+            "The path to {host} works only some of the time, so the rule that allows {} exists but something on the path fails now and then: compare the failing rounds' times (history) with the logs of the firewall or NVA the route table sends traffic through, look for SNAT port exhaustion on the NAT gateway, load balancer or firewall, and for a DNS server or proxy that sometimes stops answering.",
+            s.rule()
+        ),
         Reason::UnexpectedlyReachable => format!(
             "{host} should be blocked (exfiltration path): apply a service endpoint policy or firewall rule that closes it."
         ),

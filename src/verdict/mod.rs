@@ -111,6 +111,8 @@ reasons! {
     StorageFirewallDenied = "storage_firewall_denied", Fail, Open, "the storage account answered 403 AuthorizationFailure: its own firewall rejects this node";
     ClockSkew = "clock_skew", Warn, Open, "the node's clock differs from the servers' Date by more than 5 minutes";
     DnsPrivateMismatch = "dns_private_mismatch", Warn, Open, "a name that must answer the workspace's private endpoint answers another private address";
+    DnsFlapping = "dns_flapping", Fail, Open, "over the rounds of watch, the name's answer moved between private and public addresses, or to other private addresses: the node's resolvers or zones disagree";
+    Intermittent = "intermittent", Warn, Open, "over the rounds of watch, the check failed in some rounds and not in others: the path works only some of the time";
 }
 
 impl fmt::Display for Reason {
@@ -123,6 +125,8 @@ const TRAINING_VNET: &str = "https://learn.microsoft.com/azure/machine-learning/
 const FIREWALL: &str =
     "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall";
 const CUSTOM_DNS: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns";
+const OUTBOUND: &str =
+    "https://learn.microsoft.com/azure/load-balancer/troubleshoot-outbound-connection";
 
 impl Reason {
     /// The document section that explains the requirement behind a reason ("" for none).
@@ -131,7 +135,8 @@ impl Reason {
         match self {
             Ok | MissingInput | NotApplicable => String::new(),
             DnsNxdomain | DnsNoRecords | DnsTimeout | DnsServfail | DnsRefused | DnsPublicAddress
-            | DnsResolverMismatch | DnsNoPrivatelink | DnsPrivateMismatch => CUSTOM_DNS.into(),
+            | DnsResolverMismatch | DnsNoPrivatelink | DnsPrivateMismatch | DnsFlapping => CUSTOM_DNS.into(),
+            Intermittent => OUTBOUND.into(),
             StandInUnresolvable => format!("{TRAINING_VNET}#compute-instancecluster-with-no-public-ip"),
             StorageFirewallDenied => "https://learn.microsoft.com/azure/storage/common/storage-network-security".into(),
             ClockSkew => "https://learn.microsoft.com/azure/virtual-machines/linux/time-sync".into(),

@@ -18,6 +18,7 @@ mod sandbox;
 mod scenario;
 mod servers;
 mod verify;
+mod watch;
 mod world;
 
 use std::cell::RefCell;
@@ -53,6 +54,7 @@ pub fn play(name: &str) {
         node::make_root(&sb.dir, &bin, &certs.ca);
     }
     listeners.extend(servers::start(&mut sb, &sc, &world, &certs));
+    listeners.extend(watch::start(&mut sb, &sc, &world));
     firewall::apply(&sb, &world);
     sb.wait_for_listeners(&listeners);
 
@@ -61,6 +63,9 @@ pub fn play(name: &str) {
         sc: &sc,
         ca: &certs.ca,
     };
+    if sc.watch.is_some() {
+        return watch::play(name, &sb, &sc, &world, &targets, &probe);
+    }
     let out = probe.run();
     let context = verify::context(name, &sc, &out);
     verify::run(&sc, &out, &context);

@@ -78,6 +78,9 @@ pub struct Scenario {
     pub fix_exit: Option<i32>,
     #[serde(default)]
     pub fault: Vec<Fault>,
+    /// Run `watch` instead of `check`, changing the world between its rounds
+    /// (tests/sim/watch.rs).
+    pub watch: Option<super::watch::WatchSpec>,
     pub expect: Expect,
 }
 
