@@ -478,6 +478,8 @@ fn explain_knows_every_reason_code_of_the_interface() {
         "not_applicable",
         "dns_flapping",
         "intermittent",
+        "peer_not_amlprobe",
+        "peer_absent",
     ];
     let all: Vec<&str> = amlprobe::verdict::Reason::ALL
         .iter()

@@ -59,6 +59,7 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         | ProxyDenied
         | UnexpectedlyReachable
         | Intermittent => path(reason, s),
+        PeerNotAmlprobe | PeerAbsent => peer(reason, s),
         TlsUntrusted | TlsIntercepted | TlsNameMismatch | TlsExpired | TlsHandshakeFailed
         | TlsTimeout | HttpStatus | HttpBadResponse | HttpTimeout | WsNotUpgraded | SmbBadReply => {
             service(reason, s)
@@ -146,6 +147,21 @@ fn path(reason: Reason, s: &Subject) -> String {
         ),
         Reason::UnexpectedlyReachable => format!(
             "{host} should be blocked (exfiltration path): apply a service endpoint policy or firewall rule that closes it."
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Another node of a distributed job (`mesh`).
+fn peer(reason: Reason, s: &Subject) -> String {
+    let host = s.host;
+    let port = s.port.map(|p| format!(" {p}")).unwrap_or_default();
+    match reason {
+        Reason::PeerNotAmlprobe => format!(
+            "Port{port} on {host} is held by another program, or something on the path answers in its place: free the port on {host} (or pick other --ports) and run amlprobe mesh there again; if nothing else listens there, look for a proxy or NVA between the nodes."
+        ),
+        Reason::PeerAbsent => format!(
+            "Nothing from {host} answered within --wait: make sure amlprobe mesh runs on {host} too (every node of the job), raise --wait if nodes start far apart, and allow inbound TCP{port} between the nodes of the subnet in its NSG (the default rule AllowVnetInBound does)."
         ),
         _ => String::new(),
     }

@@ -113,6 +113,8 @@ reasons! {
     DnsPrivateMismatch = "dns_private_mismatch", Warn, Open, "a name that must answer the workspace's private endpoint answers another private address";
     DnsFlapping = "dns_flapping", Fail, Open, "over the rounds of watch, the name's answer moved between private and public addresses, or to other private addresses: the node's resolvers or zones disagree";
     Intermittent = "intermittent", Warn, Open, "over the rounds of watch, the check failed in some rounds and not in others: the path works only some of the time";
+    PeerNotAmlprobe = "peer_not_amlprobe", Fail, Open, "mesh: the peer's port answered, but not with amlprobe mesh's greeting: another program holds the port, or something on the path answers in its place";
+    PeerAbsent = "peer_absent", Fail, Unknown, "mesh: the peer answered on no port before --wait ran out: it is down, never ran amlprobe mesh, or every packet to it is dropped";
 }
 
 impl fmt::Display for Reason {
@@ -125,6 +127,8 @@ const TRAINING_VNET: &str = "https://learn.microsoft.com/azure/machine-learning/
 const FIREWALL: &str =
     "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall";
 const CUSTOM_DNS: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns";
+const DISTRIBUTED: &str =
+    "https://learn.microsoft.com/azure/machine-learning/how-to-train-distributed-gpu";
 const OUTBOUND: &str =
     "https://learn.microsoft.com/azure/load-balancer/troubleshoot-outbound-connection";
 
@@ -137,6 +141,7 @@ impl Reason {
             DnsNxdomain | DnsNoRecords | DnsTimeout | DnsServfail | DnsRefused | DnsPublicAddress
             | DnsResolverMismatch | DnsNoPrivatelink | DnsPrivateMismatch | DnsFlapping => CUSTOM_DNS.into(),
             Intermittent => OUTBOUND.into(),
+            PeerNotAmlprobe | PeerAbsent => DISTRIBUTED.into(),
             StandInUnresolvable => format!("{TRAINING_VNET}#compute-instancecluster-with-no-public-ip"),
             StorageFirewallDenied => "https://learn.microsoft.com/azure/storage/common/storage-network-security".into(),
             ClockSkew => "https://learn.microsoft.com/azure/virtual-machines/linux/time-sync".into(),
