@@ -89,7 +89,7 @@ fn tunnelled(p: &Plan) -> bool {
 
 /// `--report FILE` is opened before any check runs: a path that cannot be written must not
 /// cost a whole run. The file is written in full at the end.
-fn writable(path: &std::path::Path) -> Result<(), Stop> {
+pub(crate) fn writable(path: &std::path::Path) -> Result<(), Stop> {
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -99,7 +99,7 @@ fn writable(path: &std::path::Path) -> Result<(), Stop> {
         .map_err(|e| Stop::cannot_run(format!("--report {}: cannot write: {e}", path.display())))
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())
@@ -327,6 +327,7 @@ pub(crate) fn assemble(
         context,
         summary: Summary::of(&results),
         watch: None,
+        mesh: None,
         results,
     }
 }
@@ -364,7 +365,7 @@ pub(crate) fn deliver(
     }
 }
 
-fn colour(args: &CheckArgs) -> bool {
+pub(crate) fn colour(args: &CheckArgs) -> bool {
     !args.no_color
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::stdout().is_terminal()

@@ -41,6 +41,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// check, repeated: DNS answers that change between rounds, checks that fail now and then, and Prometheus metrics
     Watch(WatchArgs),
+    /// Node-to-node reachability for distributed training: listen on --ports, connect to every other peer on each, and name the blocked pairs (merge the nodes' reports for the matrix)
+    Mesh(MeshArgs),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -177,6 +179,51 @@ pub struct WatchArgs {
     /// After each round, write Prometheus text exposition to FILE (atomically, for node_exporter's textfile collector)
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MeshArgs {
+    /// The job's nodes, this one included (default: AZ_BATCH_HOST_LIST, AZ_BATCH_NODE_LIST, the MPI host file AZ_BATCHAI_MPI_HOST_FILE, then MASTER_ADDR or AZ_BATCH_MASTER_NODE)
+    #[arg(long, value_delimiter = ',', value_name = "HOST[,HOST...]", value_parser = parse_peer)]
+    pub peers: Vec<String>,
+    /// Ports every node listens on and connects to (default: MASTER_PORT, else 29500, and 29501, 29502, 29503 for NCCL/Gloo's other sockets)
+    #[arg(long, value_delimiter = ',', value_name = "PORT[,PORT...]", value_parser = clap::value_parser!(u16).range(1..))]
+    pub ports: Vec<u16>,
+    /// How long a peer that has not come up yet is retried; every node also listens at least this long from its start
+    #[arg(long, value_parser = parse_interval, default_value = "60s", value_name = "DURATION")]
+    pub wait: Duration,
+    /// The address this node listens on
+    #[arg(long, default_value = "0.0.0.0", value_name = "ADDR")]
+    pub listen: IpAddr,
+    /// Which peer this node is (default: the peer that is this node's hostname or one of its addresses)
+    #[arg(long = "self", id = "self_", value_name = "NAME", value_parser = parse_peer)]
+    pub self_: Option<String>,
+    /// Deadline of one connection attempt and its greeting (1s, 1500ms)
+    #[arg(long, value_parser = parse_timeout, default_value = "3s", value_name = "DURATION")]
+    pub timeout: Duration,
+    /// Report format on stdout (default: table on a terminal, json otherwise)
+    #[arg(short, long, value_enum)]
+    pub output: Option<Format>,
+    /// Also write the full JSON report to FILE
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Plain table without colour (also NO_COLOR)
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// A peer: a host name or an address, as a connection names it.
+pub fn parse_peer(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let ok = (1..=253).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':'));
+    match ok {
+        true => Ok(s.to_string()),
+        false => Err(format!(
+            "'{s}' is not a host: a name or an address, letters, digits, '-', '.', '_' and ':'"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Args)]

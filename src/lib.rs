@@ -17,6 +17,7 @@ pub mod discover;
 pub mod fix;
 pub mod fleet;
 pub mod input;
+pub mod mesh;
 pub mod plan;
 pub mod probe;
 #[cfg(test)]
@@ -122,6 +123,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Some(Command::Merge(args)) => fleet::merge(&args),
         Some(Command::Diff(args)) => fleet::diff(&args),
         Some(Command::Watch(args)) => watch::watch(&args),
+        Some(Command::Mesh(args)) => mesh::mesh(&args),
         Some(Command::Completions { shell }) => {
             unpacked(completions(shell)).and_then(|text| emit(&text).map(|()| EXIT_OK))
         }

@@ -100,6 +100,25 @@ pub struct Watched {
     pub stopped: Stopped,
 }
 
+/// How a `mesh` ran: which node this is, the peers and where their list came from; other
+/// commands leave it out.
+#[derive(Debug, Clone, Serialize)]
+pub struct Meshed {
+    /// This node, as the peer list names it.
+    #[serde(rename = "self")]
+    pub this: String,
+    /// How this node was picked out of the list: `flag`, `hostname`, `address` or `none`.
+    pub self_from: String,
+    pub peers: Vec<String>,
+    /// `flag`, or `env:NAME` (`file:PATH` for an MPI host file).
+    pub peers_from: String,
+    pub ports: Vec<u16>,
+    pub wait_ms: u64,
+    /// Ports this node could not listen on, and why: peers reaching them find another program.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_listening: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema_version: u32,
@@ -112,6 +131,8 @@ pub struct Report {
     pub summary: Summary,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<Watched>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<Meshed>,
     pub results: Vec<CheckResult>,
 }
 
@@ -254,6 +275,7 @@ pub(crate) mod fixture {
             context: Context::default(),
             summary: Summary::of(&results),
             watch: None,
+            mesh: None,
             results,
         }
     }

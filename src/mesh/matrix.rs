@@ -1,0 +1,1 @@
+//! `merge` over `mesh` reports: the from→to matrix and the blocked pairs.

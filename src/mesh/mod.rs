@@ -1,0 +1,741 @@
+//! The `mesh` command: node-to-node reachability for distributed training. Every node listens on
+//! the ports, greets whoever connects with its name, and connects to every other peer on each
+//! port; one result a peer and port. `merge` over the nodes' reports draws the from→to matrix
+//! (`matrix.rs`).
+//!
+//! When a node stops: once its own connections are decided, and not before `--wait` has passed
+//! since it started, plus one `--timeout` for a peer's attempt in flight. So nodes that start
+//! within `--wait` of each other all find each other, and none waits on another to finish.
+
+pub mod matrix;
+
+use std::collections::{BTreeSet, HashSet};
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::catalog::{Kind, Transport};
+use crate::check::{assemble, hostname, writable};
+use crate::cli::{parse_peer, Format, MeshArgs};
+use crate::context::Context;
+use crate::report::{self, Meshed, Node};
+use crate::result::{ms, CheckResult, Phase, PhaseKind, Target};
+use crate::verdict::{remediation, Reason, Subject};
+use crate::{emit, written, Stop};
+
+/// The rendezvous port PyTorch uses when MASTER_PORT is not set.
+pub const RENDEZVOUS_PORT: u16 = 29500;
+
+/// NCCL and Gloo open their data connections on ports the kernel picks from the ephemeral range
+/// (32768–60999 on Linux): three fixed ports spread over it stand for that range, so an NSG or
+/// firewall that allows only the rendezvous port shows.
+pub const EPHEMERAL_SAMPLE: [u16; 3] = [33000, 45000, 60000];
+
+/// The first word of the greeting, and its version.
+const GREETING: &str = "amlprobe-mesh 1 ";
+
+/// The longest greeting read.
+const GREETING_LIMIT: usize = 300;
+
+/// How long a refused or unanswered peer that has not come up yet waits before the next try.
+const RETRY_GAP: Duration = Duration::from_millis(500);
+
+/// The job's nodes and where their list came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peers {
+    pub hosts: Vec<String>,
+    /// `flag`, `env:NAME` or `file:PATH`.
+    pub from: String,
+}
+
+/// `host`, or `host:port` with the port cut (IPv6 addresses keep their colons).
+fn host_of(entry: &str) -> &str {
+    let entry = entry.trim();
+    match entry.split_once(':') {
+        Some((host, port))
+            if !port.contains(':')
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            host
+        }
+        _ => entry,
+    }
+}
+
+/// The valid hosts of a list, each once, in order.
+fn hosts<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let host = host_of(item);
+        if host.is_empty() {
+            continue;
+        }
+        if let Ok(h) = parse_peer(host) {
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        }
+    }
+    out
+}
+
+/// The hosts of an MPI host file: the first word of each line (`host slots=4`), no comments.
+pub fn parse_host_file(text: &str) -> Vec<String> {
+    hosts(
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .filter_map(|l| l.split_whitespace().next()),
+    )
+}
+
+/// The peers a multi-node job's variables name, in this order: `AZ_BATCH_HOST_LIST` (Batch,
+/// comma-separated), `AZ_BATCH_NODE_LIST` (Batch, semicolon-separated), the MPI host file
+/// `AZ_BATCHAI_MPI_HOST_FILE`, then only the master: `MASTER_ADDR` (PyTorch), or
+/// `AZ_BATCH_MASTER_NODE` (`ip:port`).
+pub fn peers_from_env(
+    var: &dyn Fn(&str) -> Option<String>,
+    read: &dyn Fn(&Path) -> Option<String>,
+) -> Option<Peers> {
+    let found =
+        |hosts: Vec<String>, from: String| (!hosts.is_empty()).then_some(Peers { hosts, from });
+    if let Some(v) = var("AZ_BATCH_HOST_LIST") {
+        if let Some(p) = found(hosts(v.split(',')), "env:AZ_BATCH_HOST_LIST".into()) {
+            return Some(p);
+        }
+    }
+    if let Some(v) = var("AZ_BATCH_NODE_LIST") {
+        if let Some(p) = found(hosts(v.split(';')), "env:AZ_BATCH_NODE_LIST".into()) {
+            return Some(p);
+        }
+    }
+    if let Some(path) = var("AZ_BATCHAI_MPI_HOST_FILE") {
+        let path = Path::new(path.trim());
+        if let Some(text) = read(path) {
+            let from = format!("file:{} (env:AZ_BATCHAI_MPI_HOST_FILE)", path.display());
+            if let Some(p) = found(parse_host_file(&text), from) {
+                return Some(p);
+            }
+        }
+    }
+    for name in ["MASTER_ADDR", "AZ_BATCH_MASTER_NODE"] {
+        if let Some(v) = var(name) {
+            if let Some(p) = found(hosts(std::iter::once(v.as_str())), format!("env:{name}")) {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// The ports: the flag, else MASTER_PORT (or 29500) and the ephemeral sample.
+pub fn ports(flag: &[u16], master_port: Option<String>) -> Vec<u16> {
+    if !flag.is_empty() {
+        let mut seen = BTreeSet::new();
+        return flag.iter().copied().filter(|p| seen.insert(*p)).collect();
+    }
+    let first = master_port
+        .and_then(|p| p.trim().parse::<u16>().ok())
+        .filter(|p| *p != 0)
+        .unwrap_or(RENDEZVOUS_PORT);
+    let mut out = vec![first];
+    out.extend(EPHEMERAL_SAMPLE.iter().filter(|p| **p != first));
+    out
+}
+
+/// What a node sends to whoever connects.
+pub fn greeting(name: &str) -> String {
+    format!("{GREETING}{name}\n")
+}
+
+/// The node name in a greeting, or `None` when it is not amlprobe mesh's.
+pub fn parse_greeting(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let line = text.strip_suffix('\n')?;
+    let name = line.strip_prefix(GREETING)?;
+    parse_peer(name).ok().filter(|n| n == name)
+}
+
+/// Which peer this node is, and how that was found.
+pub fn pick_self(
+    peers: &[String],
+    flag: Option<&str>,
+    hostname: &str,
+    addresses: &[IpAddr],
+) -> (String, &'static str) {
+    if let Some(name) = flag {
+        return (name.to_string(), "flag");
+    }
+    let short = |h: &str| h.split('.').next().unwrap_or("").to_ascii_lowercase();
+    if !hostname.is_empty() {
+        if let Some(p) = peers.iter().find(|p| {
+            p.eq_ignore_ascii_case(hostname)
+                || (p.parse::<IpAddr>().is_err() && short(p) == short(hostname))
+        }) {
+            return (p.clone(), "hostname");
+        }
+    }
+    if let Some(p) = peers
+        .iter()
+        .find(|p| p.parse::<IpAddr>().is_ok_and(|ip| addresses.contains(&ip)))
+    {
+        return (p.clone(), "address");
+    }
+    (hostname.to_string(), "none")
+}
+
+fn local_addresses() -> Vec<IpAddr> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    addrs
+        .filter_map(|a| a.address)
+        .filter_map(|a| {
+            a.as_sockaddr_in()
+                .map(|v4| IpAddr::V4(v4.ip()))
+                .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+        })
+        .collect()
+}
+
+/// What one connection attempt came to.
+#[derive(Debug, Clone)]
+enum Attempt {
+    /// amlprobe mesh answered, with this name.
+    Greeted(String),
+    /// Something accepted the connection but did not greet: what it did.
+    Stranger(String),
+    Refused,
+    Timeout,
+    Unreachable(String),
+}
+
+impl Attempt {
+    fn answered(&self) -> bool {
+        matches!(self, Attempt::Greeted(_) | Attempt::Stranger(_))
+    }
+}
+
+fn shown(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text: String = text.trim_end().chars().take(40).collect();
+    crate::report::text::printable(&text).into_owned()
+}
+
+async fn attempt(peer: &str, port: u16, timeout: Duration) -> Attempt {
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect((peer, port))).await {
+        Err(_) => return Attempt::Timeout,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Attempt::Refused,
+        Ok(Err(e)) => return Attempt::Unreachable(e.to_string()),
+        Ok(Ok(s)) => s,
+    };
+    let mut stream = stream;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(timeout, async {
+        let mut chunk = [0u8; 128];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    if buf.contains(&b'\n') || buf.len() >= GREETING_LIMIT {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await;
+    if let Some(end) = buf.iter().position(|b| *b == b'\n') {
+        buf.truncate(end + 1);
+    }
+    if let Some(name) = parse_greeting(&buf) {
+        return Attempt::Greeted(name);
+    }
+    let what = match (read, buf.is_empty()) {
+        (_, false) => format!(
+            "answered \"{}\" instead of amlprobe mesh's greeting",
+            shown(&buf)
+        ),
+        (Err(_), true) => format!(
+            "sent nothing within {}",
+            humantime::format_duration(timeout)
+        ),
+        (Ok(Err(e)), true) => format!("cut the connection without a greeting ({e})"),
+        (Ok(Ok(())), true) => "closed the connection without a greeting".to_string(),
+    };
+    Attempt::Stranger(what)
+}
+
+/// One peer and port, tried until decided: until it answers, or until the peer answered on
+/// any port (a failure is then final), or until `deadline`.
+async fn probe(
+    peer: String,
+    port: u16,
+    timeout: Duration,
+    deadline: Instant,
+    seen: Arc<Mutex<HashSet<String>>>,
+) -> (String, u16, Attempt, u32, Duration) {
+    let started = Instant::now();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let began = Instant::now();
+        let a = attempt(&peer, port, timeout).await;
+        let took = began.elapsed();
+        if a.answered() {
+            crate::probe::lock(&seen).insert(peer.clone());
+            return (peer, port, a, tries, took);
+        }
+        let peer_seen = crate::probe::lock(&seen).contains(&peer);
+        if peer_seen || Instant::now() + RETRY_GAP >= deadline {
+            let _ = started;
+            return (peer, port, a, tries, took);
+        }
+        tokio::time::sleep(RETRY_GAP).await;
+    }
+}
+
+/// Listen on every port; the ports that cannot be listened on, and why.
+async fn listen_all(
+    addr: IpAddr,
+    ports: &[u16],
+    name: &str,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> Vec<String> {
+    let hello: Arc<[u8]> = greeting(name).into_bytes().into();
+    let mut failed = Vec::new();
+    for &port in ports {
+        match TcpListener::bind(SocketAddr::new(addr, port)).await {
+            Ok(listener) => {
+                let hello = hello.clone();
+                tasks.spawn(async move {
+                    while let Ok((mut s, _)) = listener.accept().await {
+                        let hello = hello.clone();
+                        tokio::spawn(async move {
+                            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                                let _ = s.write_all(&hello).await;
+                                let _ = s.shutdown().await;
+                                // Wait for the peer to close, so it reads the greeting whole.
+                                let mut sink = [0u8; 64];
+                                while let Ok(n) = s.read(&mut sink).await {
+                                    if n == 0 {
+                                        break;
+                                    }
+                                }
+                            })
+                            .await;
+                        });
+                    }
+                });
+            }
+            Err(e) => failed.push(format!("{port}: {e}")),
+        }
+    }
+    failed
+}
+
+/// The result of one peer and port.
+#[allow(clippy::too_many_arguments)]
+fn result(
+    this: &str,
+    peer: &str,
+    port: u16,
+    attempt: &Attempt,
+    tries: u32,
+    took: Duration,
+    answered_on: &[u16],
+    wait: Duration,
+    timeout: Duration,
+) -> CheckResult {
+    let elsewhere = match answered_on.iter().find(|p| **p != port) {
+        Some(p) => format!("; amlprobe mesh on {peer} answers on port {p}, so"),
+        None => String::new(),
+    };
+    let seen = !answered_on.is_empty() || attempt.answered();
+    let wait_s = humantime::format_duration(wait);
+    let (reason, message, error) = match attempt {
+        Attempt::Greeted(name) if name == peer => {
+            (Reason::Ok, format!("amlprobe mesh on {peer} answered"), None)
+        }
+        Attempt::Greeted(name) => (
+            Reason::Ok,
+            format!("amlprobe mesh answered, naming itself {name}"),
+            None,
+        ),
+        Attempt::Stranger(what) => (
+            Reason::PeerNotAmlprobe,
+            format!("{peer}:{port} accepted the connection but {what}"),
+            Some(what.clone()),
+        ),
+        Attempt::Refused if seen => (
+            Reason::TcpRefused,
+            match elsewhere.is_empty() {
+                true => format!("connection refused (RST) on port {port}: nothing listens there, or a firewall rejects it"),
+                false => format!("connection refused (RST) on port {port}{elsewhere} a firewall rejects this port"),
+            },
+            Some("connection refused".to_string()),
+        ),
+        Attempt::Refused => (
+            Reason::TcpRefused,
+            format!("connection refused (RST) on every try for {wait_s} ({tries} tries): amlprobe mesh never listened on {peer}, or a firewall rejects this node"),
+            Some("connection refused".to_string()),
+        ),
+        Attempt::Timeout if seen => (
+            Reason::TcpTimeout,
+            format!("no answer within {} on port {port}{}", humantime::format_duration(timeout), match elsewhere.is_empty() {
+                true => ": packets are dropped".to_string(),
+                false => format!("{elsewhere} packets to this port are dropped"),
+            }),
+            Some("timed out".to_string()),
+        ),
+        Attempt::Unreachable(e) if seen => (
+            Reason::TcpUnreachable,
+            format!("port {port}: {e}"),
+            Some(e.clone()),
+        ),
+        Attempt::Timeout | Attempt::Unreachable(_) => {
+            let last = match attempt {
+                Attempt::Unreachable(e) => e.clone(),
+                _ => "timed out".to_string(),
+            };
+            (
+                Reason::PeerAbsent,
+                format!("{peer} answered on no port within --wait {wait_s} ({tries} tries here; last: {last})"),
+                Some(last),
+            )
+        }
+    };
+    let subject = Subject {
+        host: peer,
+        port: Some(port),
+        transport: "tcp",
+        service_tag: None,
+        stands_for: None,
+        forward_zones: "",
+        check: None,
+    };
+    let mut phase = Phase::of(PhaseKind::Tcp).at(format!("{peer}:{port}"));
+    phase.ok = Some(
+        seen && !matches!(
+            attempt,
+            Attempt::Refused | Attempt::Timeout | Attempt::Unreachable(_)
+        ),
+    );
+    phase.ms = ms(took);
+    phase.error = error;
+    CheckResult {
+        id: format!("mesh:{peer}:{port}"),
+        group: "mesh".into(),
+        title: format!("{this} → {peer} TCP {port}"),
+        required: true,
+        kind: Kind::Tcp,
+        tested: Some(Kind::Tcp),
+        target: Target {
+            host: peer.to_string(),
+            port: Some(port),
+            transport: Transport::Tcp,
+        },
+        stands_for: None,
+        stand_in: false,
+        service_tag: None,
+        proxy: None,
+        status: reason.status(),
+        reason,
+        message,
+        remediation: remediation(reason, &subject),
+        reason_doc: reason.doc(),
+        doc: String::new(),
+        duration_ms: ms(took),
+        phases: vec![phase],
+        history: None,
+    }
+}
+
+fn read_small(path: &Path) -> Option<String> {
+    crate::input::read(path, 1 << 20)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+}
+
+/// `amlprobe mesh`.
+pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
+    let started = Instant::now();
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let peers = match args.peers.is_empty() {
+        false => Some(Peers {
+            hosts: hosts(args.peers.iter().map(String::as_str)),
+            from: "flag".into(),
+        }),
+        true => peers_from_env(&env, &read_small),
+    }
+    .ok_or_else(|| {
+        Stop::usage(
+            "no peers: give --peers HOST,HOST (this node included), or run where AZ_BATCH_HOST_LIST, AZ_BATCH_NODE_LIST, AZ_BATCHAI_MPI_HOST_FILE or MASTER_ADDR names the job's nodes",
+        )
+    })?;
+    let ports = ports(&args.ports, env("MASTER_PORT"));
+    let host = hostname();
+    let (this, self_from) = pick_self(
+        &peers.hosts,
+        args.self_.as_deref(),
+        &host,
+        &local_addresses(),
+    );
+    let others: Vec<String> = peers
+        .hosts
+        .iter()
+        .filter(|p| **p != this)
+        .cloned()
+        .collect();
+    if others.is_empty() {
+        return Err(Stop::usage(format!(
+            "no other peer than this node ({this}) in the list from {}: give --peers with every node of the job",
+            peers.from
+        )));
+    }
+    if let Some(path) = &args.report {
+        writable(path)?;
+    }
+    let runtime = crate::check::runtime()?;
+    let wait = args.wait;
+    let timeout = args.timeout;
+    let name = this.clone();
+    let listen = args.listen;
+    let list = ports.clone();
+    let (not_listening, results) = runtime.block_on(async move {
+        let mut listeners = tokio::task::JoinSet::new();
+        let not_listening = listen_all(listen, &list, &name, &mut listeners).await;
+        let deadline = started + wait;
+        let seen = Arc::new(Mutex::new(HashSet::new()));
+        let mut probes = tokio::task::JoinSet::new();
+        for peer in &others {
+            for &port in &list {
+                probes.spawn(probe(peer.clone(), port, timeout, deadline, seen.clone()));
+            }
+        }
+        let mut done = Vec::new();
+        while let Some(r) = probes.join_next().await {
+            if let Ok(r) = r {
+                done.push(r);
+            }
+        }
+        // Listen on: for the whole wait, and one attempt more for a peer's in flight.
+        tokio::time::sleep_until((deadline.max(Instant::now()) + timeout).into()).await;
+        listeners.abort_all();
+        let mut results = Vec::new();
+        for peer in &others {
+            let answered_on: Vec<u16> = done
+                .iter()
+                .filter(|(p, _, a, _, _)| p == peer && a.answered())
+                .map(|(_, port, _, _, _)| *port)
+                .collect();
+            for &port in &list {
+                if let Some((_, _, a, tries, took)) =
+                    done.iter().find(|(p, q, _, _, _)| p == peer && *q == port)
+                {
+                    results.push(result(
+                        &name,
+                        peer,
+                        port,
+                        a,
+                        *tries,
+                        *took,
+                        &answered_on,
+                        wait,
+                        timeout,
+                    ));
+                }
+            }
+        }
+        (not_listening, results)
+    });
+    runtime.shutdown_background();
+    let mut context = Context::default();
+    context.notes.push(format!(
+        "mesh: this node is {this} ({self_from}); peers from {}",
+        peers.from
+    ));
+    if self_from == "none" {
+        context.notes.push(format!(
+            "mesh: no peer is this node's hostname or address; give --self NAME. Every peer was tried, as {this}"
+        ));
+    }
+    for n in &not_listening {
+        context.notes.push(format!(
+            "mesh: cannot listen on port {n}; peers reaching it find another program"
+        ));
+    }
+    let node = Node {
+        hostname: host,
+        resolvers: Vec::new(),
+        proxy: None,
+    };
+    let mut report = assemble(started, started_at, ms(timeout), node, context, results);
+    report.mesh = Some(Meshed {
+        this,
+        self_from: self_from.to_string(),
+        peers: peers.hosts.clone(),
+        peers_from: peers.from.clone(),
+        ports,
+        wait_ms: ms(wait),
+        not_listening,
+    });
+    if let Some(path) = &args.report {
+        std::fs::File::create(path)
+            .and_then(|file| report.write_json(file))
+            .map_err(|e| {
+                Stop::cannot_run(format!("--report {}: cannot write: {e}", path.display()))
+            })?;
+    }
+    let format = args.output.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    });
+    let colour = !args.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    match format {
+        Format::Json => written(report.write_json(std::io::stdout().lock()))?,
+        Format::Table => emit(&report::table::render(&report, colour))?,
+        Format::Jsonl => {
+            let mut text: String = report
+                .results
+                .iter()
+                .map(|r| report::jsonl_result(r) + "\n")
+                .collect();
+            text.push_str(&(report::jsonl_summary(&report) + "\n"));
+            emit(&text)?
+        }
+        Format::Markdown => emit(&report::markdown::render(&report))?,
+        Format::Junit => emit(&report::junit::render(&report, false))?,
+    }
+    Ok(report.summary.exit_code(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn no_file(_: &Path) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn peers_come_from_each_variable_in_order() {
+        let p = peers_from_env(
+            &vars(&[("AZ_BATCH_HOST_LIST", "10.0.0.4,10.0.0.5, 10.0.0.6")]),
+            &no_file,
+        )
+        .unwrap();
+        assert_eq!(p.hosts, ["10.0.0.4", "10.0.0.5", "10.0.0.6"]);
+        assert_eq!(p.from, "env:AZ_BATCH_HOST_LIST");
+        let p = peers_from_env(
+            &vars(&[("AZ_BATCH_NODE_LIST", "10.0.0.4;10.0.0.5;")]),
+            &no_file,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.hosts.len(), p.from.as_str()),
+            (2, "env:AZ_BATCH_NODE_LIST")
+        );
+        let both = [
+            ("AZ_BATCH_NODE_LIST", "10.0.0.9;10.0.0.8"),
+            ("AZ_BATCH_HOST_LIST", "10.0.0.4,10.0.0.5"),
+        ];
+        assert_eq!(
+            peers_from_env(&vars(&both), &no_file).unwrap().from,
+            "env:AZ_BATCH_HOST_LIST"
+        );
+        let file = |p: &Path| {
+            (p == Path::new("/h"))
+                .then(|| "# nodes\nnode-0 slots=4\nnode-1 slots=4\n\nnode-0\n".to_string())
+        };
+        let p = peers_from_env(&vars(&[("AZ_BATCHAI_MPI_HOST_FILE", "/h")]), &file).unwrap();
+        assert_eq!(p.hosts, ["node-0", "node-1"]);
+        assert!(p.from.starts_with("file:/h"));
+        let p = peers_from_env(&vars(&[("MASTER_ADDR", "node-0")]), &no_file).unwrap();
+        assert_eq!(
+            (p.hosts, p.from.as_str()),
+            (vec!["node-0".to_string()], "env:MASTER_ADDR")
+        );
+        let p = peers_from_env(
+            &vars(&[("AZ_BATCH_MASTER_NODE", "10.0.0.4:6000")]),
+            &no_file,
+        )
+        .unwrap();
+        assert_eq!(p.hosts, ["10.0.0.4"]);
+        assert!(peers_from_env(&vars(&[]), &no_file).is_none());
+        assert!(peers_from_env(&vars(&[("AZ_BATCH_HOST_LIST", " , ;$(x)")]), &no_file).is_none());
+    }
+
+    #[test]
+    fn ports_default_to_the_rendezvous_and_the_ephemeral_sample() {
+        assert_eq!(ports(&[], None), [29500, 33000, 45000, 60000]);
+        assert_eq!(ports(&[], Some("6000".into())), [6000, 33000, 45000, 60000]);
+        assert_eq!(ports(&[], Some("nope".into()))[0], 29500);
+        assert_eq!(ports(&[7, 7, 8], Some("6000".into())), [7, 8]);
+    }
+
+    #[test]
+    fn greetings_round_trip_and_strangers_do_not_parse() {
+        assert_eq!(
+            parse_greeting(greeting("node-1").as_bytes()),
+            Some("node-1".into())
+        );
+        assert_eq!(
+            parse_greeting(b"amlprobe-mesh 1 10.0.0.4\n"),
+            Some("10.0.0.4".into())
+        );
+        for bad in [
+            &b"SSH-2.0-x\r\n"[..],
+            b"amlprobe-mesh 1 node-1",
+            b"amlprobe-mesh 2 node-1\n",
+            b"amlprobe-mesh 1 \n",
+            b"amlprobe-mesh 1 a b\n",
+            b"amlprobe-mesh 1 \x1b[2J\n",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(parse_greeting(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn this_node_is_picked_by_flag_hostname_or_address() {
+        let peers: Vec<String> = ["node-0.x.internal", "10.0.0.5"].map(String::from).to_vec();
+        assert_eq!(
+            pick_self(&peers, Some("n"), "node-0", &[]),
+            ("n".into(), "flag")
+        );
+        assert_eq!(
+            pick_self(&peers, None, "node-0", &[]),
+            ("node-0.x.internal".into(), "hostname")
+        );
+        let ip: IpAddr = "10.0.0.5".parse().unwrap();
+        assert_eq!(
+            pick_self(&peers, None, "other", &[ip]),
+            ("10.0.0.5".into(), "address")
+        );
+        assert_eq!(
+            pick_self(&peers, None, "other", &[]),
+            ("other".into(), "none")
+        );
+    }
+}
