@@ -135,9 +135,56 @@ fn add_node_report(fleet: &mut Fleet, path: &Path, bytes: &[u8], redact: bool) -
     Ok(())
 }
 
+/// The reports `files` name, when the first is a `mesh` report: the matrix of them all.
+fn mesh_matrix(
+    files: &[PathBuf],
+    redact: bool,
+) -> Result<Option<crate::mesh::matrix::Matrix>, Stop> {
+    let mut matrix = crate::mesh::matrix::Matrix::default();
+    for (i, path) in files.iter().enumerate() {
+        let shown = path.display().to_string();
+        let bytes = read_file(path)?;
+        if read::kind(&bytes) != Ok(read::Kind::Node) {
+            if i == 0 {
+                return Ok(None);
+            }
+            return Err(Stop::usage(format!(
+                "{shown}: not a mesh report; merge takes mesh reports, or check reports, not both"
+            )));
+        }
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Stop::usage(format!("{shown}: not a report amlprobe wrote: {e}")))?;
+        match (crate::mesh::matrix::is_mesh(&value), i) {
+            (false, 0) => return Ok(None),
+            (false, _) => return Err(Stop::usage(format!(
+                "{shown}: not a mesh report; merge takes mesh reports, or check reports, not both"
+            ))),
+            (true, _) => matrix
+                .add(&value)
+                .map_err(|e| Stop::usage(format!("{shown}: {e}")))?,
+        }
+    }
+    if redact {
+        matrix.redact();
+    }
+    Ok(Some(matrix))
+}
+
 /// `amlprobe merge`.
 pub fn merge(args: &MergeArgs) -> Result<i32, Stop> {
     let files = report_files(&args.inputs)?;
+    if let Some(m) = mesh_matrix(&files, args.redact)? {
+        emit(&match output_format(args.output) {
+            FleetFormat::Json => m.json(),
+            FleetFormat::Table => m.table(),
+            FleetFormat::Markdown => m.markdown(),
+            FleetFormat::Html => m.html(),
+        })?;
+        return Ok(match m.clean() {
+            true => EXIT_OK,
+            false => EXIT_FAILED,
+        });
+    }
     let mut fleet = Fleet::default();
     for path in &files {
         // One report at a time: only its compact form outlives this loop.
