@@ -1044,3 +1044,37 @@ fn merge_and_diff_read_reports_and_refuse_anything_else() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `mesh` without peers, or with only itself, says in one line which flag or variables to set.
+#[test]
+fn mesh_without_peers_is_a_usage_error() {
+    let run = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_amlprobe"));
+        cmd.arg("mesh").args(args);
+        for v in [
+            "AZ_BATCH_HOST_LIST",
+            "AZ_BATCH_NODE_LIST",
+            "AZ_BATCHAI_MPI_HOST_FILE",
+            "MASTER_ADDR",
+            "AZ_BATCH_MASTER_NODE",
+            "MASTER_PORT",
+        ] {
+            cmd.env_remove(v);
+        }
+        cmd.envs(vars.iter().copied()).output().expect("run amlprobe")
+    };
+    for (args, vars, needle) in [
+        (&[][..], &[][..], "--peers"),
+        (&[], &[("AZ_BATCH_HOST_LIST", " , ")], "AZ_BATCH_HOST_LIST"),
+        (&["--peers", "10.0.0.4", "--self", "10.0.0.4"], &[], "no other peer"),
+        (&["--self", "10.0.0.4"], &[("MASTER_ADDR", "10.0.0.4")], "env:MASTER_ADDR"),
+    ] {
+        let out = run(args, vars);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
+        assert!(err.starts_with("amlprobe: ") && err.contains(needle), "{err:?}");
+    }
+    assert_usage_error(&["mesh", "--peers", "a;b"], &["not a host"]);
+    assert_usage_error(&["mesh", "--peers", "a", "--ports", "0"], &["--ports"]);
+}
