@@ -1061,19 +1061,32 @@ fn mesh_without_peers_is_a_usage_error() {
         ] {
             cmd.env_remove(v);
         }
-        cmd.envs(vars.iter().copied()).output().expect("run amlprobe")
+        cmd.envs(vars.iter().copied())
+            .output()
+            .expect("run amlprobe")
     };
     for (args, vars, needle) in [
         (&[][..], &[][..], "--peers"),
         (&[], &[("AZ_BATCH_HOST_LIST", " , ")], "AZ_BATCH_HOST_LIST"),
-        (&["--peers", "10.0.0.4", "--self", "10.0.0.4"], &[], "no other peer"),
-        (&["--self", "10.0.0.4"], &[("MASTER_ADDR", "10.0.0.4")], "env:MASTER_ADDR"),
+        (
+            &["--peers", "10.0.0.4", "--self", "10.0.0.4"],
+            &[],
+            "no other peer",
+        ),
+        (
+            &["--self", "10.0.0.4"],
+            &[("MASTER_ADDR", "10.0.0.4")],
+            "env:MASTER_ADDR",
+        ),
     ] {
         let out = run(args, vars);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
-        assert!(err.starts_with("amlprobe: ") && err.contains(needle), "{err:?}");
+        assert!(
+            err.starts_with("amlprobe: ") && err.contains(needle),
+            "{err:?}"
+        );
     }
     assert_usage_error(&["mesh", "--peers", "a;b"], &["not a host"]);
     assert_usage_error(&["mesh", "--peers", "a", "--ports", "0"], &["--ports"]);

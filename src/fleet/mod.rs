@@ -156,9 +156,11 @@ fn mesh_matrix(
             .map_err(|e| Stop::usage(format!("{shown}: not a report amlprobe wrote: {e}")))?;
         match (crate::mesh::matrix::is_mesh(&value), i) {
             (false, 0) => return Ok(None),
-            (false, _) => return Err(Stop::usage(format!(
+            (false, _) => {
+                return Err(Stop::usage(format!(
                 "{shown}: not a mesh report; merge takes mesh reports, or check reports, not both"
-            ))),
+            )))
+            }
             (true, _) => matrix
                 .add(&value)
                 .map_err(|e| Stop::usage(format!("{shown}: {e}")))?,
