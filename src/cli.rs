@@ -186,7 +186,7 @@ pub struct MeshArgs {
     /// The job's nodes, this one included (default: AZ_BATCH_HOST_LIST, AZ_BATCH_NODE_LIST, the MPI host file AZ_BATCHAI_MPI_HOST_FILE, then MASTER_ADDR or AZ_BATCH_MASTER_NODE)
     #[arg(long, value_delimiter = ',', value_name = "HOST[,HOST...]", value_parser = parse_peer)]
     pub peers: Vec<String>,
-    /// Ports every node listens on and connects to (default: MASTER_PORT, else 29500, and 29501, 29502, 29503 for NCCL/Gloo's other sockets)
+    /// Ports every node listens on and connects to (default: MASTER_PORT, else 29500, and 33000, 45000, 60000 from the ephemeral range NCCL and Gloo connect on)
     #[arg(long, value_delimiter = ',', value_name = "PORT[,PORT...]", value_parser = clap::value_parser!(u16).range(1..))]
     pub ports: Vec<u16>,
     /// How long a peer that has not come up yet is retried; every node also listens at least this long from its start
@@ -202,13 +202,13 @@ pub struct MeshArgs {
     #[arg(long, value_parser = parse_timeout, default_value = "3s", value_name = "DURATION")]
     pub timeout: Duration,
     /// Report format on stdout (default: table on a terminal, json otherwise)
-    #[arg(short, long, value_enum)]
+    #[arg(short, long, env = "AMLPROBE_OUTPUT", value_enum)]
     pub output: Option<Format>,
     /// Also write the full JSON report to FILE
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "AMLPROBE_REPORT", value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Plain table without colour (also NO_COLOR)
-    #[arg(long)]
+    #[arg(long, env = "AMLPROBE_NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_color: bool,
 }
 

@@ -1074,9 +1074,9 @@ fn mesh_without_peers_is_a_usage_error() {
             "no other peer",
         ),
         (
-            &["--self", "10.0.0.4"],
-            &[("MASTER_ADDR", "10.0.0.4")],
-            "env:MASTER_ADDR",
+            &["--self", "10.0.0.5"],
+            &[("AZ_BATCH_NODE_LIST", "10.0.0.5")],
+            "env:AZ_BATCH_NODE_LIST",
         ),
     ] {
         let out = run(args, vars);

@@ -495,7 +495,10 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
         .filter(|p| **p != this)
         .cloned()
         .collect();
-    if others.is_empty() {
+    // Where only the master is named (MASTER_ADDR), the master tests no one: it listens, so
+    // that every worker can test it.
+    let master_only = peers.from == "env:MASTER_ADDR" || peers.from == "env:AZ_BATCH_MASTER_NODE";
+    if others.is_empty() && !master_only {
         return Err(Stop::usage(format!(
             "no other peer than this node ({this}) in the list from {}: give --peers with every node of the job",
             peers.from
@@ -510,6 +513,7 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
     let name = this.clone();
     let listen = args.listen;
     let list = ports.clone();
+    let listen_only = others.is_empty();
     let (not_listening, results) = runtime.block_on(async move {
         let mut listeners = tokio::task::JoinSet::new();
         let not_listening = listen_all(listen, &list, &name, &mut listeners).await;
@@ -563,6 +567,12 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
         "mesh: this node is {this} ({self_from}); peers from {}",
         peers.from
     ));
+    if listen_only {
+        context.notes.push(format!(
+            "mesh: {} names only this node, the master: it listened for the workers and tested no one",
+            peers.from
+        ));
+    }
     if self_from == "none" {
         context.notes.push(format!(
             "mesh: no peer is this node's hostname or address; give --self NAME. Every peer was tried, as {this}"
