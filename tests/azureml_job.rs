@@ -539,3 +539,46 @@ fn the_sdk_v1_script_compiles_and_explains_itself_without_the_sdk() {
     assert!(text(&out.stderr).contains("--nodes must be 1 or more"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_mesh_job_runs_amlprobe_mesh_on_every_node() {
+    let Some(job) = yaml("mesh-job.yml") else {
+        return;
+    };
+    assert_eq!(str_at(&job, "/type"), "command");
+    // MPI distribution: Azure ML names every node of the job, which mesh reads as its peers.
+    assert_eq!(str_at(&job, "/distribution/type"), "mpi");
+    assert_eq!(
+        job.pointer("/distribution/process_count_per_instance"),
+        Some(&Value::from(1))
+    );
+    assert_eq!(
+        str_at(&job, "/environment_variables/AMLPROBE_COMMAND"),
+        "mesh"
+    );
+    assert!(str_at(&job, "/command").starts_with("bash probe-node.sh ${{outputs.reports}} "));
+    assert!(azureml()
+        .join(str_at(&job, "/code"))
+        .join("probe-node.sh")
+        .is_file());
+    folder_output(&job["outputs"]["reports"], "mesh-job.yml: outputs.reports");
+}
+
+#[test]
+fn a_node_runs_the_command_it_is_given() {
+    let dir = scratch("command");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let stub = STUB_CHECK.replace("[ \"$1\" = check ]", "[ \"$1\" = mesh ]");
+    write_script(&bin.join("amlprobe"), &stub, 0o755);
+    let script = azureml().join("probe-node.sh");
+    let out = dir.join("out");
+    let vars = [("NODE_RANK", "1"), ("AMLPROBE_COMMAND", "mesh")];
+    let run = probe_node(&script, &bin, &out, &[], &vars);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    assert!(out.join("node-001.json").is_file());
+    let vars = [("NODE_RANK", "1"), ("AMLPROBE_COMMAND", "rm")];
+    let run = probe_node(&script, &bin, &out, &[], &vars);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

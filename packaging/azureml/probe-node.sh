@@ -4,7 +4,7 @@
 # the output folder, with the table in <node>.txt and amlprobe's exit code in <node>.exit,
 # prints the table to the job's log, and exits by policy.
 #
-#   bash probe-node.sh OUT_DIR [amlprobe check flags...]
+#   bash probe-node.sh OUT_DIR [amlprobe check (or mesh) flags...]
 #
 #   AMLPROBE_POLICY     record (default) exit 0 once the report is written, whatever the checks
 #                              found: the fleet table, not the job's status, says which node
@@ -12,6 +12,7 @@
 #                       fail   exit with amlprobe's code, after the report is written
 #   AMLPROBE_NODE_NAME  the report's name (default: node-<rank>, see below)
 #   AMLPROBE_BIN        the amlprobe binary (default: the one beside this script, else PATH)
+#   AMLPROBE_COMMAND    check (default), or mesh: node-to-node reachability (mesh-job.yml)
 # Every other AMLPROBE_<FLAG> variable is read by amlprobe itself; this script sets --report.
 #
 # The node's name is node-<rank> from NODE_RANK (PyTorch distribution) or OMPI_COMM_WORLD_RANK
@@ -31,6 +32,11 @@ if [ -z "$out" ]; then
   exit 2
 fi
 shift
+command=${AMLPROBE_COMMAND:-check}
+case "$command" in
+  check|mesh) ;;
+  *) say "AMLPROBE_COMMAND='$command': use check or mesh"; exit 2 ;;
+esac
 policy=${AMLPROBE_POLICY:-record}
 case "$policy" in
   record|fail) ;;
@@ -80,7 +86,7 @@ mkdir -p "$out" || { say "cannot create $out"; exit 3; }
 # The report is made locally and moved into place whole, so a reader of OUT_DIR (the merge
 # step, or a node stopped half-way) never sees half a report.
 AMLPROBE_OUTPUT=${AMLPROBE_OUTPUT:-table} AMLPROBE_NO_COLOR=1 \
-  "$bin" check --report "$tmp/report.json" "$@" > "$tmp/report.txt"
+  "$bin" "$command" --report "$tmp/report.json" "$@" > "$tmp/report.txt"
 code=$?
 cat "$tmp/report.txt"
 cp "$tmp/report.txt" "$out/$node.txt" || say "cannot write $out/$node.txt"
