@@ -376,4 +376,35 @@ proptest! {
         let forbidden = x.contains('\u{FFFE}') || x.contains('\u{0}');
         prop_assert!(!forbidden);
     }
+
+    #[test]
+    fn mesh_greetings_and_peer_lists_never_panic_or_hide(text in near(&["amlprobe-mesh 1 ", "node-0", "\n", "10.0.0.4", ",", ";", ":29500", " slots=4", "#"]),
+                                                         bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        for b in [text.as_bytes(), &bytes[..]] {
+            if let Some(name) = crate::mesh::parse_greeting(b) {
+                prop_assert!(name.len() <= 253 && !name.chars().any(hidden) && !name.contains(' '));
+            }
+        }
+        let var = |_: &str| Some(text.clone());
+        let file = |_: &std::path::Path| Some(text.clone());
+        if let Some(p) = crate::mesh::peers_from_env(&var, &file) {
+            for h in &p.hosts {
+                prop_assert!(crate::cli::parse_peer(h).as_deref() == Ok(h.as_str()));
+            }
+        }
+        for h in crate::mesh::parse_host_file(&text) {
+            prop_assert!(!h.chars().any(|c| c.is_whitespace() || hidden(c)));
+        }
+    }
+
+    #[test]
+    fn mesh_reports_read_back_or_say_why(text in near(&["{\"mesh\": {\"self\": ", "\"peers\": [", "\"a\"", "\"b c\"", "]}", ", \"results\": [", "{\"group\": \"mesh\", \"target\": {\"host\": \"b\", \"port\": 29500}, \"reason\": \"tcp_timeout\"}", "}", ","])) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            let mut m = crate::mesh::matrix::Matrix::default();
+            if crate::mesh::matrix::is_mesh(&v) && m.add(&v).is_ok() {
+                let shown = m.table() + &m.markdown();
+                prop_assert!(!shown.chars().any(|c| c != '\n' && hidden(c)));
+            }
+        }
+    }
 }
