@@ -728,6 +728,47 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_is_named_by_what_else_the_peer_answered() {
+        let t = Duration::from_secs(1);
+        let w = Duration::from_secs(6);
+        let r = |a: Attempt, answered: &[u16]| result("a", "b", 45000, &a, 3, t, answered, w, t);
+        let refused = r(Attempt::Refused, &[29500]);
+        assert_eq!(refused.reason, Reason::TcpRefused);
+        assert!(
+            refused
+                .message
+                .contains("answers on port 29500, so a firewall rejects this port"),
+            "{}",
+            refused.message
+        );
+        let never = r(Attempt::Refused, &[]);
+        assert_eq!(never.reason, Reason::TcpRefused);
+        assert!(never.message.contains("every try"), "{}", never.message);
+        assert_eq!(r(Attempt::Timeout, &[29500]).reason, Reason::TcpTimeout);
+        assert_eq!(r(Attempt::Timeout, &[]).reason, Reason::PeerAbsent);
+        assert_eq!(
+            r(Attempt::Unreachable("no route".into()), &[]).reason,
+            Reason::PeerAbsent
+        );
+        assert_eq!(
+            r(Attempt::Unreachable("no route".into()), &[29500]).reason,
+            Reason::TcpUnreachable
+        );
+        let stranger = r(Attempt::Stranger("sent nothing within 1s".into()), &[]);
+        assert_eq!(
+            (stranger.reason, stranger.status),
+            (Reason::PeerNotAmlprobe, crate::verdict::Status::Fail)
+        );
+        let ok = r(Attempt::Greeted("b".into()), &[45000]);
+        assert_eq!(
+            (ok.id.as_str(), ok.group.as_str(), ok.reason),
+            ("mesh:b:45000", "mesh", Reason::Ok)
+        );
+        assert_eq!(ok.target.to_string(), "b:45000/tcp");
+        assert!(!r(Attempt::Timeout, &[]).remediation.is_empty());
+    }
+
+    #[test]
     fn this_node_is_picked_by_flag_hostname_or_address() {
         let peers: Vec<String> = ["node-0.x.internal", "10.0.0.5"].map(String::from).to_vec();
         assert_eq!(
