@@ -198,6 +198,9 @@ pub struct MeshArgs {
     /// Which peer this node is (default: the peer that is this node's hostname or one of its addresses)
     #[arg(long = "self", id = "self_", value_name = "NAME", value_parser = parse_peer)]
     pub self_: Option<String>,
+    /// Also send this much (64MiB, 500MB) to each peer once, on the first port that answered, and report the throughput in that result's message (off by default)
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub bandwidth: Option<u64>,
     /// Deadline of one connection attempt and its greeting (1s, 1500ms)
     #[arg(long, value_parser = parse_timeout, default_value = "3s", value_name = "DURATION")]
     pub timeout: Duration,
@@ -224,6 +227,32 @@ pub fn parse_peer(s: &str) -> Result<String, String> {
             "'{s}' is not a host: a name or an address, letters, digits, '-', '.', '_' and ':'"
         )),
     }
+}
+
+/// A size: a number and a unit, B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB; 1 KiB to 4 GiB.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let unit_size: u64 = match unit.trim() {
+        "B" => 1,
+        "KB" | "kB" => 1000,
+        "MB" => 1000 * 1000,
+        "GB" => 1000 * 1000 * 1000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "'{s}' is not a size: use a number and a unit, like 64MiB or 500MB"
+            ))
+        }
+    };
+    n.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit_size))
+        .filter(|b| (1 << 10..=4 << 30).contains(b))
+        .ok_or_else(|| format!("'{s}' is out of range: give between 1KiB and 4GiB"))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -414,6 +443,11 @@ mod tests {
         assert!(parse_timeout("2h").is_err());
         assert_eq!(parse_udp_wait("300ms").unwrap(), Duration::from_millis(300));
         assert!(parse_udp_wait("1ms").is_err() && parse_udp_wait("soon").is_err());
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("500MB"), Ok(500_000_000));
+        assert!(
+            parse_size("64").is_err() && parse_size("1B").is_err() && parse_size("5GiB").is_err()
+        );
     }
 
     /// `Input` names each context flag and its variable for messages; clap must agree.

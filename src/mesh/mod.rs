@@ -42,6 +42,9 @@ const GREETING: &str = "amlprobe-mesh 1 ";
 /// The longest greeting read.
 const GREETING_LIMIT: usize = 300;
 
+/// How long a listener keeps a connection: the greeting, then whatever `--bandwidth` sends.
+const SINK_LIMIT: Duration = Duration::from_secs(120);
+
 /// How long a refused or unanswered peer that has not come up yet waits before the next try.
 const RETRY_GAP: Duration = Duration::from_millis(500);
 
@@ -302,6 +305,43 @@ async fn probe(
     }
 }
 
+/// Send `size` bytes to amlprobe mesh on `peer`, after its greeting, and wait for it to close:
+/// bytes a second, or why not.
+async fn throughput(peer: &str, port: u16, size: u64, timeout: Duration) -> Result<f64, String> {
+    let mut s = tokio::time::timeout(timeout, TcpStream::connect((peer, port)))
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut hello = [0u8; GREETING_LIMIT];
+    let n = tokio::time::timeout(timeout, s.read(&mut hello))
+        .await
+        .map_err(|_| "no greeting".to_string())?
+        .map_err(|e| e.to_string())?;
+    if parse_greeting(&hello[..n]).is_none() {
+        return Err("no greeting".into());
+    }
+    let block = vec![0u8; 64 << 10];
+    let began = Instant::now();
+    let send = async {
+        let mut left = size;
+        while left > 0 {
+            let n = usize::try_from(left.min(block.len() as u64)).unwrap_or(block.len());
+            s.write_all(&block[..n]).await?;
+            left -= n as u64;
+        }
+        s.shutdown().await?;
+        // The peer closes once it has read everything.
+        let mut rest = [0u8; 64];
+        while s.read(&mut rest).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    };
+    tokio::time::timeout(SINK_LIMIT, send)
+        .await
+        .map_err(|_| "did not finish in time".to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(size as f64 / began.elapsed().as_secs_f64().max(1e-6))
+}
+
 /// Listen on every port; the ports that cannot be listened on, and why.
 async fn listen_all(
     addr: IpAddr,
@@ -319,11 +359,11 @@ async fn listen_all(
                     while let Ok((mut s, _)) = listener.accept().await {
                         let hello = hello.clone();
                         tokio::spawn(async move {
-                            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                            let _ = tokio::time::timeout(SINK_LIMIT, async {
                                 let _ = s.write_all(&hello).await;
                                 let _ = s.shutdown().await;
                                 // Wait for the peer to close, so it reads the greeting whole.
-                                let mut sink = [0u8; 64];
+                                let mut sink = vec![0u8; 64 << 10];
                                 while let Ok(n) = s.read(&mut sink).await {
                                     if n == 0 {
                                         break;
@@ -514,6 +554,7 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
     let listen = args.listen;
     let list = ports.clone();
     let listen_only = others.is_empty();
+    let bandwidth = args.bandwidth;
     let (not_listening, results) = runtime.block_on(async move {
         let mut listeners = tokio::task::JoinSet::new();
         let not_listening = listen_all(listen, &list, &name, &mut listeners).await;
@@ -529,6 +570,21 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
         while let Some(r) = probes.join_next().await {
             if let Ok(r) = r {
                 done.push(r);
+            }
+        }
+        // --bandwidth: one peer at a time, on the first port that greeted, so transfers do not
+        // share the link.
+        let mut speeds: Vec<(String, Result<f64, String>)> = Vec::new();
+        if let Some(size) = bandwidth {
+            for peer in &others {
+                let port = list.iter().copied().find(|port| {
+                    done.iter().any(|(p, q, a, _, _)| {
+                        p == peer && q == port && matches!(a, Attempt::Greeted(_))
+                    })
+                });
+                if let Some(port) = port {
+                    speeds.push((peer.clone(), throughput(peer, port, size, timeout).await));
+                }
             }
         }
         // Listen on: for the whole wait, and one attempt more for a peer's in flight.
@@ -557,6 +613,18 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
                         timeout,
                     ));
                 }
+            }
+        }
+        for (peer, speed) in speeds {
+            let said = match speed {
+                Ok(bps) => format!("; --bandwidth: {:.1} MB/s", bps / 1e6),
+                Err(e) => format!("; --bandwidth: not measured ({e})"),
+            };
+            let first = results
+                .iter_mut()
+                .find(|r| r.target.host == peer && r.reason == Reason::Ok);
+            if let Some(r) = first {
+                r.message.push_str(&said);
             }
         }
         (not_listening, results)
