@@ -1,4 +1,4 @@
-//! `mesh` across four nodes: sealed network namespaces joined by a bridge that lives in a fifth,
+//! `mesh` across four nodes (with `--bandwidth`): sealed network namespaces joined by a bridge that lives in a fifth,
 //! on 10.88.0.0/24 with no route out. A firewall on B drops one port from A, C resets every new
 //! connection from D, another program holds one of C's ports, and D starts late. Each node's
 //! results, and the matrix `merge` draws from their reports, must name exactly those.
@@ -63,7 +63,8 @@ fn nft(sb: &Sandbox, rules: &str) {
 fn mesh(sb: &Sandbox, report: &std::path::Path) -> Child {
     sb.command(env!("CARGO_BIN_EXE_amlprobe"))
         .args(["mesh", "--peers", &NODES.join(","), "--ports", PORTS])
-        .args(["--wait", "6s", "--timeout", "1s", "-o", "json", "--report"])
+        .args(["--wait", "6s", "--timeout", "1s", "--bandwidth", "1MiB"])
+        .args(["-o", "json", "--report"])
         .arg(report)
         .env_remove("MASTER_PORT")
         .stdout(Stdio::null())
@@ -187,6 +188,18 @@ fn mesh_names_exactly_the_blocked_pairs() {
     assert_eq!(
         reasons(&read(1)),
         ids(b, &[(c, 33000, "peer_not_amlprobe")])
+    );
+    // --bandwidth: once a peer, on the first port that greeted.
+    let to_b = ra["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == format!("mesh:{b}:29500"))
+        .unwrap();
+    let said = to_b["message"].as_str().unwrap();
+    assert!(
+        said.contains("--bandwidth: ") && said.ends_with(" MB/s"),
+        "{said}"
     );
     let rc = read(2);
     assert_eq!(reasons(&rc), ids(c, &[]));
