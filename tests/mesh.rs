@@ -1,4 +1,4 @@
-//! `mesh` across four nodes (with `--bandwidth`): sealed network namespaces joined by a bridge that lives in a fifth,
+//! `mesh` across four nodes (with `--bandwidth`) and a fifth peer that never comes up: sealed network namespaces joined by a bridge that lives in a fifth,
 //! on 10.88.0.0/24 with no route out. A firewall on B drops one port from A, C resets every new
 //! connection from D, another program holds one of C's ports, and D starts late. Each node's
 //! results, and the matrix `merge` draws from their reports, must name exactly those.
@@ -16,6 +16,8 @@ use serde_json::Value;
 
 const PORTS: &str = "29500,33000,45000";
 const NODES: [&str; 4] = ["10.88.0.1", "10.88.0.2", "10.88.0.3", "10.88.0.4"];
+/// A peer on the list that never comes up: no namespace holds its address.
+const ABSENT: &str = "10.88.0.9";
 
 fn can_run() -> Result<(), String> {
     let root = std::fs::read_to_string("/proc/self/status")
@@ -62,7 +64,13 @@ fn nft(sb: &Sandbox, rules: &str) {
 
 fn mesh(sb: &Sandbox, report: &std::path::Path) -> Child {
     sb.command(env!("CARGO_BIN_EXE_amlprobe"))
-        .args(["mesh", "--peers", &NODES.join(","), "--ports", PORTS])
+        .args([
+            "mesh",
+            "--peers",
+            &format!("{},{ABSENT}", NODES.join(",")),
+            "--ports",
+            PORTS,
+        ])
         .args(["--wait", "6s", "--timeout", "1s", "--bandwidth", "1MiB"])
         .args(["-o", "json", "--report"])
         .arg(report)
@@ -156,20 +164,22 @@ fn mesh_names_exactly_the_blocked_pairs() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    assert_eq!(codes, [Some(1), Some(1), Some(0), Some(1)]);
+    // Every node fails: none reaches the absent peer.
+    assert_eq!(codes, [Some(1), Some(1), Some(1), Some(1)]);
 
     let read =
         |i: usize| -> Value { serde_json::from_slice(&std::fs::read(report(i)).unwrap()).unwrap() };
     let ids = |me: &str, fails: &[(&str, u16, &str)]| -> BTreeSet<(String, String)> {
         NODES
             .iter()
+            .chain([&ABSENT])
             .filter(|n| **n != me)
             .flat_map(|n| [29500u16, 33000, 45000].map(|p| (n.to_string(), p)))
             .map(|(n, p)| {
                 let reason = fails
                     .iter()
                     .find(|(f, q, _)| *f == n && *q == p)
-                    .map_or("ok", |f| f.2);
+                    .map_or(if n == ABSENT { "peer_absent" } else { "ok" }, |f| f.2);
                 (format!("mesh:{n}:{p}"), reason.to_string())
             })
             .collect()
@@ -248,10 +258,17 @@ fn mesh_names_exactly_the_blocked_pairs() {
         (d, c, 45000, "tcp_refused"),
     ]
     .into_iter()
+    .chain(
+        NODES
+            .into_iter()
+            .flat_map(|n| [29500, 33000, 45000].map(|p| (n, ABSENT, p, "peer_absent"))),
+    )
     .map(|(f, t, p, r)| (f.to_string(), t.to_string(), p, r.to_string()))
     .collect();
     assert_eq!(blocked, want);
-    assert_eq!(m["missing"], serde_json::json!([]));
+    assert_eq!(m["missing"], serde_json::json!([ABSENT]));
+    assert_eq!(m["matrix"][a][ABSENT], "peer_absent");
+    assert_eq!(m["matrix"][ABSENT][a], "?");
     assert_eq!(m["matrix"][a][b], "tcp_timeout");
     assert_eq!(m["matrix"][b][a], "pass");
     assert_eq!(m["matrix"][d][c], "tcp_refused");
