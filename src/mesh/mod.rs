@@ -285,7 +285,6 @@ async fn probe(
     deadline: Instant,
     seen: Arc<Mutex<HashSet<String>>>,
 ) -> (String, u16, Attempt, u32, Duration) {
-    let started = Instant::now();
     let mut tries = 0;
     loop {
         tries += 1;
@@ -298,7 +297,6 @@ async fn probe(
         }
         let peer_seen = crate::probe::lock(&seen).contains(&peer);
         if peer_seen || Instant::now() + RETRY_GAP >= deadline {
-            let _ = started;
             return (peer, port, a, tries, took);
         }
         tokio::time::sleep(RETRY_GAP).await;
@@ -462,12 +460,8 @@ fn result(
         check: None,
     };
     let mut phase = Phase::of(PhaseKind::Tcp).at(format!("{peer}:{port}"));
-    phase.ok = Some(
-        seen && !matches!(
-            attempt,
-            Attempt::Refused | Attempt::Timeout | Attempt::Unreachable(_)
-        ),
-    );
+    // The TCP connection itself: open whenever something answered on it.
+    phase.ok = Some(attempt.answered());
     phase.ms = ms(took);
     phase.error = error;
     CheckResult {
