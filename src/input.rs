@@ -1,8 +1,8 @@
-//! Files a person names (`--catalog`, `--env-file`, `--ca-file`, `SSL_CERT_FILE`) are read only
-//! when they are regular files, and only up to a size far beyond real use: `/dev/zero` would
-//! grow memory until the process dies, and a FIFO would block the run forever.
+//! Files a person names (`--catalog`, `--env-file`, `--ca-file`, `SSL_CERT_FILE`, reports read
+//! back, an MPI host file) are read only when they are regular files, and only up to a size far
+//! beyond real use: `/dev/zero` would grow memory until the process dies, and a FIFO would block
+//! the run forever.
 
-use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -13,6 +13,11 @@ pub const CATALOG_LIMIT: u64 = 32 << 20;
 pub const CA_LIMIT: u64 = 16 << 20;
 /// The most an environment file may hold: a compute instance's is a few KiB.
 pub const ENV_FILE_LIMIT: u64 = 1 << 20;
+/// The most a report read back may hold: a node report of 10,000 results takes about 10 MB, a
+/// fleet report of 200 nodes of the built-in catalog about 1.5 MB.
+pub const REPORT_LIMIT: u64 = 64 << 20;
+/// The most an MPI host file may hold: a line a node.
+pub const HOST_FILE_LIMIT: u64 = 1 << 20;
 
 /// Why a named file was not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,10 +58,11 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, Refused> {
     read_at_most(file, limit)
 }
 
-/// A file can grow while it is read: never take more than `limit`.
-fn read_at_most(file: File, limit: u64) -> Result<Vec<u8>, Refused> {
+/// What `from` gives, up to `limit` (a file can grow while it is read; standard input has no
+/// size to look at first): never more.
+pub fn read_at_most(from: impl Read, limit: u64) -> Result<Vec<u8>, Refused> {
     let mut bytes = Vec::new();
-    file.take(limit + 1)
+    from.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Refused::Unreadable(e.to_string()))?;
     if bytes.len() as u64 > limit {

@@ -1091,3 +1091,27 @@ fn mesh_without_peers_is_a_usage_error() {
     assert_usage_error(&["mesh", "--peers", "a;b"], &["not a host"]);
     assert_usage_error(&["mesh", "--peers", "a", "--ports", "0"], &["--ports"]);
 }
+
+#[test]
+fn fix_names_the_kind_of_report_it_was_given_instead() {
+    let dir = std::env::temp_dir().join(format!("amlprobe-fix-kind-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let head = r#""schema_version": 1, "tool": {"name": "amlprobe"}"#;
+    for (name, text, needle) in [
+        (
+            "fleet.json",
+            format!(r#"{{{head}, "kind": "fleet", "nodes": []}}"#),
+            "a fleet report",
+        ),
+        (
+            "mesh.json",
+            format!(r#"{{{head}, "mesh": {{"self": "a"}}, "results": []}}"#),
+            "a mesh report",
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        assert_usage_error(&["fix", path.to_str().unwrap()], &[needle]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

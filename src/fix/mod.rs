@@ -7,36 +7,23 @@ pub mod model;
 pub mod read;
 pub mod render;
 
-use std::io::Read;
-
 use crate::cli::{FixArgs, FixFormat};
 use crate::{Stop, EXIT_FAILED, EXIT_OK};
 
 /// The report named on the command line, checked and turned into changes.
 pub fn fixes(args: &FixArgs) -> Result<model::Fixes, Stop> {
-    let bytes = match args.report.as_str() {
-        "-" => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .lock()
-                .take(read::REPORT_LIMIT + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| Stop::usage(format!("standard input: cannot read: {e}")))?;
-            if bytes.len() as u64 > read::REPORT_LIMIT {
-                return Err(Stop::usage(format!(
-                    "standard input: larger than {} MiB, more than any report",
-                    read::REPORT_LIMIT >> 20
-                )));
-            }
-            bytes
-        }
-        path => crate::input::read(std::path::Path::new(path), read::REPORT_LIMIT)
-            .map_err(|e| Stop::usage(format!("{path}: {e}")))?,
+    use crate::input::{read_at_most, REPORT_LIMIT};
+    let (what, bytes) = match args.report.as_str() {
+        "-" => (
+            "standard input",
+            read_at_most(std::io::stdin().lock(), REPORT_LIMIT),
+        ),
+        path => (
+            path,
+            crate::input::read(std::path::Path::new(path), REPORT_LIMIT),
+        ),
     };
-    let what = match args.report.as_str() {
-        "-" => "standard input",
-        path => path,
-    };
+    let bytes = bytes.map_err(|e| Stop::usage(format!("{what}: {e}")))?;
     let report = read::parse(&bytes).map_err(|e| Stop::usage(format!("{what}: {e}")))?;
     let names = model::Names {
         firewall_policy: args.firewall_policy.clone(),

@@ -6,10 +6,8 @@ use serde::Deserialize;
 
 pub use crate::cli::is_resource_name;
 use crate::context::{Cloud, Mode};
+use crate::report::read::{short, Kind};
 use crate::verdict::{Reason, Status};
-
-/// The largest report read: 10,000 results take about 10 MB.
-pub const REPORT_LIMIT: u64 = 64 << 20;
 
 /// What `fix` needs of a report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,15 +40,8 @@ pub struct Result {
 
 #[derive(Deserialize)]
 struct Raw {
-    schema_version: serde_json::Value,
-    tool: RawTool,
     context: RawContext,
     results: Vec<RawResult>,
-}
-
-#[derive(Deserialize)]
-struct RawTool {
-    name: String,
 }
 
 #[derive(Deserialize)]
@@ -95,17 +86,13 @@ const TEXT_LIMIT: usize = 2000;
 
 /// The report in `bytes`, or why it is not one `check` wrote.
 pub fn parse(bytes: &[u8]) -> std::result::Result<Report, String> {
-    let raw: Raw =
-        serde_json::from_slice(bytes).map_err(|e| format!("not a report amlprobe wrote: {e}"))?;
-    if raw.tool.name != "amlprobe" {
-        return Err("not a report amlprobe wrote: tool.name is not \"amlprobe\"".into());
+    match crate::report::read::kind(bytes)? {
+        Kind::Node => {}
+        Kind::Mesh => return Err("a mesh report: fix takes a report from check".into()),
+        Kind::Fleet => return Err("a fleet report: fix takes one node's report from check".into()),
     }
-    if raw.schema_version != serde_json::json!(1) {
-        return Err(format!(
-            "schema_version {} is not one this amlprobe reads (1)",
-            raw.schema_version
-        ));
-    }
+    let raw: Raw = serde_json::from_slice(bytes)
+        .map_err(|e| format!("not a report amlprobe wrote: {}", short(e)))?;
     let region = match raw.context.region {
         Some(r) => Some(
             crate::context::parse_region(&r)

@@ -17,6 +17,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{DiffArgs, FleetFormat, MergeArgs};
+use crate::report::read::{kind, Kind};
 use crate::report::redact::Redactor;
 use crate::{emit, written, Stop, EXIT_FAILED, EXIT_OK};
 use diff::{Diff, Of};
@@ -89,7 +90,7 @@ pub fn report_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Stop> {
 
 /// A file's bytes, or exit 2 naming it.
 fn read_file(path: &Path) -> Result<Vec<u8>, Stop> {
-    crate::input::read(path, read::REPORT_LIMIT)
+    crate::input::read(path, crate::input::REPORT_LIMIT)
         .map_err(|e| Stop::usage(format!("{}: {e}", path.display())))
 }
 
@@ -106,16 +107,7 @@ fn redacted_file(path: &Path, redactor: &mut Redactor) -> String {
 /// first, when asked.
 fn add_node_report(fleet: &mut Fleet, path: &Path, bytes: &[u8], redact: bool) -> Result<(), Stop> {
     let shown = path.display().to_string();
-    let report = match read::kind(bytes) {
-        Ok(read::Kind::Fleet) => {
-            return Err(Stop::usage(format!(
-                "{shown}: a fleet report; merge takes node reports (check --report FILE or -o json), and diff compares fleet reports"
-            )))
-        }
-        Ok(read::Kind::Node) => read::node(bytes, &shown),
-        Err(e) => Err(e),
-    }
-    .map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
+    let report = read::node(bytes, &shown).map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
     let mut node = report.node.clone();
     if redact {
         let mut r = report.redactor();
@@ -135,63 +127,54 @@ fn add_node_report(fleet: &mut Fleet, path: &Path, bytes: &[u8], redact: bool) -
     Ok(())
 }
 
-/// The reports `files` name, when the first is a `mesh` report: the matrix of them all.
-fn mesh_matrix(
-    files: &[PathBuf],
-    redact: bool,
-) -> Result<Option<crate::mesh::matrix::Matrix>, Stop> {
-    let mut matrix = crate::mesh::matrix::Matrix::default();
-    for (i, path) in files.iter().enumerate() {
-        let shown = path.display().to_string();
-        let bytes = read_file(path)?;
-        if read::kind(&bytes) != Ok(read::Kind::Node) {
-            if i == 0 {
-                return Ok(None);
-            }
-            return Err(Stop::usage(format!(
-                "{shown}: not a mesh report; merge takes mesh reports, or check reports, not both"
-            )));
-        }
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Stop::usage(format!("{shown}: not a report amlprobe wrote: {e}")))?;
-        match (crate::mesh::matrix::is_mesh(&value), i) {
-            (false, 0) => return Ok(None),
-            (false, _) => {
-                return Err(Stop::usage(format!(
-                "{shown}: not a mesh report; merge takes mesh reports, or check reports, not both"
-            )))
-            }
-            (true, _) => matrix
-                .add(&value)
-                .map_err(|e| Stop::usage(format!("{shown}: {e}")))?,
-        }
-    }
-    if redact {
-        matrix.redact();
-    }
-    Ok(Some(matrix))
-}
-
-/// `amlprobe merge`.
+/// `amlprobe merge`: node reports from `check` into a fleet, or from `mesh` into the from→to
+/// matrix, as the first file is; all must be alike. One report at a time: only its compact form
+/// outlives it.
 pub fn merge(args: &MergeArgs) -> Result<i32, Stop> {
     let files = report_files(&args.inputs)?;
-    if let Some(m) = mesh_matrix(&files, args.redact)? {
+    let mut fleet = Fleet::default();
+    let mut matrix = crate::mesh::matrix::Matrix::default();
+    let mut first = None;
+    for path in &files {
+        let shown = path.display();
+        let bytes = read_file(path)?;
+        let this = kind(&bytes).map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
+        if this == Kind::Fleet {
+            return Err(Stop::usage(format!(
+                "{shown}: a fleet report; merge takes node reports (check --report FILE or -o json), and diff compares fleet reports"
+            )));
+        }
+        if *first.get_or_insert(this) != this {
+            return Err(Stop::usage(format!(
+                "{shown}: merge takes mesh reports, or check reports, not both"
+            )));
+        }
+        match this {
+            Kind::Mesh => {
+                let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    Stop::usage(format!("{shown}: not a report amlprobe wrote: {e}"))
+                })?;
+                matrix
+                    .add(&value)
+                    .map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
+            }
+            _ => add_node_report(&mut fleet, path, &bytes, args.redact)?,
+        }
+    }
+    if first == Some(Kind::Mesh) {
+        if args.redact {
+            matrix.redact();
+        }
         emit(&match output_format(args.output) {
-            FleetFormat::Json => m.json(),
-            FleetFormat::Table => m.table(),
-            FleetFormat::Markdown => m.markdown(),
-            FleetFormat::Html => m.html(),
+            FleetFormat::Json => matrix.json(),
+            FleetFormat::Table => matrix.table(),
+            FleetFormat::Markdown => matrix.markdown(),
+            FleetFormat::Html => matrix.html(),
         })?;
-        return Ok(match m.clean() {
+        return Ok(match matrix.clean() {
             true => EXIT_OK,
             false => EXIT_FAILED,
         });
-    }
-    let mut fleet = Fleet::default();
-    for path in &files {
-        // One report at a time: only its compact form outlives this loop.
-        let bytes = read_file(path)?;
-        add_node_report(&mut fleet, path, &bytes, args.redact)?;
     }
     model::name_nodes(&mut fleet.nodes, args.redact);
     match output_format(args.output) {
@@ -210,15 +193,15 @@ pub fn merge(args: &MergeArgs) -> Result<i32, Stop> {
 fn side(path: &Path, redact: bool) -> Result<(Fleet, Of), Stop> {
     let shown = path.display().to_string();
     let bytes = read_file(path)?;
-    let kind = read::kind(&bytes).map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
+    let kind = kind(&bytes).map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
     match kind {
-        read::Kind::Node => {
+        Kind::Node | Kind::Mesh => {
             let mut fleet = Fleet::default();
             add_node_report(&mut fleet, path, &bytes, redact)?;
             model::name_nodes(&mut fleet.nodes, redact);
             Ok((fleet, Of::Node))
         }
-        read::Kind::Fleet => {
+        Kind::Fleet => {
             let fleet = read::fleet(&bytes).map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
             Ok((fleet, Of::Fleet))
         }

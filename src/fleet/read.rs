@@ -6,28 +6,15 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::model::{Cell, Check, Fleet, NameFrom, Node, Row};
 use crate::context::Context;
+use crate::report::read::{kind, short, Kind};
 use crate::report::redact::Redactor;
 use crate::verdict::{Reason, Status};
 
-/// The largest report read: a node report of 10,000 results takes about 10 MB, a fleet report
-/// of 200 nodes of the built-in catalog about 1.5 MB.
-pub const REPORT_LIMIT: u64 = 64 << 20;
-
 /// The longest name or text a report may give a field that is kept.
 const TEXT_LIMIT: usize = 255;
-
-/// What kind of report a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// One node's, from `check`.
-    Node,
-    /// Many nodes', from `merge`.
-    Fleet,
-}
 
 /// A node report, reduced to what a fleet keeps, and the names `--redact` must hide.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,59 +71,6 @@ pub fn redactor_of(node: &Node) -> Redactor {
     Redactor::new(&context, &report_node)
 }
 
-/// An error of serde's, cut short: it may quote the file.
-fn short(e: impl std::fmt::Display) -> String {
-    let e = e.to_string();
-    match e.char_indices().nth(160) {
-        Some((at, _)) => format!("{}…", &e[..at]),
-        None => e,
-    }
-}
-
-/// Only the fields that say what a file is.
-#[derive(Deserialize)]
-struct Head {
-    #[serde(default)]
-    schema_version: Value,
-    #[serde(default)]
-    tool: Option<HeadTool>,
-    #[serde(default)]
-    kind: Value,
-}
-
-#[derive(Deserialize)]
-struct HeadTool {
-    #[serde(default)]
-    name: Value,
-}
-
-/// What the file is, or why it is not a report this amlprobe reads.
-pub fn kind(bytes: &[u8]) -> Result<Kind, String> {
-    let head: Head = serde_json::from_slice(bytes)
-        .map_err(|e| format!("not a report amlprobe wrote: {}", short(e)))?;
-    let name = head.tool.map(|t| t.name).unwrap_or(Value::Null);
-    if name != "amlprobe" {
-        return Err("not a report amlprobe wrote: tool.name is not \"amlprobe\"".into());
-    }
-    if head.schema_version != serde_json::json!(1) {
-        return Err(format!(
-            "schema_version {} is not one this amlprobe reads (1)",
-            short(&head.schema_version)
-        ));
-    }
-    match &head.kind {
-        Value::Null => Ok(Kind::Node),
-        Value::String(k) if k == "fleet" => Ok(Kind::Fleet),
-        Value::String(k) if k == "diff" => {
-            Err("a diff report: give node reports (check --report) or fleet reports (merge)".into())
-        }
-        k => Err(format!(
-            "kind {} is not a report this amlprobe reads (a node report has none; \"fleet\")",
-            short(k)
-        )),
-    }
-}
-
 #[derive(Deserialize)]
 struct RawNodeReport {
     #[serde(default)]
@@ -191,7 +125,7 @@ struct RawResult {
 /// A node report in `bytes` (file `file`, as named), or why it is not one.
 pub fn node(bytes: &[u8], file: &str) -> Result<NodeReport, String> {
     match kind(bytes)? {
-        Kind::Node => {}
+        Kind::Node | Kind::Mesh => {}
         Kind::Fleet => return Err("a fleet report, where a node report was expected".into()),
     }
     let raw: RawNodeReport = serde_json::from_slice(bytes)
@@ -344,7 +278,9 @@ struct RawCell {
 pub fn fleet(bytes: &[u8]) -> Result<Fleet, String> {
     match kind(bytes)? {
         Kind::Fleet => {}
-        Kind::Node => return Err("a node report, where a fleet report was expected".into()),
+        Kind::Node | Kind::Mesh => {
+            return Err("a node report, where a fleet report was expected".into())
+        }
     }
     let raw: RawFleet = serde_json::from_slice(bytes)
         .map_err(|e| format!("not a fleet report amlprobe wrote: {}", short(e)))?;

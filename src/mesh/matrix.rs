@@ -14,11 +14,6 @@ use crate::verdict::{Reason, Status};
 /// The most nodes one matrix shows.
 pub const MAX_NODES: usize = 1000;
 
-/// Whether a node report is a `mesh` report.
-pub fn is_mesh(report: &Value) -> bool {
-    report.get("mesh").is_some_and(Value::is_object)
-}
-
 /// One blocked direction on one port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Blocked {

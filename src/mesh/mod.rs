@@ -493,7 +493,7 @@ fn result(
 }
 
 fn read_small(path: &Path) -> Option<String> {
-    crate::input::read(path, 1 << 20)
+    crate::input::read(path, crate::input::HOST_FILE_LIMIT)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
 }
