@@ -75,7 +75,12 @@ pub fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
 
 /// The format on stdout: the flag, else a table for a person and JSON for a program.
 pub fn output_format(args: &CheckArgs) -> Format {
-    args.output.unwrap_or(if std::io::stdout().is_terminal() {
+    format_or_default(args.output)
+}
+
+/// The format `-o` names, else a table for a person and JSON for a program.
+pub(crate) fn format_or_default(flag: Option<Format>) -> Format {
+    flag.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Table
     } else {
         Format::Json
@@ -343,20 +348,13 @@ pub(crate) fn deliver(
     if let Some(m) = redactor {
         report::redact::redact(&mut probe::lock(m), &mut report);
     }
-    if let Some(path) = &args.report {
-        std::fs::File::create(path)
-            .and_then(|file| report.write_json(file))
-            .map_err(|e| {
-                Stop::cannot_run(format!("--report {}: cannot write: {e}", path.display()))
-            })?;
-    }
-    match format {
-        Format::Json => written(report.write_json(std::io::stdout().lock()))?,
-        Format::Table => emit(&report::table::render(&report, colour(args)))?,
-        Format::Jsonl => emit(&(report::jsonl_summary(&report) + "\n"))?,
-        Format::Markdown => emit(&report::markdown::render(&report))?,
-        Format::Junit => emit(&report::junit::render(&report, args.strict))?,
-    }
+    let shown = Shown {
+        format,
+        report_file: args.report.as_deref(),
+        colour: colour(args.no_color),
+        strict: args.strict,
+    };
+    shown.write(&report)?;
     let code = report.summary.exit_code(args.strict);
     match report.untested() {
         // A failure says more than the skips around it.
@@ -365,10 +363,41 @@ pub(crate) fn deliver(
     }
 }
 
-pub(crate) fn colour(args: &CheckArgs) -> bool {
-    !args.no_color
+/// Colour on stdout: a terminal, and neither `--no-color` nor `NO_COLOR`.
+pub(crate) fn colour(no_color: bool) -> bool {
+    !no_color
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::stdout().is_terminal()
+}
+
+/// How a finished report is shown: the format on stdout, the `--report` file, colour, and
+/// whether warnings fail (JUnit marks them so).
+pub(crate) struct Shown<'a> {
+    pub format: Format,
+    pub report_file: Option<&'a std::path::Path>,
+    pub colour: bool,
+    pub strict: bool,
+}
+
+impl Shown<'_> {
+    /// Keep the JSON where `--report` says and print the format. With JSONL the result lines
+    /// went out as the checks finished: only the summary is left.
+    pub(crate) fn write(&self, report: &Report) -> Result<(), Stop> {
+        if let Some(path) = self.report_file {
+            std::fs::File::create(path)
+                .and_then(|file| report.write_json(file))
+                .map_err(|e| {
+                    Stop::cannot_run(format!("--report {}: cannot write: {e}", path.display()))
+                })?;
+        }
+        match self.format {
+            Format::Json => written(report.write_json(std::io::stdout().lock())),
+            Format::Table => emit(&report::table::render(report, self.colour)),
+            Format::Jsonl => emit(&(report::jsonl_summary(report) + "\n")),
+            Format::Markdown => emit(&report::markdown::render(report)),
+            Format::Junit => emit(&report::junit::render(report, self.strict)),
+        }
+    }
 }
 
 /// `amlprobe check`.

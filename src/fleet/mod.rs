@@ -35,8 +35,9 @@ fn output_format(flag: Option<FleetFormat>) -> FleetFormat {
     })
 }
 
+/// Colour as `check` has it (merge and diff take no `--no-color`; `NO_COLOR` counts).
 fn colour() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    crate::check::colour(false)
 }
 
 /// The report files the inputs name: files as given, and each directory's `*.json` files

@@ -10,7 +10,6 @@
 pub mod matrix;
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -20,13 +19,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::catalog::{Kind, Transport};
-use crate::check::{assemble, hostname, writable};
+use crate::check::{self, assemble, hostname, writable};
 use crate::cli::{parse_peer, Format, MeshArgs};
 use crate::context::Context;
 use crate::report::{self, Meshed, Node};
 use crate::result::{ms, CheckResult, Phase, PhaseKind, Target};
 use crate::verdict::{remediation, Reason, Subject};
-use crate::{emit, written, Stop};
+use crate::{emit, Stop};
 
 /// The rendezvous port PyTorch uses when MASTER_PORT is not set.
 pub const RENDEZVOUS_PORT: u16 = 29500;
@@ -660,36 +659,22 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
         wait_ms: ms(wait),
         not_listening,
     });
-    if let Some(path) = &args.report {
-        std::fs::File::create(path)
-            .and_then(|file| report.write_json(file))
-            .map_err(|e| {
-                Stop::cannot_run(format!("--report {}: cannot write: {e}", path.display()))
-            })?;
+    let shown = check::Shown {
+        format: check::format_or_default(args.output),
+        report_file: args.report.as_deref(),
+        colour: check::colour(args.no_color),
+        strict: false,
+    };
+    if shown.format == Format::Jsonl {
+        // The results were not streamed as they finished: their lines come before the summary.
+        let lines: String = report
+            .results
+            .iter()
+            .map(|r| report::jsonl_result(r) + "\n")
+            .collect();
+        emit(&lines)?;
     }
-    let format = args.output.unwrap_or(if std::io::stdout().is_terminal() {
-        Format::Table
-    } else {
-        Format::Json
-    });
-    let colour = !args.no_color
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::stdout().is_terminal();
-    match format {
-        Format::Json => written(report.write_json(std::io::stdout().lock()))?,
-        Format::Table => emit(&report::table::render(&report, colour))?,
-        Format::Jsonl => {
-            let mut text: String = report
-                .results
-                .iter()
-                .map(|r| report::jsonl_result(r) + "\n")
-                .collect();
-            text.push_str(&(report::jsonl_summary(&report) + "\n"));
-            emit(&text)?
-        }
-        Format::Markdown => emit(&report::markdown::render(&report))?,
-        Format::Junit => emit(&report::junit::render(&report, false))?,
-    }
+    shown.write(&report)?;
     Ok(report.summary.exit_code(false))
 }
 
