@@ -95,6 +95,21 @@ fn read_file(path: &Path) -> Result<Vec<u8>, Stop> {
         .map_err(|e| Stop::usage(format!("{}: {e}", path.display())))
 }
 
+/// A node's names and its file (`path`) with what `redactor` knows hidden.
+fn hide_names(node: &mut Node, path: &Path, redactor: &mut Redactor) {
+    for v in [
+        &mut node.hostname,
+        &mut node.vm_name,
+        &mut node.compute_name,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *v = redactor.scrub(v);
+    }
+    node.file = redacted_file(path, redactor);
+}
+
 /// The file's name as `--redact` shows it: no directory, the node's names hidden.
 fn redacted_file(path: &Path, redactor: &mut Redactor) -> String {
     let name = path
@@ -111,18 +126,7 @@ fn add_node_report(fleet: &mut Fleet, path: &Path, bytes: &[u8], redact: bool) -
     let report = read::node(bytes, &shown).map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
     let mut node = report.node.clone();
     if redact {
-        let mut r = report.redactor();
-        for v in [
-            &mut node.hostname,
-            &mut node.vm_name,
-            &mut node.compute_name,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            *v = r.scrub(v);
-        }
-        node.file = redacted_file(path, &mut r);
+        hide_names(&mut node, path, &mut report.redactor());
     }
     fleet.add_node(node, report.rows);
     Ok(())
@@ -222,18 +226,8 @@ fn redact_fleets(before: &mut Fleet, after: &mut Fleet) {
                     names.len() - 1
                 }
             };
-            let mut r = read::redactor_of(node);
-            for v in [
-                &mut node.hostname,
-                &mut node.vm_name,
-                &mut node.compute_name,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                *v = r.scrub(v);
-            }
-            node.file = redacted_file(Path::new(&node.file), &mut r);
+            let file = PathBuf::from(&node.file);
+            hide_names(node, &file, &mut read::redactor_of(node));
             node.name = format!("node-{}", at + 1);
             node.name_from = Some(model::NameFrom::Position);
         }

@@ -37,36 +37,30 @@ struct Secrets {
 impl NodeReport {
     /// The redactor `check --redact` would have used on this node.
     pub fn redactor(&self) -> Redactor {
-        let s = &self.secrets;
-        let context = Context {
-            workspace_id: s.workspace_id.clone(),
-            storage_account: s.storage_account.clone(),
-            compute_name: self.node.compute_name.clone(),
-            workspace_name: s.workspace_name.clone(),
-            resource_group: s.resource_group.clone(),
-            vm_name: self.node.vm_name.clone(),
-            ..Context::default()
-        };
-        let node = crate::report::Node {
-            hostname: self.node.hostname.clone().unwrap_or_default(),
-            resolvers: Vec::new(),
-            proxy: s.proxy.clone(),
-        };
-        Redactor::new(&context, &node)
+        redactor(&self.node, &self.secrets)
     }
 }
 
 /// What a fleet report's node names may be redacted with: its own names.
 pub fn redactor_of(node: &Node) -> Redactor {
+    redactor(node, &Secrets::default())
+}
+
+/// The redactor `check --redact` builds, from a node's names and what else its report named.
+fn redactor(node: &Node, s: &Secrets) -> Redactor {
     let context = Context {
+        workspace_id: s.workspace_id.clone(),
+        storage_account: s.storage_account.clone(),
         compute_name: node.compute_name.clone(),
+        workspace_name: s.workspace_name.clone(),
+        resource_group: s.resource_group.clone(),
         vm_name: node.vm_name.clone(),
         ..Context::default()
     };
     let report_node = crate::report::Node {
         hostname: node.hostname.clone().unwrap_or_default(),
         resolvers: Vec::new(),
-        proxy: None,
+        proxy: s.proxy.clone(),
     };
     Redactor::new(&context, &report_node)
 }
