@@ -45,19 +45,7 @@ pub fn golden(name: &str, report: &Path, exit: i32) {
             "terraform" => terraform_parses(&text, &context),
             _ => {}
         }
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/golden/fix")
-            .join(format!("{name}.{ext}"));
-        if std::env::var_os("AMLPROBE_UPDATE_GOLDEN").is_some() {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &text).expect("write the golden file");
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            text == want,
-            "{} differs; rerun with AMLPROBE_UPDATE_GOLDEN=1 and review the diff\n{context}",
-            path.display()
-        );
+        super::verify::matches_golden(&format!("fix/{name}.{ext}"), &text, &context);
     }
 }
 

@@ -12,19 +12,7 @@ use super::probe::{amlprobe, measured, peak_kib};
 
 /// Compare with `tests/golden/fleet/NAME`; `AMLPROBE_UPDATE_GOLDEN=1` rewrites it.
 fn golden(name: &str, got: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/fleet")
-        .join(name);
-    if std::env::var_os("AMLPROBE_UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, got).expect("write the golden file");
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        got == want,
-        "{} differs; rerun with AMLPROBE_UPDATE_GOLDEN=1 and review the diff\n{got}",
-        path.display()
-    );
+    super::verify::matches_golden(&format!("fleet/{name}"), got, got);
 }
 
 /// A copy of a node report as another node would have written it: its own hostname, and a

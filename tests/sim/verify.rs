@@ -426,16 +426,24 @@ pub fn golden(name: &str, stdout: &str) {
         .collect();
     let got = blank_milliseconds(&blank_os_wording(&got));
     let got = got.replace(env!("CARGO_MANIFEST_DIR"), "<checkout>");
+    matches_golden(&format!("scenario-{name}.json"), &got, &got);
+}
+
+/// `got` must equal `tests/golden/FILE` byte for byte; `AMLPROBE_UPDATE_GOLDEN=1` rewrites the
+/// file first. `context` is shown when they differ.
+pub fn matches_golden(file: &str, got: &str, context: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
-        .join(format!("scenario-{name}.json"));
+        .join(file);
     if std::env::var_os("AMLPROBE_UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &got).expect("write the golden file");
+        std::fs::create_dir_all(path.parent().expect("a golden file has a folder"))
+            .expect("make the golden folder");
+        std::fs::write(&path, got).expect("write the golden file");
     }
     let want = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         got == want,
-        "{} differs; rerun with AMLPROBE_UPDATE_GOLDEN=1 and review the diff\n{got}",
+        "{} differs; rerun with AMLPROBE_UPDATE_GOLDEN=1 and review the diff\n{context}",
         path.display()
     );
 }
