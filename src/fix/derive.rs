@@ -4,14 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use super::model::too_broad;
 use super::model::{Advice, Change, Dest, Fixes, Names, Protocol, Rule, Web, Why};
 use super::read::{Report, Result};
 use crate::catalog;
 use crate::context::Mode;
 use crate::verdict::{Reason, Status};
-
-/// Tags wider than any one service: never a destination, whatever a report says.
-const TOO_WIDE: &[&str] = &["AzureCloud", "Internet", "VirtualNetwork"];
 
 /// The tags a forced tunnel must let out directly: the management traffic the documents route
 /// to next hop Internet.
@@ -158,11 +156,7 @@ fn is_timeout(reason: Reason) -> bool {
 
 /// The flow's service tag, unless it is one no rule should name.
 fn tag(r: &Result) -> Option<&str> {
-    r.service_tag.as_deref().filter(|t| {
-        !TOO_WIDE
-            .iter()
-            .any(|w| t == w || t.starts_with(&format!("{w}.")))
-    })
+    r.service_tag.as_deref().filter(|t| !too_broad(t))
 }
 
 fn management(r: &Result) -> bool {

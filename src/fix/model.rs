@@ -181,6 +181,17 @@ pub struct Fixes {
     pub names: Names,
 }
 
+/// A destination that would open far more than any check asks for: everything, the Internet,
+/// the whole VNet, or all of Azure's addresses. `derive` never names one, whatever a report
+/// says; the formats that declare resources refuse one all the same.
+pub fn too_broad(dest: &str) -> bool {
+    let d = dest.trim().to_ascii_lowercase();
+    matches!(
+        d.as_str(),
+        "" | "*" | "any" | "internet" | "0.0.0.0/0" | "::/0" | "azurecloud" | "virtualnetwork"
+    ) || d.starts_with("azurecloud.")
+}
+
 /// Azure DNS, where custom DNS servers forward Azure's zones.
 pub const AZURE_DNS: &str = "168.63.129.16";
 

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use crate::context::{Cloud, Mode};
+use crate::fix::model::too_broad;
 use crate::fix::model::{Change, Dest, Fixes, Protocol, Rule, Web, Why, AZURE_DNS};
 
 /// One thing to declare or to mention, with the name it goes by and the checks behind it.
@@ -270,16 +271,6 @@ pub fn ident(text: &str) -> String {
         Some(_) => format!("rule-{out}"),
         None => "rule".to_string(),
     }
-}
-
-/// A destination that would open far more than a check asks for: everything, the Internet,
-/// or all of Azure's addresses. The model never asks for one; this keeps it that way.
-pub fn too_broad(dest: &str) -> bool {
-    let d = dest.trim().to_ascii_lowercase();
-    matches!(
-        d.as_str(),
-        "" | "*" | "any" | "internet" | "0.0.0.0/0" | "::/0" | "azurecloud"
-    ) || d.starts_with("azurecloud.")
 }
 
 /// Text made safe for a one-line comment: control characters (a newline would end the
