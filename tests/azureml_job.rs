@@ -358,11 +358,13 @@ fn a_node_keeps_its_report_when_a_check_fails_and_exits_by_policy() {
 
 #[test]
 fn the_binary_beside_the_script_runs_without_its_execute_bit() {
-    // As a job's code folder may arrive: probe-node.sh and amlprobe, neither executable.
+    // As a job's code folder may arrive: the scripts and amlprobe, none executable.
     let dir = scratch("code");
     let code = dir.join("code");
     std::fs::create_dir_all(&code).unwrap();
-    std::fs::copy(azureml().join("probe-node.sh"), code.join("probe-node.sh")).unwrap();
+    for script in ["probe-node.sh", "find-amlprobe.sh"] {
+        std::fs::copy(azureml().join(script), code.join(script)).unwrap();
+    }
     write_script(&code.join("amlprobe"), STUB_CHECK, 0o644);
     let out = dir.join("out");
     let run = probe_node(

@@ -32,20 +32,8 @@ esac
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tmp=$(mktemp -d) || exit 3
 trap 'rm -rf "$tmp"' EXIT
-bin=${AMLPROBE_BIN:-}
-if [ -z "$bin" ] && [ -f "$here/amlprobe" ]; then
-  bin=$here/amlprobe
-elif [ -z "$bin" ]; then
-  bin=$(command -v amlprobe || true)
-fi
-if [ -z "$bin" ] || [ ! -f "$bin" ]; then
-  say "no amlprobe binary: copy it into packaging/azureml/ before submitting the job, or set AMLPROBE_BIN"
-  exit 2
-fi
-if [ ! -x "$bin" ]; then
-  install -m 0755 "$bin" "$tmp/amlprobe" || exit 3
-  bin=$tmp/amlprobe
-fi
+# shellcheck source=find-amlprobe.sh
+. "$here/find-amlprobe.sh"
 
 shopt -s nullglob
 json=("$reports"/*.json)

@@ -66,21 +66,8 @@ node=$(printf '%s' "$node" | tr -c 'A-Za-z0-9._-' '_')
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tmp=$(mktemp -d) || exit 3
 trap 'rm -rf "$tmp"' EXIT
-bin=${AMLPROBE_BIN:-}
-if [ -z "$bin" ] && [ -f "$here/amlprobe" ]; then
-  bin=$here/amlprobe
-elif [ -z "$bin" ]; then
-  bin=$(command -v amlprobe || true)
-fi
-if [ -z "$bin" ] || [ ! -f "$bin" ]; then
-  say "no amlprobe binary: copy it into packaging/azureml/ before submitting the job, or set AMLPROBE_BIN"
-  exit 2
-fi
-# A job's code folder may arrive without the execute bit.
-if [ ! -x "$bin" ]; then
-  install -m 0755 "$bin" "$tmp/amlprobe" || exit 3
-  bin=$tmp/amlprobe
-fi
+# shellcheck source=find-amlprobe.sh
+. "$here/find-amlprobe.sh"
 mkdir -p "$out" || { say "cannot create $out"; exit 3; }
 
 # The report is made locally and moved into place whole, so a reader of OUT_DIR (the merge
