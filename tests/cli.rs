@@ -1115,3 +1115,38 @@ fn fix_names_the_kind_of_report_it_was_given_instead() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn diff_compares_two_mesh_reports_of_a_node() {
+    let dir = std::env::temp_dir().join(format!("amlprobe-diff-mesh-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = |status: &str, reason: &str| {
+        serde_json::json!({
+            "schema_version": 1,
+            "tool": {"name": "amlprobe", "version": "0.1.0"},
+            "started_at": "2026-11-26T07:00:00Z",
+            "node": {"hostname": "node-a", "resolvers": [], "proxy": null},
+            "context": {"cloud": "public", "region": null, "mode": "auto"},
+            "mesh": {"self": "10.0.0.4", "peers": ["10.0.0.4", "10.0.0.5"], "ports": [29500]},
+            "results": [{"id": "mesh:10.0.0.5:29500", "group": "mesh", "title": "t",
+                         "required": true, "kind": "tcp",
+                         "target": {"host": "10.0.0.5", "port": 29500, "transport": "tcp"},
+                         "status": status, "reason": reason}]
+        })
+        .to_string()
+    };
+    let (before, after) = (dir.join("before.json"), dir.join("after.json"));
+    std::fs::write(&before, report("pass", "ok")).unwrap();
+    std::fs::write(&after, report("fail", "tcp_timeout")).unwrap();
+    let out = amlprobe(&[
+        "diff",
+        "-o",
+        "json",
+        before.to_str().unwrap(),
+        after.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["broken"][0]["id"], "mesh:10.0.0.5:29500", "{d}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 pub use crate::cli::is_resource_name;
 use crate::context::{Cloud, Mode};
-use crate::report::read::{short, Kind};
+use crate::report::read::{is_check_id, short, Kind, CHECK_ID_CHARS};
 use crate::verdict::{Reason, Status};
 
 /// What `fix` needs of a report.
@@ -127,8 +127,8 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<Report, String> {
 }
 
 fn result(r: RawResult) -> std::result::Result<Result, String> {
-    if !is_id(&r.id) {
-        return Err("id is not a check id (letters, digits, '-', '_', '.')".into());
+    if !is_check_id(&r.id) {
+        return Err(format!("id is not a check id ({CHECK_ID_CHARS})"));
     }
     let reason = Reason::from_code(&r.reason).ok_or("reason is not a reason code")?;
     let kind = match r.kind.as_str() {
@@ -172,13 +172,6 @@ fn result(r: RawResult) -> std::result::Result<Result, String> {
     })
 }
 
-/// A check id as catalogs write them.
-fn is_id(s: &str) -> bool {
-    (1..=100).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
 /// A DNS name of letters, digits, '-' and '_' (at least two labels), or with `wildcard`, also
 /// one whose first label is `*`.
 pub fn is_host(s: &str, wildcard: bool) -> bool {
@@ -205,11 +198,9 @@ pub fn is_tag(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
 }
 
-/// A storage account name: 3 to 24 lowercase letters and digits.
+/// A storage account name, as `--storage-account` takes it.
 pub fn is_account(s: &str) -> bool {
-    (3..=24).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    crate::context::parse_storage_account(s).is_ok()
 }
 
 /// A document link: https, and nothing a shell, a string or a comment would read as syntax.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::model::{Cell, Check, Fleet, NameFrom, Node, Row};
 use crate::context::Context;
-use crate::report::read::{kind, short, Kind};
+use crate::report::read::{is_check_id, kind, short, Kind, CHECK_ID_CHARS};
 use crate::report::redact::Redactor;
 use crate::verdict::{Reason, Status};
 
@@ -169,12 +169,12 @@ pub fn node(bytes: &[u8], file: &str) -> Result<NodeReport, String> {
 
 fn row(r: RawResult) -> Result<Row, String> {
     let id = r.id.ok_or("id is missing")?;
-    if !is_id(&id) {
-        return Err("id is not a check id (letters, digits, '-', '_', '.')".into());
+    if !is_check_id(&id) {
+        return Err(format!("id is not a check id ({CHECK_ID_CHARS})"));
     }
     let group = r.group.ok_or("group is missing")?;
-    if !is_id(&group) {
-        return Err("group is not a group name (letters, digits, '-', '_', '.')".into());
+    if !is_check_id(&group) {
+        return Err(format!("group is not a group name ({CHECK_ID_CHARS})"));
     }
     let title = text("title", r.title)?.ok_or("title is missing")?;
     let required = r.required.ok_or("required is missing")?;
@@ -211,13 +211,6 @@ fn text(field: &str, value: Option<String>) -> Result<Option<String>, String> {
         }
         v => Ok(v),
     }
-}
-
-/// A check id or group as catalogs write them.
-fn is_id(s: &str) -> bool {
-    (1..=100).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 #[derive(Deserialize)]
@@ -337,15 +330,15 @@ fn fleet_check(
     c: RawFleetCheck,
 ) -> Result<(), String> {
     let id = c.id.ok_or("id is missing")?;
-    if !is_id(&id) {
-        return Err("id is not a check id (letters, digits, '-', '_', '.')".into());
+    if !is_check_id(&id) {
+        return Err(format!("id is not a check id ({CHECK_ID_CHARS})"));
     }
     if fleet.check(&id).is_some() {
         return Err("id repeats an earlier check's".into());
     }
     let group = c.group.ok_or("group is missing")?;
-    if !is_id(&group) {
-        return Err("group is not a group name (letters, digits, '-', '_', '.')".into());
+    if !is_check_id(&group) {
+        return Err(format!("group is not a group name ({CHECK_ID_CHARS})"));
     }
     let title = text("title", c.title)?.ok_or("title is missing")?;
     let required = c.required.ok_or("required is missing")?;

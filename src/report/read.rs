@@ -44,6 +44,17 @@ pub fn short(e: impl std::fmt::Display) -> String {
     }
 }
 
+/// A check id or group as reports hold them: the catalog's (`tundra-udp-5831`), and `mesh`'s
+/// (`mesh:10.0.0.5:29500`, an IPv6 peer's colons too).
+pub fn is_check_id(s: &str) -> bool {
+    (1..=200).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// What `is_check_id` refuses, for messages.
+pub const CHECK_ID_CHARS: &str = "letters, digits, '-', '_', '.', ':'";
+
 /// What the file is, or why it is not a report this amlprobe reads.
 pub fn kind(bytes: &[u8]) -> Result<Kind, String> {
     let head: Head = serde_json::from_slice(bytes)
