@@ -28,11 +28,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the endpoints that would be probed, resolved for the context, without probing them (the metadata service is asked for the context unless --offline)
     List(CheckArgs),
-    /// Print what a reason code means and how to fix it
-    Explain {
-        /// A reason code, like tcp_timeout
-        reason: String,
-    },
+    /// Print what a reason code means and how to fix it; or, for an error message Azure ML printed, which checks tell its causes apart (--run runs them)
+    Explain(ExplainArgs),
     /// Print the least-privilege changes (firewall, NSG, routes, DNS) that would make a report's failing and warning checks pass; reads only the report
     Fix(FixArgs),
     /// One fleet report from many nodes' reports (files, or directories of *.json): nodes x checks, and the odd nodes out
@@ -100,6 +97,9 @@ pub struct ContextArgs {
     /// Kind of compute; selects the checks that apply (default: from the node's variables)
     #[arg(long, env = "AMLPROBE_COMPUTE_TYPE", value_enum)]
     pub compute_type: Option<ComputeType>,
+    /// Run from a plain VM or jump box in the subnet the compute will use, before the compute exists: checks that need the compute itself skip, and this VM's public IP says nothing of the compute's mode (give --mode, --compute-type and the workspace's flags)
+    #[arg(long, env = "AMLPROBE_PREFLIGHT", value_parser = clap::builder::FalseyValueParser::new())]
+    pub preflight: bool,
     /// Do not ask the instance metadata service (IMDS); `list` then sends no packet at all
     #[arg(long, env = "AMLPROBE_OFFLINE", value_parser = clap::builder::FalseyValueParser::new())]
     pub offline: bool,
@@ -253,6 +253,18 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .and_then(|n| n.checked_mul(unit_size))
         .filter(|b| (1 << 10..=4 << 30).contains(b))
         .ok_or_else(|| format!("'{s}' is out of range: give between 1KiB and 4GiB"))
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// A reason code (tcp_timeout), or an error message from Azure ML or a log, pasted as it is; - reads it from standard input
+    #[arg(value_name = "CODE|MESSAGE")]
+    pub what: String,
+    /// Run the checks that tell the message's causes apart, with the check flags given
+    #[arg(long)]
+    pub run: bool,
+    #[command(flatten)]
+    pub check: CheckArgs,
 }
 
 #[derive(Debug, Clone, Args)]

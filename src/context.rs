@@ -139,6 +139,9 @@ pub struct Context {
     pub batch_account_host: Option<String>,
     /// The Batch node-management endpoint, where a variable names it.
     pub batch_node_host: Option<String>,
+    /// Run from a stand-in VM before the compute exists (`--preflight`); only shown when so.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub preflight: bool,
     /// Values found malformed and ignored.
     pub warnings: Vec<String>,
     /// What discovery could not ask, and why.

@@ -118,7 +118,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         None => check::check(&cli.check),
         Some(Command::Check(args)) => check::check(&args),
         Some(Command::List(args)) => list(&args),
-        Some(Command::Explain { reason }) => explain(&reason),
+        Some(Command::Explain(args)) => explain(&args),
         Some(Command::Fix(args)) => fix::run(&args),
         Some(Command::Merge(args)) => fleet::merge(&args),
         Some(Command::Diff(args)) => fleet::diff(&args),
@@ -202,14 +202,81 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
     Ok(EXIT_OK)
 }
 
-fn explain(code: &str) -> Result<i32, Stop> {
-    let Some(reason) = Reason::from_code(code.trim()) else {
+fn explain(args: &cli::ExplainArgs) -> Result<i32, Stop> {
+    let what = match args.what.as_str() {
+        "-" => {
+            let bytes = input::read_at_most(std::io::stdin().lock(), input::MESSAGE_LIMIT)
+                .map_err(|e| Stop::usage(format!("standard input: {e}")))?;
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        given => given.to_string(),
+    };
+    if let Some(reason) = Reason::from_code(&what.trim().to_ascii_lowercase()) {
+        if args.run {
+            return Err(Stop::usage(
+                "--run takes an error message, not a reason code: `amlprobe --only ID` runs checks by id",
+            ));
+        }
+        emit(&report::explain::render(reason))?;
+        return Ok(EXIT_OK);
+    }
+    let found = report::messages::matching(&what);
+    let word = what.trim();
+    let like_a_code = word.contains('_')
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if found.is_empty() && like_a_code {
         let known: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
         return Err(Stop::usage(format!(
-            "unknown reason code '{code}'; known codes: {}",
+            "unknown reason code '{word}'; known codes: {}",
             known.join(", ")
         )));
-    };
-    emit(&report::explain::render(reason))?;
-    Ok(EXIT_OK)
+    }
+    if found.is_empty() {
+        let closest: Vec<String> = report::messages::closest(&what, 3)
+            .iter()
+            .map(|m| format!("'{}'", report::explain::short(m)))
+            .collect();
+        let mut shown: String = what.trim().chars().take(80).collect();
+        if shown.len() < what.trim().len() {
+            shown.push('…');
+        }
+        return Err(Stop::usage(format!(
+            "unknown reason code or Azure ML error message '{shown}'; the closest known messages: {}; see docs/reasons.md",
+            closest.join(", ")
+        )));
+    }
+    let catalog = catalog::load(&[]).map_err(|e| Stop::cannot_run(e.to_string()))?;
+    let text: Vec<String> = found
+        .iter()
+        .map(|m| report::explain::render_message(m, &catalog))
+        .collect();
+    let text = text.join("\n");
+    if !args.run {
+        emit(&text)?;
+        return Ok(EXIT_OK);
+    }
+    if args.check.only.iter().any(|p| !p.trim().is_empty()) {
+        return Err(Stop::usage(
+            "--run picks the checks from the message: leave out --only (--skip still applies)",
+        ));
+    }
+    let only = report::explain::run_only(&found);
+    if only.is_empty() {
+        let notes: Vec<&str> = found
+            .iter()
+            .map(|m| m.note)
+            .filter(|n| !n.is_empty())
+            .collect();
+        return Err(Stop::usage(format!(
+            "no check of amlprobe check tells this message's causes apart: {}",
+            notes.join("; ")
+        )));
+    }
+    // The explanation goes to the terminal; standard output carries the report alone.
+    eprint!("{text}");
+    let mut check = args.check.clone();
+    check.only = only;
+    check::check(&check)
 }

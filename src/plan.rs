@@ -150,6 +150,11 @@ fn skip(e: &Entry, in_cloud: bool, host: &Host, ctx: &Context) -> Option<Skip> {
             ),
         });
     }
+    if ctx.preflight && host.template.names_the_compute() {
+        return Some(Skip::NotApplicable(
+            "preflight: the compute does not exist yet, so its own name cannot answer; run amlprobe on it once it is created".into(),
+        ));
+    }
     host.missing.map(|input| Skip::MissingInput {
         input,
         message: format!("needs {}: the host is {}", input.flag(), host.template),

@@ -520,6 +520,75 @@ fn explain_knows_every_reason_code_of_the_interface() {
     );
 }
 
+/// An error message pasted from a log, whole or as words typed from memory, is explained with
+/// the checks that tell its causes apart; unknown text is exit 2 with the closest messages.
+#[test]
+fn explain_takes_the_error_messages_azure_ml_prints() {
+    let out = amlprobe(&[
+        "explain",
+        "Job failed: StorageMountError: please allow outbound connection to ports 443, 445 for storage service tag",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = text(&out.stdout);
+    assert!(t.starts_with("Azure ML error: StorageMountError"), "{t}");
+    for needle in [
+        "storage-file-445",
+        "tcp_timeout",
+        "storage_firewall_denied",
+        "--run",
+    ] {
+        assert!(t.contains(needle), "{needle}: {t}");
+    }
+    // A reason code's text names the messages it explains, as docs/reasons.md does.
+    let t = text(&amlprobe(&["explain", "smb_bad_reply"]).stdout);
+    assert!(t.contains("errors:  \"StorageMountError"), "{t}");
+
+    // Standard input, for a log too long for the command line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amlprobe"))
+        .args(["explain", "-"])
+        .env("AMLPROBE_OFFLINE", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run amlprobe");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        let log = "line\n".repeat(10_000) + "curl: (35) error:0A000410:SSL routines::sslv3 alert handshake failure\nremote error: tls: handshake failure\n";
+        stdin.write_all(log.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("Azure ML error: CERTIFICATE_VERIFY_FAILED"));
+
+    assert_usage_error(
+        &["explain", "StorageMountErr"],
+        &[
+            "unknown reason code or Azure ML error message 'StorageMountErr'",
+            "'StorageMountError'",
+        ],
+    );
+    assert_usage_error(&["explain", "x".repeat(5000).as_str()], &["…'"]);
+    // --run runs checks for a message: not for a code, not with --only, not for what only mesh
+    // or a setting can tell. Each stops before any check.
+    assert_usage_error(
+        &["explain", "tcp_timeout", "--run"],
+        &["--run takes an error message"],
+    );
+    assert_usage_error(
+        &["explain", "mount error(115)", "--run", "--only", "storage"],
+        &["leave out --only"],
+    );
+    assert_usage_error(
+        &["explain", "connect: connection refused", "--run"],
+        &["amlprobe mesh"],
+    );
+    assert_usage_error(
+        &["explain", "ImageBuildComputeNotValid", "--run"],
+        &["--image-build-compute"],
+    );
+}
+
 #[test]
 fn help_and_version_exit_0() {
     let out = amlprobe(&["--help"]);

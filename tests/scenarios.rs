@@ -72,6 +72,8 @@ scenarios! {
     fix_usgov,
     watch_dns_flapping,
     watch_intermittent,
+    explain_storage_mount_error,
+    preflight,
 }
 
 /// `merge` and `diff` over the reports that `healthy` and `firewall_rejects` write.

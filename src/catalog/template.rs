@@ -189,6 +189,11 @@ impl Template {
             .filter(|p| self.segments.contains(&Segment::Slot(*p)))
     }
 
+    /// Whether it names the compute itself (`{compute_name}`), which exists only once created.
+    pub fn names_the_compute(&self) -> bool {
+        self.needs().any(|p| p == Placeholder::ComputeName)
+    }
+
     /// Whether it names something the node gave (a compute, account or workspace): such a
     /// host is the real one, not a stand-in.
     pub fn names_the_nodes_own(&self) -> bool {

@@ -167,13 +167,28 @@ pub fn discover(
         .record(s, Field::ComputeType);
 
     // Mode: flag, else a public address in IMDS; silence there proves nothing.
-    let public = facts.public_ip.filter(|p| *p).map(|_| Mode::PublicIp);
+    // A preflight VM's own public IP says nothing of the compute that will replace it.
+    let public_ip = facts.public_ip.filter(|_| !args.preflight);
+    let public = public_ip.filter(|p| *p).map(|_| Mode::PublicIp);
     let mode = flag(&args.mode.filter(|m| *m != Mode::Auto)).or_else(|| imds_fact(&public));
-    ctx.mode_reason = mode_reason(mode.as_ref(), facts.public_ip);
+    ctx.mode_reason = match (args.preflight, &mode) {
+        (true, None) => Some(PREFLIGHT_MODE.into()),
+        _ => mode_reason(mode.as_ref(), public_ip),
+    };
+    ctx.preflight = args.preflight;
+    if args.preflight {
+        ctx.notes.push(PREFLIGHT_NOTE.into());
+    } else if ctx.compute_type.is_none() && facts.location.is_some() {
+        ctx.notes.push(NOT_A_NODE_NOTE.into());
+    }
     ctx.mode = mode.record(s, Field::Mode).unwrap_or(Mode::Auto);
     ctx.warnings = warnings;
     ctx
 }
+
+const PREFLIGHT_MODE: &str = "preflight: this VM's public IP says nothing of the compute's networking mode; give --mode, else checks of both modes run";
+const PREFLIGHT_NOTE: &str = "preflight: this VM stands in for compute not yet created, in the subnet the compute will use; checks of the compute's own names skip until it exists";
+const NOT_A_NODE_NOTE: &str = "no Azure ML compute variables here (CI_NAME, AZ_BATCHAI_CLUSTER_NAME): checks run as on Azure ML compute; on a plain VM testing a subnet before the compute exists, add --preflight";
 
 /// The variables that name the workspace, and its resource group, first one first.
 const WORKSPACE_NAME: &[&str] = &["CI_WORKSPACE", "AZUREML_ARM_WORKSPACE_NAME"];
@@ -250,6 +265,64 @@ mod tests {
         assert!(ctx.notes.iter().any(|n| n.contains("--offline")));
     }
 
+    /// What IMDS shows of a public-cloud VM with a public IP.
+    fn public_vm(location: &str, name: &str) -> imds::Facts {
+        imds::Facts {
+            location: Some(location.into()),
+            cloud: Some(Cloud::Public),
+            public_ip: Some(true),
+            vm_name: Some(name.into()),
+            warnings: vec![],
+        }
+    }
+
+    /// A plain VM standing in for compute not yet created: its public IP says nothing of the
+    /// compute's mode, and the report says it was a preflight run. Without the flag, an Azure VM
+    /// with no compute variables is told about it.
+    #[test]
+    fn a_preflight_vm_does_not_lend_its_mode_to_the_compute() {
+        let facts = public_vm("westeurope", "jumpbox");
+        let (v, w) = vars(&[], None);
+        let plain = discover(
+            &ContextArgs::default(),
+            &v,
+            Some(Ok(facts.clone())),
+            w.clone(),
+        );
+        assert_eq!(plain.mode, Mode::PublicIp);
+        assert!(!plain.preflight);
+        assert!(
+            plain.notes.iter().any(|n| n.contains("add --preflight")),
+            "{:?}",
+            plain.notes
+        );
+        let args = ContextArgs {
+            preflight: true,
+            ..ContextArgs::default()
+        };
+        let ctx = discover(&args, &v, Some(Ok(facts.clone())), w.clone());
+        assert_eq!(ctx.mode, Mode::Auto);
+        assert!(ctx.preflight);
+        assert_eq!(ctx.mode_reason.as_deref(), Some(PREFLIGHT_MODE));
+        assert!(
+            ctx.notes.iter().any(|n| n == PREFLIGHT_NOTE),
+            "{:?}",
+            ctx.notes
+        );
+        assert!(!ctx.notes.iter().any(|n| n.contains("add --preflight")));
+        // The region is still the VM's, which is the subnet's and so the compute's.
+        assert_eq!(ctx.region.as_deref(), Some("westeurope"));
+        let args = ContextArgs {
+            preflight: true,
+            mode: Some(Mode::NoPublicIp),
+            ..ContextArgs::default()
+        };
+        let ctx = discover(&args, &v, Some(Ok(facts)), w);
+        assert_eq!(ctx.mode, Mode::NoPublicIp);
+        assert_eq!(ctx.sources["mode"], "flag");
+        assert_eq!(ctx.mode_reason, None);
+    }
+
     #[test]
     fn flags_win_and_the_workspace_region_comes_before_the_nodes() {
         let (v, w) = vars(
@@ -259,13 +332,7 @@ mod tests {
             ],
             None,
         );
-        let facts = imds::Facts {
-            location: Some("northeurope".into()),
-            cloud: Some(Cloud::Public),
-            public_ip: Some(true),
-            vm_name: Some("tvmps-node-1".into()),
-            warnings: vec![],
-        };
+        let facts = public_vm("northeurope", "tvmps-node-1");
         let ctx = discover(
             &ContextArgs::default(),
             &v,

@@ -1,7 +1,11 @@
-//! `amlprobe explain CODE`: what a reason code means, how to fix it, and where it is written.
+//! `amlprobe explain CODE|MESSAGE`: what a reason code means, how to fix it, and where it is
+//! written; or, for an error message Azure ML printed, which checks tell its causes apart.
 
-use crate::catalog;
+use std::sync::Arc;
+
+use crate::catalog::{self, Entry};
 use crate::context::Cloud;
+use crate::report::messages::{self, Message};
 use crate::verdict::{remediation, Reason, Subject};
 
 /// The text for one reason, with the fix worded for no particular host.
@@ -31,7 +35,86 @@ pub fn render(reason: Reason) -> String {
     if !doc.is_empty() {
         text.push_str(&format!("see:     {doc}\n"));
     }
+    let errors: Vec<String> = explained_by(reason)
+        .map(|m| format!("\"{}\"", m.text))
+        .collect();
+    if !errors.is_empty() {
+        text.push_str(&format!("errors:  {}\n", errors.join("; ")));
+    }
     text
+}
+
+/// The Azure ML error messages a reason code can explain.
+fn explained_by(reason: Reason) -> impl Iterator<Item = &'static Message> {
+    messages::MESSAGES
+        .iter()
+        .filter(move |m| m.explains(reason))
+}
+
+/// What `explain` prints for an error message: its causes, the checks that tell them apart (as
+/// the catalog titles them), the reason codes to look for, and how to run those checks.
+pub fn render_message(m: &Message, catalog: &[Arc<Entry>]) -> String {
+    let mut text = format!("Azure ML error: {}\ncauses:  {}\n", m.text, m.causes);
+    let entries = checks_of(m, catalog);
+    if !entries.is_empty() {
+        text.push_str("checks that tell the causes apart:\n");
+        let width = entries.iter().map(|e| e.id.len()).max().unwrap_or(0);
+        for e in &entries {
+            text.push_str(&format!("  {:width$}  {}\n", e.id, e.title));
+        }
+    }
+    if !m.reasons.is_empty() {
+        text.push_str("reason codes to look for:\n");
+        let width = m
+            .reasons
+            .iter()
+            .map(|(r, _)| r.code().len())
+            .max()
+            .unwrap_or(0);
+        for (r, here) in m.reasons {
+            text.push_str(&format!("  {:width$}  {here}\n", r.code()));
+        }
+    }
+    if !m.note.is_empty() {
+        text.push_str(&format!("note:    {}\n", m.note));
+    }
+    if !entries.is_empty() {
+        text.push_str(&format!(
+            "run:     amlprobe explain '{}' --run  (with the flags check takes)\n",
+            short(m)
+        ));
+    }
+    text
+}
+
+/// The catalog entries the message's checks name, in catalog order.
+pub fn checks_of(m: &Message, catalog: &[Arc<Entry>]) -> Vec<Arc<Entry>> {
+    let only: Vec<String> = m.checks.iter().map(|c| c.to_string()).collect();
+    match only.is_empty() {
+        true => Vec::new(),
+        false => catalog
+            .iter()
+            .filter(|e| e.selected(&only, &[]))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// The `--only` patterns `explain --run` runs for the messages found: each message's checks,
+/// once, in order.
+pub fn run_only(found: &[&Message]) -> Vec<String> {
+    let mut only: Vec<String> = Vec::new();
+    for c in found.iter().flat_map(|m| m.checks) {
+        if !only.iter().any(|o| o == c) {
+            only.push(c.to_string());
+        }
+    }
+    only
+}
+
+/// The shortest words that find the message: what to paste into `explain` and search for.
+pub fn short(m: &Message) -> String {
+    m.keys.first().map(|k| k.join(" … ")).unwrap_or_default()
 }
 
 /// `docs/reasons.md`: every reason code with its status, meaning, fix and document, the text
@@ -40,14 +123,18 @@ pub fn reference() -> String {
     let mut out = String::from(
         "# Reason codes\n\nEvery result of amlprobe carries one of these codes. This page is generated \
          from the code (`src/verdict/`), and `amlprobe explain CODE` prints the same text; a unit \
-         test fails when the two disagree.\n\n| code | status | meaning |\n|---|---|---|\n",
+         test fails when the two disagree. `amlprobe explain \"<error text>\"` takes the Azure ML \
+         error messages of the last column, pasted as they are.\n\n\
+         | code | status | meaning | Azure ML error messages it explains |\n|---|---|---|---|\n",
     );
     for &r in Reason::ALL {
+        let errors: Vec<String> = explained_by(r).map(|m| format!("`{}`", short(m))).collect();
         out.push_str(&format!(
-            "| [`{0}`](#{0}) | {1} | {2} |\n",
+            "| [`{0}`](#{0}) | {1} | {2} | {3} |\n",
             r.code(),
             r.status().as_str(),
-            markdown(r.meaning())
+            markdown(r.meaning()),
+            errors.join(", ")
         ));
     }
     for &r in Reason::ALL {
@@ -58,9 +145,10 @@ pub fn reference() -> String {
                 continue;
             };
             let text = text.trim();
-            let text = match label {
-                "see" => format!("<{text}>"),
-                _ => markdown(text),
+            let (label, text) = match label {
+                "see" => (label, format!("<{text}>")),
+                "errors" => ("Azure ML error messages", markdown(text)),
+                _ => (label, markdown(text)),
             };
             out.push_str(&format!("- **{label}:** {text}\n"));
         }
@@ -78,6 +166,20 @@ fn markdown(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The README's example is what `explain` prints.
+    #[test]
+    fn the_readme_example_is_the_output() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        let found = messages::matching("mount error(115): Operation now in progress");
+        let text = render_message(found[0], &catalog::load(&[]).unwrap());
+        assert!(
+            readme.contains(&format!(
+                "$ amlprobe explain \"mount error(115): Operation now in progress\"\n{text}"
+            )),
+            "README.md's explain example differs from:\n{text}"
+        );
+    }
 
     #[test]
     fn docs_reasons_md_is_the_code() {

@@ -4,6 +4,7 @@ pub mod explain;
 pub mod junit;
 pub mod list;
 pub mod markdown;
+pub mod messages;
 pub mod read;
 pub mod redact;
 pub mod table;

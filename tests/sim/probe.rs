@@ -86,6 +86,11 @@ fn command(sb: &Sandbox, sc: &Scenario, subcommand: Subcommand) -> Command {
             cmd
         }
         // `list` never needs the hook or the empty root.
+        (Subcommand::Check, Launch::Direct) if sc.explain.is_some() => {
+            let mut cmd = sb.command(&amlprobe());
+            cmd.arg("explain").args(&sc.explain).arg("--run");
+            cmd
+        }
         (sub @ Subcommand::List, Launch::Direct | Launch::Hook(_) | Launch::Chroot)
         | (sub @ Subcommand::Check, Launch::Direct) => {
             let mut cmd = sb.command(&amlprobe());
@@ -93,6 +98,11 @@ fn command(sb: &Sandbox, sc: &Scenario, subcommand: Subcommand) -> Command {
             cmd
         }
     };
+    if let Subcommand::List = subcommand {
+        for id in &sc.explain_checks {
+            cmd.args(["--only", id]);
+        }
+    }
     cmd.args(&sc.args);
     for var in [
         "CI_NAME",

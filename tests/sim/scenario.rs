@@ -81,6 +81,14 @@ pub struct Scenario {
     /// Run `watch` instead of `check`, changing the world between its rounds
     /// (tests/sim/watch.rs).
     pub watch: Option<super::watch::WatchSpec>,
+    /// Run `explain TEXT --run` instead of `check`: the checks that tell the message's causes
+    /// apart, which must be exactly `explain_checks` (`list` is asked for those alone).
+    pub explain: Option<String>,
+    #[serde(default)]
+    pub explain_checks: Vec<String>,
+    /// Phrases of the explanation `explain --run` writes to stderr.
+    #[serde(default)]
+    pub stderr_contains: Vec<String>,
     pub expect: Expect,
 }
 

@@ -41,6 +41,12 @@ pub fn run(sc: &Scenario, out: &Outcome, context: &str) {
             "the proxy password shows in {what}\n{context}"
         );
     }
+    for phrase in &sc.stderr_contains {
+        assert!(
+            out.stderr.contains(phrase.as_str()),
+            "stderr lacks {phrase:?}\n{context}"
+        );
+    }
     if let Some(max) = sc.max_wall_ms {
         assert!(
             out.wall.as_millis() <= u128::from(max),
