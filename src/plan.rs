@@ -283,6 +283,38 @@ mod tests {
         assert!(!required(Mode::PublicIp, "pypi-443"), "situational anyway");
     }
 
+    /// Before the compute exists, nothing of its own name can answer: those checks skip and say
+    /// why, whether or not the name was given; the rest run as on the node.
+    #[test]
+    fn a_preflight_run_skips_the_computes_own_names() {
+        let entries = catalog::load(&[]).unwrap();
+        let mut c = ctx(Mode::NoPublicIp);
+        c.preflight = true;
+        c.storage_account = Some("amlstore1".into());
+        for name in [None, Some("ci-new")] {
+            c.compute_name = name.map(str::to_string);
+            let plans = plan(&entries, &c, &[], &[]);
+            for p in &plans {
+                let own =
+                    p.entry.id.starts_with("instances-") || p.entry.id == "pe-compute-instance";
+                let preflight = p.skip.as_ref().is_some_and(|s| {
+                    s.reason() == Reason::NotApplicable && s.message().starts_with("preflight:")
+                });
+                assert_eq!(
+                    preflight,
+                    own && p.entry.modes.contains(&Mode::NoPublicIp),
+                    "{}",
+                    p.entry.id
+                );
+            }
+            let storage = plans
+                .iter()
+                .find(|p| p.entry.id == "storage-file-445")
+                .unwrap();
+            assert!(storage.skip.is_none());
+        }
+    }
+
     #[test]
     fn a_missing_compute_type_names_its_own_flag() {
         let entries = catalog::load(&[]).unwrap();
