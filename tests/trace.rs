@@ -2,7 +2,7 @@
 //! with no route anywhere else. The fw forwards between them and drops one TCP port and one UDP
 //! port on its forward hook; the region serves every port and answers DNS. The node's trace of
 //! each dropped flow must name the fw's node-facing address as the last hop, and the flow the fw
-//! lets through must pass untraced.
+//! lets through must pass untraced. One dropped flow goes over IPv6.
 
 #[allow(dead_code)]
 #[path = "sim/sandbox.rs"]
@@ -20,6 +20,11 @@ const NODE: &str = "10.79.1.2";
 const FW: &str = "10.79.1.1";
 const FW_REGION_SIDE: &str = "10.79.2.1";
 const REGION: &str = "10.79.2.2";
+/// The same chain in IPv6, for a flow whose name has only an IPv6 address.
+const NODE6: &str = "fd79:1::2";
+const FW6: &str = "fd79:1::1";
+const FW6_REGION_SIDE: &str = "fd79:2::1";
+const REGION6: &str = "fd79:2::2";
 const OPEN: u16 = 8080;
 const DROPPED: u16 = 8443;
 const UDP_DROPPED: u16 = 5831;
@@ -33,6 +38,13 @@ fn catalog() -> String {
     [
         entry("trace-open", "open.trace.test", OPEN, "tcp", "tcp"),
         entry("trace-dropped", "dropped.trace.test", DROPPED, "tcp", "tcp"),
+        entry(
+            "trace-dropped6",
+            "dropped6.trace.test",
+            DROPPED,
+            "tcp",
+            "tcp",
+        ),
         entry("trace-udp", "tundra.trace.test", UDP_DROPPED, "udp", "udp"),
     ]
     .concat()
@@ -69,20 +81,24 @@ fn chain() -> Chain {
     };
     link(&node, "f0", "n0");
     link(&region, "f1", "r0");
-    let up = |sb: &Sandbox, dev: &str, addr: &str| {
+    let up = |sb: &Sandbox, dev: &str, addr: &str, addr6: &str| {
         sb.run("ip", &["addr", "add", &format!("{addr}/24"), "dev", dev]);
+        let addr6 = format!("{addr6}/64");
+        sb.run("ip", &["addr", "add", &addr6, "dev", dev, "nodad"]);
         sb.run("ip", &["link", "set", dev, "up"]);
     };
-    up(&node, "n0", NODE);
-    up(&fw, "f0", FW);
-    up(&fw, "f1", FW_REGION_SIDE);
-    up(&region, "r0", REGION);
+    up(&node, "n0", NODE, NODE6);
+    up(&fw, "f0", FW, FW6);
+    up(&fw, "f1", FW_REGION_SIDE, FW6_REGION_SIDE);
+    up(&region, "r0", REGION, REGION6);
     node.run("ip", &["route", "add", "10.79.2.0/24", "via", FW]);
-    region.run(
-        "ip",
-        &["route", "add", "10.79.1.0/24", "via", FW_REGION_SIDE],
-    );
+    node.run("ip", &["-6", "route", "add", "fd79:2::/64", "via", FW6]);
+    let back = ["route", "add", "10.79.1.0/24", "via", FW_REGION_SIDE];
+    region.run("ip", &back);
+    let back6 = ["-6", "route", "add", "fd79:1::/64", "via", FW6_REGION_SIDE];
+    region.run("ip", &back6);
     fw.run("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
+    fw.run("sysctl", &["-qw", "net.ipv6.conf.all.forwarding=1"]);
     let rules = format!(
         "table inet fw {{\n  chain forward {{\n    type filter hook forward priority 0;\n    tcp dport {DROPPED} drop\n    udp dport {UDP_DROPPED} drop\n  }}\n}}\n"
     );
@@ -95,6 +111,7 @@ fn chain() -> Chain {
     let names: String = ["open", "dropped", "tundra"]
         .iter()
         .map(|n| format!("host-record={n}.trace.test,{REGION}\n"))
+        .chain([format!("host-record=dropped6.trace.test,{REGION6}\n")])
         .collect();
     std::fs::write(
         &conf,
@@ -110,12 +127,15 @@ fn chain() -> Chain {
         let listen = format!("TCP-LISTEN:{port},bind={REGION},fork,reuseaddr");
         region.spawn("socat", &[&listen, "SYSTEM:sleep 1"]);
     }
+    let listen6 = format!("TCP6-LISTEN:{DROPPED},bind=[{REGION6}],fork,reuseaddr");
+    region.spawn("socat", &[&listen6, "SYSTEM:sleep 1"]);
     let echo = format!("UDP-RECVFROM:{UDP_DROPPED},bind={REGION},fork");
     region.spawn("socat", &[&echo, "SYSTEM:cat"]);
     region.wait_for_listeners(&BTreeSet::from([
         format!("udp/{REGION}:53"),
         format!("tcp/{REGION}:{OPEN}"),
         format!("tcp/{REGION}:{DROPPED}"),
+        format!("tcp/[{REGION6}]:{DROPPED}"),
         format!("udp/{REGION}:{UDP_DROPPED}"),
     ]));
     Chain {
@@ -166,25 +186,26 @@ fn said(out: &Output) -> String {
     )
 }
 
-/// The trace of a flow the fw drops: the fw answered TTL 1, nothing answered after it.
-fn assert_dropped_at_fw(r: &Value, status: &str, reason: &str) {
+/// The trace of a flow the fw drops: the fw (`fw`, its node-facing address) answered TTL 1,
+/// nothing answered after it.
+fn assert_dropped_at(fw: &str, r: &Value, status: &str, reason: &str) {
     assert_eq!(
         (r["status"].as_str(), r["reason"].as_str()),
         (Some(status), Some(reason)),
         "{r}"
     );
     let t = &r["trace"];
-    assert_eq!(t["last_answered"], FW, "{r}");
+    assert_eq!(t["last_answered"], fw, "{r}");
     assert_eq!(t["last_ttl"], 1, "{r}");
     assert_eq!(t["reached"], false, "{r}");
     let hops = t["hops"].as_array().expect("hops");
     assert_eq!(hops.len(), 16, "{r}");
-    assert_eq!(hops[0], serde_json::json!({"ttl": 1, "address": FW}));
+    assert_eq!(hops[0], serde_json::json!({"ttl": 1, "address": fw}));
     assert!(hops[1..].iter().all(|h| h["address"].is_null()), "{r}");
     let message = r["message"].as_str().unwrap();
     assert!(
         message.contains(&format!(
-            "dropped after {FW} (hop 1), a private address: most likely the Azure Firewall or NVA"
+            "dropped after {fw} (hop 1), a private address: most likely the Azure Firewall or NVA"
         )),
         "{message}"
     );
@@ -240,9 +261,10 @@ fn trace_names_the_hop_that_drops_the_flow() {
         (Some("pass"), Some("ok"))
     );
     assert!(open.get("trace").is_none(), "{open}");
-    assert_dropped_at_fw(result(&all, "trace-dropped"), "fail", "tcp_timeout");
+    assert_dropped_at(FW, result(&all, "trace-dropped"), "fail", "tcp_timeout");
+    assert_dropped_at(FW6, result(&all, "trace-dropped6"), "fail", "tcp_timeout");
     let udp = result(&all, "trace-udp");
-    assert_dropped_at_fw(udp, "warn", "udp_no_reply");
+    assert_dropped_at(FW, udp, "warn", "udp_no_reply");
     assert!(
         udp["message"].as_str().unwrap().contains("need not answer"),
         "{udp}"
