@@ -166,7 +166,7 @@ impl Setup {
                 Resolvers::from_servers(&[azure], args.timeout).ok()
             }
         };
-        let runner = Arc::new(probe::Runner::new(
+        let mut runner = probe::Runner::new(
             resolvers,
             trust,
             args.timeout,
@@ -174,7 +174,15 @@ impl Setup {
             azure_dns,
             context.clone(),
             args.udp_wait,
-        ));
+        );
+        runner.trace = args.trace;
+        if args.trace {
+            eprintln!(
+                "--trace: timed-out checks are traced afterwards, up to {} s more",
+                probe::traceroute::BUDGET.as_secs()
+            );
+        }
+        let runner = Arc::new(runner);
         Ok(Setup {
             runtime,
             started,

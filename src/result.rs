@@ -159,6 +159,29 @@ pub struct CheckResult {
     /// What the check did over the rounds of `watch`; `check` leaves it out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<History>,
+    /// `--trace`: the hops a timed-out flow reached; left out when the check was not traced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Route>,
+}
+
+/// The route `--trace` found for a flow met with silence: every TTL probed, in order, with the
+/// address that answered it (a router's ICMP time-exceeded, or the destination itself).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Route {
+    /// TTL 1 upwards, up to the destination when it answered, else every TTL probed.
+    pub hops: Vec<Hop>,
+    /// The farthest hop that answered; null when none did.
+    pub last_answered: Option<String>,
+    pub last_ttl: Option<u8>,
+    /// The destination itself answered a probe.
+    pub reached: bool,
+}
+
+/// One TTL of a route: who answered its probes, null for silence.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Hop {
+    pub ttl: u8,
+    pub address: Option<String>,
 }
 
 /// A round of `watch` that counted against a check: its number, when it started (RFC 3339), and

@@ -20,25 +20,7 @@ const NODES: [&str; 4] = ["10.88.0.1", "10.88.0.2", "10.88.0.3", "10.88.0.4"];
 const ABSENT: &str = "10.88.0.9";
 
 fn can_run() -> Result<(), String> {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !root {
-        return Err("needs root for network namespaces".into());
-    }
-    for tool in ["ip", "nft", "socat", "ss"] {
-        let found = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).exists()))
-            .unwrap_or(false)
-            || std::path::Path::new("/usr/sbin").join(tool).exists();
-        if !found {
-            return Err(format!("needs {tool}"));
-        }
-    }
-    Ok(())
+    sandbox::root_and_tools(&["ip", "nft", "socat", "ss"], "")
 }
 
 /// Kills what it holds when dropped, so a failed assertion leaves no process behind.

@@ -488,6 +488,7 @@ fn result(
         duration_ms: ms(took),
         phases: vec![phase],
         history: None,
+        trace: None,
     }
 }
 

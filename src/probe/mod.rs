@@ -13,12 +13,13 @@ mod redirect;
 pub mod smb;
 pub mod tcp;
 pub mod tls;
+pub mod traceroute;
 pub mod udp;
 pub mod websocket;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,6 +58,8 @@ pub struct Runner {
     pub forward_zones: String,
     /// How long UDP silence is awaited: fixed by `--udp-wait`, else from the round trips seen.
     pub udp_wait: udp::Wait,
+    /// `--trace`: follow each flow met with silence hop by hop once its check has ended.
+    pub trace: bool,
     /// The `Date` of every verified HTTPS answer, against the node's clock.
     pub(crate) clocks: Mutex<Vec<clock::ServerClock>>,
     lookups: Mutex<HashMap<String, Arc<OnceCell<SharedLookup>>>>,
@@ -87,6 +90,7 @@ impl Runner {
             context,
             expected_issuers: catalog::default_expected_issuers(),
             udp_wait: udp::Wait::new(udp_wait),
+            trace: false,
             clocks: Mutex::new(Vec::new()),
             lookups: Mutex::new(HashMap::new()),
         }
@@ -157,6 +161,9 @@ pub struct Trace {
     /// Azure DNS answered a private address: the workspace has a private endpoint, whatever
     /// the mode.
     pub private_endpoint_seen: bool,
+    /// The address and port that met silence (a connect with no answer, UDP with no reply),
+    /// for `--trace`.
+    pub silent_at: Option<SocketAddr>,
 }
 
 impl Trace {
@@ -167,6 +174,7 @@ impl Trace {
             stand_in: plan.stand_in,
             host_note: plan.host_source.as_ref().map(|s| format!("host from {s}")),
             private_endpoint_seen: false,
+            silent_at: None,
         }
     }
 
@@ -182,6 +190,13 @@ impl Trace {
             }
         }
         self.phases.push(phase);
+    }
+
+    /// Keep `at` as the address that met silence when `result` failed for `silence`.
+    fn silent_if<T>(&mut self, at: SocketAddr, result: &Result<T, Failure>, silence: Reason) {
+        if matches!(result, Err(f) if f.reason == silence) {
+            self.silent_at = Some(at);
+        }
     }
 
     /// Run one layer and record it as `phase`: its time, its outcome, and what `show` reads
@@ -239,13 +254,19 @@ pub async fn run_check(runner: &Runner, plan: &Plan) -> CheckResult {
         .proxy_for(plan.entry.kind, &trace.host)
         .filter(|_| plan.skip.is_none())
         .map(proxy::Proxy::display);
+    let silent_at = trace.silent_at;
     let seen = Seen {
         outcome,
         trace,
         proxy,
         duration_ms: ms(started.elapsed()),
     };
-    verdict::finish(plan, seen, &runner.forward_zones)
+    let mut result = verdict::finish(plan, seen, &runner.forward_zones);
+    // After the check's own time: the trace adds to the run, not to the check's duration.
+    if runner.trace {
+        traceroute::follow(&mut result, silent_at).await;
+    }
+    result
 }
 
 /// Checks in flight at once: the built-in catalog runs whole in one wave; a catalog of

@@ -136,9 +136,11 @@ async fn udp(
             }),
         }
     };
-    trace
+    let answered = trace
         .timed(Phase::of(PhaseKind::Udp).at(addr), probe, |_, _| {})
-        .await
+        .await;
+    trace.silent_if(addr, &answered, Reason::UdpNoReply);
+    answered
 }
 
 async fn tcp(
@@ -157,12 +159,16 @@ async fn tcp(
         }
         connected
     };
-    let phase = Phase::of(PhaseKind::Tcp).at(SocketAddr::new(answer.addresses[0], port));
-    trace
+    let first = SocketAddr::new(answer.addresses[0], port);
+    let phase = Phase::of(PhaseKind::Tcp).at(first);
+    let connected = trace
         .timed(phase, connect, |p, (_, peer)| {
             p.address = Some(peer.to_string())
         })
-        .await
+        .await;
+    // The first address's outcome decides a failure: a timeout is its silence.
+    trace.silent_if(first, &connected, Reason::TcpTimeout);
+    connected
 }
 
 async fn smb(

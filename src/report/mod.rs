@@ -250,6 +250,7 @@ pub(crate) mod fixture {
             duration_ms: 7,
             phases: Vec::new(),
             history: None,
+            trace: None,
         }
     }
 

@@ -203,6 +203,10 @@ pub fn redact_result(r: &mut Redactor, res: &mut CheckResult) {
             s(v);
         }
     }
+    if let Some(route) = &mut res.trace {
+        let hops = route.hops.iter_mut().filter_map(|h| h.address.as_mut());
+        hops.chain(&mut route.last_answered).for_each(&mut s);
+    }
     for a in res.history.iter_mut().flat_map(|h| &mut h.answers) {
         a.addresses.iter_mut().for_each(&mut s);
         if let Some(v) = &mut a.server {
@@ -298,6 +302,35 @@ mod tests {
             assert!(!text.contains(shown), "{shown} in {text}");
         }
         assert!(text.contains("<address-"));
+    }
+
+    /// `--trace` names the routers on the way.
+    #[test]
+    fn a_trace_hides_its_hops() {
+        use crate::report::fixture::result;
+        use crate::result::{Hop, Route};
+        use crate::verdict::{Reason, Status};
+        let mut res = result("c", "g", Status::Fail, Reason::TcpTimeout);
+        let hop = |ttl, a: Option<&str>| Hop {
+            ttl,
+            address: a.map(String::from),
+        };
+        res.trace = Some(Route {
+            hops: vec![
+                hop(1, Some("10.0.0.1")),
+                hop(2, Some("10.9.1.4")),
+                hop(3, None),
+            ],
+            last_answered: Some("10.9.1.4".into()),
+            last_ttl: Some(2),
+            reached: false,
+        });
+        let mut r = redactor("ws-one", "<workspace-name>");
+        redact_result(&mut r, &mut res);
+        let route = res.trace.unwrap();
+        let shown: Vec<Option<&str>> = route.hops.iter().map(|h| h.address.as_deref()).collect();
+        assert_eq!(shown, [Some("<address-1>"), Some("<address-2>"), None]);
+        assert_eq!(route.last_answered.as_deref(), Some("<address-2>"));
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         duration_ms,
         phases,
         history: None,
+        trace: None,
     }
 }
 

@@ -122,16 +122,7 @@ fn keep_report(report: &Path) {
 
 /// Root and the tools are needed, and for an empty-root scenario the static binary (returned).
 fn prerequisites(sc: &Scenario) -> Result<Option<String>, String> {
-    let is_root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !is_root {
-        return Err("needs root for network namespaces".into());
-    }
-    for tool in [
+    let tools = [
         "ip",
         "nft",
         "dnsmasq",
@@ -141,15 +132,8 @@ fn prerequisites(sc: &Scenario) -> Result<Option<String>, String> {
         "python3",
         "smbd",
         "tinyproxy",
-    ] {
-        let found = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).exists()))
-            .unwrap_or(false)
-            || Path::new("/usr/sbin").join(tool).exists();
-        if !found {
-            return Err(format!("needs {tool} (see .ci/run for the packages)"));
-        }
-    }
+    ];
+    sandbox::root_and_tools(&tools, " (see .ci/run for the packages)")?;
     match (sc.chroot, std::env::var("AMLPROBE_STATIC_BIN")) {
         (false, _) => Ok(None),
         (true, Ok(bin)) => Ok(Some(bin)),

@@ -8,6 +8,30 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Whether namespaces can be made here: root, and every one of `tools` on the path (a missing
+/// one is named, followed by `hint`).
+pub fn root_and_tools(tools: &[&str], hint: &str) -> Result<(), String> {
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    if !is_root {
+        return Err("needs root for network namespaces".into());
+    }
+    for tool in tools {
+        let found = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).exists()))
+            .unwrap_or(false)
+            || std::path::Path::new("/usr/sbin").join(tool).exists();
+        if !found {
+            return Err(format!("needs {tool}{hint}"));
+        }
+    }
+    Ok(())
+}
+
 /// Owns the namespace and every process and file of a scenario; dropping it removes them all,
 /// whether the test passed or panicked.
 pub struct Sandbox {

@@ -1,0 +1,349 @@
+//! `--trace`: the last hop a silently dropped flow reached. TTL-limited probes of the check's
+//! own protocol and port (a TCP connect, or a UDP datagram), one socket a probe and every hop at
+//! once; the ICMP time-exceeded each router sends back is read from that socket's error queue
+//! (`IP_RECVERR`, `recvmsg` with `MSG_ERRQUEUE`), which names the router. No raw socket.
+//!
+//! A time-exceeded to a connecting TCP socket aborts the connect (`EHOSTUNREACH`) and, with
+//! `IP_RECVERR`, queues the router's address; a UDP socket queues it the same way.
+
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage,
+};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::task::JoinSet;
+use tokio::time::{timeout_at, Instant};
+
+use super::private_endpoint::is_private;
+use crate::catalog::Transport;
+use crate::result::{CheckResult, Hop, Route};
+use crate::verdict::Reason;
+
+/// The highest TTL probed: Azure paths to a service are a handful of visible hops.
+pub const MAX_HOPS: u8 = 16;
+/// Probes a hop at most: a second only for the hops that did not answer the first (a lost
+/// packet, a router's ICMP rate limit).
+pub const PROBES: u32 = 2;
+/// How long one probe's answer is awaited.
+pub const WAIT: Duration = Duration::from_millis(1000);
+/// The most a trace adds to its check: one wait a round of probes.
+pub const BUDGET: Duration = Duration::from_millis(1000 * PROBES as u64);
+
+const PAYLOAD: &[u8] = b"amlprobe trace\n";
+
+/// Whether a result is one `--trace` follows: the flow was met with silence.
+pub fn traced(reason: Reason) -> bool {
+    matches!(reason, Reason::TcpTimeout | Reason::UdpNoReply)
+}
+
+/// Trace a timed-out check's flow to `dest` (the address the check found silent) and add the
+/// route and its conclusion to the result. The status and reason stay: the trace is evidence.
+/// A check that went through a proxy is not traced: the node's own packets went to the proxy.
+pub async fn follow(result: &mut CheckResult, dest: Option<SocketAddr>) {
+    if !traced(result.reason) {
+        return;
+    }
+    if let Some(proxy) = &result.proxy {
+        result.message.push_str(&format!(
+            "; not traced: the check went through the proxy {proxy}, so the node's own path ends there"
+        ));
+        return;
+    }
+    let Some(dest) = dest else {
+        return;
+    };
+    let transport = result.target.transport;
+    let route = trace(transport, dest).await;
+    result.message.push_str("; ");
+    result
+        .message
+        .push_str(&conclusion(&route, transport, dest));
+    result.trace = Some(route);
+}
+
+/// Probe every TTL at once, then once more the hops that stayed silent, up to the destination
+/// once it answered.
+pub async fn trace(transport: Transport, dest: SocketAddr) -> Route {
+    let mut answers: Vec<Option<IpAddr>> = vec![None; usize::from(MAX_HOPS)];
+    for _ in 0..PROBES {
+        let reached = answers.iter().position(|a| *a == Some(dest.ip()));
+        let silent: Vec<u8> = (1..=MAX_HOPS)
+            .filter(|ttl| reached.is_none_or(|r| usize::from(*ttl) <= r))
+            .filter(|ttl| answers[usize::from(*ttl) - 1].is_none())
+            .collect();
+        if silent.is_empty() {
+            break;
+        }
+        let until = Instant::now() + WAIT;
+        let mut probes = JoinSet::new();
+        for ttl in silent {
+            probes.spawn(async move { (ttl, probe(transport, dest, ttl, until).await) });
+        }
+        while let Some(done) = probes.join_next().await {
+            if let Ok((ttl, Ok(Some(from)))) = done {
+                answers[usize::from(ttl) - 1] = Some(from);
+            }
+        }
+    }
+    route(dest.ip(), &answers)
+}
+
+/// The route the answers show, up to the destination when it answered.
+fn route(dest: IpAddr, answers: &[Option<IpAddr>]) -> Route {
+    let reached = answers.iter().position(|a| *a == Some(dest));
+    let hops: Vec<Hop> = (1..)
+        .zip(answers)
+        .take(reached.map_or(answers.len(), |r| r + 1))
+        .map(|(ttl, a)| Hop {
+            ttl,
+            address: a.map(|ip| ip.to_string()),
+        })
+        .collect();
+    let last = hops.iter().rev().find(|h| h.address.is_some());
+    Route {
+        last_answered: last.and_then(|h| h.address.clone()),
+        last_ttl: last.map(|h| h.ttl),
+        reached: reached.is_some(),
+        hops,
+    }
+}
+
+/// What the route says of the drop, in words.
+fn conclusion(route: &Route, transport: Transport, dest: SocketAddr) -> String {
+    let answered: Vec<String> = route
+        .hops
+        .iter()
+        .filter_map(|h| h.address.as_ref().map(|a| format!("{a} (hop {})", h.ttl)))
+        .collect();
+    let probes = u32::from(MAX_HOPS) * PROBES;
+    let (Some(last), Some(ttl)) = (&route.last_answered, route.last_ttl) else {
+        return format!(
+            "trace: no hop answered any of {probes} TTL-limited probes to {dest}/{transport}: the drop is at the first hop, or ICMP time-exceeded is filtered on the way back"
+        );
+    };
+    if route.reached {
+        return format!(
+            "trace: {}; the destination itself answered at hop {ttl}, so this flow gets through now: the timeout comes and goes, or a rule drops only some connections",
+            answered.join(", ")
+        );
+    }
+    let what = match last.parse::<IpAddr>() {
+        Ok(ip) if is_private(&ip) => {
+            "a private address: most likely the Azure Firewall or NVA the route sends this traffic through"
+        }
+        _ => "a public address: the flow is dropped beyond it, outside the virtual network or at the destination's side",
+    };
+    let udp = match transport {
+        Transport::Udp => {
+            "; for UDP the silent one may also be the destination, as a service need not answer a datagram it does not understand"
+        }
+        Transport::Tcp => "",
+    };
+    format!(
+        "trace: {} answered, then silence up to hop {MAX_HOPS}: dropped after {last} (hop {ttl}), {what}{udp}",
+        answered.join(", ")
+    )
+}
+
+/// One probe with `ttl`: who answered it before `until`, the destination or a router.
+async fn probe(
+    transport: Transport,
+    dest: SocketAddr,
+    ttl: u8,
+    until: Instant,
+) -> io::Result<Option<IpAddr>> {
+    let ty = match transport {
+        Transport::Tcp => (Type::STREAM, Protocol::TCP),
+        Transport::Udp => (Type::DGRAM, Protocol::UDP),
+    };
+    let socket = Socket::new(Domain::for_address(dest), ty.0, Some(ty.1))?;
+    if dest.is_ipv4() {
+        setsockopt(&socket, sockopt::Ipv4RecvErr, &true)?;
+        socket.set_ttl_v4(u32::from(ttl))?;
+    } else {
+        setsockopt(&socket, sockopt::Ipv6RecvErr, &true)?;
+        socket.set_unicast_hops_v6(u32::from(ttl))?;
+    }
+    socket.set_nonblocking(true)?;
+    match transport {
+        Transport::Tcp => tcp(socket, dest, until).await,
+        Transport::Udp => udp(socket, dest, until).await,
+    }
+}
+
+/// A connect: accepted or reset is the destination; aborted by an ICMP error, the sender.
+async fn tcp(socket: Socket, dest: SocketAddr, until: Instant) -> io::Result<Option<IpAddr>> {
+    match socket.connect(&dest.into()) {
+        Err(e) if e.raw_os_error() == Some(Errno::EINPROGRESS as i32) => {}
+        Err(e) => return Err(e),
+        Ok(()) => return Ok(Some(dest.ip())),
+    }
+    let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
+    // Writable once the connect ends either way; silence lasts until `until`.
+    let ended = timeout_at(until, stream.writable()).await;
+    if let Some(from) = sender(&stream) {
+        return Ok(Some(from));
+    }
+    let Ok(ready) = ended else {
+        return Ok(None);
+    };
+    ready?;
+    Ok(match stream.take_error()? {
+        None => Some(dest.ip()),
+        Some(e) if e.raw_os_error() == Some(Errno::ECONNREFUSED as i32) => Some(dest.ip()),
+        Some(_) => None,
+    })
+}
+
+/// A datagram: a reply is the destination; an ICMP error names its sender.
+async fn udp(socket: Socket, dest: SocketAddr, until: Instant) -> io::Result<Option<IpAddr>> {
+    socket.connect(&dest.into())?;
+    let socket = UdpSocket::from_std(socket.into())?;
+    socket.send(PAYLOAD).await?;
+    let mut buf = [0u8; 512];
+    let answered = timeout_at(until, socket.recv(&mut buf)).await;
+    if let Some(from) = sender(&socket) {
+        return Ok(Some(from));
+    }
+    Ok(match answered {
+        Ok(Ok(_)) => Some(dest.ip()),
+        _ => None,
+    })
+}
+
+/// The sender of the ICMP error queued on `socket`, if one is.
+fn sender(socket: &impl AsRawFd) -> Option<IpAddr> {
+    let mut data = [0u8; 512];
+    let mut iov = [IoSliceMut::new(&mut data)];
+    let mut control = nix::cmsg_space!(nix::libc::sock_extended_err, nix::libc::sockaddr_in6);
+    let flags = MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT;
+    let msg =
+        recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, Some(&mut control), flags).ok()?;
+    let found = msg.cmsgs().ok()?.find_map(|c| match c {
+        ControlMessageOwned::Ipv4RecvErr(e, Some(from))
+            if e.ee_origin == nix::libc::SO_EE_ORIGIN_ICMP =>
+        {
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                from.sin_addr.s_addr,
+            ))))
+        }
+        ControlMessageOwned::Ipv6RecvErr(e, Some(from))
+            if e.ee_origin == nix::libc::SO_EE_ORIGIN_ICMP6 =>
+        {
+            Some(IpAddr::V6(Ipv6Addr::from(from.sin6_addr.s6_addr)))
+        }
+        _ => None,
+    });
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answers(list: &[Option<&str>]) -> Vec<Option<IpAddr>> {
+        let mut all: Vec<Option<IpAddr>> =
+            list.iter().map(|a| a.map(|a| a.parse().unwrap())).collect();
+        all.resize(usize::from(MAX_HOPS), None);
+        all
+    }
+
+    const DEST: &str = "20.50.0.9:443";
+
+    #[test]
+    fn a_private_hop_before_silence_is_named_the_firewall() {
+        let dest: SocketAddr = DEST.parse().unwrap();
+        let r = route(dest.ip(), &answers(&[Some("10.0.0.1"), Some("10.0.1.4")]));
+        assert_eq!(r.last_answered.as_deref(), Some("10.0.1.4"));
+        assert_eq!((r.last_ttl, r.reached, r.hops.len()), (Some(2), false, 16));
+        assert_eq!(r.hops[2].address, None);
+        let said = conclusion(&r, Transport::Tcp, dest);
+        assert_eq!(
+            said,
+            "trace: 10.0.0.1 (hop 1), 10.0.1.4 (hop 2) answered, then silence up to hop 16: dropped after 10.0.1.4 (hop 2), a private address: most likely the Azure Firewall or NVA the route sends this traffic through"
+        );
+        assert!(conclusion(&r, Transport::Udp, dest).contains("need not answer"));
+        let public = route(dest.ip(), &answers(&[Some("10.0.0.1"), Some("51.1.2.3")]));
+        assert!(conclusion(&public, Transport::Tcp, dest).contains("a public address"));
+    }
+
+    #[test]
+    fn the_destination_answering_ends_the_route_and_silence_everywhere_is_said() {
+        let dest: SocketAddr = DEST.parse().unwrap();
+        let r = route(
+            dest.ip(),
+            &answers(&[Some("10.0.0.1"), None, Some("20.50.0.9")]),
+        );
+        assert!(r.reached);
+        assert_eq!(r.hops.len(), 3);
+        assert_eq!(r.last_ttl, Some(3));
+        assert!(conclusion(&r, Transport::Tcp, dest)
+            .contains("the destination itself answered at hop 3"));
+        let none = route(dest.ip(), &answers(&[]));
+        assert_eq!(
+            (none.last_answered.clone(), none.last_ttl, none.reached),
+            (None, None, false)
+        );
+        assert!(conclusion(&none, Transport::Tcp, dest).starts_with(
+            "trace: no hop answered any of 32 TTL-limited probes to 20.50.0.9:443/tcp"
+        ));
+    }
+
+    /// The help of `--trace` states the budget.
+    #[test]
+    fn the_budget_is_the_one_the_help_states() {
+        assert_eq!(BUDGET, Duration::from_secs(2));
+        assert_eq!(BUDGET, WAIT * PROBES);
+    }
+
+    /// Only silence is traced, and never what went through a proxy: that is said instead.
+    #[tokio::test]
+    async fn a_proxied_or_answered_check_is_not_traced() {
+        use crate::report::fixture::result;
+        use crate::verdict::Status;
+        let dest = Some("127.0.0.1:9".parse().unwrap());
+        let mut proxied = result("p", "g", Status::Fail, Reason::TcpTimeout);
+        proxied.proxy = Some("http://proxy.example.net:3128".into());
+        follow(&mut proxied, dest).await;
+        assert!(proxied.trace.is_none());
+        assert!(
+            proxied.message.ends_with(
+                "; not traced: the check went through the proxy http://proxy.example.net:3128, so the node's own path ends there"
+            ),
+            "{}",
+            proxied.message
+        );
+        let mut refused = result("r", "g", Status::Fail, Reason::TcpRefused);
+        follow(&mut refused, dest).await;
+        assert_eq!(
+            (refused.trace, refused.message.as_str()),
+            (None, "message of r")
+        );
+    }
+
+    /// On loopback the destination is the first hop: a listener accepts, a closed port resets,
+    /// and each is the destination answering.
+    #[tokio::test]
+    async fn loopback_is_reached_at_the_first_hop() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let open = listener.local_addr().unwrap();
+        let r = trace(Transport::Tcp, open).await;
+        assert!(r.reached, "{r:?}");
+        assert_eq!(r.hops.len(), 1);
+        assert_eq!(r.last_answered.as_deref(), Some("127.0.0.1"));
+        drop(listener);
+        let started = std::time::Instant::now();
+        let r = trace(Transport::Tcp, open).await;
+        assert!(r.reached && r.last_ttl == Some(1), "{r:?}");
+        // Closed UDP port: ICMP port unreachable from the destination itself.
+        let r = trace(Transport::Udp, open).await;
+        assert!(r.reached && r.last_ttl == Some(1), "{r:?}");
+        assert!(started.elapsed() < WAIT, "answers end the wait");
+    }
+}
