@@ -203,12 +203,12 @@ fn assert_dropped_at(fw: &str, r: &Value, status: &str, reason: &str) {
     assert_eq!(hops[0], serde_json::json!({"ttl": 1, "address": fw}));
     assert!(hops[1..].iter().all(|h| h["address"].is_null()), "{r}");
     let message = r["message"].as_str().unwrap();
-    assert!(
-        message.contains(&format!(
-            "dropped after {fw} (hop 1), a private address: most likely the Azure Firewall or NVA"
-        )),
-        "{message}"
-    );
+    // Silence past a hop is a drop for TCP; for UDP the service may be the silent one.
+    let conclusion = match reason {
+        "udp_no_reply" => format!("datagrams get at least as far as {fw} (hop 1), a private address; beyond it, either the Azure Firewall or NVA there drops them, or they arrive and the service stays silent"),
+        _ => format!("dropped after {fw} (hop 1), a private address: most likely the Azure Firewall or NVA"),
+    };
+    assert!(message.contains(&conclusion), "{message}");
 }
 
 #[test]
@@ -263,12 +263,7 @@ fn trace_names_the_hop_that_drops_the_flow() {
     assert!(open.get("trace").is_none(), "{open}");
     assert_dropped_at(FW, result(&all, "trace-dropped"), "fail", "tcp_timeout");
     assert_dropped_at(FW6, result(&all, "trace-dropped6"), "fail", "tcp_timeout");
-    let udp = result(&all, "trace-udp");
-    assert_dropped_at(FW, udp, "warn", "udp_no_reply");
-    assert!(
-        udp["message"].as_str().unwrap().contains("need not answer"),
-        "{udp}"
-    );
+    assert_dropped_at(FW, result(&all, "trace-udp"), "warn", "udp_no_reply");
     let table = String::from_utf8_lossy(&out.stdout);
     eprintln!("{table}\n{stderr}");
     assert!(

@@ -133,22 +133,24 @@ fn conclusion(route: &Route, transport: Transport, dest: SocketAddr) -> String {
             answered.join(", ")
         );
     }
-    let what = match last.parse::<IpAddr>() {
-        Ok(ip) if is_private(&ip) => {
-            "a private address: most likely the Azure Firewall or NVA the route sends this traffic through"
-        }
-        _ => "a public address: the flow is dropped beyond it, outside the virtual network or at the destination's side",
-    };
-    let udp = match transport {
-        Transport::Udp => {
-            "; for UDP the silent one may also be the destination, as a service need not answer a datagram it does not understand"
-        }
-        Transport::Tcp => "",
-    };
-    format!(
-        "trace: {} answered, then silence up to hop {MAX_HOPS}: dropped after {last} (hop {ttl}), {what}{udp}",
-        answered.join(", ")
-    )
+    let private = matches!(last.parse::<IpAddr>(), Ok(ip) if is_private(&ip));
+    let answered = answered.join(", ");
+    match (transport, private) {
+        (Transport::Tcp, true) => format!(
+            "trace: {answered} answered, then silence up to hop {MAX_HOPS}: dropped after {last} (hop {ttl}), a private address: most likely the Azure Firewall or NVA the route sends this traffic through"
+        ),
+        (Transport::Tcp, false) => format!(
+            "trace: {answered} answered, then silence up to hop {MAX_HOPS}: dropped after {last} (hop {ttl}), a public address: the flow is dropped beyond it, outside the virtual network or at the destination's side"
+        ),
+        // A service need not answer a datagram it does not understand (tundra never does), so
+        // silence past the last hop is no proof of a drop.
+        (Transport::Udp, true) => format!(
+            "trace: {answered} answered, then silence up to hop {MAX_HOPS}: datagrams get at least as far as {last} (hop {ttl}), a private address; beyond it, either the Azure Firewall or NVA there drops them, or they arrive and the service stays silent"
+        ),
+        (Transport::Udp, false) => format!(
+            "trace: {answered} answered, then silence up to hop {MAX_HOPS}: datagrams get at least as far as {last} (hop {ttl}), a public address, beyond the virtual network; a silent service is the likelier end"
+        ),
+    }
 }
 
 /// One probe with `ttl`: who answered it before `until`, the destination or a router.
@@ -268,9 +270,20 @@ mod tests {
             said,
             "trace: 10.0.0.1 (hop 1), 10.0.1.4 (hop 2) answered, then silence up to hop 16: dropped after 10.0.1.4 (hop 2), a private address: most likely the Azure Firewall or NVA the route sends this traffic through"
         );
-        assert!(conclusion(&r, Transport::Udp, dest).contains("need not answer"));
+        // UDP silence past a hop may be the service's: no drop is claimed.
+        let udp = conclusion(&r, Transport::Udp, dest);
+        assert!(
+            udp.contains("datagrams get at least as far as 10.0.1.4 (hop 2)"),
+            "{udp}"
+        );
+        assert!(udp.contains("the service stays silent") && !udp.contains("dropped after"));
         let public = route(dest.ip(), &answers(&[Some("10.0.0.1"), Some("51.1.2.3")]));
         assert!(conclusion(&public, Transport::Tcp, dest).contains("a public address"));
+        let udp = conclusion(&public, Transport::Udp, dest);
+        assert!(
+            udp.contains("a silent service is the likelier end"),
+            "{udp}"
+        );
     }
 
     #[test]
