@@ -81,6 +81,11 @@ pub struct Phase {
     pub dialect: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
+    /// The TCP maximum segment size the connection announced, when set smaller than the
+    /// interface's to learn whether large packets are lost (a path-MTU black hole); absent
+    /// for a connection of ordinary size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mss: Option<u16>,
     /// The `Date` header of an HTTP answer, as sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,

@@ -466,6 +466,7 @@ fn explain_knows_every_reason_code_of_the_interface() {
         "tls_expired",
         "tls_handshake_failed",
         "tls_timeout",
+        "mtu_blackhole",
         "http_status",
         "http_bad_response",
         "http_timeout",

@@ -29,6 +29,7 @@ scenarios! {
     dns_server_flag,
     dns_fallback,
     tls_faults,
+    mtu_blackhole,
     missing_input,
     jsonl_stream,
     jsonl_slow_reader,

@@ -143,6 +143,8 @@ fn for_result(report: &Report, r: &Result, forced_tunnel: bool) -> Found {
         | SmbBadReply | UnexpectedlyReachable | MissingInput | HostNotUbuntu
         | HostDockerBridge | HostRegionMismatch | NotObservable | NotApplicable | ClockSkew
         | Intermittent
+        // The size of packets, not a flow to allow: the remediation's words (MSS clamping).
+        | MtuBlackhole
         // Between the nodes of one job: the remediation's words, no rule toward the internet.
         | PeerNotAmlprobe | PeerAbsent => {
             Found::default()

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod dns;
 pub mod host;
 pub mod http;
+mod mtu;
 mod path;
 pub mod private_endpoint;
 pub mod proxy;

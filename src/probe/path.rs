@@ -8,7 +8,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::private_endpoint::{self, is_private};
-use super::{clock, dns, host, http, lock, redirect, smb, tcp, tls, udp, websocket};
+use super::{clock, dns, host, http, lock, mtu, redirect, smb, tcp, tls, udp, websocket};
 use super::{Failure, Runner, Trace};
 use crate::catalog::{HostCheck, Kind, Transport};
 use crate::plan::Plan;
@@ -39,7 +39,8 @@ pub(super) async fn run(
         Box::pin(redirect::learn(runner, url, ask_until, trace)).await;
     }
     let host = trace.host.clone();
-    let (stream, peer) = match runner.proxy_for(e.kind, &host) {
+    let proxy = runner.proxy_for(e.kind, &host);
+    let (stream, peer) = match proxy {
         Some(proxy) => {
             // The proxy resolves the target: the node's own DNS is not on this path.
             let port = e.port.unwrap_or(443);
@@ -62,7 +63,15 @@ pub(super) async fn run(
     match e.kind {
         Kind::Tcp => Ok(format!("{peer}: TCP connection accepted")),
         Kind::Smb => Box::pin(smb(stream, peer, deadline, trace)).await,
-        _ => Box::pin(above_tls(runner, plan, stream, peer, deadline, trace)).await,
+        // Through a proxy, a smaller MSS would only shrink the packets to the proxy: it says
+        // nothing of the path beyond, so the handshake is not retried.
+        _ => {
+            let mss_retry = proxy.is_none();
+            Box::pin(above_tls(
+                runner, plan, stream, peer, mss_retry, deadline, trace,
+            ))
+            .await
+        }
     }
 }
 
@@ -190,25 +199,29 @@ async fn smb(
     ))
 }
 
-/// TLS, a certificate from the expected issuers, then HTTP or a WebSocket upgrade.
+/// TLS, a certificate from the expected issuers, then HTTP or a WebSocket upgrade. With
+/// `mss_retry`, a handshake that stalls is retried with a small MSS (`mtu`).
 async fn above_tls(
     runner: &Runner,
     plan: &Plan,
     stream: TcpStream,
     peer: SocketAddr,
+    mss_retry: bool,
     deadline: Instant,
     trace: &mut Trace,
 ) -> Result<String, Failure> {
     let e = &plan.entry;
     let host = trace.host.clone();
-    let shake = tls::handshake(stream, peer, &host, &runner.trust, deadline);
-    let (tls_stream, h) = trace
-        .timed(Phase::of(PhaseKind::Tls).at(peer), shake, |p, (_, h)| {
-            p.version = Some(h.version.clone());
-            p.subject = Some(h.subject.clone());
-            p.issuer = Some(h.issuer.clone());
-        })
-        .await?;
+    let (tls_stream, h) = mtu::handshake(
+        &runner.trust,
+        stream,
+        peer,
+        &host,
+        mss_retry,
+        deadline,
+        trace,
+    )
+    .await?;
     let expected = e
         .expected_issuers
         .as_ref()

@@ -4,7 +4,8 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use nix::errno::Errno;
-use tokio::net::TcpStream;
+use nix::sys::socket::{setsockopt, sockopt::TcpMaxSeg};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::{timeout_at, Instant};
 
@@ -12,6 +13,9 @@ use super::Failure;
 use crate::verdict::Reason;
 
 pub const MAX_ADDRESSES: usize = 8;
+
+/// A connection attempt still pending at the deadline.
+const SILENT: &str = "no answer before the deadline (packets silently dropped)";
 
 /// Connect to every address at once; the first to connect wins. When none does, the first
 /// address's outcome decides (an attempt still pending at the deadline counts as dropped).
@@ -48,10 +52,7 @@ pub async fn connect(
     };
     let (reason, detail) = match &errors[0] {
         Some(e) => (classify_connect_error(e), describe_connect_error(e)),
-        None => (
-            Reason::TcpTimeout,
-            "no answer before the deadline (packets silently dropped)".into(),
-        ),
+        None => (Reason::TcpTimeout, SILENT.into()),
     };
     let mut message = format!("{first}: {detail}");
     if targets.len() > 1 {
@@ -66,6 +67,32 @@ pub async fn connect(
         message.push_str(&format!("; also tried {}", others.join(", ")));
     }
     Err(Failure { reason, message })
+}
+
+/// A connection to `peer` whose SYN announces `mss`: the server then sends no segment larger
+/// than that, whatever the path. The MSS is set before the connect, when it is announced.
+pub async fn connect_with_mss(
+    peer: SocketAddr,
+    mss: u16,
+    deadline: Instant,
+) -> Result<TcpStream, Failure> {
+    let failed = |e: io::Error| Failure {
+        reason: classify_connect_error(&e),
+        message: format!("{peer}: {}", describe_connect_error(&e)),
+    };
+    let socket = match peer {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(failed)?;
+    setsockopt(&socket, TcpMaxSeg, &u32::from(mss)).map_err(|e| failed(e.into()))?;
+    match timeout_at(deadline, socket.connect(peer)).await {
+        Ok(connected) => connected.map_err(failed),
+        Err(_) => Err(Failure {
+            reason: Reason::TcpTimeout,
+            message: format!("{peer}: {SILENT}"),
+        }),
+    }
 }
 
 /// What a failed connect means.

@@ -64,6 +64,7 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         | TlsTimeout | HttpStatus | HttpBadResponse | HttpTimeout | WsNotUpgraded | SmbBadReply => {
             service(reason, s)
         }
+        MtuBlackhole => size(reason, s),
         ClockSkew | MissingInput | HostNotUbuntu | HostDockerBridge | HostRegionMismatch
         | NotObservable => node(reason, s),
     }
@@ -162,6 +163,18 @@ fn peer(reason: Reason, s: &Subject) -> String {
         ),
         Reason::PeerAbsent => format!(
             "Nothing from {host} answered within --wait: make sure amlprobe mesh runs on {host} too (every node of the job), raise --wait if nodes start far apart, and allow inbound TCP{port} between the nodes of the subnet in its NSG (the default rule AllowVnetInBound does)."
+        ),
+        _ => String::new(),
+    }
+}
+
+/// The size of packets the path carries: a tunnel, gateway or appliance that drops what is
+/// larger than its MTU without saying so.
+fn size(reason: Reason, s: &Subject) -> String {
+    let host = s.host;
+    match reason {
+        Reason::MtuBlackhole => format!(
+            "Packets to this node from {host} larger than the path's MTU are dropped, and the ICMP \"fragmentation needed\" that would make the sender shrink them never arrives: a VPN or ExpressRoute tunnel, a VPN gateway or an NVA (firewall) on a forced-tunnel route. Clamp the TCP MSS on that device's tunnel or interface to what its MTU carries (for Azure VPN Gateway, clamp TCP MSS at 1350 bytes on the on-premises VPN device, or set the tunnel interface's MTU to 1400: https://learn.microsoft.com/azure/vpn-gateway/vpn-gateway-about-vpn-devices#ipsec), and let ICMP type 3 code 4 (fragmentation needed) through every firewall on the path. No firewall rule for {host} fixes this; lowering the node's own MTU only works around it."
         ),
         _ => String::new(),
     }

@@ -92,6 +92,7 @@ reasons! {
     TlsExpired = "tls_expired", Fail, Open, "the certificate is outside its validity";
     TlsHandshakeFailed = "tls_handshake_failed", Fail, Closed, "the handshake failed or the connection was reset during it";
     TlsTimeout = "tls_timeout", Fail, Closed, "the handshake did not finish in time";
+    MtuBlackhole = "mtu_blackhole", Fail, Open, "the TLS handshake stalls at full packet size and completes with a small TCP MSS: packets larger than the path allows are dropped without an ICMP \"fragmentation needed\" (a path-MTU black hole)";
     HttpStatus = "http_status", Fail, Open, "an HTTP status that the check does not accept";
     HttpBadResponse = "http_bad_response", Fail, Open, "the peer did not speak HTTP";
     HttpTimeout = "http_timeout", Fail, Open, "no HTTP response in time";
@@ -129,6 +130,9 @@ const FIREWALL: &str =
 const CUSTOM_DNS: &str = "https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns";
 const DISTRIBUTED: &str =
     "https://learn.microsoft.com/azure/machine-learning/how-to-train-distributed-gpu";
+/// MTU, fragmentation and path MTU discovery on Azure, and why an MSS is clamped.
+const TCPIP_TUNING: &str =
+    "https://learn.microsoft.com/azure/virtual-network/virtual-network-tcpip-performance-tuning";
 const OUTBOUND: &str =
     "https://learn.microsoft.com/azure/load-balancer/troubleshoot-outbound-connection";
 
@@ -141,6 +145,7 @@ impl Reason {
             DnsNxdomain | DnsNoRecords | DnsTimeout | DnsServfail | DnsRefused | DnsPublicAddress
             | DnsResolverMismatch | DnsNoPrivatelink | DnsPrivateMismatch | DnsFlapping => CUSTOM_DNS.into(),
             Intermittent => OUTBOUND.into(),
+            MtuBlackhole => TCPIP_TUNING.into(),
             PeerNotAmlprobe | PeerAbsent => DISTRIBUTED.into(),
             StandInUnresolvable => format!("{TRAINING_VNET}#compute-instancecluster-with-no-public-ip"),
             StorageFirewallDenied => "https://learn.microsoft.com/azure/storage/common/storage-network-security".into(),

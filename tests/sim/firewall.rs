@@ -9,8 +9,13 @@ use super::sandbox::Sandbox;
 use super::scenario::FirewallFault;
 use super::world::{World, DEAD_DNS_ADDR, DNS_ADDR};
 
+/// The longest packet a path-MTU black hole lets through (`mtu-blackhole`): smaller than the
+/// 1500-byte segments of an ordinary connection, larger than those of MSS 536 (576 bytes).
+pub const MTU_CUT: u16 = 1200;
+
 pub fn apply(sb: &Sandbox, world: &World) {
     let mut rules = String::new();
+    let mut black_hole = false;
     // The dead DNS server exists but never answers, like a resolver behind a dropping firewall;
     // with `dns-timeout` the customer's server is the same.
     let mut silent_dns = vec![DEAD_DNS_ADDR];
@@ -24,6 +29,7 @@ pub fn apply(sb: &Sandbox, world: &World) {
     }
     for t in world.live() {
         for f in world.faults(t).firewall {
+            black_hole |= f == FirewallFault::MtuBlackhole;
             rule(
                 &mut rules,
                 world.address(t.host()),
@@ -39,6 +45,28 @@ pub fn apply(sb: &Sandbox, world: &World) {
     let path = sb.dir.join("rules.nft");
     std::fs::write(&path, ruleset).unwrap();
     sb.run("nft", &["-f", &path.display().to_string()]);
+    if black_hole {
+        segment_for_real(sb);
+    }
+}
+
+/// Loopback's MTU is 64 KiB and it passes the kernel's TCP super-segments (GSO) up whole, so
+/// a rule on packet length would see packets of any size whatever the MSS. An Ethernet MTU
+/// and one segment per packet make each packet the size the MSS allows, as on a real link.
+fn segment_for_real(sb: &Sandbox) {
+    let args = [
+        "link",
+        "set",
+        "dev",
+        "lo",
+        "mtu",
+        "1500",
+        "gso_max_segs",
+        "1",
+        "gso_max_size",
+        "1500",
+    ];
+    sb.run("ip", &args);
 }
 
 fn rule(
@@ -48,15 +76,17 @@ fn rule(
     transport: Transport,
     fault: FirewallFault,
 ) {
-    let port = port
-        .map(|p| format!(" {transport} dport {p}"))
-        .unwrap_or_default();
-    let verdict = match fault {
-        FirewallFault::Drop => "drop",
-        FirewallFault::Reset => "reject with tcp reset",
-        FirewallFault::Prohibit => "reject with icmpx type admin-prohibited",
-        FirewallFault::HostUnreachable => "reject with icmpx type host-unreachable",
-        FirewallFault::PortUnreachable => "reject with icmpx type port-unreachable",
+    // What is sent to the endpoint (`d`), or for a black hole its answers (`s`) by length.
+    let (way, verdict) = match fault {
+        FirewallFault::Drop => ("d", "drop".to_string()),
+        FirewallFault::Reset => ("d", "reject with tcp reset".into()),
+        FirewallFault::Prohibit => ("d", "reject with icmpx type admin-prohibited".into()),
+        FirewallFault::HostUnreachable => ("d", "reject with icmpx type host-unreachable".into()),
+        FirewallFault::PortUnreachable => ("d", "reject with icmpx type port-unreachable".into()),
+        FirewallFault::MtuBlackhole => ("s", format!("meta length > {MTU_CUT} drop")),
     };
-    let _ = writeln!(rules, "    ip daddr {addr}{port} {verdict}");
+    let port = port
+        .map(|p| format!(" {transport} {way}port {p}"))
+        .unwrap_or_default();
+    let _ = writeln!(rules, "    ip {way}addr {addr}{port} {verdict}");
 }

@@ -468,6 +468,9 @@ pub enum FirewallFault {
     Prohibit,
     HostUnreachable,
     PortUnreachable,
+    /// A path-MTU black hole: the endpoint's packets longer than `firewall::MTU_CUT` bytes are
+    /// dropped on their way back, without an ICMP error; smaller ones pass.
+    MtuBlackhole,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,394 @@
+//! A TLS handshake that stalls after TCP connected, told apart from a path-MTU black hole.
+//!
+//! TCP's handshake is made of small packets; the server's certificate flight is the first
+//! large one. A tunnel, gateway or appliance whose MTU is smaller than the node's, and that
+//! drops larger packets without the ICMP "fragmentation needed" that would make the server
+//! send smaller ones, lets the connection open and the handshake stall. So when the handshake
+//! is still stalled halfway to the deadline, a second one starts on a new connection that
+//! announces a small MSS, and races the first for the rest of the time: the first keeps the
+//! whole deadline, as it would without the retry, and only a retry that completes while the
+//! first is still stalled names the black hole.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::time::{sleep_until, Instant};
+
+use super::{tcp, tls, Failure, Trace};
+use crate::result::{ms, Phase, PhaseKind};
+use crate::verdict::Reason;
+
+/// The MSS the retry announces: TCP's default when none is announced (RFC 879), so its largest
+/// IPv4 packet is 576 bytes, which every IPv4 host must take (RFC 791), and an IPv6 one 596,
+/// under IPv6's minimum MTU of 1280: far below any tunnel's MTU, whatever its headers take.
+pub const SMALL_MSS: u16 = 536;
+
+/// A retry with less time than this (a new connection and a handshake: two round trips at
+/// least) would prove nothing by failing, so it is not tried.
+const MIN_RETRY: Duration = Duration::from_millis(100);
+
+/// The handshake over `stream`, recorded as a phase; with `retry`, a small-MSS retry when it
+/// is still stalled halfway through what is left of the deadline once TCP connected, recorded
+/// as phases of its own (their `mss` set).
+pub(super) async fn handshake(
+    trust: &tls::Trust,
+    stream: TcpStream,
+    peer: SocketAddr,
+    host: &str,
+    retry: bool,
+    deadline: Instant,
+    trace: &mut Trace,
+) -> Result<(tls::Stream, tls::Handshake), Failure> {
+    let started = Instant::now();
+    let full = tls::handshake(stream, peer, host, trust, deadline);
+    tokio::pin!(full);
+    let halfway = started + deadline.saturating_duration_since(started) / 2;
+    let early = match retry && deadline.saturating_duration_since(halfway) >= MIN_RETRY {
+        true => tokio::select! {
+            r = &mut full => Some(r),
+            () = sleep_until(halfway) => None,
+        },
+        false => Some((&mut full).await),
+    };
+    if let Some(outcome) = early {
+        record_full(trace, peer, started, &outcome);
+        return outcome;
+    }
+    let small = small_mss(trust, peer, host, deadline);
+    tokio::pin!(small);
+    let mut full_out = None;
+    let mut small_out: Option<Retry> = None;
+    loop {
+        tokio::select! {
+            r = &mut full, if full_out.is_none() => full_out = Some(r),
+            r = &mut small, if small_out.is_none() => small_out = Some(r),
+        }
+        // The full-size handshake decides whenever it ends otherwise than by stalling: a slow
+        // handshake that completes passes, as it would have without the retry.
+        if let Some(outcome) = full_out.take_if(|o| !stalled(o)) {
+            record_full(trace, peer, started, &outcome);
+            return outcome;
+        }
+        let Some(retry) = &small_out else { continue };
+        let failure = match (retry.got_through(), &full_out) {
+            (Ok(took), _) => black_hole(host, peer, ms(started.elapsed()), retry, took),
+            (Err(failed), Some(Err(stall))) => not_the_size(stall, retry, failed),
+            _ => continue,
+        };
+        let stall = Failure {
+            reason: Reason::TlsTimeout,
+            message: format!(
+                "{peer}: TCP connected, but the TLS handshake with {host} stalled at full size"
+            ),
+        };
+        record_full::<()>(trace, peer, started, &Err(stall));
+        if let Some(retry) = small_out {
+            retry.record(trace);
+        }
+        return Err(failure);
+    }
+}
+
+fn stalled<T>(outcome: &Result<T, Failure>) -> bool {
+    matches!(outcome, Err(f) if f.reason == Reason::TlsTimeout)
+}
+
+/// A handshake phase shows the version and the certificate's names.
+fn shows(p: &mut Phase, h: &tls::Handshake) {
+    p.version = Some(h.version.clone());
+    p.subject = Some(h.subject.clone());
+    p.issuer = Some(h.issuer.clone());
+}
+
+fn record_full<T>(
+    trace: &mut Trace,
+    peer: SocketAddr,
+    started: Instant,
+    outcome: &Result<(T, tls::Handshake), Failure>,
+) {
+    let mut phase = Phase {
+        ms: ms(started.elapsed()),
+        ..Phase::of(PhaseKind::Tls).at(peer)
+    };
+    if let Ok((_, h)) = outcome {
+        shows(&mut phase, h);
+    }
+    trace.record(phase, outcome);
+}
+
+/// The small-MSS retry.
+struct Retry {
+    connect: Phase,
+    /// Once connected, the handshake's phase and outcome; else why the connection failed.
+    shake: Result<(Phase, Result<tls::Handshake, Failure>), Failure>,
+}
+
+async fn small_mss(trust: &tls::Trust, peer: SocketAddr, host: &str, deadline: Instant) -> Retry {
+    let small = |kind: PhaseKind, started: Instant| Phase {
+        ms: ms(started.elapsed()),
+        mss: Some(SMALL_MSS),
+        ..Phase::of(kind).at(peer)
+    };
+    let started = Instant::now();
+    let connected = tcp::connect_with_mss(peer, SMALL_MSS, deadline).await;
+    let connect = small(PhaseKind::Tcp, started);
+    let stream = match connected {
+        Ok(stream) => stream,
+        Err(f) => {
+            return Retry {
+                connect,
+                shake: Err(f),
+            }
+        }
+    };
+    let started = Instant::now();
+    let shaken = tls::handshake(stream, peer, host, trust, deadline)
+        .await
+        .map(|(_, h)| h);
+    let mut phase = small(PhaseKind::Tls, started);
+    if let Ok(h) = &shaken {
+        shows(&mut phase, h);
+    }
+    Retry {
+        connect,
+        shake: Ok((phase, shaken)),
+    }
+}
+
+impl Retry {
+    /// How the server's certificate flight fared: `Ok` with the handshake's time when it
+    /// reached the node (the handshake completed, or failed only over the certificate it
+    /// carried), else why the retry failed.
+    fn got_through(&self) -> Result<u64, &Failure> {
+        match &self.shake {
+            Err(f) => Err(f),
+            Ok((phase, Ok(_))) => Ok(phase.ms),
+            Ok((phase, Err(f))) => match f.reason {
+                Reason::TlsUntrusted | Reason::TlsNameMismatch | Reason::TlsExpired => Ok(phase.ms),
+                _ => Err(f),
+            },
+        }
+    }
+
+    fn record(self, trace: &mut Trace) {
+        match self.shake {
+            Err(f) => trace.record::<()>(self.connect, &Err(f)),
+            Ok((phase, shaken)) => {
+                trace.record(self.connect, &Ok(()));
+                trace.record(phase, &shaken);
+            }
+        }
+    }
+}
+
+fn black_hole(host: &str, peer: SocketAddr, stalled_ms: u64, retry: &Retry, took: u64) -> Failure {
+    let arrived = match &retry.shake {
+        Ok((_, Err(f))) => format!(
+            "the server's certificate arrived in {took} ms (and was refused: {})",
+            f.message
+        ),
+        _ => format!("it completed in {took} ms"),
+    };
+    Failure {
+        reason: Reason::MtuBlackhole,
+        message: format!(
+            "{peer}: TCP connected and the TLS handshake with {host} stalled at full size ({stalled_ms} ms); on a new connection with MSS {SMALL_MSS} {arrived}: packets larger than the path allows are dropped without ICMP (a path-MTU black hole)"
+        ),
+    }
+}
+
+/// The stall stands: the retry did not get the certificate through either.
+fn not_the_size(stall: &Failure, retry: &Retry, failed: &Failure) -> Failure {
+    let why = match &retry.shake {
+        Err(_) => format!(
+            "a retry with MSS {SMALL_MSS} could not connect ({}), so packet size could not be tested",
+            failed.message
+        ),
+        Ok((phase, _)) if failed.reason == Reason::TlsTimeout => format!(
+            "a retry on a new connection with MSS {SMALL_MSS} stalled too (for the {} ms it had), so packet size is not the cause: not a path-MTU black hole",
+            phase.ms
+        ),
+        Ok(_) => format!(
+            "a retry on a new connection with MSS {SMALL_MSS} did not help either ({})",
+            failed.message
+        ),
+    };
+    Failure {
+        reason: stall.reason,
+        message: format!("{}; {why}", stall.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use nix::sys::socket::{getsockopt, sockopt::TcpMaxSeg};
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::net::TcpListener;
+    use tokio_rustls::TlsAcceptor;
+
+    use super::*;
+
+    #[test]
+    fn the_small_mss_fits_every_path() {
+        // IPv4 header (20) and TCP header (20): every IPv4 host takes 576-byte packets.
+        assert!(u32::from(SMALL_MSS) + 40 <= 576);
+        // IPv6 header (40) and TCP header (20) under IPv6's minimum MTU.
+        assert!(u32::from(SMALL_MSS) + 60 <= 1280);
+    }
+
+    /// How the test server treats a connection.
+    #[derive(Clone, Copy)]
+    enum Server {
+        /// Accepts and never answers.
+        Silent,
+        /// Answers the handshake only on a connection whose MSS is small, as a path that drops
+        /// large packets lets only those through.
+        BlackHole,
+        /// Answers every handshake after this long.
+        Slow(Duration),
+    }
+
+    /// A TLS server on loopback for `localhost`, and the trust that verifies it.
+    async fn serve(how: Server) -> (SocketAddr, tls::Trust) {
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let pem = std::env::temp_dir().join(format!(
+            "amlprobe-mtu-{}-{:?}.pem",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::write(&pem, ca.pem()).unwrap();
+        let trust = tls::Trust::load(std::slice::from_ref(&pem)).unwrap();
+        let _ = std::fs::remove_file(&pem);
+        let chain = vec![leaf.der().clone(), CertificateDer::from(ca.der().to_vec())];
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let answers = match how {
+                        Server::Silent => false,
+                        Server::BlackHole => getsockopt(&stream, TcpMaxSeg).unwrap() < 1000,
+                        Server::Slow(after) => {
+                            tokio::time::sleep(after).await;
+                            true
+                        }
+                    };
+                    if answers {
+                        let _ = acceptor.accept(stream).await;
+                    } else {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                });
+            }
+        });
+        (addr, trust)
+    }
+
+    /// One check's handshake against `how` under a deadline of `budget`: the outcome, the
+    /// phases recorded, and how long it took.
+    async fn shake(
+        how: Server,
+        retry: bool,
+        budget: Duration,
+    ) -> (Result<(), Failure>, Trace, Duration) {
+        let (addr, trust) = serve(how).await;
+        let mut trace = Trace {
+            phases: Vec::new(),
+            host: "localhost".into(),
+            stand_in: false,
+            host_note: None,
+            private_endpoint_seen: false,
+            silent_at: None,
+        };
+        let started = Instant::now();
+        let deadline = started + budget;
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let outcome = handshake(
+            &trust,
+            stream,
+            addr,
+            "localhost",
+            retry,
+            deadline,
+            &mut trace,
+        )
+        .await
+        .map(|_| ());
+        (outcome, trace, started.elapsed())
+    }
+
+    fn kinds(trace: &Trace) -> Vec<(PhaseKind, Option<bool>, Option<u16>)> {
+        trace
+            .phases
+            .iter()
+            .map(|p| (p.phase, p.ok, p.mss))
+            .collect()
+    }
+
+    const BUDGET: Duration = Duration::from_millis(1000);
+
+    /// A handshake that stalls and is retried ends with `reason`, says `says`, and records the
+    /// stall, then the retry's connection and handshake with the small MSS, within the deadline.
+    async fn retried(how: Server, reason: Reason, says: &str, completed: bool) {
+        let (outcome, trace, took) = shake(how, true, BUDGET).await;
+        let f = outcome.unwrap_err();
+        assert_eq!(f.reason, reason, "{}", f.message);
+        assert!(f.message.contains(says), "{}", f.message);
+        let phases = [
+            (PhaseKind::Tls, Some(false), None),
+            (PhaseKind::Tcp, Some(true), Some(SMALL_MSS)),
+            (PhaseKind::Tls, Some(completed), Some(SMALL_MSS)),
+        ];
+        assert_eq!(kinds(&trace), phases);
+        assert!(took < BUDGET + Duration::from_millis(200), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_handshake_that_completes_only_with_a_small_mss_is_a_black_hole() {
+        let says = "with MSS 536 it completed";
+        retried(Server::BlackHole, Reason::MtuBlackhole, says, true).await;
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_stays_a_stall_within_the_deadline() {
+        let says = "not a path-MTU black hole";
+        retried(Server::Silent, Reason::TlsTimeout, says, false).await;
+    }
+
+    #[tokio::test]
+    async fn a_slow_handshake_that_completes_in_time_passes() {
+        // Past the halfway point, where the retry starts, and before the deadline.
+        let slow = Server::Slow(BUDGET * 6 / 10);
+        let (outcome, trace, _) = shake(slow, true, BUDGET).await;
+        assert_eq!(outcome, Ok(()));
+        assert_eq!(kinds(&trace), [(PhaseKind::Tls, Some(true), None)]);
+    }
+
+    #[tokio::test]
+    async fn without_retry_a_black_hole_is_only_a_stall() {
+        let (outcome, trace, _) = shake(Server::BlackHole, false, BUDGET).await;
+        assert_eq!(outcome.unwrap_err().reason, Reason::TlsTimeout);
+        assert_eq!(kinds(&trace), [(PhaseKind::Tls, Some(false), None)]);
+    }
+}
