@@ -108,6 +108,7 @@ pub const MESSAGES: &[Message] = &[
             (TlsIntercepted, "a TLS-inspecting firewall re-signs traffic, which the VS Code server download fails on"),
             (WsNotUpgraded, "the remote connection to the instance loses its WebSocket upgrade"),
             (HttpTimeout, "a transfer starts and then stalls"),
+            (MtuBlackhole, "packets larger than a VPN or ExpressRoute tunnel allows vanish: handshakes and downloads stall"),
         ],
         note: "the built-in catalog has no VS Code host: add update.code.visualstudio.com, vscode.download.prss.microsoft.com and marketplace.visualstudio.com with --catalog (probes/README.md)",
     },
