@@ -5,9 +5,9 @@
 //! drops larger packets without the ICMP "fragmentation needed" that would make the server
 //! send smaller ones, lets the connection open and the handshake stall. So when the handshake
 //! is still stalled halfway to the deadline, a second one starts on a new connection that
-//! announces a small MSS, and races the first for the rest of the time: the first keeps the
-//! whole deadline, as it would without the retry, and only a retry that completes while the
-//! first is still stalled names the black hole.
+//! announces a small MSS, and runs beside the first for the rest of the time: the first keeps
+//! the whole deadline, as it would without the retry, and only a retry that completed while the
+//! first stalled to the end names the black hole.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -71,8 +71,10 @@ pub(super) async fn handshake(
             return outcome;
         }
         let Some(retry) = &small_out else { continue };
+        // A retry that got through names the black hole only once the full-size handshake has
+        // stalled to the deadline: a server that was only slow at first still passes.
         let failure = match (retry.got_through(), &full_out) {
-            (Ok(took), _) => black_hole(host, peer, ms(started.elapsed()), retry, took),
+            (Ok(took), Some(Err(_))) => black_hole(host, peer, ms(started.elapsed()), retry, took),
             (Err(failed), Some(Err(stall))) => not_the_size(stall, retry, failed),
             _ => continue,
         };
@@ -250,6 +252,9 @@ mod tests {
         BlackHole,
         /// Answers every handshake after this long.
         Slow(Duration),
+        /// Answers the first connection's handshake after this long, later ones at once: a
+        /// server busy for a moment.
+        SlowAtFirst(Duration),
     }
 
     /// A TLS server on loopback for `localhost`, and the trust that verifies it.
@@ -283,14 +288,22 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
+            let mut first = true;
             while let Ok((stream, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
+                let was_first = std::mem::replace(&mut first, false);
                 tokio::spawn(async move {
                     let answers = match how {
                         Server::Silent => false,
                         Server::BlackHole => getsockopt(&stream, TcpMaxSeg).unwrap() < 1000,
                         Server::Slow(after) => {
                             tokio::time::sleep(after).await;
+                            true
+                        }
+                        Server::SlowAtFirst(after) => {
+                            if was_first {
+                                tokio::time::sleep(after).await;
+                            }
                             true
                         }
                     };
@@ -381,6 +394,15 @@ mod tests {
         // Past the halfway point, where the retry starts, and before the deadline.
         let slow = Server::Slow(BUDGET * 6 / 10);
         let (outcome, trace, _) = shake(slow, true, BUDGET).await;
+        assert_eq!(outcome, Ok(()));
+        assert_eq!(kinds(&trace), [(PhaseKind::Tls, Some(true), None)]);
+    }
+
+    /// The retry on a new connection completes at once, but the first handshake, slow only
+    /// because the server was busy, completes before the deadline: no black hole is claimed.
+    #[tokio::test]
+    async fn a_server_slow_only_at_first_is_no_black_hole() {
+        let (outcome, trace, _) = shake(Server::SlowAtFirst(BUDGET * 7 / 10), true, BUDGET).await;
         assert_eq!(outcome, Ok(()));
         assert_eq!(kinds(&trace), [(PhaseKind::Tls, Some(true), None)]);
     }
