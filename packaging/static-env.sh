@@ -1,6 +1,16 @@
-# Sourced by build-static.sh, from the repository's root: the static build's target and flags,
-# for every build of the same binary, so that they build it alike and share Cargo's cache.
-# Sets `target`; exports RUSTFLAGS and the musl C compiler.
+# Sourced by build-static.sh and build-wheel.sh, from the repository's root: the static build's
+# target and flags, so that the binary and the wheel's binary are built alike and share Cargo's
+# cache. Sets `target`; exports RUSTFLAGS and the musl C compiler.
+
+# What Cargo sets for a test or build script it runs is not this build's: started from one (the
+# packaging test builds the wheel), build scripts that watch such variables (ring's watches
+# CARGO_PKG_NAME, CARGO_MANIFEST_DIR and OUT_DIR) would run again and rebuild ring and all above it.
+for var in $(compgen -e); do
+  case $var in
+    CARGO_PKG_* | CARGO_MANIFEST_* | CARGO_CRATE_NAME | CARGO_BIN_NAME | CARGO_BIN_EXE_* | \
+      CARGO_TARGET_TMPDIR | CARGO_PRIMARY_PACKAGE | OUT_DIR) unset "$var" ;;
+  esac
+done
 
 # musl rather than glibc: a static glibc brings its locale, gettext and iconv code (strerror
 # reaches them) and its dynamic loader, 800 KB more for the same program. One difference shows:
