@@ -1,36 +1,9 @@
 #!/usr/bin/env bash
 # The one-file build: musl libc linked statically (hickory resolves DNS itself, so no NSS is
-# needed), size-optimised by the release profile. Prints the binary's path.
-#
-# musl rather than glibc: a static glibc brings its locale, gettext and iconv code (strerror
-# reaches them) and its dynamic loader, 800 KB more for the same program. One difference shows:
-# an OS error's text is musl's (`Network unreachable (os error 101)` where glibc says `Network
-# is unreachable`); the error number and every reason code stay the same.
+# needed), size-optimised by the release profile. Prints the binary's path. The target and
+# flags, and why, are in static-env.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=x86_64-unknown-linux-musl
-relocs="-C link-arg=-Wl,-z,pack-relative-relocs"
-if ! [ -d "$(rustc --print target-libdir --target "$target" 2>/dev/null)" ]; then
-  # Without Rust's musl library the same program is linked with a static glibc: it behaves the
-  # same, apart from the wording of OS errors, and is about 0.9 MB larger.
-  echo "build-static.sh: Rust's $target library is missing (rustup target add $target); linking glibc statically instead" >&2
-  target=x86_64-unknown-linux-gnu
-  relocs=
-fi
-# ring compiles C and assembly for the target; its C needs only the compiler's own headers, so
-# the system compiler stands in where no musl cross compiler is installed.
-export CC_x86_64_unknown_linux_musl=${CC_x86_64_unknown_linux_musl:-cc}
-# getrandom: linux_getrandom calls getrandom() directly, so an empty root needs no /dev.
-# pack-relative-relocs: the position-independent binary's relocations as a RELR table, which
-# musl's start-up code applies (with musl only); 90 KB less than RELA, and the load address stays random.
-# Paths in panic messages are remapped, so the binary does not depend on where it was built:
-# /build for this crate, /cargo for Cargo's home, and shorter, /crates, for the registry's crates.
-cargo_home=${CARGO_HOME:-$HOME/.cargo}
-remap="--remap-path-prefix=$PWD=/build --remap-path-prefix=$cargo_home=/cargo"
-shopt -s nullglob
-for dir in "$cargo_home"/registry/src/*/; do
-  remap+=" --remap-path-prefix=${dir%/}=/crates"
-done
-RUSTFLAGS="-C target-feature=+crt-static --cfg getrandom_backend=\"linux_getrandom\" $relocs $remap" \
-  cargo build --release --locked --quiet --target "$target"
+. packaging/static-env.sh
+cargo build --release --locked --quiet --target "$target"
 echo "$PWD/target/$target/release/amlprobe"

@@ -1,7 +1,8 @@
-//! The release tarball and .deb are reproducible and hold what they should.
+//! The release tarball and .deb are reproducible and hold what they should; the Python wheel
+//! installs the same static binary with pip.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn package(out: &Path) -> String {
@@ -116,4 +117,188 @@ fn the_musl_binary_keeps_its_size_budget() {
     }
     let size = std::fs::metadata(&bin).expect("the static binary").len();
     assert!(size <= LIMIT, "{bin} is {size} bytes, over {LIMIT}");
+}
+
+/// A directory under the system's temporary one, removed when the test ends, passed or not.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("amlprobe-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// maturin 1.x, on PATH or as a module of python3, as packaging/build-wheel.sh looks for it.
+fn has_maturin() -> bool {
+    [
+        &["maturin", "--version"][..],
+        &["python3", "-m", "maturin", "--version"],
+    ]
+    .iter()
+    .any(|cmd| {
+        Command::new(cmd[0])
+            .args(&cmd[1..])
+            .output()
+            .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"maturin 1."))
+    })
+}
+
+/// Whether an ELF file asks for a program interpreter (a PT_INTERP program header), as every
+/// dynamically linked executable does; a static one, PIE or not, has none.
+fn elf_interpreter(elf: &[u8]) -> bool {
+    assert!(
+        elf.starts_with(b"\x7fELF\x02\x01"),
+        "not a 64-bit little-endian ELF file"
+    );
+    assert_eq!(elf[0x12..0x14], [0x3e, 0], "not an x86-64 ELF file");
+    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap()) as usize;
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    (0..phnum).any(|i| {
+        let at = phoff + i * phentsize;
+        u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 3 // PT_INTERP
+    })
+}
+
+/// `pip install --no-index amlprobe-*.whl` puts the static binary on a virtual environment's
+/// PATH: the wheel is tagged for glibc and musl Linux on x86-64, carries build-static.sh's very
+/// bytes, and installs with nothing but the file. Nothing here touches the network: pip is
+/// kept from every index and configuration file, and `list --offline` sends no packet.
+#[test]
+fn the_wheel_installs_the_static_binary_with_pip() {
+    let Some(bin) = static_bin() else {
+        return skip("wheel test: AMLPROBE_STATIC_BIN is not set (packaging/build-static.sh)");
+    };
+    if !has_maturin() {
+        return skip("wheel test: maturin 1.x is missing (pip install 'maturin>=1.5,<2')");
+    }
+    let tmp = TempDir::new("wheel");
+    let venv = tmp.0.join("venv");
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output();
+    if !made.as_ref().is_ok_and(|o| o.status.success()) {
+        return skip("wheel test: python3 -m venv cannot make an environment (python3-venv)");
+    }
+
+    let built = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/build-wheel.sh"))
+        .arg(tmp.0.join("dist"))
+        .output()
+        .expect("bash");
+    assert!(
+        built.status.success(),
+        "build-wheel.sh failed\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let wheel = PathBuf::from(String::from_utf8(built.stdout).unwrap().trim());
+    assert!(
+        wheel.is_file(),
+        "build-wheel.sh printed {wheel:?}, which is no file"
+    );
+
+    // The name: amlprobe-VERSION-py3-none-PLATFORMS.whl, one wheel for glibc and musl systems.
+    let version = env!("CARGO_PKG_VERSION");
+    let name = wheel.file_name().unwrap().to_str().unwrap();
+    let platforms = name
+        .strip_prefix(&format!("amlprobe-{version}-py3-none-"))
+        .and_then(|rest| rest.strip_suffix(".whl"))
+        .unwrap_or_else(|| panic!("{name}: not amlprobe-{version}-py3-none-*.whl"));
+    let platforms: Vec<&str> = platforms.split('.').collect();
+    assert!(
+        platforms.contains(&"manylinux_2_17_x86_64"),
+        "{name}: no glibc tag"
+    );
+    if bin.contains("x86_64-unknown-linux-musl") {
+        assert!(
+            platforms.contains(&"musllinux_1_1_x86_64"),
+            "{name}: no musl tag"
+        );
+    }
+    for tag in &platforms {
+        assert!(
+            (tag.starts_with("manylinux") || tag.starts_with("musllinux"))
+                && tag.ends_with("_x86_64"),
+            "{name}: {tag} is not an x86-64 Linux tag"
+        );
+    }
+
+    // The binary inside is the static build's, byte for byte, and asks for no loader.
+    let script = format!("amlprobe-{version}.data/scripts/amlprobe");
+    let inside = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))",
+        ])
+        .arg(&wheel)
+        .arg(&script)
+        .output()
+        .expect("python3");
+    assert!(
+        inside.status.success(),
+        "{script} missing from {name}\n{}",
+        String::from_utf8_lossy(&inside.stderr)
+    );
+    assert!(
+        inside.stdout == std::fs::read(&bin).expect("the static binary"),
+        "the wheel's binary differs from {bin}"
+    );
+    assert!(
+        !elf_interpreter(&inside.stdout),
+        "the wheel's binary is dynamically linked"
+    );
+
+    // pip installs it from the file alone.
+    let installed = Command::new(venv.join("bin/python"))
+        .args(["-m", "pip", "install", "--no-index", "--quiet"])
+        .args(["--disable-pip-version-check", "--no-cache-dir"])
+        .arg(&wheel)
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .output()
+        .expect("the environment's python");
+    assert!(
+        installed.status.success(),
+        "pip install --no-index {name}\n{}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    let amlprobe = venv.join("bin/amlprobe");
+    assert!(
+        std::fs::read(&amlprobe).expect("amlprobe in the environment's bin") == inside.stdout,
+        "pip installed other bytes than the wheel's"
+    );
+
+    let out = Command::new(&amlprobe).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("amlprobe {version}")
+    );
+    let out = Command::new(&amlprobe)
+        .args(["list", "--offline", "--region", "westeurope", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checks: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list's JSON");
+    assert!(
+        checks
+            .as_array()
+            .expect("a JSON array")
+            .iter()
+            .any(|c| c["id"] == "workspace-api-443"),
+        "workspace-api-443 missing from list's output"
+    );
 }
