@@ -17,8 +17,10 @@
 # maturin's own audit checks the binary against the tags (it links no shared library at all).
 # py3-none: the wheel holds no Python code and no extension module, so any Python 3 takes it.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-out=$(mkdir -p "${1:-target/wheels}" && cd "${1:-target/wheels}" && pwd)
+# OUTDIR is taken where the caller stands; the default is the repository's target/wheels.
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$(mkdir -p "${1:-$root/target/wheels}" && cd "${1:-$root/target/wheels}" && pwd)
+cd "$root"
 . packaging/static-env.sh
 compatibility=(manylinux2014)
 # maturin gives a wheel both kinds of tag only for a musl build; the static glibc fallback is

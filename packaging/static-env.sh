@@ -9,6 +9,8 @@ for var in $(compgen -e); do
   case $var in
     CARGO_PKG_* | CARGO_MANIFEST_* | CARGO_CRATE_NAME | CARGO_BIN_NAME | CARGO_BIN_EXE_* | \
       CARGO_TARGET_TMPDIR | CARGO_PRIMARY_PACKAGE | OUT_DIR) unset "$var" ;;
+    # Cargo prefers this to RUSTFLAGS: inherited, it would silently replace the flags below.
+    CARGO_ENCODED_RUSTFLAGS) unset "$var" ;;
   esac
 done
 
@@ -33,7 +35,7 @@ export CC_x86_64_unknown_linux_musl=${CC_x86_64_unknown_linux_musl:-cc}
 # musl's start-up code applies (with musl only); 90 KB less than RELA, and the load address stays random.
 # Paths in panic messages are remapped, so the binary does not depend on where it was built:
 # /build for this crate, /cargo for Cargo's home, and shorter, /crates, for the registry's crates.
-cargo_home=${CARGO_HOME:-$HOME/.cargo}
+cargo_home=${CARGO_HOME:-${HOME:-/root}/.cargo}
 remap="--remap-path-prefix=$PWD=/build --remap-path-prefix=$cargo_home=/cargo"
 shopt -s nullglob
 for dir in "$cargo_home"/registry/src/*/; do

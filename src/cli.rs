@@ -260,9 +260,22 @@ pub struct ExplainArgs {
     /// A reason code (tcp_timeout), or an error message from Azure ML or a log, pasted as it is; - reads it from standard input
     #[arg(value_name = "CODE|MESSAGE")]
     pub what: String,
-    /// Run the checks that tell the message's causes apart, with the check flags given
+    /// Run the checks that tell the message's causes apart, with the check flags that follow
     #[arg(long)]
     pub run: bool,
+    /// With --run: the flags check takes (--storage-account NAME, --timeout 3s, -o json, ...); --only is the message's to choose
+    #[arg(
+        value_name = "CHECK FLAGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub flags: Vec<String>,
+}
+
+/// The check flags `explain --run` takes after the message, read only when it runs.
+#[derive(Debug, Parser)]
+#[command(name = "amlprobe explain MESSAGE --run")]
+pub struct RunFlags {
     #[command(flatten)]
     pub check: CheckArgs,
 }

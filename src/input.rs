@@ -18,8 +18,9 @@ pub const ENV_FILE_LIMIT: u64 = 1 << 20;
 pub const REPORT_LIMIT: u64 = 64 << 20;
 /// The most an MPI host file may hold: a line a node.
 pub const HOST_FILE_LIMIT: u64 = 1 << 20;
-/// An error message or log `explain -` reads from standard input.
-pub const MESSAGE_LIMIT: u64 = 1 << 20;
+/// An error message or log `explain -` reads from standard input: a job's whole log, within
+/// reason.
+pub const MESSAGE_LIMIT: u64 = 16 << 20;
 
 /// Why a named file was not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -104,13 +104,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 let _ = e.print();
                 return EXIT_OK;
             }
-            // clap's message, on one line: what is wrong, then where to read more.
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid usage");
-            eprintln!(
-                "amlprobe: {} (see amlprobe --help)",
-                printable(first.trim_start_matches("error: "))
-            );
+            eprintln!("amlprobe: {} (see amlprobe --help)", clap_message(&e));
             return EXIT_USAGE;
         }
     };
@@ -137,6 +131,13 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             stop.code
         }
     }
+}
+
+/// clap's message, on one line: what is wrong.
+fn clap_message(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid usage");
+    printable(first.trim_start_matches("error: ")).into_owned()
 }
 
 /// The manual page, rendered by build.rs from the command line's definition: the binary carries
@@ -211,8 +212,18 @@ fn explain(args: &cli::ExplainArgs) -> Result<i32, Stop> {
         }
         given => given.to_string(),
     };
+    // `--run` may also come after the check flags, which are kept as they are until it runs.
+    let mut flags = args.flags.clone();
+    let run = args.run || flags.iter().any(|f| f == "--run");
+    flags.retain(|f| f != "--run");
+    if !run && !flags.is_empty() {
+        return Err(Stop::usage(format!(
+            "'{}' after the message is a flag for --run: add --run to run the checks, or leave it out",
+            flags[0]
+        )));
+    }
     if let Some(reason) = Reason::from_code(&what.trim().to_ascii_lowercase()) {
-        if args.run {
+        if run {
             return Err(Stop::usage(
                 "--run takes an error message, not a reason code: `amlprobe --only ID` runs checks by id",
             ));
@@ -253,15 +264,32 @@ fn explain(args: &cli::ExplainArgs) -> Result<i32, Stop> {
         .map(|m| report::explain::render_message(m, &catalog))
         .collect();
     let text = text.join("\n");
-    if !args.run {
+    if !run {
         emit(&text)?;
         return Ok(EXIT_OK);
     }
-    if args.check.only.iter().any(|p| !p.trim().is_empty()) {
+    if flags
+        .iter()
+        .any(|f| f == "--only" || f.starts_with("--only="))
+    {
         return Err(Stop::usage(
             "--run picks the checks from the message: leave out --only (--skip still applies)",
         ));
     }
+    let program = "amlprobe explain MESSAGE --run".to_string();
+    let mut check = match cli::RunFlags::try_parse_from(std::iter::once(program).chain(flags)) {
+        Ok(parsed) => parsed.check,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+            emit(&e.render().to_string())?;
+            return Ok(EXIT_OK);
+        }
+        Err(e) => {
+            return Err(Stop::usage(format!(
+                "{} (see amlprobe explain --help)",
+                clap_message(&e)
+            )))
+        }
+    };
     let only = report::explain::run_only(&found);
     if only.is_empty() {
         let notes: Vec<&str> = found
@@ -276,7 +304,7 @@ fn explain(args: &cli::ExplainArgs) -> Result<i32, Stop> {
     }
     // The explanation goes to the terminal; standard output carries the report alone.
     eprint!("{text}");
-    let mut check = args.check.clone();
+    // The message's checks, whatever AMLPROBE_ONLY says.
     check.only = only;
     check::check(&check)
 }

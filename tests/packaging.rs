@@ -191,6 +191,9 @@ fn the_wheel_installs_the_static_binary_with_pip() {
         return skip("wheel test: python3 -m venv cannot make an environment (python3-venv)");
     }
 
+    // Read before the wheel is built: maturin builds into the same target directory, so a build
+    // that drifted from build-static.sh's would overwrite the file compared with.
+    let static_bytes = std::fs::read(&bin).expect("the static binary");
     let built = Command::new("bash")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/build-wheel.sh"))
         .arg(tmp.0.join("dist"))
@@ -250,7 +253,7 @@ fn the_wheel_installs_the_static_binary_with_pip() {
         String::from_utf8_lossy(&inside.stderr)
     );
     assert!(
-        inside.stdout == std::fs::read(&bin).expect("the static binary"),
+        inside.stdout == static_bytes,
         "the wheel's binary differs from {bin}"
     );
     assert!(

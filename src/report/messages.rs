@@ -208,13 +208,19 @@ pub const MESSAGES: &[Message] = &[
     },
 ];
 
-/// Text as it is compared: ASCII letters and digits, lower case, nothing else. Case, spaces,
-/// punctuation, quotes and an ellipsis from a log all fall away.
+/// Text as it is compared: words of ASCII letters and digits, lower case, each followed by one
+/// space. Case, spacing, punctuation, quotes and an ellipsis from a log all fall away, and a
+/// phrase matches whole words only (`Unusable` is not found in `usable`).
 pub fn folded(s: &str) -> String {
-    s.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    let mut out = String::with_capacity(s.len() + 1);
+    for word in s
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        out.push_str(&word.to_ascii_lowercase());
+        out.push(' ');
+    }
+    out
 }
 
 impl Message {
@@ -223,7 +229,8 @@ impl Message {
         self.keys
             .iter()
             .filter_map(|all| {
-                let at: Option<Vec<usize>> = all.iter().map(|k| text.find(&folded(k))).collect();
+                let at: Option<Vec<usize>> =
+                    all.iter().map(|k| word_at(text, &folded(k))).collect();
                 at.map(|at| at.into_iter().min().unwrap_or(0))
             })
             .min()
@@ -233,6 +240,16 @@ impl Message {
     pub fn explains(&self, reason: Reason) -> bool {
         self.reasons.iter().any(|(r, _)| *r == reason)
     }
+}
+
+/// Where the folded phrase `key` starts a word of the folded `text`.
+fn word_at(text: &str, key: &str) -> Option<usize> {
+    if key.is_empty() {
+        return None;
+    }
+    text.match_indices(key)
+        .map(|(at, _)| at)
+        .find(|&at| at == 0 || text.as_bytes()[at - 1] == b' ')
 }
 
 /// The messages recognised in pasted text, in the order they appear in it.
@@ -249,14 +266,14 @@ pub fn matching(text: &str) -> Vec<&'static Message> {
 /// The known messages most like `text`, closest first: how many of the text's letter pairs
 /// each message's recognised phrases share (Dice's coefficient).
 pub fn closest(text: &str, n: usize) -> Vec<&'static Message> {
-    let asked = pairs(&folded(text));
+    let asked = pairs(&folded(text).replace(' ', ""));
     let mut scored: Vec<(u32, &Message)> = MESSAGES
         .iter()
         .map(|m| {
             let best = m
                 .keys
                 .iter()
-                .map(|all| dice(&asked, &pairs(&folded(&all.concat()))))
+                .map(|all| dice(&asked, &pairs(&folded(&all.concat()).replace(' ', ""))))
                 .fold(0.0_f64, f64::max);
             ((best * 1000.0) as u32, m)
         })
@@ -369,6 +386,9 @@ mod tests {
     #[test]
     fn unknown_text_matches_nothing_and_has_close_messages() {
         assert!(matching("the weather is fine").is_empty());
+        // Whole words only: a phrase inside another word is not the message.
+        assert!(matching("we can run usable jobs").is_empty());
+        assert!(matching("StorageMountErrors").is_empty());
         assert!(matching("").is_empty());
         assert!(matching("…!?").is_empty());
         let close = |text: &str| closest(text, 3)[0].text;
@@ -394,9 +414,10 @@ mod tests {
             }
             assert!(!m.keys.is_empty() && m.keys.iter().all(|k| !k.is_empty()));
             for all in m.keys {
-                let long: usize = all.iter().map(|k| folded(k).len()).sum();
+                let letters = |k: &str| folded(k).replace(' ', "").len();
+                let long: usize = all.iter().map(|k| letters(k)).sum();
                 assert!(
-                    long >= 8 && all.iter().all(|k| folded(k).len() >= 4),
+                    long >= 8 && all.iter().all(|k| letters(k) >= 4),
                     "{}: {all:?} is too short to trust",
                     m.text
                 );
