@@ -112,6 +112,10 @@ pub(crate) fn hostname() -> String {
 }
 
 /// Checks hold sockets: take the hard limit on open files rather than the often small soft one.
+/// At most `probe::MAX_CONCURRENT_CHECKS` (256) checks are in flight; with `--trace`, at most
+/// `traceroute::MAX_TRACED` (16) checks a run trace, each with up to `traceroute::MAX_HOPS` (16)
+/// sockets at once in place of its own closed one: 256 sockets more at most, however many
+/// checks time out, where uncapped traces could take thousands and fail healthy checks.
 fn raise_open_file_limit() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
@@ -178,7 +182,8 @@ impl Setup {
         runner.trace = args.trace;
         if args.trace {
             eprintln!(
-                "--trace: timed-out checks are traced afterwards, up to {} s more",
+                "--trace: timed-out checks (at most {}) are traced as they end, about {} s more; each watch round likewise",
+                probe::traceroute::MAX_TRACED,
                 probe::traceroute::BUDGET.as_secs()
             );
         }

@@ -374,7 +374,7 @@ pub struct CheckArgs {
     /// Also write the full JSON report to FILE
     #[arg(long, env = "AMLPROBE_REPORT", value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Follow each check that timed out (tcp_timeout, udp_no_reply) hop by hop once it has ended: TTL-limited probes of its own protocol and port name the last hop that answered before silence, most often the firewall or NVA that drops it. Never through a proxy; adds up to 2 s to the run, and nothing when no check timed out (off by default)
+    /// Follow each check that timed out (tcp_timeout, udp_no_reply) hop by hop once it has ended: TTL-limited probes of its own protocol and port name the last hop that answered before silence, most often the firewall or NVA that drops it. Never through a proxy. At most 16 checks are traced in a run (and in each watch round), all at once as they end: about 2 s more, and nothing when no check timed out (off by default)
     #[arg(long, env = "AMLPROBE_TRACE", value_parser = clap::builder::FalseyValueParser::new())]
     pub trace: bool,
     /// Replace workspace id, storage account, compute name, host names and addresses with placeholders

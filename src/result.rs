@@ -180,6 +180,11 @@ pub struct Route {
     pub last_ttl: Option<u8>,
     /// The destination itself answered a probe.
     pub reached: bool,
+    /// Probes that could not be sent (a local error: out of file descriptors or buffers, a
+    /// local firewall); left out when every probe went out. With any, the silence of a hop is
+    /// no evidence of where the flow is dropped.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unsent: u32,
 }
 
 /// One TTL of a route: who answered its probes, null for silence.

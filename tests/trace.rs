@@ -248,7 +248,7 @@ fn trace_names_the_hop_that_drops_the_flow() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--trace: timed-out checks are traced afterwards, up to 2 s more"),
+        stderr.contains("--trace: timed-out checks (at most 16) are traced as they end, about 2 s more; each watch round likewise"),
         "{stderr}"
     );
     // One deadline (1 s), then both traces at once within their 2 s; the rest is slack.
@@ -273,27 +273,40 @@ fn trace_names_the_hop_that_drops_the_flow() {
         "{table}"
     );
 
-    // --redact hides the hops like every other address.
+    // --redact hides the hops like every other address, IPv4 and IPv6, in the table on stdout
+    // and in the JSON report alike.
     let (out, _) = check(
         &c,
         &[
             "--trace",
             "--only",
-            "trace-dropped",
+            "trace-dropped*",
             "--redact",
             "-o",
-            "json",
+            "table",
+            "--no-color",
+            "--report",
+            &report_arg,
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains("10.79."), "{text}");
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    let text = std::fs::read_to_string(&report).unwrap();
+    for shown in [table.as_ref(), text.as_str()] {
+        assert!(shown.contains("trace: <address-"), "{shown}");
+        assert!(
+            !shown.contains("10.79.") && !shown.contains("fd79:"),
+            "{shown}"
+        );
+    }
+    let json: Value = serde_json::from_str(&text).unwrap();
     let all = results(&json);
-    let t = &result(&all, "trace-dropped")["trace"];
-    let hidden = t["last_answered"].as_str().expect("a placeholder");
-    assert!(hidden.starts_with("<address-"), "{t}");
-    assert_eq!(t["hops"][0]["address"], hidden);
+    for id in ["trace-dropped", "trace-dropped6"] {
+        let t = &result(&all, id)["trace"];
+        let hidden = t["last_answered"].as_str().expect("a placeholder");
+        assert!(hidden.starts_with("<address-"), "{t}");
+        assert_eq!(t["hops"][0]["address"], hidden);
+    }
 
     // A run where nothing timed out: the same results with --trace, no trace, no extra time.
     let healthy = |trace: bool| {

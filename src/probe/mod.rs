@@ -61,6 +61,8 @@ pub struct Runner {
     pub udp_wait: udp::Wait,
     /// `--trace`: follow each flow met with silence hop by hop once its check has ended.
     pub trace: bool,
+    /// The checks this run has traced, up to `traceroute::MAX_TRACED`.
+    traces: traceroute::Allowance,
     /// The `Date` of every verified HTTPS answer, against the node's clock.
     pub(crate) clocks: Mutex<Vec<clock::ServerClock>>,
     lookups: Mutex<HashMap<String, Arc<OnceCell<SharedLookup>>>>,
@@ -92,6 +94,7 @@ impl Runner {
             expected_issuers: catalog::default_expected_issuers(),
             udp_wait: udp::Wait::new(udp_wait),
             trace: false,
+            traces: traceroute::Allowance::default(),
             clocks: Mutex::new(Vec::new()),
             lookups: Mutex::new(HashMap::new()),
         }
@@ -99,9 +102,10 @@ impl Runner {
 
     /// Start another run of every check (a round of `watch`) as if it were the first: names are
     /// asked again rather than taken from the last run or a resolver's cache, server clocks and
-    /// round trips are those of this run only.
+    /// round trips are those of this run only, and so are the checks traced.
     pub fn new_round(&self) {
         lock(&self.lookups).clear();
+        self.traces.reset();
         lock(&self.clocks).clear();
         self.udp_wait.reset();
         self.resolvers.clear_cache();
@@ -265,13 +269,15 @@ pub async fn run_check(runner: &Runner, plan: &Plan) -> CheckResult {
     let mut result = verdict::finish(plan, seen, &runner.forward_zones);
     // After the check's own time: the trace adds to the run, not to the check's duration.
     if runner.trace {
-        traceroute::follow(&mut result, silent_at).await;
+        traceroute::follow(&mut result, silent_at, &runner.traces).await;
     }
     result
 }
 
 /// Checks in flight at once: the built-in catalog runs whole in one wave; a catalog of
-/// thousands runs in waves instead of running out of sockets.
+/// thousands runs in waves instead of running out of sockets. With `--trace`, a check that
+/// timed out traces in its slot, and a run traces at most `traceroute::MAX_TRACED` checks of
+/// up to `traceroute::MAX_HOPS` sockets each: 256 sockets more at most, whatever the catalog.
 pub const MAX_CONCURRENT_CHECKS: usize = 256;
 
 /// Run every plan at once. Results come back in plan order; each is also shown to `progress`

@@ -6,9 +6,11 @@
 //! A time-exceeded to a connecting TCP socket aborts the connect (`EHOSTUNREACH`) and, with
 //! `IP_RECVERR`, queues the router's address; a UDP socket queues it the same way.
 
+use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -34,6 +36,34 @@ pub const PROBES: u32 = 2;
 pub const WAIT: Duration = Duration::from_millis(1000);
 /// The most a trace adds to its check: one wait a round of probes.
 pub const BUDGET: Duration = Duration::from_millis(1000 * PROBES as u64);
+/// A probe that has not ended this long after its wait (a send that blocks) counts as silence.
+const GRACE: Duration = Duration::from_millis(100);
+/// The most checks one run traces (one `check`, or one round of `watch`). A trace holds up to
+/// `MAX_HOPS` sockets at once beside those of the checks still connecting; uncapped, the traces
+/// of many timed-out checks could take the file descriptors a healthy check needs, and fail it.
+/// The traces a run allows run at once, each as its check ends: a run whose checks start in one
+/// wave (the built-in catalog's do) takes about one `BUDGET` more, however many timed out.
+pub const MAX_TRACED: usize = 16;
+
+/// How many checks the run has traced so far, against `MAX_TRACED`.
+#[derive(Debug, Default)]
+pub struct Allowance(AtomicUsize);
+
+impl Allowance {
+    /// A new run (a round of `watch`) may trace `MAX_TRACED` checks again.
+    pub fn reset(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+
+    /// Take one of the run's traces: false once all are taken.
+    fn take(&self) -> bool {
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < MAX_TRACED).then_some(n + 1)
+            })
+            .is_ok()
+    }
+}
 
 const PAYLOAD: &[u8] = b"amlprobe trace\n";
 
@@ -45,7 +75,8 @@ pub fn traced(reason: Reason) -> bool {
 /// Trace a timed-out check's flow to `dest` (the address the check found silent) and add the
 /// route and its conclusion to the result. The status and reason stay: the trace is evidence.
 /// A check that went through a proxy is not traced: the node's own packets went to the proxy.
-pub async fn follow(result: &mut CheckResult, dest: Option<SocketAddr>) {
+/// Nor is one once the run has traced `MAX_TRACED` checks: its message says so.
+pub async fn follow(result: &mut CheckResult, dest: Option<SocketAddr>, allowance: &Allowance) {
     if !traced(result.reason) {
         return;
     }
@@ -58,19 +89,70 @@ pub async fn follow(result: &mut CheckResult, dest: Option<SocketAddr>) {
     let Some(dest) = dest else {
         return;
     };
+    if !allowance.take() {
+        result.message.push_str(&format!(
+            "; not traced: {MAX_TRACED} checks were traced in this run already; trace this one alone with --only {} --trace",
+            result.id
+        ));
+        return;
+    }
     let transport = result.target.transport;
-    let route = trace(transport, dest).await;
+    let traced = trace(transport, dest).await;
     result.message.push_str("; ");
-    result
-        .message
-        .push_str(&conclusion(&route, transport, dest));
-    result.trace = Some(route);
+    result.message.push_str(&traced.conclusion(transport, dest));
+    result.trace = Some(traced.route);
+}
+
+/// What a trace found: the route, and how many probes it tried (`route.unsent` of them could
+/// not be sent, the first for `first_error`).
+#[derive(Debug)]
+pub struct Traced {
+    pub route: Route,
+    pub probes: u32,
+    pub first_error: Option<String>,
+}
+
+impl Traced {
+    /// What the trace says of the drop, in words: nothing, when a probe could not be sent, as
+    /// the silence of its hop is then no evidence.
+    fn conclusion(&self, transport: Transport, dest: SocketAddr) -> String {
+        match self.route.unsent {
+            0 => conclusion(&self.route, transport, dest),
+            unsent => {
+                let answered = answered(&self.route);
+                format!(
+                    "trace incomplete: {unsent} of {} probes could not be sent (first error: {}), so it does not show where the flow is dropped; hops that answered: {}",
+                    self.probes,
+                    self.first_error.as_deref().unwrap_or("unknown"),
+                    match answered.is_empty() {
+                        true => "none".to_string(),
+                        false => answered.join(", "),
+                    }
+                )
+            }
+        }
+    }
 }
 
 /// Probe every TTL at once, then once more the hops that stayed silent, up to the destination
 /// once it answered.
-pub async fn trace(transport: Transport, dest: SocketAddr) -> Route {
+pub async fn trace(transport: Transport, dest: SocketAddr) -> Traced {
+    trace_with(dest, move |ttl, until| probe(transport, dest, ttl, until)).await
+}
+
+/// `trace` with `probe` sending the probe of a TTL and awaiting its answer until an instant.
+/// A probe that could not be sent is counted, never taken for silence.
+async fn trace_with<P, F>(dest: SocketAddr, probe: P) -> Traced
+where
+    P: Fn(u8, Instant) -> F,
+    F: Future<Output = io::Result<Option<IpAddr>>> + Send + 'static,
+{
     let mut answers: Vec<Option<IpAddr>> = vec![None; usize::from(MAX_HOPS)];
+    let (mut probes, mut unsent, mut first_error) = (0, 0, None);
+    let mut failed = |e: String| {
+        unsent += 1;
+        first_error.get_or_insert(e);
+    };
     for _ in 0..PROBES {
         let reached = answers.iter().position(|a| *a == Some(dest.ip()));
         let silent: Vec<u8> = (1..=MAX_HOPS)
@@ -81,17 +163,28 @@ pub async fn trace(transport: Transport, dest: SocketAddr) -> Route {
             break;
         }
         let until = Instant::now() + WAIT;
-        let mut probes = JoinSet::new();
+        let mut round = JoinSet::new();
         for ttl in silent {
-            probes.spawn(async move { (ttl, probe(transport, dest, ttl, until).await) });
+            let answer = timeout_at(until + GRACE, probe(ttl, until));
+            round.spawn(async move { (ttl, answer.await) });
+            probes += 1;
         }
-        while let Some(done) = probes.join_next().await {
-            if let Ok((ttl, Ok(Some(from)))) = done {
-                answers[usize::from(ttl) - 1] = Some(from);
+        while let Some(done) = round.join_next().await {
+            match done {
+                Ok((ttl, Ok(Ok(Some(from))))) => answers[usize::from(ttl) - 1] = Some(from),
+                Ok((_, Ok(Ok(None)) | Err(_))) => {}
+                Ok((_, Ok(Err(e)))) => failed(e.to_string()),
+                Err(e) => failed(e.to_string()),
             }
         }
     }
-    route(dest.ip(), &answers)
+    let mut route = route(dest.ip(), &answers);
+    route.unsent = unsent;
+    Traced {
+        route,
+        probes,
+        first_error,
+    }
 }
 
 /// The route the answers show, up to the destination when it answered.
@@ -111,16 +204,22 @@ fn route(dest: IpAddr, answers: &[Option<IpAddr>]) -> Route {
         last_ttl: last.map(|h| h.ttl),
         reached: reached.is_some(),
         hops,
+        unsent: 0,
     }
 }
 
-/// What the route says of the drop, in words.
-fn conclusion(route: &Route, transport: Transport, dest: SocketAddr) -> String {
-    let answered: Vec<String> = route
+/// The hops that answered, in words.
+fn answered(route: &Route) -> Vec<String> {
+    route
         .hops
         .iter()
         .filter_map(|h| h.address.as_ref().map(|a| format!("{a} (hop {})", h.ttl)))
-        .collect();
+        .collect()
+}
+
+/// What the route says of the drop, in words, when every probe was sent.
+fn conclusion(route: &Route, transport: Transport, dest: SocketAddr) -> String {
+    let answered = answered(route);
     let probes = u32::from(MAX_HOPS) * PROBES;
     let (Some(last), Some(ttl)) = (&route.last_answered, route.last_ttl) else {
         return format!(
@@ -308,9 +407,10 @@ mod tests {
         ));
     }
 
-    /// The help of `--trace` states the budget.
+    /// The help of `--trace` states the budget and the cap.
     #[test]
     fn the_budget_is_the_one_the_help_states() {
+        assert_eq!(MAX_TRACED, 16);
         assert_eq!(BUDGET, Duration::from_secs(2));
         assert_eq!(BUDGET, WAIT * PROBES);
     }
@@ -323,7 +423,8 @@ mod tests {
         let dest = Some("127.0.0.1:9".parse().unwrap());
         let mut proxied = result("p", "g", Status::Fail, Reason::TcpTimeout);
         proxied.proxy = Some("http://proxy.example.net:3128".into());
-        follow(&mut proxied, dest).await;
+        let allowance = Allowance::default();
+        follow(&mut proxied, dest, &allowance).await;
         assert!(proxied.trace.is_none());
         assert!(
             proxied.message.ends_with(
@@ -333,11 +434,85 @@ mod tests {
             proxied.message
         );
         let mut refused = result("r", "g", Status::Fail, Reason::TcpRefused);
-        follow(&mut refused, dest).await;
+        follow(&mut refused, dest, &allowance).await;
         assert_eq!(
             (refused.trace, refused.message.as_str()),
             (None, "message of r")
         );
+        assert!(allowance.take(), "neither took one of the run's traces");
+    }
+
+    /// Past `MAX_TRACED` traces in a run, a timed-out check is not traced, and says how to
+    /// trace it; the next run (a round of `watch`) traces again.
+    #[tokio::test]
+    async fn a_run_traces_at_most_max_traced_checks() {
+        use crate::report::fixture::result;
+        use crate::verdict::Status;
+        let allowance = Allowance::default();
+        for _ in 0..MAX_TRACED {
+            assert!(allowance.take());
+        }
+        assert!(!allowance.take());
+        let mut late = result("late", "g", Status::Fail, Reason::TcpTimeout);
+        follow(&mut late, Some("127.0.0.1:9".parse().unwrap()), &allowance).await;
+        assert!(late.trace.is_none());
+        assert_eq!(
+            late.message,
+            "message of late; not traced: 16 checks were traced in this run already; trace this one alone with --only late --trace"
+        );
+        allowance.reset();
+        assert!(allowance.take());
+    }
+
+    /// A probe that could not be sent is not silence: the trace says it is incomplete and
+    /// claims no drop, and the route counts the probes.
+    #[tokio::test]
+    async fn probes_that_could_not_be_sent_leave_the_drop_unclaimed() {
+        let dest: SocketAddr = DEST.parse().unwrap();
+        let emfile = || io::Error::from_raw_os_error(Errno::EMFILE as i32);
+        // Hop 1 answers, hops 2 to 4 stay silent, no socket is left for the others.
+        let traced = trace_with(dest, move |ttl, _| async move {
+            match ttl {
+                1 => Ok(Some("10.0.0.1".parse().unwrap())),
+                2..=4 => Ok(None),
+                _ => Err(emfile()),
+            }
+        })
+        .await;
+        // 16 probes, then 15 again for the hops that did not answer; 12 fail each round.
+        assert_eq!((traced.probes, traced.route.unsent), (31, 24));
+        assert_eq!(traced.route.last_ttl, Some(1));
+        let json = serde_json::to_value(&traced.route).unwrap();
+        assert_eq!(json["unsent"], 24);
+        let said = traced.conclusion(Transport::Tcp, dest);
+        assert_eq!(
+            said,
+            format!("trace incomplete: 24 of 31 probes could not be sent (first error: {}), so it does not show where the flow is dropped; hops that answered: 10.0.0.1 (hop 1)", emfile())
+        );
+        assert!(!said.contains("dropped after"), "{said}");
+
+        let none = trace_with(dest, move |_, _| async move {
+            Err(io::Error::from_raw_os_error(Errno::EPERM as i32))
+        })
+        .await;
+        let said = none.conclusion(Transport::Udp, dest);
+        assert!(
+            said.starts_with("trace incomplete: 32 of 32 probes could not be sent (first error: Operation not permitted")
+                && said.ends_with("; hops that answered: none"),
+            "{said}"
+        );
+        assert!(!said.contains("first hop"), "{said}");
+
+        // Every probe sent: no `unsent` in the JSON, and the usual conclusion.
+        let sent = trace_with(dest, move |_, _| async move { Ok(None) }).await;
+        assert_eq!((sent.probes, sent.route.unsent), (32, 0));
+        assert!(serde_json::to_value(&sent.route)
+            .unwrap()
+            .get("unsent")
+            .is_none());
+        assert!(sent
+            .conclusion(Transport::Tcp, dest)
+            .starts_with("trace: no hop answered any of 32 TTL-limited probes"));
     }
 
     /// On loopback the destination is the first hop: a listener accepts, a closed port resets,
@@ -346,16 +521,16 @@ mod tests {
     async fn loopback_is_reached_at_the_first_hop() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let open = listener.local_addr().unwrap();
-        let r = trace(Transport::Tcp, open).await;
-        assert!(r.reached, "{r:?}");
+        let r = trace(Transport::Tcp, open).await.route;
+        assert!(r.reached && r.unsent == 0, "{r:?}");
         assert_eq!(r.hops.len(), 1);
         assert_eq!(r.last_answered.as_deref(), Some("127.0.0.1"));
         drop(listener);
         let started = std::time::Instant::now();
-        let r = trace(Transport::Tcp, open).await;
+        let r = trace(Transport::Tcp, open).await.route;
         assert!(r.reached && r.last_ttl == Some(1), "{r:?}");
         // Closed UDP port: ICMP port unreachable from the destination itself.
-        let r = trace(Transport::Udp, open).await;
+        let r = trace(Transport::Udp, open).await.route;
         assert!(r.reached && r.last_ttl == Some(1), "{r:?}");
         assert!(started.elapsed() < WAIT, "answers end the wait");
     }

@@ -324,6 +324,7 @@ mod tests {
             last_answered: Some("10.9.1.4".into()),
             last_ttl: Some(2),
             reached: false,
+            unsent: 0,
         });
         let mut r = redactor("ws-one", "<workspace-name>");
         redact_result(&mut r, &mut res);
