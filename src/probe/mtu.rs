@@ -4,10 +4,14 @@
 //! large one. A tunnel, gateway or appliance whose MTU is smaller than the node's, and that
 //! drops larger packets without the ICMP "fragmentation needed" that would make the server
 //! send smaller ones, lets the connection open and the handshake stall. So when the handshake
-//! is still stalled halfway to the deadline, a second one starts on a new connection that
-//! announces a small MSS, and runs beside the first for the rest of the time: the first keeps
-//! the whole deadline, as it would without the retry, and only a retry that completed while the
-//! first stalled to the end names the black hole.
+//! is still stalled halfway to the deadline, two more start, each on a new connection, and run
+//! beside the first for the rest of the time: a retry that announces a small MSS, and a control
+//! of ordinary size. The first keeps the whole deadline, as it would without them, and decides
+//! whenever it ends otherwise than by stalling to the end. One sample a size proves nothing (a
+//! load balancer may have sent the first connection to a hung backend and the next ones to a
+//! healthy one), so the black hole is named only when the retry got through while both
+//! full-size handshakes stalled; a control that got through shows the first connection's stall
+//! was its own, not packet size.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -28,9 +32,9 @@ pub const SMALL_MSS: u16 = 536;
 /// least) would prove nothing by failing, so it is not tried.
 const MIN_RETRY: Duration = Duration::from_millis(100);
 
-/// The handshake over `stream`, recorded as a phase; with `retry`, a small-MSS retry when it
-/// is still stalled halfway through what is left of the deadline once TCP connected, recorded
-/// as phases of its own (their `mss` set).
+/// The handshake over `stream`, recorded as a phase; with `retry`, a small-MSS retry and a
+/// full-size control when it is still stalled halfway through what is left of the deadline
+/// once TCP connected, each recorded as phases of its own (the retry's with their `mss` set).
 pub(super) async fn handshake(
     trust: &tls::Trust,
     stream: TcpStream,
@@ -55,14 +59,17 @@ pub(super) async fn handshake(
         record_full(trace, peer, started, &outcome);
         return outcome;
     }
-    let small = small_mss(trust, peer, host, deadline);
-    tokio::pin!(small);
+    let small = attempt(trust, peer, host, Some(SMALL_MSS), deadline);
+    let control = attempt(trust, peer, host, None, deadline);
+    tokio::pin!(small, control);
     let mut full_out = None;
-    let mut small_out: Option<Retry> = None;
+    let mut small_out: Option<Attempt> = None;
+    let mut control_out: Option<Attempt> = None;
     loop {
         tokio::select! {
             r = &mut full, if full_out.is_none() => full_out = Some(r),
             r = &mut small, if small_out.is_none() => small_out = Some(r),
+            r = &mut control, if control_out.is_none() => control_out = Some(r),
         }
         // The full-size handshake decides whenever it ends otherwise than by stalling: a slow
         // handshake that completes passes, as it would have without the retry.
@@ -70,13 +77,19 @@ pub(super) async fn handshake(
             record_full(trace, peer, started, &outcome);
             return outcome;
         }
-        let Some(retry) = &small_out else { continue };
-        // A retry that got through names the black hole only once the full-size handshake has
-        // stalled to the deadline: a server that was only slow at first still passes.
-        let failure = match (retry.got_through(), &full_out) {
-            (Ok(took), Some(Err(_))) => black_hole(host, peer, ms(started.elapsed()), retry, took),
-            (Err(failed), Some(Err(stall))) => not_the_size(stall, retry, failed),
-            _ => continue,
+        // Only once the full-size handshake has stalled to the deadline, and the retry and the
+        // control have ended too (by then they have: they share the deadline), is the stall
+        // told apart: a server that was only slow at first still passes.
+        let (Some(Err(stall)), Some(retry), Some(control)) = (&full_out, &small_out, &control_out)
+        else {
+            continue;
+        };
+        let failure = match (retry.got_through(), control.got_through()) {
+            (Ok(took), Err(blocked)) if stalled_too(blocked) => {
+                black_hole(host, peer, ms(started.elapsed()), retry, took, blocked)
+            }
+            (Ok(took), _) => stands(stall, not_alone(retry, took, control)),
+            (Err(failed), _) => stands(stall, not_the_size(retry, failed)),
         };
         let stall = Failure {
             reason: Reason::TlsTimeout,
@@ -85,8 +98,9 @@ pub(super) async fn handshake(
             ),
         };
         record_full::<()>(trace, peer, started, &Err(stall));
-        if let Some(retry) = small_out {
+        if let (Some(retry), Some(control)) = (small_out, control_out) {
             retry.record(trace);
+            control.record(trace);
         }
         return Err(failure);
     }
@@ -94,6 +108,12 @@ pub(super) async fn handshake(
 
 fn stalled<T>(outcome: &Result<T, Failure>) -> bool {
     matches!(outcome, Err(f) if f.reason == Reason::TlsTimeout)
+}
+
+/// A new connection that did not get the server's certificate through because nothing came
+/// back before the deadline: its handshake stalled, or its connect had no answer.
+fn stalled_too(failed: &Failure) -> bool {
+    matches!(failed.reason, Reason::TlsTimeout | Reason::TcpTimeout)
 }
 
 /// A handshake phase shows the version and the certificate's names.
@@ -119,26 +139,34 @@ fn record_full<T>(
     trace.record(phase, outcome);
 }
 
-/// The small-MSS retry.
-struct Retry {
+/// A new connection and its handshake beside the stalled one: the small-MSS retry, or the
+/// control of ordinary size.
+struct Attempt {
     connect: Phase,
     /// Once connected, the handshake's phase and outcome; else why the connection failed.
     shake: Result<(Phase, Result<tls::Handshake, Failure>), Failure>,
 }
 
-async fn small_mss(trust: &tls::Trust, peer: SocketAddr, host: &str, deadline: Instant) -> Retry {
-    let small = |kind: PhaseKind, started: Instant| Phase {
+/// A new connection to `peer` announcing `mss` (none: ordinary size), and its handshake.
+async fn attempt(
+    trust: &tls::Trust,
+    peer: SocketAddr,
+    host: &str,
+    mss: Option<u16>,
+    deadline: Instant,
+) -> Attempt {
+    let phase = |kind: PhaseKind, started: Instant| Phase {
         ms: ms(started.elapsed()),
-        mss: Some(SMALL_MSS),
+        mss,
         ..Phase::of(kind).at(peer)
     };
     let started = Instant::now();
-    let connected = tcp::connect_with_mss(peer, SMALL_MSS, deadline).await;
-    let connect = small(PhaseKind::Tcp, started);
+    let connected = tcp::connect_one(peer, mss, deadline).await;
+    let connect = phase(PhaseKind::Tcp, started);
     let stream = match connected {
         Ok(stream) => stream,
         Err(f) => {
-            return Retry {
+            return Attempt {
                 connect,
                 shake: Err(f),
             }
@@ -148,20 +176,20 @@ async fn small_mss(trust: &tls::Trust, peer: SocketAddr, host: &str, deadline: I
     let shaken = tls::handshake(stream, peer, host, trust, deadline)
         .await
         .map(|(_, h)| h);
-    let mut phase = small(PhaseKind::Tls, started);
+    let mut shake = phase(PhaseKind::Tls, started);
     if let Ok(h) = &shaken {
-        shows(&mut phase, h);
+        shows(&mut shake, h);
     }
-    Retry {
+    Attempt {
         connect,
-        shake: Ok((phase, shaken)),
+        shake: Ok((shake, shaken)),
     }
 }
 
-impl Retry {
+impl Attempt {
     /// How the server's certificate flight fared: `Ok` with the handshake's time when it
     /// reached the node (the handshake completed, or failed only over the certificate it
-    /// carried), else why the retry failed.
+    /// carried), else why the attempt failed.
     fn got_through(&self) -> Result<u64, &Failure> {
         match &self.shake {
             Err(f) => Err(f),
@@ -170,6 +198,17 @@ impl Retry {
                 Reason::TlsUntrusted | Reason::TlsNameMismatch | Reason::TlsExpired => Ok(phase.ms),
                 _ => Err(f),
             },
+        }
+    }
+
+    /// How the certificate flight that got through arrived, in `took` ms.
+    fn arrived(&self, took: u64) -> String {
+        match &self.shake {
+            Ok((_, Err(f))) => format!(
+                "the server's certificate arrived in {took} ms (and was refused: {})",
+                f.message
+            ),
+            _ => format!("it completed in {took} ms"),
         }
     }
 
@@ -184,25 +223,59 @@ impl Retry {
     }
 }
 
-fn black_hole(host: &str, peer: SocketAddr, stalled_ms: u64, retry: &Retry, took: u64) -> Failure {
-    let arrived = match &retry.shake {
-        Ok((_, Err(f))) => format!(
-            "the server's certificate arrived in {took} ms (and was refused: {})",
-            f.message
-        ),
-        _ => format!("it completed in {took} ms"),
+/// The retry got through and the control, at full size, did not.
+fn black_hole(
+    host: &str,
+    peer: SocketAddr,
+    stalled_ms: u64,
+    retry: &Attempt,
+    took: u64,
+    control: &Failure,
+) -> Failure {
+    let arrived = retry.arrived(took);
+    let control = match control.reason {
+        Reason::TcpTimeout => "got no answer to its connect",
+        _ => "stalled too",
     };
     Failure {
         reason: Reason::MtuBlackhole,
         message: format!(
-            "{peer}: TCP connected and the TLS handshake with {host} stalled at full size ({stalled_ms} ms); on a new connection with MSS {SMALL_MSS} {arrived}: packets larger than the path allows are dropped without ICMP (a path-MTU black hole)"
+            "{peer}: TCP connected and the TLS handshake with {host} stalled at full size ({stalled_ms} ms); on a new connection with MSS {SMALL_MSS} {arrived}, while a control on a new full-size connection {control}: packets larger than the path allows are dropped without ICMP (a path-MTU black hole)"
         ),
     }
 }
 
-/// The stall stands: the retry did not get the certificate through either.
-fn not_the_size(stall: &Failure, retry: &Retry, failed: &Failure) -> Failure {
-    let why = match &retry.shake {
+/// The stall stands, and `why` says why it is not named a black hole.
+fn stands(stall: &Failure, why: String) -> Failure {
+    Failure {
+        reason: stall.reason,
+        message: format!("{}; {why}", stall.message),
+    }
+}
+
+/// Why the stall stands although the retry got through: the control, at full size, got
+/// through too (the stall was the first connection's own), or failed otherwise and could not
+/// tell.
+fn not_alone(retry: &Attempt, took: u64, control: &Attempt) -> String {
+    let small = format!(
+        "on a new connection with MSS {SMALL_MSS} {}",
+        retry.arrived(took)
+    );
+    match control.got_through() {
+        Ok(took) => format!(
+            "{small}, but on a new full-size connection {} as well, so the first connection's stall was its own (a busy or failing server, or a backend behind a load balancer), not packet size: not a path-MTU black hole",
+            control.arrived(took)
+        ),
+        Err(failed) => format!(
+            "{small}, but a control on a new full-size connection failed ({}), so it could not tell packet size from the first connection's own trouble: not named a path-MTU black hole",
+            failed.message
+        ),
+    }
+}
+
+/// Why the stall stands: the retry did not get the certificate through either.
+fn not_the_size(retry: &Attempt, failed: &Failure) -> String {
+    match &retry.shake {
         Err(_) => format!(
             "a retry with MSS {SMALL_MSS} could not connect ({}), so packet size could not be tested",
             failed.message
@@ -215,10 +288,6 @@ fn not_the_size(stall: &Failure, retry: &Retry, failed: &Failure) -> Failure {
             "a retry on a new connection with MSS {SMALL_MSS} did not help either ({})",
             failed.message
         ),
-    };
-    Failure {
-        reason: stall.reason,
-        message: format!("{}; {why}", stall.message),
     }
 }
 
@@ -255,6 +324,9 @@ mod tests {
         /// Answers the first connection's handshake after this long, later ones at once: a
         /// server busy for a moment.
         SlowAtFirst(Duration),
+        /// Never answers the first connection, later ones at once: a load balancer that sent
+        /// the first connection to a hung backend and the next ones to healthy ones.
+        HangsFirst,
     }
 
     /// A TLS server on loopback for `localhost`, and the trust that verifies it.
@@ -306,6 +378,7 @@ mod tests {
                             }
                             true
                         }
+                        Server::HangsFirst => !was_first,
                     };
                     if answers {
                         let _ = acceptor.accept(stream).await;
@@ -362,16 +435,21 @@ mod tests {
     const BUDGET: Duration = Duration::from_millis(1000);
 
     /// A handshake that stalls and is retried ends with `reason`, says `says`, and records the
-    /// stall, then the retry's connection and handshake with the small MSS, within the deadline.
-    async fn retried(how: Server, reason: Reason, says: &str, completed: bool) {
+    /// stall, then the retry's connection and handshake with the small MSS, then the control's
+    /// at full size (no MSS), within the deadline; `completed`: whether the retry's and the
+    /// control's handshakes did.
+    async fn retried(how: Server, reason: Reason, says: &str, completed: [bool; 2]) {
         let (outcome, trace, took) = shake(how, true, BUDGET).await;
         let f = outcome.unwrap_err();
         assert_eq!(f.reason, reason, "{}", f.message);
         assert!(f.message.contains(says), "{}", f.message);
+        let [small, control] = completed.map(Some);
         let phases = [
             (PhaseKind::Tls, Some(false), None),
             (PhaseKind::Tcp, Some(true), Some(SMALL_MSS)),
-            (PhaseKind::Tls, Some(completed), Some(SMALL_MSS)),
+            (PhaseKind::Tls, small, Some(SMALL_MSS)),
+            (PhaseKind::Tcp, Some(true), None),
+            (PhaseKind::Tls, control, None),
         ];
         assert_eq!(kinds(&trace), phases);
         assert!(took < BUDGET + Duration::from_millis(200), "{took:?}");
@@ -380,13 +458,22 @@ mod tests {
     #[tokio::test]
     async fn a_handshake_that_completes_only_with_a_small_mss_is_a_black_hole() {
         let says = "with MSS 536 it completed";
-        retried(Server::BlackHole, Reason::MtuBlackhole, says, true).await;
+        let completed = [true, false];
+        retried(Server::BlackHole, Reason::MtuBlackhole, says, completed).await;
     }
 
     #[tokio::test]
     async fn a_silent_server_stays_a_stall_within_the_deadline() {
         let says = "not a path-MTU black hole";
-        retried(Server::Silent, Reason::TlsTimeout, says, false).await;
+        retried(Server::Silent, Reason::TlsTimeout, says, [false, false]).await;
+    }
+
+    /// The first connection hangs to the deadline and the small-MSS retry completes, but so
+    /// does the control at full size: the stall was that connection's own, not packet size.
+    #[tokio::test]
+    async fn a_first_connection_that_hangs_alone_is_no_black_hole() {
+        let says = "on a new full-size connection it completed";
+        retried(Server::HangsFirst, Reason::TlsTimeout, says, [true, true]).await;
     }
 
     #[tokio::test]

@@ -69,11 +69,12 @@ pub async fn connect(
     Err(Failure { reason, message })
 }
 
-/// A connection to `peer` whose SYN announces `mss`: the server then sends no segment larger
-/// than that, whatever the path. The MSS is set before the connect, when it is announced.
-pub async fn connect_with_mss(
+/// A connection to `peer` alone, failing as `connect` does. With `mss`, its SYN announces that
+/// MSS: the server then sends no segment larger than that, whatever the path. The MSS is set
+/// before the connect, when it is announced; without it, the connection is of ordinary size.
+pub async fn connect_one(
     peer: SocketAddr,
-    mss: u16,
+    mss: Option<u16>,
     deadline: Instant,
 ) -> Result<TcpStream, Failure> {
     let failed = |e: io::Error| Failure {
@@ -85,7 +86,9 @@ pub async fn connect_with_mss(
         SocketAddr::V6(_) => TcpSocket::new_v6(),
     }
     .map_err(failed)?;
-    setsockopt(&socket, TcpMaxSeg, &u32::from(mss)).map_err(|e| failed(e.into()))?;
+    if let Some(mss) = mss {
+        setsockopt(&socket, TcpMaxSeg, &u32::from(mss)).map_err(|e| failed(e.into()))?;
+    }
     match timeout_at(deadline, socket.connect(peer)).await {
         Ok(connected) => connected.map_err(failed),
         Err(_) => Err(Failure {
