@@ -77,16 +77,17 @@ pub fn render(
         "How long each phase of each check took in the latest round.",
     );
     for r in results {
-        // A phase that ran twice (none does today) is one series, its times added.
+        // A phase that ran again (the small-MSS retry of a stalled TLS handshake, and its
+        // full-size control, which run beside the first) is one series: the check's own first
+        // run of it, as the other phases are.
         let mut phases: Vec<(String, u64)> = Vec::new();
         for p in &r.phases {
             let name = serde_json::to_value(p.phase)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_default();
-            match phases.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, ms)) => *ms = ms.saturating_add(p.ms),
-                None => phases.push((name, p.ms)),
+            if !phases.iter().any(|(n, _)| *n == name) {
+                phases.push((name, p.ms));
             }
         }
         for (phase, ms) in phases {
@@ -210,8 +211,24 @@ mod tests {
                 ms: 1500,
                 ..Phase::of(PhaseKind::Tcp)
             },
+            // A stalled handshake, then its small-MSS retry: the series is the first.
+            Phase {
+                ms: 900,
+                ..Phase::of(PhaseKind::Tls)
+            },
+            Phase {
+                ms: 5,
+                mss: Some(536),
+                ..Phase::of(PhaseKind::Tls)
+            },
         ];
         let silent = fixture::result("tundra", "azureml", Status::Warn, Reason::UdpNoReply);
+        let tls_lines = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.contains(r#"phase="tls""#))
+                .map(String::from)
+                .collect()
+        };
         let broken = fixture::result("arm\"\n", "x", Status::Fail, Reason::TcpTimeout);
         let skipped = fixture::result("skipped", "x", Status::Skip, Reason::NotApplicable);
         let text = render(
@@ -219,6 +236,10 @@ mod tests {
             &[("graph.windows.net".into(), 2)],
             3,
             1_764_140_400_250,
+        );
+        assert_eq!(
+            tls_lines(&text),
+            [r#"amlprobe_phase_duration_seconds{id="graph-443",phase="tls"} 0.9"#]
         );
         for line in [
             "# HELP amlprobe_check_success ",
@@ -228,6 +249,7 @@ mod tests {
             r#"amlprobe_check_success{id="arm\"\n",group="x",target="arm\"\n.example.net:443/tcp",reason="tcp_timeout",status="fail"} 0"#,
             r#"amlprobe_phase_duration_seconds{id="graph-443",phase="dns"} 0.003"#,
             r#"amlprobe_phase_duration_seconds{id="graph-443",phase="tcp"} 1.5"#,
+            r#"amlprobe_phase_duration_seconds{id="graph-443",phase="tls"} 0.9"#,
             "# TYPE amlprobe_dns_answer_changes gauge",
             r#"amlprobe_dns_answer_changes{name="graph.windows.net"} 2"#,
             "amlprobe_round_timestamp_seconds 1764140400.25",
