@@ -14,15 +14,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::socket::{
-    recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage,
-};
-use socket2::{Domain, Protocol, Socket, Type};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
+use socket2::{Protocol, Socket, Type};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::task::JoinSet;
 use tokio::time::{timeout_at, Instant};
 
 use super::private_endpoint::is_private;
+use super::udp::icmp_aware;
 use crate::catalog::Transport;
 use crate::result::{CheckResult, Hop, Route};
 use crate::verdict::Reason;
@@ -263,15 +262,11 @@ async fn probe(
         Transport::Tcp => (Type::STREAM, Protocol::TCP),
         Transport::Udp => (Type::DGRAM, Protocol::UDP),
     };
-    let socket = Socket::new(Domain::for_address(dest), ty.0, Some(ty.1))?;
-    if dest.is_ipv4() {
-        setsockopt(&socket, sockopt::Ipv4RecvErr, &true)?;
-        socket.set_ttl_v4(u32::from(ttl))?;
-    } else {
-        setsockopt(&socket, sockopt::Ipv6RecvErr, &true)?;
-        socket.set_unicast_hops_v6(u32::from(ttl))?;
+    let socket = icmp_aware(dest, ty.0, ty.1)?;
+    match dest {
+        SocketAddr::V4(_) => socket.set_ttl_v4(u32::from(ttl))?,
+        SocketAddr::V6(_) => socket.set_unicast_hops_v6(u32::from(ttl))?,
     }
-    socket.set_nonblocking(true)?;
     match transport {
         Transport::Tcp => tcp(socket, dest, until).await,
         Transport::Udp => udp(socket, dest, until).await,

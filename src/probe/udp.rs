@@ -67,21 +67,22 @@ pub enum UdpOutcome {
     Silence { sent: u32, waited: Duration },
 }
 
-fn open(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let domain = if addr.is_ipv4() {
-        Domain::IPV4
-    } else {
-        Domain::IPV6
-    };
-    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-    // Without IP_RECVERR a connected socket only reports port-unreachable and prohibited;
-    // with it, host and net unreachable surface as errors too.
-    let _ = if addr.is_ipv4() {
-        setsockopt(&socket, sockopt::Ipv4RecvErr, &true)
-    } else {
-        setsockopt(&socket, sockopt::Ipv6RecvErr, &true)
-    };
+/// A non-blocking socket of `ty` for `addr`'s family that takes ICMP errors (`IP_RECVERR`):
+/// without it a connected UDP socket reports only port-unreachable and prohibited; with it,
+/// host and net unreachable surface as errors too, and each error, with the router or host
+/// that sent it, waits on the socket's error queue (which `--trace` reads).
+pub(super) fn icmp_aware(addr: SocketAddr, ty: Type, protocol: Protocol) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), ty, Some(protocol))?;
+    match addr {
+        SocketAddr::V4(_) => setsockopt(&socket, sockopt::Ipv4RecvErr, &true)?,
+        SocketAddr::V6(_) => setsockopt(&socket, sockopt::Ipv6RecvErr, &true)?,
+    }
     socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+fn open(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = icmp_aware(addr, Type::DGRAM, Protocol::UDP)?;
     socket.connect(&addr.into())?;
     UdpSocket::from_std(socket.into())
 }
