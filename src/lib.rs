@@ -14,6 +14,7 @@ pub mod check;
 pub mod cli;
 pub mod context;
 pub mod discover;
+pub mod explain;
 pub mod fix;
 pub mod fleet;
 pub mod input;
@@ -35,7 +36,6 @@ use clap::Parser;
 use cli::{CheckArgs, Cli, Command, Format, Shell};
 use report::list::Listed;
 use report::text::printable;
-use verdict::Reason;
 
 /// Exit codes of the public interface.
 pub const EXIT_OK: i32 = 0;
@@ -112,7 +112,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         None => check::check(&cli.check),
         Some(Command::Check(args)) => check::check(&args),
         Some(Command::List(args)) => list(&args),
-        Some(Command::Explain(args)) => explain(&args),
+        Some(Command::Explain(args)) => explain::run(&args),
         Some(Command::Fix(args)) => fix::run(&args),
         Some(Command::Merge(args)) => fleet::merge(&args),
         Some(Command::Diff(args)) => fleet::diff(&args),
@@ -134,7 +134,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
 }
 
 /// clap's message, on one line: what is wrong.
-fn clap_message(e: &clap::Error) -> String {
+pub(crate) fn clap_message(e: &clap::Error) -> String {
     let rendered = e.render().to_string();
     let first = rendered.lines().next().unwrap_or("invalid usage");
     printable(first.trim_start_matches("error: ")).into_owned()
@@ -201,110 +201,4 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
     let listed: Vec<Listed> = plans.iter().map(Listed::of).collect();
     emit(&render(&listed))?;
     Ok(EXIT_OK)
-}
-
-fn explain(args: &cli::ExplainArgs) -> Result<i32, Stop> {
-    let what = match args.what.as_str() {
-        "-" => {
-            let bytes = input::read_at_most(std::io::stdin().lock(), input::MESSAGE_LIMIT)
-                .map_err(|e| Stop::usage(format!("standard input: {e}")))?;
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
-        given => given.to_string(),
-    };
-    // `--run` may also come after the check flags, which are kept as they are until it runs.
-    let mut flags = args.flags.clone();
-    let run = args.run || flags.iter().any(|f| f == "--run");
-    flags.retain(|f| f != "--run");
-    if !run && !flags.is_empty() {
-        return Err(Stop::usage(format!(
-            "'{}' after the message is a flag for --run: add --run to run the checks, or leave it out",
-            flags[0]
-        )));
-    }
-    if let Some(reason) = Reason::from_code(&what.trim().to_ascii_lowercase()) {
-        if run {
-            return Err(Stop::usage(
-                "--run takes an error message, not a reason code: `amlprobe --only ID` runs checks by id",
-            ));
-        }
-        emit(&report::explain::render(reason))?;
-        return Ok(EXIT_OK);
-    }
-    let found = report::messages::matching(&what);
-    let word = what.trim();
-    let like_a_code = word.contains('_')
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if found.is_empty() && like_a_code {
-        let known: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
-        return Err(Stop::usage(format!(
-            "unknown reason code '{word}'; known codes: {}",
-            known.join(", ")
-        )));
-    }
-    if found.is_empty() {
-        let closest: Vec<String> = report::messages::closest(&what, 3)
-            .iter()
-            .map(|m| format!("'{}'", report::explain::short(m)))
-            .collect();
-        let mut shown: String = what.trim().chars().take(80).collect();
-        if shown.len() < what.trim().len() {
-            shown.push('…');
-        }
-        return Err(Stop::usage(format!(
-            "unknown reason code or Azure ML error message '{shown}'; the closest known messages: {}; see docs/reasons.md",
-            closest.join(", ")
-        )));
-    }
-    let catalog = catalog::load(&[]).map_err(|e| Stop::cannot_run(e.to_string()))?;
-    let text: Vec<String> = found
-        .iter()
-        .map(|m| report::explain::render_message(m, &catalog))
-        .collect();
-    let text = text.join("\n");
-    if !run {
-        emit(&text)?;
-        return Ok(EXIT_OK);
-    }
-    if flags
-        .iter()
-        .any(|f| f == "--only" || f.starts_with("--only="))
-    {
-        return Err(Stop::usage(
-            "--run picks the checks from the message: leave out --only (--skip still applies)",
-        ));
-    }
-    let program = "amlprobe explain MESSAGE --run".to_string();
-    let mut check = match cli::RunFlags::try_parse_from(std::iter::once(program).chain(flags)) {
-        Ok(parsed) => parsed.check,
-        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
-            emit(&e.render().to_string())?;
-            return Ok(EXIT_OK);
-        }
-        Err(e) => {
-            return Err(Stop::usage(format!(
-                "{} (see amlprobe explain --help)",
-                clap_message(&e)
-            )))
-        }
-    };
-    let only = report::explain::run_only(&found);
-    if only.is_empty() {
-        let notes: Vec<&str> = found
-            .iter()
-            .map(|m| m.note)
-            .filter(|n| !n.is_empty())
-            .collect();
-        return Err(Stop::usage(format!(
-            "no check of amlprobe check tells this message's causes apart: {}",
-            notes.join("; ")
-        )));
-    }
-    // The explanation goes to the terminal; standard output carries the report alone.
-    eprint!("{text}");
-    // The message's checks, whatever AMLPROBE_ONLY says.
-    check.only = only;
-    check::check(&check)
 }
