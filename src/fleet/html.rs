@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::diff::{Diff, Of, Side, State};
 use super::model::Fleet;
-use super::table::counted;
+use super::table::whole_node_sides;
 use crate::report::text::printable;
 use crate::verdict::Status;
 
@@ -282,14 +282,8 @@ pub fn diff(d: &Diff) -> String {
             let (before, after) = match &e.id {
                 Some(_) => (state(e.before), state(e.after)),
                 None => {
-                    let c = escape(&format!(
-                        "whole node, {}",
-                        counted(e.checks.unwrap_or_default())
-                    ));
-                    match name {
-                        "added" => ("—".to_string(), c),
-                        _ => (c, "—".to_string()),
-                    }
+                    let (b, a) = whole_node_sides(name, e.checks.unwrap_or_default());
+                    (escape(&b), escape(&a))
                 }
             };
             let _ = writeln!(

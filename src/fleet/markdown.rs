@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::diff::{Diff, Of, Side, State};
 use super::model::{Cell, Fleet};
-use super::table::counted;
+use super::table::whole_node_sides;
 use crate::report::markdown::cell;
 use crate::verdict::{Reason, Status};
 
@@ -180,13 +180,7 @@ pub fn diff(d: &Diff) -> String {
             };
             let (before, after) = match &e.id {
                 Some(_) => (state_md(e.before), state_md(e.after)),
-                None => {
-                    let c = counted(e.checks.unwrap_or_default());
-                    match name {
-                        "added" => ("—".to_string(), format!("whole node, {c}")),
-                        _ => (format!("whole node, {c}"), "—".to_string()),
-                    }
-                }
+                None => whole_node_sides(name, e.checks.unwrap_or_default()),
             };
             let _ = writeln!(
                 out,

@@ -230,6 +230,21 @@ pub(super) fn state(s: Option<State>) -> String {
     }
 }
 
+/// A whole node one side of a diff lacks, as the before and after cells show it: its counts on
+/// the side that has it (after for an added node, before for a removed one), `—` on the other.
+pub(super) fn whole_node_sides(list: &str, c: Counts) -> (String, String) {
+    let text = whole_node(c);
+    match list {
+        "added" => ("—".to_string(), text),
+        _ => (text, "—".to_string()),
+    }
+}
+
+/// A whole node, counted.
+fn whole_node(c: Counts) -> String {
+    format!("whole node, {}", counted(c))
+}
+
 /// A whole node's results, counted.
 pub(super) fn counted(c: Counts) -> String {
     format!(
@@ -307,7 +322,7 @@ fn entry(
     };
     let Some(id) = &e.id else {
         let c = e.checks.unwrap_or_default();
-        return format!("  {}  {node}whole node, {}", pad("-", id_w), counted(c));
+        return format!("  {}  {node}{}", pad("-", id_w), whole_node(c));
     };
     let painted = |s: Option<State>, w: usize| {
         let text = format!("{:w$}", state(s));
