@@ -2,6 +2,9 @@
 //! on 10.88.0.0/24 with no route out. A firewall on B drops one port from A, C resets every new
 //! connection from D, another program holds one of C's ports, and D starts late. Each node's
 //! results, and the matrix `merge` draws from their reports, must name exactly those.
+//!
+//! Then three nodes on 10.88.1.0/24 (apart, so both tests may run at once) and one port that the
+//! second drops from the first only: the first must name the one-way block, not an absent peer.
 
 #[allow(dead_code)]
 #[path = "sim/sandbox.rs"]
@@ -26,6 +29,25 @@ fn can_run() -> Result<(), String> {
 /// Kills what it holds when dropped, so a failed assertion leaves no process behind.
 struct Running(Vec<Child>);
 
+impl Running {
+    /// Each one's exit code, in order, once all have finished within `secs`.
+    fn codes(&mut self, secs: u64) -> Vec<Option<i32>> {
+        let until = Instant::now() + Duration::from_secs(secs);
+        let mut codes = Vec::new();
+        for child in &mut self.0 {
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    codes.push(status.code());
+                    break;
+                }
+                assert!(Instant::now() < until, "mesh did not finish");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        codes
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         for c in &mut self.0 {
@@ -33,6 +55,30 @@ impl Drop for Running {
             let _ = c.wait();
         }
     }
+}
+
+/// A bridge in a namespace of its own, and one namespace a node plugged into it with its
+/// address on `eth0`. Every namespace's name starts with `name`, so tests running at once differ.
+fn network(name: &str, addrs: &[&str]) -> (Sandbox, Vec<Sandbox>) {
+    let bridge = Sandbox::new(&format!("{name}-br"));
+    bridge.run("ip", &["link", "add", "br0", "type", "bridge"]);
+    bridge.run("ip", &["link", "set", "br0", "up"]);
+    let mut nodes: Vec<Sandbox> = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let sb = Sandbox::new(&format!("{name}-n{}", i + 1));
+        let port = format!("v{}", i + 1);
+        bridge.run(
+            "ip",
+            &[
+                "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &sb.netns,
+            ],
+        );
+        bridge.run("ip", &["link", "set", &port, "master", "br0", "up"]);
+        sb.run("ip", &["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+        sb.run("ip", &["link", "set", "eth0", "up"]);
+        nodes.push(sb);
+    }
+    (bridge, nodes)
 }
 
 fn nft(sb: &Sandbox, rules: &str) {
@@ -87,24 +133,7 @@ fn mesh_names_exactly_the_blocked_pairs() {
         eprintln!("SKIPPED mesh test: {why}");
         return;
     }
-    let bridge = Sandbox::new("mesh-br");
-    bridge.run("ip", &["link", "add", "br0", "type", "bridge"]);
-    bridge.run("ip", &["link", "set", "br0", "up"]);
-    let mut nodes: Vec<Sandbox> = Vec::new();
-    for (i, addr) in NODES.iter().enumerate() {
-        let sb = Sandbox::new(&format!("mesh-n{}", i + 1));
-        let port = format!("v{}", i + 1);
-        bridge.run(
-            "ip",
-            &[
-                "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &sb.netns,
-            ],
-        );
-        bridge.run("ip", &["link", "set", &port, "master", "br0", "up"]);
-        sb.run("ip", &["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
-        sb.run("ip", &["link", "set", "eth0", "up"]);
-        nodes.push(sb);
-    }
+    let (bridge, mut nodes) = network("mesh", &NODES);
     let [a, b, c, d] = NODES;
     // B drops A's new connections to 45000; C resets every new connection from D.
     nft(
@@ -134,20 +163,8 @@ fn mesh_names_exactly_the_blocked_pairs() {
     // D starts 3s after the others, within their --wait.
     std::thread::sleep(Duration::from_secs(3));
     running.0.push(mesh(&nodes[3], &report(3)));
-    let until = Instant::now() + Duration::from_secs(40);
-    let mut codes = Vec::new();
-    for child in &mut running.0 {
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                codes.push(status.code());
-                break;
-            }
-            assert!(Instant::now() < until, "mesh did not finish");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
     // Every node fails: none reaches the absent peer.
-    assert_eq!(codes, [Some(1), Some(1), Some(1), Some(1)]);
+    assert_eq!(running.codes(40), [Some(1), Some(1), Some(1), Some(1)]);
 
     let read =
         |i: usize| -> Value { serde_json::from_slice(&std::fs::read(report(i)).unwrap()).unwrap() };
@@ -191,6 +208,20 @@ fn mesh_names_exactly_the_blocked_pairs() {
     let said = to_b["message"].as_str().unwrap();
     assert!(
         said.contains("--bandwidth: ") && said.ends_with(" MB/s"),
+        "{said}"
+    );
+    // B also connected to A: the drop is named from both sides.
+    let a_to_b = ra["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == format!("mesh:{b}:45000"))
+        .unwrap();
+    let said = a_to_b["message"].as_str().unwrap();
+    assert!(
+        said.starts_with(&format!("{b} reached us at "))
+            && said.contains(" and answers on port 29500; ")
+            && said.contains(" on 45000 are dropped"),
         "{said}"
     );
     let rc = read(2);
@@ -256,6 +287,69 @@ fn mesh_names_exactly_the_blocked_pairs() {
     assert_eq!(m["matrix"][d][c], "tcp_refused");
     assert_eq!(m["matrix"][c][d], "pass");
     assert_eq!(m["matrix"][a][d], "pass");
+    drop(running);
+    drop(nodes);
+}
+
+/// Three nodes; B drops A's connections to 29500, so A's attempts to B all go unanswered while
+/// B reaches A and C, and C reaches both.
+const ONE_WAY: [&str; 3] = ["10.88.1.1", "10.88.1.2", "10.88.1.3"];
+
+fn mesh_one_way(sb: &Sandbox, report: &std::path::Path) -> Child {
+    sb.command(env!("CARGO_BIN_EXE_amlprobe"))
+        .args(["mesh", "--peers", &ONE_WAY.join(","), "--ports", "29500"])
+        .args(["--wait", "4s", "--timeout", "1s", "-o", "json", "--report"])
+        .arg(report)
+        .env_remove("MASTER_PORT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start amlprobe mesh")
+}
+
+#[test]
+fn mesh_names_a_one_way_block_not_an_absent_peer() {
+    if let Err(why) = can_run() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mesh test cannot run in CI: {why}"
+        );
+        eprintln!("SKIPPED mesh one-way test: {why}");
+        return;
+    }
+    let (bridge, nodes) = network("mesh-ow", &ONE_WAY);
+    let [a, b, c] = ONE_WAY;
+    nft(&nodes[1], &format!("ip saddr {a} tcp dport 29500 drop"));
+    let dir = bridge.dir.clone();
+    let report = |i: usize| dir.join(format!("n{}.json", i + 1));
+    let mut running = Running(Vec::new());
+    for (i, sb) in nodes.iter().enumerate() {
+        running.0.push(mesh_one_way(sb, &report(i)));
+    }
+    assert_eq!(running.codes(30), [Some(1), Some(0), Some(0)]);
+    let read =
+        |i: usize| -> Value { serde_json::from_slice(&std::fs::read(report(i)).unwrap()).unwrap() };
+    let want = |pairs: &[(&str, &str)]| -> BTreeSet<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, r)| (format!("mesh:{n}:29500"), r.to_string()))
+            .collect()
+    };
+    let ra = read(0);
+    assert_eq!(reasons(&ra), want(&[(b, "tcp_timeout"), (c, "ok")]));
+    let to_b = ra["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == format!("mesh:{b}:29500"))
+        .unwrap();
+    let said = to_b["message"].as_str().unwrap();
+    assert!(
+        said.starts_with(&format!("{b} reached us at ")) && said.contains(" dropped"),
+        "{said}"
+    );
+    assert_eq!(reasons(&read(1)), want(&[(a, "ok"), (c, "ok")]));
+    assert_eq!(reasons(&read(2)), want(&[(a, "ok"), (b, "ok")]));
     drop(running);
     drop(nodes);
 }

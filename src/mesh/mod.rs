@@ -9,11 +9,11 @@
 
 pub mod matrix;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -46,6 +46,17 @@ const SINK_LIMIT: Duration = Duration::from_secs(120);
 
 /// How long a refused or unanswered peer that has not come up yet waits before the next try.
 const RETRY_GAP: Duration = Duration::from_millis(500);
+
+/// The most callers a listener remembers: enough for any job, and anyone may connect.
+const CALLERS_LIMIT: usize = 1024;
+
+/// Who connected to this node's listeners, and when first: a peer that did is up, and its
+/// packets reach this node, whatever became of this node's attempts to it.
+type Callers = Arc<Mutex<HashMap<IpAddr, SystemTime>>>;
+
+/// What one peer and port came to: the peer, the port, the last attempt, the tries, how long
+/// the last one took.
+type Tried = (String, u16, Attempt, u32, Duration);
 
 /// The job's nodes and where their list came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,11 +350,68 @@ async fn throughput(peer: &str, port: u16, size: u64, timeout: Duration) -> Resu
     Ok(size as f64 / began.elapsed().as_secs_f64().max(1e-6))
 }
 
+/// Remember a caller the first time it connects. IPv4 callers of a dual-stack listener come
+/// as IPv4-mapped IPv6 addresses: kept as IPv4, so they match the peers' IPv4 addresses.
+fn note_caller(callers: &Mutex<HashMap<IpAddr, SystemTime>>, from: IpAddr) {
+    let mut callers = crate::probe::lock(callers);
+    if callers.len() < CALLERS_LIMIT {
+        callers
+            .entry(from.to_canonical())
+            .or_insert_with(SystemTime::now);
+    }
+}
+
+/// The addresses a peer connects from, as far as this node can tell: its own when it is an
+/// address, else what its name resolves to here; none when it does not resolve in time.
+async fn addresses_of(peer: &str, timeout: Duration) -> Vec<IpAddr> {
+    if let Ok(ip) = peer.parse::<IpAddr>() {
+        return vec![ip.to_canonical()];
+    }
+    match tokio::time::timeout(timeout, tokio::net::lookup_host((peer, 0))).await {
+        Ok(Ok(found)) => found.map(|a| a.ip().to_canonical()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every peer's addresses, looked up at once so that many peers cost one timeout at most.
+async fn resolve_all(peers: Vec<String>, timeout: Duration) -> HashMap<String, Vec<IpAddr>> {
+    let mut lookups = tokio::task::JoinSet::new();
+    for peer in peers {
+        lookups.spawn(async move {
+            let found = addresses_of(&peer, timeout).await;
+            (peer, found)
+        });
+    }
+    let mut out = HashMap::new();
+    while let Some(done) = lookups.join_next().await {
+        if let Ok((peer, found)) = done {
+            out.insert(peer, found);
+        }
+    }
+    out
+}
+
+/// When a peer, by any of its addresses, first connected to this node.
+fn first_seen(addresses: &[IpAddr], callers: &HashMap<IpAddr, SystemTime>) -> Option<SystemTime> {
+    addresses
+        .iter()
+        .filter_map(|a| callers.get(a))
+        .min()
+        .copied()
+}
+
+/// `HH:MM:SS` in UTC: the nodes' reports are read side by side, whatever their time zones.
+fn clock(at: SystemTime) -> String {
+    let s = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) % 86_400;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
 /// Listen on every port; the ports that cannot be listened on, and why.
 async fn listen_all(
     addr: IpAddr,
     ports: &[u16],
     name: &str,
+    callers: &Callers,
     tasks: &mut tokio::task::JoinSet<()>,
 ) -> Vec<String> {
     let hello: Arc<[u8]> = greeting(name).into_bytes().into();
@@ -352,8 +420,10 @@ async fn listen_all(
         match TcpListener::bind(SocketAddr::new(addr, port)).await {
             Ok(listener) => {
                 let hello = hello.clone();
+                let callers = callers.clone();
                 tasks.spawn(async move {
-                    while let Ok((mut s, _)) = listener.accept().await {
+                    while let Ok((mut s, from)) = listener.accept().await {
+                        note_caller(&callers, from.ip());
                         let hello = hello.clone();
                         tokio::spawn(async move {
                             let _ = tokio::time::timeout(SINK_LIMIT, async {
@@ -378,26 +448,42 @@ async fn listen_all(
     failed
 }
 
-/// The result of one peer and port.
+/// How a message about a peer that connected to this node begins. Its connection is the
+/// stronger evidence: the peer runs and the way back works, so what fails is this direction.
+fn reached_us(peer: &str, port: u16, other_port: Option<&u16>, at: SystemTime) -> String {
+    let answers = other_port.map_or(String::new(), |p| format!(" and answers on port {p}"));
+    format!(
+        "{peer} reached us at {} UTC{answers}; our connections to it on {port} are",
+        clock(at)
+    )
+}
+
+/// The reason, message and phase error of one peer and port. The peer is up when it answered
+/// any attempt of ours, or connected to this node (`reached`, when first): then a failure is
+/// this port's, or this direction's, not an absent peer.
 #[allow(clippy::too_many_arguments)]
-fn result(
-    this: &str,
+fn verdict(
     peer: &str,
     port: u16,
     attempt: &Attempt,
     tries: u32,
-    took: Duration,
     answered_on: &[u16],
+    reached: Option<SystemTime>,
     wait: Duration,
     timeout: Duration,
-) -> CheckResult {
-    let elsewhere = match answered_on.iter().find(|p| **p != port) {
+) -> (Reason, String, Option<String>) {
+    let other_port = answered_on.iter().find(|p| **p != port);
+    let elsewhere = match other_port {
         Some(p) => format!("; amlprobe mesh on {peer} answers on port {p}, so"),
         None => String::new(),
     };
-    let seen = !answered_on.is_empty() || attempt.answered();
-    let wait_s = humantime::format_duration(wait);
-    let (reason, message, error) = match attempt {
+    let reached_us = reached.map(|at| reached_us(peer, port, other_port, at));
+    let seen = !answered_on.is_empty() || attempt.answered() || reached.is_some();
+    let (wait_s, timeout_s) = (
+        humantime::format_duration(wait),
+        humantime::format_duration(timeout),
+    );
+    match attempt {
         Attempt::Greeted(name) if name == peer => {
             (Reason::Ok, format!("amlprobe mesh on {peer} answered"), None)
         }
@@ -413,9 +499,11 @@ fn result(
         ),
         Attempt::Refused if seen => (
             Reason::TcpRefused,
-            match elsewhere.is_empty() {
-                true => format!("connection refused (RST) on port {port}: nothing listens there, or a firewall rejects it"),
-                false => format!("connection refused (RST) on port {port}{elsewhere} a firewall rejects this port"),
+            match (&reached_us, other_port) {
+                (Some(r), None) => format!("{r} refused (RST): a firewall on its side rejects this node, or nothing listens there"),
+                (Some(r), Some(_)) => format!("{r} refused (RST): a firewall on its side rejects this port"),
+                (None, None) => format!("connection refused (RST) on port {port}: nothing listens there, or a firewall rejects it"),
+                (None, Some(_)) => format!("connection refused (RST) on port {port}{elsewhere} a firewall rejects this port"),
             },
             Some("connection refused".to_string()),
         ),
@@ -426,15 +514,20 @@ fn result(
         ),
         Attempt::Timeout if seen => (
             Reason::TcpTimeout,
-            format!("no answer within {} on port {port}{}", humantime::format_duration(timeout), match elsewhere.is_empty() {
-                true => ": packets are dropped".to_string(),
-                false => format!("{elsewhere} packets to this port are dropped"),
-            }),
+            match (&reached_us, other_port) {
+                (Some(r), None) => format!("{r} dropped: an inbound rule on its side, or a route"),
+                (Some(r), Some(_)) => format!("{r} dropped: an inbound rule on its side drops this port"),
+                (None, None) => format!("no answer within {timeout_s} on port {port}: packets are dropped"),
+                (None, Some(_)) => format!("no answer within {timeout_s} on port {port}{elsewhere} packets to this port are dropped"),
+            },
             Some("timed out".to_string()),
         ),
         Attempt::Unreachable(e) if seen => (
             Reason::TcpUnreachable,
-            format!("port {port}: {e}"),
+            match &reached_us {
+                Some(r) => format!("{r} unreachable ({e}): a route on the way, or a firewall that rejects them with ICMP"),
+                None => format!("port {port}: {e}"),
+            },
             Some(e.clone()),
         ),
         Attempt::Timeout | Attempt::Unreachable(_) => {
@@ -448,7 +541,33 @@ fn result(
                 Some(last),
             )
         }
-    };
+    }
+}
+
+/// The result of one peer and port.
+#[allow(clippy::too_many_arguments)]
+fn result(
+    this: &str,
+    peer: &str,
+    port: u16,
+    attempt: &Attempt,
+    tries: u32,
+    took: Duration,
+    answered_on: &[u16],
+    reached: Option<SystemTime>,
+    wait: Duration,
+    timeout: Duration,
+) -> CheckResult {
+    let (reason, message, error) = verdict(
+        peer,
+        port,
+        attempt,
+        tries,
+        answered_on,
+        reached,
+        wait,
+        timeout,
+    );
     let subject = Subject {
         host: peer,
         port: Some(port),
@@ -498,23 +617,172 @@ fn read_small(path: &Path) -> Option<String> {
         .and_then(|b| String::from_utf8(b).ok())
 }
 
-/// `amlprobe mesh`.
-pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
-    let started = Instant::now();
-    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let peers = match args.peers.is_empty() {
+/// Each peer and port tried until decided (`probe`), in parallel.
+async fn probe_all(
+    others: &[String],
+    ports: &[u16],
+    timeout: Duration,
+    deadline: Instant,
+) -> Vec<Tried> {
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let mut probes = tokio::task::JoinSet::new();
+    for peer in others {
+        for &port in ports {
+            probes.spawn(probe(peer.clone(), port, timeout, deadline, seen.clone()));
+        }
+    }
+    let mut done = Vec::new();
+    while let Some(r) = probes.join_next().await {
+        if let Ok(r) = r {
+            done.push(r);
+        }
+    }
+    done
+}
+
+/// `--bandwidth`: one peer at a time, on the first port that greeted, so transfers do not share
+/// the link.
+async fn speeds(
+    size: u64,
+    others: &[String],
+    ports: &[u16],
+    done: &[Tried],
+    timeout: Duration,
+) -> Vec<(String, Result<f64, String>)> {
+    let mut speeds = Vec::new();
+    for peer in others {
+        let port = ports.iter().copied().find(|port| {
+            done.iter()
+                .any(|(p, q, a, _, _)| p == peer && q == port && matches!(a, Attempt::Greeted(_)))
+        });
+        if let Some(port) = port {
+            speeds.push((peer.clone(), throughput(peer, port, size, timeout).await));
+        }
+    }
+    speeds
+}
+
+/// Listen, try every peer on every port, and listen on for the peers' attempts: the ports this
+/// node could not listen on, and one result a peer and port.
+async fn run(
+    args: &MeshArgs,
+    ports: &[u16],
+    name: &str,
+    others: &[String],
+    started: Instant,
+) -> (Vec<String>, Vec<CheckResult>) {
+    let (wait, timeout) = (args.wait, args.timeout);
+    let callers: Callers = Arc::default();
+    let mut listeners = tokio::task::JoinSet::new();
+    let not_listening = listen_all(args.listen, ports, name, &callers, &mut listeners).await;
+    // Looked up while the probes run, so that telling callers apart adds nothing to the run.
+    let resolving = tokio::spawn(resolve_all(others.to_vec(), timeout));
+    let deadline = started + wait;
+    let done = probe_all(others, ports, timeout, deadline).await;
+    let speeds = match args.bandwidth {
+        Some(size) => speeds(size, others, ports, &done, timeout).await,
+        None => Vec::new(),
+    };
+    // Listen on: for the whole wait, and one attempt more for a peer's in flight.
+    tokio::time::sleep_until((deadline.max(Instant::now()) + timeout).into()).await;
+    listeners.abort_all();
+    // Read once the listeners have stopped: every attempt a peer made within the wait is in.
+    let callers = crate::probe::lock(&callers).clone();
+    let addresses = resolving.await.unwrap_or_default();
+    let mut results = Vec::new();
+    for peer in others {
+        let reached = addresses.get(peer).and_then(|a| first_seen(a, &callers));
+        let answered_on: Vec<u16> = done
+            .iter()
+            .filter(|(p, _, a, _, _)| p == peer && a.answered())
+            .map(|(_, port, _, _, _)| *port)
+            .collect();
+        for &port in ports {
+            if let Some((_, _, a, tries, took)) =
+                done.iter().find(|(p, q, _, _, _)| p == peer && *q == port)
+            {
+                results.push(result(
+                    name,
+                    peer,
+                    port,
+                    a,
+                    *tries,
+                    *took,
+                    &answered_on,
+                    reached,
+                    wait,
+                    timeout,
+                ));
+            }
+        }
+    }
+    for (peer, speed) in speeds {
+        let said = match speed {
+            Ok(bps) => format!("; --bandwidth: {:.1} MB/s", bps / 1e6),
+            Err(e) => format!("; --bandwidth: not measured ({e})"),
+        };
+        let first = results
+            .iter_mut()
+            .find(|r| r.target.host == peer && r.reason == Reason::Ok);
+        if let Some(r) = first {
+            r.message.push_str(&said);
+        }
+    }
+    (not_listening, results)
+}
+
+/// The peers: the flag, else the job's variables.
+fn peers_of(args: &MeshArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Peers, Stop> {
+    match args.peers.is_empty() {
         false => Some(Peers {
             hosts: hosts(args.peers.iter().map(String::as_str)),
             from: "flag".into(),
         }),
-        true => peers_from_env(&env, &read_small),
+        true => peers_from_env(env, &read_small),
     }
     .ok_or_else(|| {
         Stop::usage(
             "no peers: give --peers HOST,HOST (this node included), or run where AZ_BATCH_HOST_LIST, AZ_BATCH_NODE_LIST, AZ_BATCHAI_MPI_HOST_FILE or MASTER_ADDR names the job's nodes",
         )
-    })?;
+    })
+}
+
+/// The report's notes: which node this is, where the peers came from, what could not be done.
+fn context(
+    this: &str,
+    self_from: &str,
+    peers_from: &str,
+    listen_only: bool,
+    not_listening: &[String],
+) -> Context {
+    let mut context = Context::default();
+    context.notes.push(format!(
+        "mesh: this node is {this} ({self_from}); peers from {peers_from}"
+    ));
+    if listen_only {
+        context.notes.push(format!(
+            "mesh: {peers_from} names only this node, the master: it listened for the workers and tested no one"
+        ));
+    }
+    if self_from == "none" {
+        context.notes.push(format!(
+            "mesh: no peer is this node's hostname or address; give --self NAME. Every peer was tried, as {this}"
+        ));
+    }
+    for n in not_listening {
+        context.notes.push(format!(
+            "mesh: cannot listen on port {n}; peers reaching it find another program"
+        ));
+    }
+    context
+}
+
+/// `amlprobe mesh`.
+pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
+    let started = Instant::now();
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let peers = peers_of(args, &env)?;
     let ports = ports(&args.ports, env("MASTER_PORT"));
     let host = hostname();
     let (this, self_from) = pick_self(
@@ -542,122 +810,35 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
         writable(path)?;
     }
     let runtime = crate::check::runtime()?;
-    let wait = args.wait;
-    let timeout = args.timeout;
-    let name = this.clone();
-    let listen = args.listen;
-    let list = ports.clone();
-    let listen_only = others.is_empty();
-    let bandwidth = args.bandwidth;
-    let (not_listening, results) = runtime.block_on(async move {
-        let mut listeners = tokio::task::JoinSet::new();
-        let not_listening = listen_all(listen, &list, &name, &mut listeners).await;
-        let deadline = started + wait;
-        let seen = Arc::new(Mutex::new(HashSet::new()));
-        let mut probes = tokio::task::JoinSet::new();
-        for peer in &others {
-            for &port in &list {
-                probes.spawn(probe(peer.clone(), port, timeout, deadline, seen.clone()));
-            }
-        }
-        let mut done = Vec::new();
-        while let Some(r) = probes.join_next().await {
-            if let Ok(r) = r {
-                done.push(r);
-            }
-        }
-        // --bandwidth: one peer at a time, on the first port that greeted, so transfers do not
-        // share the link.
-        let mut speeds: Vec<(String, Result<f64, String>)> = Vec::new();
-        if let Some(size) = bandwidth {
-            for peer in &others {
-                let port = list.iter().copied().find(|port| {
-                    done.iter().any(|(p, q, a, _, _)| {
-                        p == peer && q == port && matches!(a, Attempt::Greeted(_))
-                    })
-                });
-                if let Some(port) = port {
-                    speeds.push((peer.clone(), throughput(peer, port, size, timeout).await));
-                }
-            }
-        }
-        // Listen on: for the whole wait, and one attempt more for a peer's in flight.
-        tokio::time::sleep_until((deadline.max(Instant::now()) + timeout).into()).await;
-        listeners.abort_all();
-        let mut results = Vec::new();
-        for peer in &others {
-            let answered_on: Vec<u16> = done
-                .iter()
-                .filter(|(p, _, a, _, _)| p == peer && a.answered())
-                .map(|(_, port, _, _, _)| *port)
-                .collect();
-            for &port in &list {
-                if let Some((_, _, a, tries, took)) =
-                    done.iter().find(|(p, q, _, _, _)| p == peer && *q == port)
-                {
-                    results.push(result(
-                        &name,
-                        peer,
-                        port,
-                        a,
-                        *tries,
-                        *took,
-                        &answered_on,
-                        wait,
-                        timeout,
-                    ));
-                }
-            }
-        }
-        for (peer, speed) in speeds {
-            let said = match speed {
-                Ok(bps) => format!("; --bandwidth: {:.1} MB/s", bps / 1e6),
-                Err(e) => format!("; --bandwidth: not measured ({e})"),
-            };
-            let first = results
-                .iter_mut()
-                .find(|r| r.target.host == peer && r.reason == Reason::Ok);
-            if let Some(r) = first {
-                r.message.push_str(&said);
-            }
-        }
-        (not_listening, results)
-    });
+    let (not_listening, results) = runtime.block_on(run(args, &ports, &this, &others, started));
     runtime.shutdown_background();
-    let mut context = Context::default();
-    context.notes.push(format!(
-        "mesh: this node is {this} ({self_from}); peers from {}",
-        peers.from
-    ));
-    if listen_only {
-        context.notes.push(format!(
-            "mesh: {} names only this node, the master: it listened for the workers and tested no one",
-            peers.from
-        ));
-    }
-    if self_from == "none" {
-        context.notes.push(format!(
-            "mesh: no peer is this node's hostname or address; give --self NAME. Every peer was tried, as {this}"
-        ));
-    }
-    for n in &not_listening {
-        context.notes.push(format!(
-            "mesh: cannot listen on port {n}; peers reaching it find another program"
-        ));
-    }
+    let context = context(
+        &this,
+        self_from,
+        &peers.from,
+        others.is_empty(),
+        &not_listening,
+    );
     let node = Node {
         hostname: host,
         resolvers: Vec::new(),
         proxy: None,
     };
-    let mut report = assemble(started, started_at, ms(timeout), node, context, results);
+    let mut report = assemble(
+        started,
+        started_at,
+        ms(args.timeout),
+        node,
+        context,
+        results,
+    );
     report.mesh = Some(Meshed {
         this,
         self_from: self_from.to_string(),
         peers: peers.hosts.clone(),
         peers_from: peers.from.clone(),
         ports,
-        wait_ms: ms(wait),
+        wait_ms: ms(args.wait),
         not_listening,
     });
     let shown = check::Shown {
@@ -779,7 +960,8 @@ mod tests {
     fn a_failure_is_named_by_what_else_the_peer_answered() {
         let t = Duration::from_secs(1);
         let w = Duration::from_secs(6);
-        let r = |a: Attempt, answered: &[u16]| result("a", "b", 45000, &a, 3, t, answered, w, t);
+        let r =
+            |a: Attempt, answered: &[u16]| result("a", "b", 45000, &a, 3, t, answered, None, w, t);
         let refused = r(Attempt::Refused, &[29500]);
         assert_eq!(refused.reason, Reason::TcpRefused);
         assert!(
@@ -814,6 +996,97 @@ mod tests {
         );
         assert_eq!(ok.target.to_string(), "b:45000/tcp");
         assert!(!r(Attempt::Timeout, &[]).remediation.is_empty());
+    }
+
+    #[test]
+    fn a_peer_that_reached_this_node_is_up_whatever_our_attempts_met() {
+        let t = Duration::from_secs(1);
+        let w = Duration::from_secs(6);
+        // 1970-01-02 12:00:03 UTC.
+        let at = UNIX_EPOCH + Duration::from_secs(86_400 + 12 * 3600 + 3);
+        let r = |a: Attempt, answered: &[u16], reached: Option<SystemTime>| {
+            result("a", "10.0.0.5", 29500, &a, 7, t, answered, reached, w, t)
+        };
+        let dropped = r(Attempt::Timeout, &[], Some(at));
+        assert_eq!(dropped.reason, Reason::TcpTimeout);
+        assert_eq!(
+            dropped.message,
+            "10.0.0.5 reached us at 12:00:03 UTC; our connections to it on 29500 are dropped: an inbound rule on its side, or a route"
+        );
+        assert_eq!(dropped.phases[0].error.as_deref(), Some("timed out"));
+        let refused = r(Attempt::Refused, &[], Some(at));
+        assert_eq!(refused.reason, Reason::TcpRefused);
+        assert_eq!(
+            refused.message,
+            "10.0.0.5 reached us at 12:00:03 UTC; our connections to it on 29500 are refused (RST): a firewall on its side rejects this node, or nothing listens there"
+        );
+        let unreachable = r(
+            Attempt::Unreachable("no route to host".into()),
+            &[],
+            Some(at),
+        );
+        assert_eq!(unreachable.reason, Reason::TcpUnreachable);
+        assert_eq!(
+            unreachable.message,
+            "10.0.0.5 reached us at 12:00:03 UTC; our connections to it on 29500 are unreachable (no route to host): a route on the way, or a firewall that rejects them with ICMP"
+        );
+        // Seen both ways: the listener's record leads, and the port that answered still shows.
+        let both = r(Attempt::Timeout, &[33000], Some(at));
+        assert_eq!(both.reason, Reason::TcpTimeout);
+        assert_eq!(
+            both.message,
+            "10.0.0.5 reached us at 12:00:03 UTC and answers on port 33000; our connections to it on 29500 are dropped: an inbound rule on its side drops this port"
+        );
+        let both = r(Attempt::Refused, &[33000], Some(at));
+        assert!(
+            both.message
+                .ends_with("refused (RST): a firewall on its side rejects this port"),
+            "{}",
+            both.message
+        );
+        // Nothing either way: absent, as before.
+        let absent = r(Attempt::Timeout, &[], None);
+        assert_eq!(absent.reason, Reason::PeerAbsent);
+        assert!(!absent.message.contains("reached us"), "{}", absent.message);
+        assert_eq!(
+            r(Attempt::Unreachable("no route".into()), &[], None).reason,
+            Reason::PeerAbsent
+        );
+        let ok = r(Attempt::Greeted("10.0.0.5".into()), &[29500], Some(at));
+        assert_eq!(
+            (ok.reason, ok.message.as_str()),
+            (Reason::Ok, "amlprobe mesh on 10.0.0.5 answered")
+        );
+    }
+
+    #[test]
+    fn callers_are_remembered_first_bounded_and_matched_in_either_ip_form() {
+        let callers = Mutex::new(HashMap::new());
+        let v4: IpAddr = "10.0.0.5".parse().unwrap();
+        let mapped: IpAddr = "::ffff:10.0.0.5".parse().unwrap();
+        note_caller(&callers, mapped);
+        let first = callers.lock().unwrap()[&v4];
+        std::thread::sleep(Duration::from_millis(5));
+        note_caller(&callers, v4);
+        let seen = callers.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[&v4], first);
+        let rt = crate::check::runtime().unwrap();
+        let t = Duration::from_millis(100);
+        for peer in ["10.0.0.5", "::ffff:10.0.0.5"] {
+            let addrs = rt.block_on(addresses_of(peer, t));
+            assert_eq!(addrs, [v4], "{peer}");
+            assert_eq!(first_seen(&addrs, &seen), Some(first), "{peer}");
+        }
+        let other = rt.block_on(addresses_of("10.0.0.6", t));
+        assert_eq!(first_seen(&other, &seen), None);
+        assert_eq!(first_seen(&[], &seen), None);
+        for i in 0..2000u32 {
+            note_caller(&callers, IpAddr::from(std::net::Ipv4Addr::from(i)));
+        }
+        assert_eq!(callers.lock().unwrap().len(), CALLERS_LIMIT);
+        assert_eq!(clock(UNIX_EPOCH + Duration::from_secs(86_399)), "23:59:59");
+        assert_eq!(clock(UNIX_EPOCH), "00:00:00");
     }
 
     #[test]
