@@ -215,10 +215,20 @@ impl Setup {
         let results = runtime.block_on(probe::run_all(runner.clone(), plans, |r| sink.take(r)));
         let streamed = sink.finish();
         runtime.shutdown_background();
+        let context = noting_middlebox(context, &runner);
         let timeout_ms = ms(runner.timeout);
         let report = assemble(started, started_at, timeout_ms, node, context, results);
         (report, streamed)
     }
+}
+
+/// The context, with the middlebox the last run's canary found on the path, if it found one.
+pub(crate) fn noting_middlebox(mut context: Context, runner: &probe::Runner) -> Context {
+    if let Some(found) = runner.middlebox.found() {
+        context.notes.push(found.note());
+        context.middlebox = Some(found);
+    }
+    context
 }
 
 /// Where results go while the run lasts: a live count for a person at a terminal, and each

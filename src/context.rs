@@ -142,10 +142,39 @@ pub struct Context {
     /// Run from a stand-in VM before the compute exists (`--preflight`); only shown when so.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub preflight: bool,
+    /// Something on the path answers TCP handshakes for any address (a firewall's
+    /// application-rule proxy), as the canary found; only shown when so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub middlebox: Option<Middlebox>,
     /// Values found malformed and ignored.
     pub warnings: Vec<String>,
     /// What discovery could not ask, and why.
     pub notes: Vec<String>,
+}
+
+/// A middlebox that completes TCP handshakes itself, for addresses nobody owns too.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Middlebox {
+    /// The ports on which it answered: a TCP connect on them proves nothing here.
+    pub answers_handshakes_on: Vec<u16>,
+    /// The connections that showed it, to addresses nobody owns (`192.0.2.1:443`).
+    pub canary: Vec<String>,
+}
+
+impl Middlebox {
+    /// What it means, for a person reading the context's notes.
+    pub fn note(&self) -> String {
+        let ports: Vec<String> = self
+            .answers_handshakes_on
+            .iter()
+            .map(u16::to_string)
+            .collect();
+        let ports = ports.join(" and ");
+        format!(
+            "a firewall or proxy on the path answers TCP handshakes on port {ports} for any address (a connection to {}, which nobody owns, completed): a TCP connect on port {ports} proves nothing here, so only TLS and HTTP answers count",
+            self.canary.join(", ")
+        )
+    }
 }
 
 /// Azure region names: lowercase letters and digits (`westeurope`, `eastus2`).

@@ -25,6 +25,9 @@ pub enum PhaseKind {
     DnsAzure,
     /// A request whose redirect names the host to probe.
     Redirect,
+    /// A plain HTTP request to port 80 of the same address, sent when a TLS handshake was
+    /// closed without an answer, to learn whether an egress firewall refused the name.
+    Confirm,
     /// The CONNECT tunnel through an HTTP proxy.
     Proxy,
     Tcp,
@@ -41,7 +44,10 @@ impl PhaseKind {
         match self {
             // Asking another resolver, or another host for a redirect, proves nothing beyond
             // the name itself.
-            PhaseKind::Dns | PhaseKind::DnsAzure | PhaseKind::Redirect => Kind::Dns,
+            // Asking another port to confirm a firewall proves nothing of this path either.
+            PhaseKind::Dns | PhaseKind::DnsAzure | PhaseKind::Redirect | PhaseKind::Confirm => {
+                Kind::Dns
+            }
             PhaseKind::Proxy | PhaseKind::Tcp => Kind::Tcp,
             PhaseKind::Udp => Kind::Udp,
             PhaseKind::Tls => Kind::Tls,
@@ -167,6 +173,45 @@ pub struct CheckResult {
     /// `--trace`: the hops a timed-out flow reached; left out when the check was not traced.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<Route>,
+    /// What showed that an egress firewall refused the name (`firewall_denied`); left out
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firewall_denial: Option<Denial>,
+}
+
+wire_enum! {
+    /// How an egress firewall showed that its application rules refused a name.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Evidence {
+        /// TCP connected, the ClientHello naming the host went out, and the peer closed the
+        /// connection (FIN) without a single TLS byte back.
+        ClosedAfterHello = "closed_after_hello",
+        /// The same, ended by a reset instead of a close.
+        ResetAfterHello = "reset_after_hello",
+        /// An HTTP answer with status 470 or `Action: Deny`, inside TLS or not.
+        Http470 = "http_470",
+    }
+}
+
+/// An egress firewall's refusal of a name, as the wire showed it, and the application rule
+/// that would let the flow through.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Denial {
+    pub evidence: Evidence,
+    /// For a close or reset after the hello: a plain HTTP request for the same name to port 80
+    /// of the same address was answered 470 / `Action: Deny`, which confirms the firewall.
+    pub confirmed: bool,
+    /// The firewall's answer as received (its status line and the `Action: Deny` text),
+    /// printable and bounded; absent for a close or reset that nothing confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// The 470 came inside a TLS session this issuer re-signed (TLS inspection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inspected_by: Option<String>,
+    /// The name the application rule must allow.
+    pub fqdn: String,
+    /// The protocol and port it must allow, as Azure Firewall writes them: `Https:443`, `Http:80`.
+    pub rule: String,
 }
 
 /// The route `--trace` found for a flow met with silence: every TTL probed, in order, with the
@@ -253,6 +298,7 @@ mod tests {
             (PhaseKind::Dns, "dns"),
             (PhaseKind::DnsAzure, "dns-azure"),
             (PhaseKind::Redirect, "redirect"),
+            (PhaseKind::Confirm, "confirm"),
             (PhaseKind::Proxy, "proxy"),
             (PhaseKind::Websocket, "websocket"),
         ] {

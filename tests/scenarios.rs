@@ -75,6 +75,11 @@ scenarios! {
     watch_intermittent,
     explain_storage_mount_error,
     preflight,
+    egress_firewall_allow,
+    egress_firewall_deny,
+    egress_firewall_reset,
+    egress_firewall_inspect,
+    egress_firewall_catalog,
 }
 
 /// `merge` and `diff` over the reports that `healthy` and `firewall_rejects` write.

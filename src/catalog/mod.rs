@@ -53,6 +53,8 @@ wire_enum! {
         Dns = "dns",
         Tcp = "tcp",
         Udp = "udp",
+        /// Plain HTTP: a request over TCP, judged on the service's own answer.
+        Http = "http",
         Tls = "tls",
         Https = "https",
         Websocket = "websocket",

@@ -87,7 +87,20 @@ fn for_result(report: &Report, r: &Result, forced_tunnel: bool) -> Found {
                 ..Found::default()
             }
         }
-        UdpNoReply | StandInUnresolvable => Found {
+        // The name exactly, on the protocol and port the check used: the firewall refused
+        // that name, so nothing wider, and never a network rule, which it would not read.
+        FirewallDenied => match (r.port, r.host.is_empty()) {
+            (Some(port), false) => Found {
+                rules: vec![Rule::Application {
+                    fqdn: r.host.clone(),
+                    web: if r.kind == "http" { Web::Http } else { Web::Https },
+                    port,
+                }],
+                ..Found::default()
+            },
+            _ => Found::default(),
+        },
+        UdpNoReply | StandInUnresolvable | TcpInconclusive => Found {
             rules: allow(r),
             confirm: true,
             ..Found::default()

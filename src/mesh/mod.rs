@@ -608,6 +608,7 @@ fn result(
         phases: vec![phase],
         history: None,
         trace: None,
+        firewall_denial: None,
     }
 }
 

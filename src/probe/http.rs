@@ -26,7 +26,15 @@ pub struct Head {
     pub date: Option<String>,
     /// Azure Storage's `x-ms-error-code`.
     pub error_code: Option<String>,
+    /// `Content-Length`, when given and a number.
+    pub content_length: Option<u64>,
+    /// The start of the body of an error answer (400 and above), up to `BODY_LIMIT` bytes: a
+    /// firewall says why it refused there. Empty for other answers.
+    pub body: Vec<u8>,
 }
+
+/// The most of an error answer's body kept: enough for a firewall's one-line reason.
+pub const BODY_LIMIT: usize = 1024;
 
 /// Why no head could be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,12 +58,18 @@ pub enum HeadError {
     Io(String),
 }
 
-/// Parse a complete head from `buf`; `Ok(None)` while more bytes are needed.
+/// Parse a complete head from `buf`; `Ok(None)` while more bytes are needed. An error answer
+/// keeps the start of the body that follows in `buf`.
 pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
-    parse_head_at(buf).map(|parsed| parsed.map(|(head, _)| head))
+    Ok(parse_head_at(buf)?.map(|(mut head, len)| {
+        if head.status >= 400 {
+            head.body = buf[len..].iter().take(BODY_LIMIT).copied().collect();
+        }
+        head
+    }))
 }
 
-/// A complete head and the bytes it took.
+/// A complete head, the bytes it took, and its `Content-Length`.
 fn parse_head_at(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
@@ -75,6 +89,8 @@ fn parse_head_at(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
                 location: find("location"),
                 date: find("date"),
                 error_code: find("x-ms-error-code"),
+                content_length: find("content-length").and_then(|v| v.trim().parse().ok()),
+                body: Vec::new(),
             };
             Ok(Some((head, len)))
         }
@@ -128,8 +144,12 @@ pub async fn read_head<S: AsyncRead + Unpin>(
             Ok(Ok(n)) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
-        while let Some((head, len)) = parse_head_at(&buf)? {
+        while let Some((mut head, len)) = parse_head_at(&buf)? {
             if !(100..200).contains(&head.status) || head.status == 101 {
+                if head.status >= 400 && !exact {
+                    buf.drain(..len);
+                    head.body = error_body(stream, buf, &head, deadline).await;
+                }
                 return Ok(head);
             }
             buf.drain(..len);
@@ -138,6 +158,30 @@ pub async fn read_head<S: AsyncRead + Unpin>(
             return Err(HeadError::TooLong);
         }
     }
+}
+
+/// The start of an error answer's body: what came with the head, and for a firewall's 470 the
+/// rest its `Content-Length` announces, up to `BODY_LIMIT` bytes and the deadline. Nothing is
+/// waited for otherwise: a body the check does not judge must not cost it time.
+async fn error_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    mut body: Vec<u8>,
+    head: &Head,
+    deadline: Instant,
+) -> Vec<u8> {
+    let want = match (head.status, head.content_length) {
+        (470, Some(n)) => usize::try_from(n).unwrap_or(BODY_LIMIT).min(BODY_LIMIT),
+        _ => 0,
+    };
+    let mut chunk = [0u8; 512];
+    while body.len() < want {
+        match timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    body.truncate(BODY_LIMIT);
+    body
 }
 
 /// What a failed head read means for an HTTP check.
@@ -177,6 +221,18 @@ pub async fn request<S: AsyncRead + AsyncWrite + Unpin>(
     spec: &HttpSpec,
     deadline: Instant,
 ) -> Result<Head, Failure> {
+    let head = exchange(stream, host, spec, deadline).await?;
+    accepted(host, spec, &head)?;
+    Ok(head)
+}
+
+/// Send the entry's request and read the answer's head, whatever its status.
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    host: &str,
+    spec: &HttpSpec,
+    deadline: Instant,
+) -> Result<Head, Failure> {
     let mut req = format!(
         "{} {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: amlprobe/{}\r\nAccept: */*\r\nConnection: close\r\n",
         spec.method,
@@ -192,26 +248,51 @@ pub async fn request<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Err(e)) => return Err(head_failure(HeadError::Io(e.to_string()), host)),
         Ok(Ok(())) => {}
     }
-    let head = read_head(stream, deadline, false)
+    read_head(stream, deadline, false)
         .await
-        .map_err(|e| head_failure(e, host))?;
+        .map_err(|e| head_failure(e, host))
+}
+
+/// Whether the entry accepts the answer's status.
+pub fn accepted(host: &str, spec: &HttpSpec, head: &Head) -> Result<(), Failure> {
     if spec.accepts(head.status) {
-        Ok(head)
-    } else {
-        Err(Failure {
-            reason: Reason::HttpStatus,
-            message: format!(
-                "{host}: {} {} {}{}, not an accepted answer",
-                spec.method,
-                spec.path,
-                head.status,
-                head.server
-                    .as_ref()
-                    .map(|s| format!(" from server \"{s}\""))
-                    .unwrap_or_default()
-            ),
-        })
+        return Ok(());
     }
+    Err(Failure {
+        reason: Reason::HttpStatus,
+        message: format!(
+            "{host}: {} {} {}{}, not an accepted answer",
+            spec.method,
+            spec.path,
+            head.status,
+            head.server
+                .as_ref()
+                .map(|s| format!(" from server \"{s}\""))
+                .unwrap_or_default()
+        ),
+    })
+}
+
+/// An egress firewall's refusal, quoted: status 470 (Azure Firewall's answer for a name its
+/// application rules deny), or an error answer whose body says `Action: Deny`. Older firewalls
+/// put their log line in the body, so only the status and that phrase are matched, never the
+/// whole body.
+pub fn egress_denial(head: &Head) -> Option<String> {
+    let body = printable(&head.body, 200);
+    let says_deny = body.contains("Action: Deny");
+    if head.status != 470 && !(head.status >= 400 && says_deny) {
+        return None;
+    }
+    let status = format!(
+        "HTTP/1.{} {} {}",
+        head.minor_version,
+        head.status,
+        printable(head.reason.as_bytes(), 60)
+    );
+    Some(match says_deny {
+        true => format!("{} / {}", status.trim_end(), body.trim()),
+        false => status.trim_end().to_string(),
+    })
 }
 
 /// The answer a service's own firewall gives an anonymous request it rejects, if this is one.

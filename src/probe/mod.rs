@@ -4,6 +4,7 @@
 mod cert;
 pub mod clock;
 pub mod dns;
+pub mod firewall;
 pub mod host;
 pub mod http;
 mod mtu;
@@ -30,7 +31,7 @@ use tokio::time::Instant;
 use crate::catalog::{self, HostCheck, Kind};
 use crate::context::Context;
 use crate::plan::Plan;
-use crate::result::{ms, CheckResult, Phase, PhaseKind};
+use crate::result::{ms, CheckResult, Denial, Evidence, Phase, PhaseKind};
 use crate::verdict::{self, Reason, Seen};
 
 /// Why a phase did not succeed.
@@ -63,6 +64,8 @@ pub struct Runner {
     pub trace: bool,
     /// The checks this run has traced, up to `traceroute::MAX_TRACED`.
     traces: traceroute::Allowance,
+    /// Whether something on the path answers TCP handshakes for any address (the canary).
+    pub middlebox: firewall::Middlebox,
     /// The `Date` of every verified HTTPS answer, against the node's clock.
     pub(crate) clocks: Mutex<Vec<clock::ServerClock>>,
     lookups: Mutex<HashMap<String, Arc<OnceCell<SharedLookup>>>>,
@@ -95,6 +98,7 @@ impl Runner {
             udp_wait: udp::Wait::new(udp_wait),
             trace: false,
             traces: traceroute::Allowance::default(),
+            middlebox: firewall::Middlebox::default(),
             clocks: Mutex::new(Vec::new()),
             lookups: Mutex::new(HashMap::new()),
         }
@@ -106,6 +110,7 @@ impl Runner {
     pub fn new_round(&self) {
         lock(&self.lookups).clear();
         self.traces.reset();
+        self.middlebox.reset();
         lock(&self.clocks).clear();
         self.udp_wait.reset();
         self.resolvers.clear_cache();
@@ -169,6 +174,10 @@ pub struct Trace {
     /// The address and port that met silence (a connect with no answer, UDP with no reply),
     /// for `--trace`.
     pub silent_at: Option<SocketAddr>,
+    /// The TLS handshake's peer ended the connection after the ClientHello without a byte.
+    pub hello_unanswered: Option<Evidence>,
+    /// What showed that an egress firewall refused the name.
+    pub denial: Option<Denial>,
 }
 
 impl Trace {
@@ -180,6 +189,8 @@ impl Trace {
             host_note: plan.host_source.as_ref().map(|s| format!("host from {s}")),
             private_endpoint_seen: false,
             silent_at: None,
+            hello_unanswered: None,
+            denial: None,
         }
     }
 
@@ -287,6 +298,10 @@ pub async fn run_all(
     plans: Vec<Plan>,
     mut progress: impl FnMut(&CheckResult),
 ) -> Vec<CheckResult> {
+    let canary = canary_ports(&plans);
+    if !canary.is_empty() {
+        runner.middlebox.start(&canary);
+    }
     let mut slots: Vec<Option<CheckResult>> = plans.iter().map(|_| None).collect();
     let mut plans: Vec<Option<Plan>> = plans.into_iter().map(Some).collect();
     let reads_others = |p: &Plan| p.entry.host_check == Some(HostCheck::Clock);
@@ -313,10 +328,34 @@ pub async fn run_all(
             keep(tasks.join_next().await, &mut slots, &mut progress);
         }
     }
+    // The canary lasts as long as the checks, never longer.
+    runner.middlebox.stop();
     // `filter_map` collects in place, where `flatten` would copy every result into a new `Vec`.
     #[allow(clippy::filter_map_identity)]
     let results = slots.into_iter().filter_map(|r| r).collect();
     results
+}
+
+/// The ports the canary tries: none when no check opens a TCP connection of its own (a run of
+/// the node's own checks sends nothing); else 443 and 80, where an application-rule proxy
+/// answers, and the ports of the TCP-only checks, whose pass depends on it.
+fn canary_ports(plans: &[Plan]) -> Vec<u16> {
+    let live = |p: &&Plan| p.skip.is_none() && p.entry.transport == catalog::Transport::Tcp;
+    let connects = |p: &&Plan| !matches!(p.entry.kind, Kind::Dns | Kind::Host);
+    if !plans.iter().filter(live).any(|p| connects(&p)) {
+        return Vec::new();
+    }
+    let mut ports = firewall::WEB_PORTS.to_vec();
+    let tcp_only = plans
+        .iter()
+        .filter(live)
+        .filter(|p| p.entry.kind == Kind::Tcp);
+    for port in tcp_only.filter_map(|p| p.entry.port) {
+        if !ports.contains(&port) && ports.len() < firewall::MAX_CANARY_PORTS {
+            ports.push(port);
+        }
+    }
+    ports
 }
 
 /// Show a finished check's result to `progress` and put it in its plan's slot.

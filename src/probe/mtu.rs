@@ -45,7 +45,8 @@ pub(super) async fn handshake(
     trace: &mut Trace,
 ) -> Result<(tls::Stream, tls::Handshake), Failure> {
     let started = Instant::now();
-    let full = tls::handshake(stream, peer, host, trust, deadline);
+    let unanswered = std::sync::Mutex::new(None);
+    let full = tls::handshake(stream, peer, host, trust, deadline, &unanswered);
     tokio::pin!(full);
     let halfway = started + deadline.saturating_duration_since(started) / 2;
     let early = match retry && deadline.saturating_duration_since(halfway) >= MIN_RETRY {
@@ -56,6 +57,7 @@ pub(super) async fn handshake(
         false => Some((&mut full).await),
     };
     if let Some(outcome) = early {
+        trace.hello_unanswered = *super::lock(&unanswered);
         record_full(trace, peer, started, &outcome);
         return outcome;
     }
@@ -74,6 +76,7 @@ pub(super) async fn handshake(
         // The full-size handshake decides whenever it ends otherwise than by stalling: a slow
         // handshake that completes passes, as it would have without the retry.
         if let Some(outcome) = full_out.take_if(|o| !stalled(o)) {
+            trace.hello_unanswered = *super::lock(&unanswered);
             record_full(trace, peer, started, &outcome);
             return outcome;
         }
@@ -173,7 +176,7 @@ async fn attempt(
         }
     };
     let started = Instant::now();
-    let shaken = tls::handshake(stream, peer, host, trust, deadline)
+    let shaken = tls::handshake(stream, peer, host, trust, deadline, &Default::default())
         .await
         .map(|(_, h)| h);
     let mut shake = phase(PhaseKind::Tls, started);
@@ -406,6 +409,8 @@ mod tests {
             host_note: None,
             private_endpoint_seen: false,
             silent_at: None,
+            hello_unanswered: None,
+            denial: None,
         };
         let started = Instant::now();
         let deadline = started + budget;

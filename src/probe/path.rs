@@ -8,8 +8,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::private_endpoint::{self, is_private};
-use super::{clock, dns, host, http, lock, mtu, redirect, smb, tcp, tls, udp, websocket};
-use super::{Failure, Runner, Trace};
+use super::{clock, dns, firewall, host, http, lock, mtu, redirect, smb, tcp, tls, udp};
+use super::{websocket, Failure, Runner, Trace};
 use crate::catalog::{HostCheck, Kind, Transport};
 use crate::plan::Plan;
 use crate::result::{Phase, PhaseKind};
@@ -61,14 +61,15 @@ pub(super) async fn run(
         },
     };
     match e.kind {
-        Kind::Tcp => Ok(format!("{peer}: TCP connection accepted")),
+        Kind::Tcp => tcp_only(runner, peer, deadline, trace).await,
         Kind::Smb => Box::pin(smb(stream, peer, deadline, trace)).await,
+        Kind::Http => Box::pin(plain_http(plan, stream, peer, deadline, trace)).await,
         // Through a proxy, a smaller MSS would only shrink the packets to the proxy: it says
         // nothing of the path beyond, so the handshake is not retried.
         _ => {
-            let mss_retry = proxy.is_none();
+            let direct = proxy.is_none();
             Box::pin(above_tls(
-                runner, plan, stream, peer, mss_retry, deadline, trace,
+                runner, plan, stream, peer, direct, deadline, trace,
             ))
             .await
         }
@@ -180,6 +181,91 @@ async fn tcp(
     connected
 }
 
+/// A TCP connection that was accepted passes, unless something on the path answers handshakes
+/// on this port for any address: then the connect proves nothing (`tcp_inconclusive`). The
+/// canary started before any check, so a middlebox that answered this handshake has answered
+/// the canary's by the time this one is known; a little grace covers the scheduling.
+async fn tcp_only(
+    runner: &Runner,
+    peer: SocketAddr,
+    deadline: Instant,
+    trace: &Trace,
+) -> Result<String, Failure> {
+    let connect_ms = trace.phases.last().map_or(0, |p| p.ms);
+    let grace = firewall::CANARY_GRACE.max(std::time::Duration::from_millis(2 * connect_ms));
+    let until = deadline.min(Instant::now() + grace);
+    match runner.middlebox.answers_for(peer, until).await {
+        None => Ok(format!("{peer}: TCP connection accepted")),
+        Some(canary) => Err(Failure {
+            reason: Reason::TcpInconclusive,
+            message: format!(
+                "{peer}: TCP connection accepted, but a connection to {canary}, an address nobody owns, was accepted too: something on the path (a firewall's application-rule proxy) answers every TCP handshake on port {}, so this connect proves nothing about {}",
+                peer.port(),
+                trace.host
+            ),
+        }),
+    }
+}
+
+/// Plain HTTP: the service's own answer passes, never the connect alone; a firewall's 470 is
+/// its refusal of the name.
+async fn plain_http(
+    plan: &Plan,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    deadline: Instant,
+    trace: &mut Trace,
+) -> Result<String, Failure> {
+    let e = &plan.entry;
+    let host = trace.host.clone();
+    let head = request(&mut stream, &host, &e.http, deadline, trace).await?;
+    if let Some(quote) = http::egress_denial(&head) {
+        return Err(firewall::answered(
+            trace,
+            &host,
+            peer.port(),
+            false,
+            quote,
+            None,
+        ));
+    }
+    Ok(format!("{peer}: {}", answered(&head)))
+}
+
+/// The entry's request over `stream`, recorded as the `http` phase: an answer the entry does
+/// not accept fails it, except a firewall's refusal, which the caller names.
+async fn request<S>(
+    stream: &mut S,
+    host: &str,
+    spec: &crate::catalog::HttpSpec,
+    deadline: Instant,
+    trace: &mut Trace,
+) -> Result<http::Head, Failure>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let request = async {
+        let head = http::exchange(stream, host, spec, deadline).await?;
+        if http::egress_denial(&head).is_none() {
+            http::accepted(host, spec, &head)?;
+        }
+        Ok(head)
+    };
+    trace
+        .timed(Phase::of(PhaseKind::Http), request, |p, head| {
+            p.http_status = Some(head.status);
+            p.http_server = head.server.clone();
+            p.date = head.date.clone();
+        })
+        .await
+}
+
+/// `HTTP 200 from "server"`: an answer, in the words of a pass.
+fn answered(head: &http::Head) -> String {
+    let server = head.server.as_ref().map(|s| format!(" from \"{s}\""));
+    format!("HTTP {}{}", head.status, server.unwrap_or_default())
+}
+
 async fn smb(
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -199,89 +285,200 @@ async fn smb(
     ))
 }
 
-/// TLS, a certificate from the expected issuers, then HTTP or a WebSocket upgrade. With
-/// `mss_retry`, a handshake that stalls is retried with a small MSS (`mtu`).
+/// TLS, a certificate from the expected issuers, then HTTP or a WebSocket upgrade. A `direct`
+/// handshake that stalls is retried with a small MSS (`mtu`); through a proxy, a smaller MSS
+/// would only shrink the packets to the proxy. A session a middlebox re-signs is still taken to
+/// the layer above, where a firewall that inspects TLS answers the names it denies.
 async fn above_tls(
     runner: &Runner,
     plan: &Plan,
     stream: TcpStream,
     peer: SocketAddr,
-    mss_retry: bool,
+    direct: bool,
     deadline: Instant,
     trace: &mut Trace,
 ) -> Result<String, Failure> {
     let e = &plan.entry;
     let host = trace.host.clone();
-    let (tls_stream, h) = mtu::handshake(
-        &runner.trust,
-        stream,
-        peer,
-        &host,
-        mss_retry,
-        deadline,
-        trace,
-    )
-    .await?;
+    let shaken = mtu::handshake(&runner.trust, stream, peer, &host, direct, deadline, trace).await;
+    let (tls_stream, h) = match shaken {
+        Ok(shaken) => shaken,
+        Err(f) => return Err(handshake_failed(trace, peer, &host, direct, f, deadline).await),
+    };
     let expected = e
         .expected_issuers
         .as_ref()
         .unwrap_or(&runner.expected_issuers);
-    if let Some(by) = tls::intercepted_by(&h, expected) {
-        return Err(Failure {
-            reason: Reason::TlsIntercepted,
-            message: format!(
-                "{host}: the certificate verifies but was issued by {by}, not by Microsoft or DigiCert: a TLS-inspecting middlebox re-signs this traffic"
-            ),
-        });
-    }
+    let inspected_by = tls::intercepted_by(&h, expected);
     let tls_summary = format!(
         "{peer}: {}, certificate for {} issued by {}",
         h.version, h.subject, h.issuer
     );
-    match e.kind {
-        Kind::Https => https(runner, plan, tls_stream, deadline, trace)
-            .await
-            .map(|answered| format!("{tls_summary}; {answered}")),
+    let port = peer.port();
+    // What the layer above TLS answered, in words; `None` for a check of TLS alone.
+    let above = match e.kind {
+        Kind::Https => https(
+            runner,
+            plan,
+            tls_stream,
+            port,
+            inspected_by.clone(),
+            deadline,
+            trace,
+        )
+        .await
+        .map(Some),
         Kind::Websocket => {
-            let upgrade = websocket::upgrade(tls_stream, &host, &e.http.path, deadline);
-            let up = trace
-                .timed(Phase::of(PhaseKind::Websocket), upgrade, |p, up| {
-                    if let Some(head) = &up.head {
-                        p.http_status = Some(head.status);
-                        p.http_server = head.server.clone();
-                    }
-                })
-                .await?;
-            match up.reason {
-                Reason::Ok => Ok(up.message),
-                reason => Err(Failure {
-                    reason,
-                    message: up.message,
-                }),
-            }
+            let answer = (port, inspected_by.clone());
+            upgrade(tls_stream, &host, plan, answer, deadline, trace)
+                .await
+                .map(Some)
         }
-        _ => Ok(tls_summary),
+        _ => match &inspected_by {
+            Some(by) => behind(tls_stream, &host, port, by, deadline, trace)
+                .await
+                .map(Some),
+            None => Ok(None),
+        },
+    };
+    match inspected_by {
+        None => above.map(|answered| match (e.kind, answered) {
+            (Kind::Https, Some(answered)) => format!("{tls_summary}; {answered}"),
+            (_, Some(answered)) => answered,
+            (_, None) => tls_summary,
+        }),
+        Some(by) => {
+            let behind = match above {
+                Err(f) if f.reason == Reason::FirewallDenied => return Err(f),
+                Ok(answered) => answered.unwrap_or_default(),
+                Err(Failure { message, .. }) => message,
+            };
+            Err(Failure {
+                reason: Reason::TlsIntercepted,
+                message: format!(
+                    "{host}: the certificate verifies but was issued by {by}, not by Microsoft or DigiCert: a TLS-inspecting middlebox re-signs this traffic; behind it: {behind}"
+                ),
+            })
+        }
     }
 }
 
-/// One request; its `Date` feeds the clock check, and a storage firewall's 403 is named.
+/// A handshake that failed. When its peer ended the connection right after the ClientHello
+/// without a byte, the likely cause is a firewall that refuses the name, confirmed where it can
+/// be; through a proxy, the proxy may be the one refusing, so only the signature is told.
+async fn handshake_failed(
+    trace: &mut Trace,
+    peer: SocketAddr,
+    host: &str,
+    direct: bool,
+    f: Failure,
+    deadline: Instant,
+) -> Failure {
+    match trace.hello_unanswered {
+        Some(evidence) if direct => {
+            firewall::after_hello(trace, peer, host, evidence, deadline).await
+        }
+        Some(_) => Failure {
+            message: format!(
+                "{}; the peer ended the connection right after the ClientHello without a TLS byte: the proxy, or a firewall behind it, may refuse the name",
+                f.message
+            ),
+            ..f
+        },
+        None => f,
+    }
+}
+
+/// Behind a middlebox that re-signed the session of a `tls` check: one `GET /`, so that a
+/// firewall that inspects TLS shows whether it denies the name (its 470). Any other answer is
+/// described, not judged: the check is of TLS.
+async fn behind(
+    mut stream: tls::Stream,
+    host: &str,
+    port: u16,
+    inspected_by: &str,
+    deadline: Instant,
+    trace: &mut Trace,
+) -> Result<String, Failure> {
+    let spec = crate::catalog::HttpSpec::default();
+    let head = request(&mut stream, host, &spec, deadline, trace).await?;
+    match http::egress_denial(&head) {
+        Some(quote) => Err(firewall::answered(
+            trace,
+            host,
+            port,
+            true,
+            quote,
+            Some(inspected_by.to_string()),
+        )),
+        None => Ok(format!("GET / answered {}", answered(&head))),
+    }
+}
+
+/// The WebSocket upgrade Jupyter needs; a firewall's 470 in place of it is its refusal. `at` is
+/// the port, and the issuer that re-signed the session, if one did.
+async fn upgrade(
+    stream: tls::Stream,
+    host: &str,
+    plan: &Plan,
+    at: (u16, Option<String>),
+    deadline: Instant,
+    trace: &mut Trace,
+) -> Result<String, Failure> {
+    let upgrade = websocket::upgrade(stream, host, &plan.entry.http.path, deadline);
+    let up = trace
+        .timed(Phase::of(PhaseKind::Websocket), upgrade, |p, up| {
+            if let Some(head) = &up.head {
+                p.http_status = Some(head.status);
+                p.http_server = head.server.clone();
+            }
+        })
+        .await?;
+    if let Some(quote) = up.head.as_ref().and_then(http::egress_denial) {
+        let (port, inspected_by) = at;
+        return Err(firewall::answered(
+            trace,
+            host,
+            port,
+            true,
+            quote,
+            inspected_by,
+        ));
+    }
+    match up.reason {
+        Reason::Ok => Ok(up.message),
+        reason => Err(Failure {
+            reason,
+            message: up.message,
+        }),
+    }
+}
+
+/// One request; its `Date` feeds the clock check, and a firewall's refusal is named: an egress
+/// firewall's 470 (inside a session it re-signs, when `inspected_by` names the issuer), or the
+/// storage account's own 403.
 async fn https(
     runner: &Runner,
     plan: &Plan,
     mut stream: tls::Stream,
+    port: u16,
+    inspected_by: Option<String>,
     deadline: Instant,
     trace: &mut Trace,
 ) -> Result<String, Failure> {
     let e = &plan.entry;
     let host = trace.host.clone();
-    let request = http::request(&mut stream, &host, &e.http, deadline);
-    let head = trace
-        .timed(Phase::of(PhaseKind::Http), request, |p, head| {
-            p.http_status = Some(head.status);
-            p.http_server = head.server.clone();
-            p.date = head.date.clone();
-        })
-        .await?;
+    let head = request(&mut stream, &host, &e.http, deadline, trace).await?;
+    if let Some(quote) = http::egress_denial(&head) {
+        return Err(firewall::answered(
+            trace,
+            &host,
+            port,
+            true,
+            quote,
+            inspected_by,
+        ));
+    }
     runner.observe_date(&host, &head);
     if let Some(denied) = e
         .firewall_answer
@@ -289,10 +486,5 @@ async fn https(
     {
         return Err(denied);
     }
-    let server = head.server.map(|s| format!(" from \"{s}\""));
-    Ok(format!(
-        "HTTP {}{}",
-        head.status,
-        server.unwrap_or_default()
-    ))
+    Ok(answered(&head))
 }

@@ -62,7 +62,15 @@ async fn ask(
             tcp::connect(&answer?.addresses, port, until).await?
         }
     };
-    let (mut stream, _) = tls::handshake(stream, peer, &host, &runner.trust, until).await?;
+    let (mut stream, _) = tls::handshake(
+        stream,
+        peer,
+        &host,
+        &runner.trust,
+        until,
+        &Default::default(),
+    )
+    .await?;
     let spec = HttpSpec {
         path,
         accept: vec![(100, 599)],

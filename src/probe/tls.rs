@@ -5,7 +5,9 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -15,12 +17,14 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error as TlsError, RootCertStore,
     SignatureScheme,
 };
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsConnector;
 
 use super::cert::{issuer_orgs_of, names_of};
 use super::Failure;
+use crate::result::Evidence;
 use crate::verdict::Reason;
 
 /// Trust anchors and the verifier built from them, shared by every check.
@@ -195,14 +199,72 @@ pub fn intercepted_by(h: &Handshake, expected: &[String]) -> Option<String> {
     (!genuine).then(|| h.top_issuer.clone())
 }
 
-pub type Stream = tokio_rustls::client::TlsStream<TcpStream>;
+/// A TCP stream that counts what went each way, so that a handshake that fails can tell a peer
+/// that never sent a byte from one that spoke and then failed.
+pub struct Counted {
+    inner: TcpStream,
+    read: u64,
+    written: u64,
+}
 
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.read += (buf.filled().len() - before) as u64;
+        r
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &r {
+            self.written += *n as u64;
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A peer that took the ClientHello and ended the connection without a single byte back:
+/// what a firewall that filters by the server name (SNI) does to a name it denies. A server
+/// that refuses a handshake says so in a TLS alert; one that sent anything is not this.
+fn unanswered(io: &Counted, e: &io::Error) -> Option<Evidence> {
+    if io.read > 0 || io.written == 0 {
+        return None;
+    }
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => Some(Evidence::ClosedAfterHello),
+        io::ErrorKind::ConnectionReset => Some(Evidence::ResetAfterHello),
+        _ => None,
+    }
+}
+
+pub type Stream = tokio_rustls::client::TlsStream<Counted>;
+
+/// The handshake with `host` over `tcp`. A failure where the peer ended the connection after
+/// the ClientHello without answering is also noted in `unanswered`.
 pub async fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
     host: &str,
     trust: &Trust,
     deadline: Instant,
+    unanswered_by: &Mutex<Option<Evidence>>,
 ) -> Result<(Stream, Handshake), Failure> {
     let capture = Arc::new(ChainCapture {
         inner: trust.verifier.clone(),
@@ -223,7 +285,13 @@ pub async fn handshake(
         message: format!("'{host}' cannot be a TLS server name: {e}"),
     })?;
     let connector = TlsConnector::from(Arc::new(config));
-    let outcome = timeout_at(deadline, connector.connect(server_name, tcp)).await;
+    let counted = Counted {
+        inner: tcp,
+        read: 0,
+        written: 0,
+    };
+    let connect = connector.connect(server_name, counted).into_fallible();
+    let outcome = timeout_at(deadline, connect).await;
     let chain = capture.chain.lock().map(|c| c.clone()).unwrap_or_default();
     let verdict = capture.verdict.lock().ok().and_then(|mut v| v.take());
     match outcome {
@@ -249,8 +317,11 @@ pub async fn handshake(
             let handshake = Handshake { version, subject, issuer, issuer_orgs, top_issuer };
             Ok((stream, handshake))
         }
-        Ok(Err(e)) => {
+        Ok(Err((e, io))) => {
             let tls_error = verdict.or_else(|| rustls_error_in(&e));
+            if tls_error.is_none() {
+                *super::lock(unanswered_by) = unanswered(&io, &e);
+            }
             Err(describe_failure(host, peer, tls_error.as_ref(), &e, &chain))
         }
         Err(_) => Err(Failure {

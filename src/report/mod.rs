@@ -251,6 +251,7 @@ pub(crate) mod fixture {
             phases: Vec::new(),
             history: None,
             trace: None,
+            firewall_denial: None,
         }
     }
 

@@ -57,6 +57,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
     };
     // Kept until the report is written, for every check of the catalog: a `Vec` grown by
     // pushes keeps room for four phases where most checks have two.
+    let firewall_denial = trace.denial;
     let mut phases = trace.phases;
     phases.shrink_to_fit();
     CheckResult {
@@ -85,6 +86,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         phases,
         history: None,
         trace: None,
+        firewall_denial,
     }
 }
 

@@ -53,6 +53,7 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         | TcpRefused
         | TcpTimeout
         | TcpUnreachable
+        | TcpInconclusive
         | UdpUnreachable
         | UdpNoReply
         | ProxyRefused
@@ -61,9 +62,8 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         | Intermittent => path(reason, s),
         PeerNotAmlprobe | PeerAbsent => peer(reason, s),
         TlsUntrusted | TlsIntercepted | TlsNameMismatch | TlsExpired | TlsHandshakeFailed
-        | TlsTimeout | HttpStatus | HttpBadResponse | HttpTimeout | WsNotUpgraded | SmbBadReply => {
-            service(reason, s)
-        }
+        | FirewallDenied | TlsTimeout | HttpStatus | HttpBadResponse | HttpTimeout
+        | WsNotUpgraded | SmbBadReply => service(reason, s),
         MtuBlackhole => size(reason, s),
         ClockSkew | MissingInput | HostNotUbuntu | HostDockerBridge | HostRegionMismatch
         | NotObservable => node(reason, s),
@@ -136,6 +136,11 @@ fn path(reason: Reason, s: &Subject) -> String {
             "A firewall or the target rejects UDP: allow {}. Compute management needs it in both networking modes.",
             s.rule()
         ),
+        Reason::TcpInconclusive => format!(
+            "Not necessarily a problem: something on the path (a firewall's application-rule proxy, or a transparent proxy) answers every TCP handshake on{} itself, so the connection proves nothing about {host}. Make sure {} is allowed; an HTTP or TLS check of {host} shows what the firewall decides.",
+            s.port.map(|p| format!(" port {p}")).unwrap_or_default(),
+            s.rule()
+        ),
         Reason::UdpNoReply => format!(
             "Not necessarily a problem: the service does not answer probes. Make sure {} is allowed; if it is, this warning is expected.",
             s.rule()
@@ -195,6 +200,10 @@ fn service(reason: Reason, s: &Subject) -> String {
         Reason::TlsHandshakeFailed => format!(
             "The TCP port is open but TLS fails: a firewall may reset TLS to {host} after reading the server name (SNI); allow the FQDN in its application rules."
         ),
+        Reason::FirewallDenied => format!(
+            "An egress firewall's application rules refuse {host}: add an application rule that allows {} to exactly {host} (Azure Firewall: target FQDN {host}); with TLS inspection (Premium), also check its URL and web-category filters. A network rule to the name or its addresses is not the fix: the firewall decides on the name it reads.",
+            application_protocol(s.port)
+        ),
         Reason::TlsTimeout => format!(
             "The TCP connection opened but the handshake stalled: a firewall or proxy holds TLS to {host}; allow the FQDN in its application rules."
         ),
@@ -208,6 +217,16 @@ fn service(reason: Reason, s: &Subject) -> String {
             "Port 445 to {host} is answered by something that is not Azure Files: check the private endpoint record and firewall for SMB interception."
         ),
         _ => String::new(),
+    }
+}
+
+/// The protocol and port an application rule names for a flow to `port`: `Http:80`, else
+/// `Https:PORT`, as Azure Firewall writes them.
+pub fn application_protocol(port: Option<u16>) -> String {
+    match port {
+        Some(80) => "Http:80".into(),
+        Some(p) => format!("Https:{p}"),
+        None => "Https:443".into(),
     }
 }
 

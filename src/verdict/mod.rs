@@ -84,6 +84,7 @@ reasons! {
     TcpRefused = "tcp_refused", Fail, Closed, "connection refused (RST)";
     TcpTimeout = "tcp_timeout", Fail, Closed, "no answer to the connection attempt: silently dropped";
     TcpUnreachable = "tcp_unreachable", Fail, Closed, "no route, or ICMP unreachable / administratively prohibited";
+    TcpInconclusive = "tcp_inconclusive", Warn, Unknown, "the TCP connection was accepted, but something on the path answers TCP handshakes on this port for any address (an address nobody owns answered too): a connect proves nothing here";
     UdpUnreachable = "udp_unreachable", Fail, Closed, "ICMP says the port is closed or prohibited";
     UdpNoReply = "udp_no_reply", Warn, Unknown, "datagram sent, no rejection: cannot be confirmed without a reply";
     TlsUntrusted = "tls_untrusted", Fail, Open, "the certificate chain is not trusted";
@@ -91,6 +92,7 @@ reasons! {
     TlsNameMismatch = "tls_name_mismatch", Fail, Open, "the certificate is not for this host";
     TlsExpired = "tls_expired", Fail, Open, "the certificate is outside its validity";
     TlsHandshakeFailed = "tls_handshake_failed", Fail, Closed, "the handshake failed or the connection was reset during it";
+    FirewallDenied = "firewall_denied", Fail, Closed, "an egress firewall's application rules refused the name: it closed or reset the connection after the TLS ClientHello without a single TLS byte back, or answered HTTP 470 / Action: Deny";
     TlsTimeout = "tls_timeout", Fail, Closed, "the handshake did not finish in time";
     MtuBlackhole = "mtu_blackhole", Fail, Open, "the TLS handshake stalls at full packet size and completes with a small TCP MSS: packets larger than the path allows are dropped without an ICMP \"fragmentation needed\" (a path-MTU black hole)";
     HttpStatus = "http_status", Fail, Open, "an HTTP status that the check does not accept";
@@ -133,6 +135,8 @@ const DISTRIBUTED: &str =
 /// MTU, fragmentation and path MTU discovery on Azure, and why an MSS is clamped.
 const TCPIP_TUNING: &str =
     "https://learn.microsoft.com/azure/virtual-network/virtual-network-tcpip-performance-tuning";
+/// Azure Firewall answers TCP handshakes on the ports of its application rules itself.
+const FIREWALL_FAQ: &str = "https://learn.microsoft.com/azure/firewall/firewall-faq";
 const OUTBOUND: &str =
     "https://learn.microsoft.com/azure/load-balancer/troubleshoot-outbound-connection";
 
@@ -150,11 +154,12 @@ impl Reason {
             StandInUnresolvable => format!("{TRAINING_VNET}#compute-instancecluster-with-no-public-ip"),
             StorageFirewallDenied => "https://learn.microsoft.com/azure/storage/common/storage-network-security".into(),
             ClockSkew => "https://learn.microsoft.com/azure/virtual-machines/linux/time-sync".into(),
+            TcpInconclusive => FIREWALL_FAQ.into(),
             TcpRefused | TcpTimeout | TcpUnreachable | UdpUnreachable | UdpNoReply => {
                 format!("{TRAINING_VNET}#compute-instancecluster-with-no-public-ip")
             }
             TlsUntrusted | TlsIntercepted | TlsNameMismatch | TlsExpired | TlsHandshakeFailed | TlsTimeout
-            | HttpStatus | HttpBadResponse | HttpTimeout | ProxyRefused | ProxyDenied => FIREWALL.into(),
+            | FirewallDenied | HttpStatus | HttpBadResponse | HttpTimeout | ProxyRefused | ProxyDenied => FIREWALL.into(),
             WsAuthRequired | WsNotUpgraded => format!("{TRAINING_VNET}#prerequisites"),
             SmbBadReply => format!("{TRAINING_VNET}#limitations"),
             HostNotUbuntu => format!("{TRAINING_VNET}#azure-hdinsight-or-virtual-machine"),

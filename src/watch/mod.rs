@@ -86,6 +86,7 @@ pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
         ));
     }
     let results = watch.finish(&runner.forward_zones);
+    let context = check::noting_middlebox(context, &runner);
     let mut report = check::assemble(
         started,
         started_at,

@@ -84,6 +84,9 @@ fn baseline(name: &str, sb: &Sandbox, sc: &Scenario, world: &World, ca: &Path) {
                 "curl -s -o /dev/null --max-time {secs} --cacert {} --resolve {host}:{port}:{addr} https://{host}:{port}/",
                 ca.display(),
             ),
+            (Transport::Tcp, Kind::Http) => format!(
+                "curl -s -o /dev/null --max-time {secs} --resolve {host}:{port}:{addr} http://{host}:{port}/"
+            ),
             (Transport::Tcp, Kind::Dns | Kind::Tcp | Kind::Udp | Kind::Smb | Kind::Host) => {
                 format!("nc -z -w {secs} {addr} {port}")
             }

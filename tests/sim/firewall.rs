@@ -5,9 +5,11 @@ use std::fmt::Write as _;
 
 use amlprobe::catalog::Transport;
 
+use super::certs::{Certs, Leaf};
 use super::sandbox::Sandbox;
-use super::scenario::FirewallFault;
-use super::world::{World, DEAD_DNS_ADDR, DNS_ADDR};
+use super::scenario::{EgressFirewall, FirewallFault, TlsDeny};
+use super::servers::support;
+use super::world::{World, DEAD_DNS_ADDR, DNS_ADDR, IMDS_ADDR};
 
 /// The longest packet a path-MTU black hole lets through (`mtu-blackhole`): smaller than the
 /// 1500-byte segments of an ordinary connection, larger than those of MSS 536 (576 bytes).
@@ -89,4 +91,44 @@ fn rule(
         .map(|p| format!(" {transport} {way}port {p}"))
         .unwrap_or_default();
     let _ = writeln!(rules, "    ip {way}addr {addr}{port} {verdict}");
+}
+
+/// Where the egress firewall listens for the connections redirected to it.
+const EGRESS_PORT: u16 = 15001;
+
+/// An egress firewall with application rules on the node's way out: every TCP connection to
+/// port 80 or 443 made in the namespace, to any address, is redirected to
+/// tests/support/egress_firewall.py, which answers the handshake itself, then passes allowed
+/// names on and refuses the others as Azure Firewall does. Its own connections onward carry
+/// mark 1 and pass; the metadata service is never behind a firewall. Returns its listener.
+pub fn egress(sb: &mut Sandbox, spec: &EgressFirewall, certs: &Certs) -> String {
+    let ruleset = format!(
+        "table ip egress {{\n  chain out {{\n    type nat hook output priority -100;\n    meta mark 0x1 return\n    ip daddr {IMDS_ADDR} return\n    tcp dport {{ 80, 443 }} redirect to :{EGRESS_PORT}\n  }}\n}}\n"
+    );
+    let path = sb.dir.join("egress.nft");
+    std::fs::write(&path, ruleset).unwrap();
+    sb.run("nft", &["-f", &path.display().to_string()]);
+    let port = EGRESS_PORT.to_string();
+    let deny = spec.deny.join(",");
+    let mut args = vec![
+        support("egress_firewall.py"),
+        "--listen".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port,
+        "--deny".into(),
+        deny,
+        "--tls-deny".into(),
+        spec.tls.arg().into(),
+    ];
+    if let TlsDeny::Inspect = spec.tls {
+        let (cert, key) = certs.leaf(Leaf::Intercepted);
+        args.extend(["--cert".into(), cert.display().to_string()]);
+        args.extend(["--key".into(), key.display().to_string()]);
+    }
+    sb.spawn(
+        "python3",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    format!("tcp/127.0.0.1:{EGRESS_PORT}")
 }

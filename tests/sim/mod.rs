@@ -39,6 +39,7 @@ pub fn play(name: &str) {
         Err(why) => return skip(name, &why),
     };
     let mut sb = Sandbox::new(&sandbox_name(name));
+    sb.route_as_a_node();
     node::furnish(&sb, &sc);
     if let Some(imds) = &sc.imds {
         servers::start_imds(&mut sb, imds);
@@ -56,6 +57,9 @@ pub fn play(name: &str) {
     listeners.extend(servers::start(&mut sb, &sc, &world, &certs));
     listeners.extend(watch::start(&mut sb, &sc, &world));
     firewall::apply(&sb, &world);
+    if let Some(spec) = &sc.egress_firewall {
+        listeners.insert(firewall::egress(&mut sb, spec, &certs));
+    }
     sb.wait_for_listeners(&listeners);
 
     let probe = Probe {
@@ -82,6 +86,9 @@ pub fn play(name: &str) {
     verify::saved_report(&report, &out);
     if sc.golden {
         verify::golden(name, &out.stdout);
+    }
+    if let Some(other) = &sc.same_results_as {
+        verify::same_results(other, &out.stdout, &context);
     }
     if let Some(exit) = sc.fix_exit {
         fix::golden(name, &out.report_file, exit);

@@ -63,6 +63,15 @@ impl Sandbox {
         sb
     }
 
+    /// A default route, as a real node has: a packet to an address nobody owns is then lost
+    /// without a word, as on a real network, instead of failing at once. The metadata service
+    /// alone stays unreachable at once (as on a machine outside Azure), where no scenario serves
+    /// it on the loopback.
+    pub fn route_as_a_node(&self) {
+        self.run("ip", &["route", "add", "default", "dev", "lo"]);
+        self.run("ip", &["route", "add", "throw", "169.254.169.254/32"]);
+    }
+
     /// What the probe sees of /etc inside the namespace.
     pub fn etc(&self) -> PathBuf {
         PathBuf::from(format!("/etc/netns/{}", self.netns))

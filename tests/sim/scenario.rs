@@ -78,6 +78,12 @@ pub struct Scenario {
     pub fix_exit: Option<i32>,
     #[serde(default)]
     pub fault: Vec<Fault>,
+    /// An egress firewall with application rules on the node's way out: every TCP connection
+    /// to port 80 or 443, whatever its address, is redirected to tests/support/egress_firewall.py.
+    pub egress_firewall: Option<EgressFirewall>,
+    /// Compare the results (not the context) with another scenario's golden report: the same
+    /// checks, statuses, reasons, messages and phases.
+    pub same_results_as: Option<String>,
     /// Run `watch` instead of `check`, changing the world between its rounds
     /// (tests/sim/watch.rs).
     pub watch: Option<super::watch::WatchSpec>,
@@ -292,6 +298,40 @@ pub enum ProxyVia {
     Flag,
     /// HTTPS_PROXY.
     Env,
+}
+
+/// A firewall whose application rules deny some names, as Azure Firewall does on the wire.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressFirewall {
+    /// The names its application rules deny; every other name is passed on.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// What a denied name gets over HTTPS.
+    pub tls: TlsDeny,
+}
+
+/// How the firewall refuses a name over HTTPS.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsDeny {
+    /// The connection is closed (FIN) after the ClientHello, without a TLS byte.
+    Fin,
+    /// The connection is reset after the ClientHello.
+    Rst,
+    /// TLS inspection (Premium): the firewall completes TLS with a certificate from the
+    /// inspection CA the node trusts, then answers 470 inside.
+    Inspect,
+}
+
+impl TlsDeny {
+    pub fn arg(self) -> &'static str {
+        match self {
+            TlsDeny::Fin => "fin",
+            TlsDeny::Rst => "rst",
+            TlsDeny::Inspect => "inspect",
+        }
+    }
 }
 
 /// A `[[fault]]`: what goes wrong, and where.
@@ -516,6 +556,10 @@ pub struct Want {
     pub host: Option<String>,
     /// Whether the result says its host only stood for a wildcard.
     pub stand_in: Option<bool>,
+    /// `firewall_denial.evidence`: how the firewall's refusal showed.
+    pub evidence: Option<String>,
+    /// `firewall_denial.confirmed`.
+    pub confirmed: Option<bool>,
 }
 
 /// A result's status; `*` accepts any (for scenarios that only measure).

@@ -102,7 +102,7 @@ impl ServerFault {
 fn speaks_tls(kind: Kind) -> bool {
     match kind {
         Kind::Tls | Kind::Https | Kind::Websocket => true,
-        Kind::Dns | Kind::Tcp | Kind::Udp | Kind::Smb | Kind::Host => false,
+        Kind::Dns | Kind::Tcp | Kind::Udp | Kind::Http | Kind::Smb | Kind::Host => false,
     }
 }
 
@@ -238,6 +238,12 @@ impl Endpoint<'_> {
         }
         let block = if tls {
             self.tls_server(sc, world, certs, nginx)
+        } else if self.t.kind == Kind::Http {
+            // Plain HTTP as Microsoft's sign-in host answers it: a redirect to HTTPS.
+            format!(
+                "server {{ listen {addr}:{port}; server_name {host}; return 301 https://{host}/; }}",
+                host = self.t.host()
+            )
         } else {
             format!(
                 "server {{ listen {addr}:{port}; server_name {}; return 200 \"ok\\n\"; }}",

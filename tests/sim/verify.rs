@@ -230,8 +230,17 @@ pub fn check_report(report: &Value, sc: &Scenario, targets: &[Target], context: 
         at.texts(want);
         at.target(want);
         at.phases(want);
+        at.denial(want);
     }
     report_context(report, &sc.expect, context);
+    // The context names a middlebox that answers handshakes for any address when, and only
+    // when, the scenario puts one on the path.
+    assert_eq!(
+        report["context"].get("middlebox").is_some(),
+        sc.egress_firewall.is_some(),
+        "context.middlebox: {}\n{context}",
+        report["context"]["middlebox"]
+    );
 }
 
 /// One result of the report, with what a failure message needs.
@@ -329,6 +338,44 @@ impl Checked<'_> {
                 r["proxy"].is_string(),
                 proxied,
                 "{id}: went through the proxy?\n{context}"
+            );
+        }
+    }
+
+    /// A firewall's refusal carries its evidence, the name and the rule; nothing else does.
+    fn denial(&self, want: &Want) {
+        let (r, id, context) = (self.r, self.id, self.context);
+        let denial = &r["firewall_denial"];
+        let refused = r["reason"] == "firewall_denied"
+            || r["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("(firewall_denied)"));
+        assert_eq!(
+            denial.is_object(),
+            refused,
+            "{id}: firewall_denial {denial}\n{context}"
+        );
+        if refused {
+            assert_eq!(denial["fqdn"], r["target"]["host"], "{id}: fqdn\n{context}");
+            let rule = denial["rule"].as_str().unwrap_or_default();
+            let port = r["target"]["port"].to_string();
+            assert!(
+                rule == format!("Https:{port}") || rule == format!("Http:{port}"),
+                "{id}: rule {rule}\n{context}"
+            );
+        }
+        if let Some(evidence) = &want.evidence {
+            assert_eq!(
+                denial["evidence"].as_str(),
+                Some(evidence.as_str()),
+                "{id}: evidence\n{context}"
+            );
+        }
+        if let Some(confirmed) = want.confirmed {
+            assert_eq!(
+                denial["confirmed"].as_bool(),
+                Some(confirmed),
+                "{id}: confirmed\n{context}"
             );
         }
     }
@@ -433,6 +480,37 @@ pub fn golden(name: &str, stdout: &str) {
     let got = blank_milliseconds(&blank_os_wording(&got));
     let got = got.replace(env!("CARGO_MANIFEST_DIR"), "<checkout>");
     matches_golden(&format!("scenario-{name}.json"), &got, &got);
+}
+
+/// The results equal those of scenario `other`'s golden report, once what varies is blanked:
+/// the same checks, statuses, reasons, messages, remediations and phases.
+pub fn same_results(other: &str, stdout: &str, context: &str) {
+    let results = |text: &str| -> Value {
+        let blanked: String = text.lines().map(|l| blank_what_varies(l) + "\n").collect();
+        let blanked = blank_milliseconds(&blank_os_wording(&blanked))
+            .replace(env!("CARGO_MANIFEST_DIR"), "<checkout>");
+        let report: Value = serde_json::from_str(&blanked).expect("a JSON report");
+        report["results"].clone()
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("scenario-{other}.json"));
+    let want = std::fs::read_to_string(&path).expect("the other scenario's golden report");
+    let (got, want) = (results(stdout), results(&want));
+    let got_rows = got.as_array().map(Vec::len);
+    assert_eq!(got_rows, want.as_array().map(Vec::len), "{context}");
+    for (g, w) in got
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(want.as_array().into_iter().flatten())
+    {
+        assert_eq!(
+            g, w,
+            "{} differs from scenario {other}'s\n{context}",
+            g["id"]
+        );
+    }
 }
 
 /// `got` must equal `tests/golden/FILE` byte for byte; `AMLPROBE_UPDATE_GOLDEN=1` rewrites the

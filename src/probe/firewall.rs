@@ -1,0 +1,282 @@
+//! An egress firewall on the path, as the node sees it. Azure Firewall's application rules are
+//! a transparent proxy: on TCP 80 and 443 (and on any port some application rule names) the
+//! firewall completes the handshake itself, for any destination address, before it has read
+//! the name; then it decides on the TLS server name (SNI) or the HTTP `Host`. A name it denies
+//! gets, over HTTPS, a closed (sometimes reset) connection without a single TLS byte, and over
+//! HTTP, or inside a session it re-signs (TLS inspection), the answer `470` with
+//! `Action: Deny`. So a TCP connect on those ports proves nothing, and the refusal has a
+//! signature of its own, which this module words and confirms.
+//!
+//! The canary tells whether something answers handshakes for any address: a connection to an
+//! address nobody owns (RFC 5737, RFC 3849) that completes was answered on the way.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::{http, lock, tcp, Failure, Trace};
+use crate::catalog::HttpSpec;
+use crate::result::{Denial, Evidence, Phase, PhaseKind};
+use crate::verdict::Reason;
+
+/// An IPv4 address nobody owns: TEST-NET-1 (RFC 5737).
+pub const CANARY_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// An IPv6 address nobody owns: the documentation prefix (RFC 3849).
+pub const CANARY_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+
+/// The ports the canary always tries, whatever the checks: the ones an application-rule proxy
+/// always takes.
+pub const WEB_PORTS: [u16; 2] = [443, 80];
+
+/// The most ports the canary tries in one run: the web ports and those of TCP-only checks.
+pub const MAX_CANARY_PORTS: usize = 16;
+
+/// How long a TCP-only check waits at least for the canary of its port, once connected. The
+/// canary starts before any check, so a middlebox that answered the check's handshake has
+/// answered the canary's by then; this covers the scheduling of the two.
+pub const CANARY_GRACE: Duration = Duration::from_millis(50);
+
+/// The protocol and port an application rule must allow, as Azure Firewall writes them.
+pub fn rule(tls: bool, port: u16) -> String {
+    match tls {
+        true => format!("Https:{port}"),
+        false => format!("Http:{port}"),
+    }
+}
+
+/// An egress firewall refused `denial.fqdn`: keep what showed it for the report.
+fn refused(trace: &mut Trace, denial: Denial, message: String) -> Failure {
+    trace.denial = Some(denial);
+    Failure {
+        reason: Reason::FirewallDenied,
+        message,
+    }
+}
+
+/// The HTTP answer `quote` (470 / `Action: Deny`) to a request for `host`; `inspected_by` names
+/// the issuer that re-signed the TLS session it came in.
+pub(super) fn answered(
+    trace: &mut Trace,
+    host: &str,
+    port: u16,
+    tls: bool,
+    quote: String,
+    inspected_by: Option<String>,
+) -> Failure {
+    let rule = rule(tls, port);
+    let inside = match &inspected_by {
+        Some(by) => format!(" inside a TLS session re-signed by {by} (TLS inspection)"),
+        None => String::new(),
+    };
+    let message = format!(
+        "{host}: the request was answered \"{quote}\"{inside}: an egress firewall's application rules deny {host}; an application rule must allow {rule} to {host}"
+    );
+    let denial = Denial {
+        evidence: Evidence::Http470,
+        confirmed: true,
+        answer: Some(quote),
+        inspected_by,
+        fqdn: host.to_string(),
+        rule,
+    };
+    refused(trace, denial, message)
+}
+
+/// The handshake with `host` at `peer` ended without a TLS byte after the ClientHello, as
+/// `evidence` says. A plain request for the same name to port 80 of the same address tells
+/// whether it was a firewall: its 470 confirms it; without one, it is only the most likely
+/// cause.
+pub(super) async fn after_hello(
+    trace: &mut Trace,
+    peer: SocketAddr,
+    host: &str,
+    evidence: Evidence,
+    deadline: Instant,
+) -> Failure {
+    let ended = match evidence {
+        Evidence::ResetAfterHello => "reset (RST)",
+        Evidence::ClosedAfterHello | Evidence::Http470 => "closed (FIN)",
+    };
+    let rule = rule(true, peer.port());
+    let seen = format!(
+        "{peer}: TCP connected and the ClientHello naming {host} went out, then the connection was {ended} without a single TLS byte back"
+    );
+    let confirmed = confirm(trace, peer, host, deadline).await;
+    let message = match &confirmed {
+        Ok(quote) => format!(
+            "{seen}; a plain request for {host} to port 80 of the same address was answered \"{quote}\": an egress firewall's application rules deny {host}; an application rule must allow {rule} to {host}"
+        ),
+        Err(port_80) => format!(
+            "{seen} ({port_80}): most likely an egress firewall's application rules deny {host} (it reads the name from the ClientHello); an application rule must allow {rule} to {host}"
+        ),
+    };
+    let denial = Denial {
+        evidence,
+        confirmed: confirmed.is_ok(),
+        answer: confirmed.ok(),
+        inspected_by: None,
+        fqdn: host.to_string(),
+        rule,
+    };
+    refused(trace, denial, message)
+}
+
+/// One plain `GET /` for `host` to port 80 of `peer`'s address, recorded as a `confirm` phase:
+/// the firewall's quoted refusal, or what port 80 did instead.
+async fn confirm(
+    trace: &mut Trace,
+    peer: SocketAddr,
+    host: &str,
+    deadline: Instant,
+) -> Result<String, String> {
+    let at = SocketAddr::new(peer.ip(), 80);
+    let ask = async {
+        let mut stream = tcp::connect_one(at, None, deadline).await?;
+        http::exchange(&mut stream, host, &HttpSpec::default(), deadline).await
+    };
+    let phase = Phase::of(PhaseKind::Confirm).at(at);
+    let answer = trace
+        .timed(phase, ask, |p, head| {
+            p.http_status = Some(head.status);
+            p.http_server = head.server.clone();
+        })
+        .await;
+    match answer {
+        Ok(head) => http::egress_denial(&head).ok_or_else(|| {
+            format!(
+                "port 80 answered HTTP {}, not a firewall's 470",
+                head.status
+            )
+        }),
+        Err(f) => Err(format!("port 80 did not answer: {}", f.message)),
+    }
+}
+
+/// What the canary found for one address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Canary {
+    /// The connect is in flight.
+    Pending,
+    /// It completed: something on the path answered for an address nobody owns.
+    Answered,
+    /// It failed at once (no route, refused): nothing answered in its place.
+    Failed,
+}
+
+/// Whether something on the path answers TCP handshakes for any address, port by port, as
+/// the canary's connects find out during a run.
+pub struct Middlebox {
+    seen: watch::Sender<BTreeMap<SocketAddr, Canary>>,
+    attempts: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Default for Middlebox {
+    fn default() -> Middlebox {
+        Middlebox {
+            seen: watch::Sender::new(BTreeMap::new()),
+            attempts: Mutex::new(None),
+        }
+    }
+}
+
+/// The canary's address in `ip`'s family.
+fn canary_for(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(CANARY_V4),
+        IpAddr::V6(_) => IpAddr::V6(CANARY_V6),
+    }
+}
+
+impl Middlebox {
+    /// Connect to the canary on `ports`, in both families, for as long as the run lasts.
+    pub fn start(&self, ports: &[u16]) {
+        let targets: Vec<SocketAddr> = ports
+            .iter()
+            .take(MAX_CANARY_PORTS)
+            .flat_map(|&p| {
+                [
+                    SocketAddr::new(CANARY_V4.into(), p),
+                    SocketAddr::new(CANARY_V6.into(), p),
+                ]
+            })
+            .collect();
+        self.seen.send_replace(
+            targets
+                .iter()
+                .map(|&t| (t, Canary::Pending))
+                .collect::<BTreeMap<_, _>>(),
+        );
+        let seen = self.seen.clone();
+        let task = tokio::spawn(async move {
+            let mut connects = JoinSet::new();
+            for target in targets {
+                connects
+                    .spawn(async move { (target, tokio::net::TcpStream::connect(target).await) });
+            }
+            // Each connection is closed as soon as it is known to have completed.
+            while let Some(Ok((target, connected))) = connects.join_next().await {
+                let found = match connected {
+                    Ok(_) => Canary::Answered,
+                    Err(_) => Canary::Failed,
+                };
+                seen.send_modify(|m| {
+                    m.insert(target, found);
+                });
+            }
+        });
+        *lock(&self.attempts) = Some(task.abort_handle());
+    }
+
+    /// End the canary's connects still in flight: the run is over.
+    pub fn stop(&self) {
+        if let Some(task) = lock(&self.attempts).take() {
+            task.abort();
+        }
+    }
+
+    /// Forget the last run's canary (a new round of `watch`).
+    pub fn reset(&self) {
+        self.stop();
+        self.seen.send_replace(BTreeMap::new());
+    }
+
+    /// The canary address that answered on `peer`'s port in its family, waiting until `until`
+    /// at most while its connect is in flight.
+    pub async fn answers_for(&self, peer: SocketAddr, until: Instant) -> Option<SocketAddr> {
+        let canary = SocketAddr::new(canary_for(peer.ip()), peer.port());
+        let mut seen = self.seen.subscribe();
+        let decided = seen.wait_for(|m| m.get(&canary) != Some(&Canary::Pending));
+        let found = match tokio::time::timeout_at(until, decided).await {
+            Ok(Ok(m)) => m.get(&canary).copied(),
+            _ => None,
+        };
+        (found == Some(Canary::Answered)).then_some(canary)
+    }
+
+    /// What the canary found in the run: the ports something answered for an address nobody
+    /// owns, if any did.
+    pub fn found(&self) -> Option<crate::context::Middlebox> {
+        let answered: Vec<SocketAddr> = self
+            .seen
+            .borrow()
+            .iter()
+            .filter(|(_, c)| **c == Canary::Answered)
+            .map(|(a, _)| *a)
+            .collect();
+        if answered.is_empty() {
+            return None;
+        }
+        let mut ports: Vec<u16> = answered.iter().map(SocketAddr::port).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        Some(crate::context::Middlebox {
+            answers_handshakes_on: ports,
+            canary: answered.iter().map(SocketAddr::to_string).collect(),
+        })
+    }
+}
