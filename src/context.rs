@@ -170,9 +170,13 @@ impl Middlebox {
             .map(u16::to_string)
             .collect();
         let ports = ports.join(" and ");
+        let connections = match self.canary.len() {
+            1 => "a connection to",
+            _ => "connections to",
+        };
         format!(
-            "a firewall or proxy on the path answers TCP handshakes on port {ports} for any address (a connection to {}, which nobody owns, completed): a TCP connect on port {ports} proves nothing here, so only TLS and HTTP answers count",
-            self.canary.join(", ")
+            "a firewall or proxy on the path answers TCP handshakes on port {ports} for any address ({connections} {}, which nobody owns, completed): a TCP connect on port {ports} proves nothing here, so only TLS and HTTP answers count",
+            self.canary.join(" and ")
         )
     }
 }

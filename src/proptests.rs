@@ -101,6 +101,9 @@ const HEADS: &[&str] = &[
     "Location: https://login.example/\r\n",
     "Transfer-Encoding: chunked\r\n",
     "0\r\n",
+    "470 status code 470",
+    "Content-Length: 70\r\n",
+    "Action: Deny. Reason: No rule matched.",
 ];
 
 const REPORT: &[&str] = &[
@@ -322,6 +325,12 @@ proptest! {
             if let Ok(Some(h)) = http::parse_head(input) {
                 prop_assert!(h.reason.len() <= input.len());
                 prop_assert!(h.server.as_ref().is_none_or(|s| s.len() <= 120));
+                prop_assert!(h.body.len() <= http::BODY_LIMIT);
+                // A firewall's refusal is quoted short and printable, whatever it sent.
+                if let Some(quote) = http::egress_denial(&h) {
+                    prop_assert!(quote.len() <= 300, "{quote}");
+                    prop_assert!(!quote.chars().any(hidden), "{quote:?}");
+                }
             }
         }
     }

@@ -458,6 +458,7 @@ fn explain_knows_every_reason_code_of_the_interface() {
         "tcp_refused",
         "tcp_timeout",
         "tcp_unreachable",
+        "tcp_inconclusive",
         "udp_unreachable",
         "udp_no_reply",
         "tls_untrusted",
@@ -466,6 +467,7 @@ fn explain_knows_every_reason_code_of_the_interface() {
         "tls_expired",
         "tls_handshake_failed",
         "tls_timeout",
+        "firewall_denied",
         "mtu_blackhole",
         "http_status",
         "http_bad_response",
@@ -538,6 +540,16 @@ fn explain_takes_the_error_messages_azure_ml_prints() {
         "storage_firewall_denied",
         "--run",
     ] {
+        assert!(t.contains(needle), "{needle}: {t}");
+    }
+    // What a client prints behind a firewall that refuses the name leads to its reason.
+    let out = amlprobe(&[
+        "explain",
+        "curl: (35) OpenSSL SSL_connect: SSL_ERROR_SYSCALL in connection to graph.windows.net:443",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = text(&out.stdout);
+    for needle in ["firewall_denied", "graph-443", "entra-80"] {
         assert!(t.contains(needle), "{needle}: {t}");
     }
     // A reason code's text names the messages it explains, as docs/reasons.md does.

@@ -80,6 +80,7 @@ scenarios! {
     egress_firewall_reset,
     egress_firewall_inspect,
     egress_firewall_catalog,
+    tls_closed_after_hello,
 }
 
 /// `merge` and `diff` over the reports that `healthy` and `firewall_rejects` write.

@@ -280,3 +280,141 @@ impl Middlebox {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Plan;
+
+    fn trace() -> Trace {
+        Trace {
+            phases: Vec::new(),
+            host: "localhost".into(),
+            stand_in: false,
+            host_note: None,
+            private_endpoint_seen: false,
+            silent_at: None,
+            hello_unanswered: None,
+            denial: None,
+        }
+    }
+
+    #[test]
+    fn the_rule_is_the_protocol_and_port_azure_firewall_writes() {
+        assert_eq!(rule(true, 443), "Https:443");
+        assert_eq!(rule(false, 80), "Http:80");
+        assert_eq!(rule(true, 8443), "Https:8443");
+    }
+
+    /// A close after the hello that nothing confirms is only the most likely cause, and says
+    /// so; what port 80 did is kept as a phase. Port 80 on loopback answers no 470 here.
+    #[tokio::test]
+    async fn an_unconfirmed_close_after_the_hello_is_only_most_likely_a_firewall() {
+        let mut t = trace();
+        let peer: SocketAddr = "127.0.0.1:443".parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let f = after_hello(
+            &mut t,
+            peer,
+            "localhost",
+            Evidence::ClosedAfterHello,
+            deadline,
+        )
+        .await;
+        assert_eq!(f.reason, Reason::FirewallDenied);
+        assert!(f.message.contains("most likely"), "{}", f.message);
+        assert!(
+            f.message.contains("must allow Https:443 to localhost"),
+            "{}",
+            f.message
+        );
+        let d = t.denial.unwrap();
+        assert_eq!(
+            (d.confirmed, d.answer, d.evidence),
+            (false, None, Evidence::ClosedAfterHello)
+        );
+        assert_eq!(t.phases[0].phase, PhaseKind::Confirm);
+        assert_eq!(t.phases[0].address.as_deref(), Some("127.0.0.1:80"));
+    }
+
+    #[tokio::test]
+    async fn a_470_is_quoted_with_the_session_that_carried_it() {
+        let mut t = trace();
+        let quote = "HTTP/1.1 470 status code 470".to_string();
+        let by = Some("CN=Contoso TLS Inspection CA".to_string());
+        let f = answered(&mut t, "management.azure.com", 443, true, quote, by);
+        assert!(
+            f.message
+                .contains("inside a TLS session re-signed by CN=Contoso"),
+            "{}",
+            f.message
+        );
+        let d = t.denial.unwrap();
+        assert_eq!(
+            (d.evidence, d.rule.as_str()),
+            (Evidence::Http470, "Https:443")
+        );
+    }
+
+    /// The canary as the checks see it: answered, failed at once, not tried, or still in
+    /// flight when the check stops waiting.
+    #[tokio::test]
+    async fn a_check_waits_for_the_canary_of_its_port_no_longer_than_it_may() {
+        let m = Middlebox::default();
+        let on = |port| SocketAddr::new(CANARY_V4.into(), port);
+        let peer = |port| SocketAddr::new("10.0.0.4".parse().unwrap(), port);
+        m.seen.send_replace(BTreeMap::from([
+            (on(443), Canary::Answered),
+            (on(80), Canary::Failed),
+            (on(8787), Canary::Pending),
+        ]));
+        let soon = Instant::now() + Duration::from_millis(60);
+        assert_eq!(m.answers_for(peer(443), soon).await, Some(on(443)));
+        assert_eq!(m.answers_for(peer(80), soon).await, None);
+        assert_eq!(m.answers_for(peer(22), soon).await, None);
+        let started = Instant::now();
+        assert_eq!(m.answers_for(peer(8787), soon).await, None);
+        assert!(started.elapsed() >= Duration::from_millis(40));
+        // An answer that comes while the check waits counts.
+        let late = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            m.seen.send_modify(|s| {
+                s.insert(on(8787), Canary::Answered);
+            });
+        };
+        let until = Instant::now() + Duration::from_secs(2);
+        let (found, ()) = tokio::join!(m.answers_for(peer(8787), until), late);
+        assert_eq!(found, Some(on(8787)));
+        let seen = m.found().unwrap();
+        assert_eq!(seen.answers_handshakes_on, [443, 8787]);
+        assert!(seen.note().contains("port 443 and 8787"), "{}", seen.note());
+        m.reset();
+        assert_eq!(m.found(), None);
+    }
+
+    /// A run of the node's own checks sends nothing, the canary neither; otherwise it tries the
+    /// web ports and those of the TCP-only checks.
+    #[test]
+    fn the_canary_tries_the_web_ports_and_the_tcp_only_checks() {
+        let entries = crate::catalog::load(&[]).unwrap();
+        let ctx = crate::context::Context {
+            region: Some("westeurope".into()),
+            compute_name: Some("ci-one".into()),
+            ..Default::default()
+        };
+        let plans = |only: &[&str]| -> Vec<Plan> {
+            let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+            crate::plan::plan(&entries, &ctx, &only, &[])
+        };
+        assert!(super::super::canary_ports(&plans(&["node"])).is_empty());
+        assert!(super::super::canary_ports(&plans(&["tundra-*"])).is_empty());
+        assert_eq!(
+            super::super::canary_ports(&plans(&["graph-443"])),
+            [443, 80]
+        );
+        assert_eq!(
+            super::super::canary_ports(&plans(&["instances-*"])),
+            [443, 80, 8787, 18881]
+        );
+    }
+}

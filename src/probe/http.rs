@@ -359,6 +359,93 @@ mod tests {
     }
 
     #[test]
+    fn a_firewall_refusal_is_its_status_470_or_its_action_deny() {
+        let answer = |raw: &[u8]| parse_head(raw).unwrap().unwrap();
+        let denied = answer(b"HTTP/1.1 470 status code 470\r\nDate: Sun, 03 Sep 2023 12:27:41 GMT\r\nContent-Length: 70\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAction: Deny. Reason: No rule matched. Proceeding with default action.");
+        assert_eq!(
+            egress_denial(&denied).as_deref(),
+            Some("HTTP/1.1 470 status code 470 / Action: Deny. Reason: No rule matched. Proceeding with default action.")
+        );
+        // Older firewalls put their log line in the body; the status alone is enough.
+        let old = answer(b"HTTP/1.1 470 status code 470\r\nContent-Length: 144\r\n\r\nHTTP  request from 10.0.1.4:53460 to www.microsoft.com:80. Url: www.microsoft.com. Action: Deny. No rule matched. Proceeding with default action");
+        assert!(egress_denial(&old)
+            .unwrap()
+            .contains("Action: Deny. No rule matched"));
+        let bare = answer(b"HTTP/1.1 470 status code 470\r\n\r\n");
+        assert_eq!(
+            egress_denial(&bare).as_deref(),
+            Some("HTTP/1.1 470 status code 470")
+        );
+        let other = answer(b"HTTP/1.1 403 Forbidden\r\n\r\nAction: Deny. Policy: p. Rule: block");
+        assert!(egress_denial(&other)
+            .unwrap()
+            .starts_with("HTTP/1.1 403 Forbidden / Action: Deny."));
+        for open in [
+            &b"HTTP/1.1 403 Forbidden\r\n\r\nnot today"[..],
+            b"HTTP/1.1 200 OK\r\n\r\nAction: Deny is a phrase on this page",
+            b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://x/\r\n\r\n",
+        ] {
+            assert_eq!(
+                egress_denial(&answer(open)),
+                None,
+                "{}",
+                printable(open, 80)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_470_body_that_follows_its_head_is_read_within_the_deadline() {
+        let (mut client, mut server) = tokio::io::duplex(4096);
+        tokio::spawn(async move {
+            let mut req = [0u8; 512];
+            let _ = server.read(&mut req).await;
+            let _ = server
+                .write_all(b"HTTP/1.1 470 status code 470\r\nContent-Length: 70\r\n\r\n")
+                .await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = server
+                .write_all(
+                    b"Action: Deny. Reason: No rule matched. Proceeding with default action.",
+                )
+                .await;
+            // The connection stays open, as the firewall leaves it.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(2);
+        let head = exchange(&mut client, "h", &HttpSpec::default(), deadline)
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "read no more than the body"
+        );
+        assert!(egress_denial(&head).unwrap().ends_with("default action."));
+        // A body the check does not judge is not waited for.
+        let (mut client, mut server) = tokio::io::duplex(4096);
+        tokio::spawn(async move {
+            let mut req = [0u8; 512];
+            let _ = server.read(&mut req).await;
+            let _ = server
+                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 900\r\n\r\nabc")
+                .await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let started = Instant::now();
+        let head = exchange(
+            &mut client,
+            "h",
+            &HttpSpec::default(),
+            started + Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!((head.status, head.body.as_slice()), (404, &b"abc"[..]));
+    }
+
+    #[test]
     fn failures_map_to_http_reasons() {
         let table = [
             (HeadError::Timeout { bytes: 0 }, Reason::HttpTimeout),

@@ -299,7 +299,7 @@ mod tests {
     use std::sync::Arc;
 
     use nix::sys::socket::{getsockopt, sockopt::TcpMaxSeg};
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use rcgen::{CertificateParams, KeyPair};
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio::net::TcpListener;
     use tokio_rustls::TlsAcceptor;
@@ -334,22 +334,12 @@ mod tests {
 
     /// A TLS server on loopback for `localhost`, and the trust that verifies it.
     async fn serve(how: Server) -> (SocketAddr, tls::Trust) {
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        let (ca, trust) = tls::test_authority();
         let key = KeyPair::generate().unwrap();
         let leaf = CertificateParams::new(vec!["localhost".into()])
             .unwrap()
             .signed_by(&key, &ca)
             .unwrap();
-        let pem = std::env::temp_dir().join(format!(
-            "amlprobe-mtu-{}-{:?}.pem",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::write(&pem, ca.pem()).unwrap();
-        let trust = tls::Trust::load(std::slice::from_ref(&pem)).unwrap();
-        let _ = std::fs::remove_file(&pem);
         let chain = vec![leaf.der().clone(), CertificateDer::from(ca.der().to_vec())];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -404,9 +404,88 @@ fn describe_io(e: &io::Error) -> String {
     }
 }
 
+/// A certificate authority for loopback test servers, and the trust that verifies its leaves.
+#[cfg(test)]
+pub(crate) fn test_authority() -> (rcgen::CertifiedIssuer<'static, rcgen::KeyPair>, Trust) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let pem = std::env::temp_dir().join(format!(
+        "amlprobe-ca-{}-{:?}.pem",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&pem, ca.pem()).unwrap();
+    let trust = Trust::load(std::slice::from_ref(&pem)).unwrap();
+    let _ = std::fs::remove_file(&pem);
+    (ca, trust)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How a loopback peer ends a connection once it has read the ClientHello.
+    #[derive(Clone, Copy)]
+    enum Ends {
+        Close,
+        Reset,
+        /// Sends bytes that are not TLS first, then closes.
+        SpeaksFirst,
+    }
+
+    /// A handshake with a peer that reads the ClientHello and ends the connection as `how`
+    /// says: the failure and what was noted of an unanswered hello.
+    async fn hello_met_by(how: Ends) -> (Failure, Option<Evidence>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (_, trust) = test_authority();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut hello = [0u8; 4096];
+            let _ = s.read(&mut hello).await;
+            match how {
+                Ends::Close => {
+                    let _ = s.shutdown().await;
+                }
+                Ends::Reset => {
+                    // Closed with a zero linger: a reset.
+                    let _ = socket2::SockRef::from(&s).set_linger(Some(std::time::Duration::ZERO));
+                    return;
+                }
+                Ends::SpeaksFirst => {
+                    let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+                    let _ = s.shutdown().await;
+                }
+            }
+            // Held until the client has seen the end.
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut hello)).await;
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let deadline = Instant::now() + std::time::Duration::from_secs(2);
+        let noted = Mutex::new(None);
+        let failed = handshake(tcp, addr, "localhost", &trust, deadline, &noted)
+            .await
+            .err()
+            .expect("the handshake fails");
+        let noted = *noted.lock().unwrap();
+        (failed, noted)
+    }
+
+    #[tokio::test]
+    async fn a_hello_met_by_silence_and_an_end_is_noted_as_such() {
+        let (f, noted) = hello_met_by(Ends::Close).await;
+        assert_eq!(noted, Some(Evidence::ClosedAfterHello), "{}", f.message);
+        assert_eq!(f.reason, Reason::TlsHandshakeFailed);
+        let (f, noted) = hello_met_by(Ends::Reset).await;
+        assert_eq!(noted, Some(Evidence::ResetAfterHello), "{}", f.message);
+        // A peer that sent anything is a server that failed, not a refusal by name.
+        let (f, noted) = hello_met_by(Ends::SpeaksFirst).await;
+        assert_eq!(noted, None, "{}", f.message);
+    }
 
     #[test]
     fn tls_errors_map_to_their_own_reasons() {

@@ -142,6 +142,33 @@ pub const MESSAGES: &[Message] = &[
         note: "",
     },
     Message {
+        text: "SSL_ERROR_SYSCALL / EOF occurred in violation of protocol / Connection reset by peer / PR_END_OF_FILE_ERROR / The TLS connection was not properly terminated",
+        keys: &[
+            &["SSL_ERROR_SYSCALL"],
+            &["EOF occurred in violation of protocol"],
+            &["Connection reset by peer"],
+            &["PR_END_OF_FILE_ERROR"],
+            &["Encountered end of file"],
+            &["TLS connection was not properly terminated"],
+        ],
+        causes: "an egress firewall's application rules refuse the name: Azure Firewall reads the server name from the ClientHello and closes (or resets) the connection without a TLS byte; less often a proxy that refuses the name, or a server that fails",
+        checks: &["workspace-api-443", "graph-443", "entra-443", "entra-80", "arm-443", "mcr-443", "storage-blob-443", "pypi-443"],
+        reasons: &[
+            (FirewallDenied, "the firewall refused the name: the check names the application rule it needs"),
+            (TlsHandshakeFailed, "the handshake failed after the server answered: not a firewall's refusal"),
+            (TcpRefused, "the connection was reset before it opened: a firewall or NSG rejects the port"),
+        ],
+        note: "the host in the message names the check to look at (amlprobe list shows each check's host)",
+    },
+    Message {
+        text: "HTTP 470 status code 470 / Action: Deny. Reason: No rule matched",
+        keys: &[&["470 status code 470"], &["Action: Deny"]],
+        causes: "Azure Firewall's application rules deny the name (no rule matched: the default action), over HTTP or inside a TLS session it inspects",
+        checks: &["workspace-api-443", "graph-443", "entra-443", "entra-80", "arm-443", "mcr-443", "storage-blob-443", "pypi-443"],
+        reasons: &[(FirewallDenied, "the firewall answered 470: the check names the application rule it needs")],
+        note: "",
+    },
+    Message {
         text: "lookup … on 168.63.129.16:53: no such host",
         keys: &[&["no such host"]],
         causes: "the name does not exist, or is mistyped (Azure DNS answered NXDOMAIN)",
@@ -346,6 +373,8 @@ mod tests {
     const AUTHORIZATION: &str =
         "This request is not authorized to perform this operation. (AuthorizationFailure)";
     const SOCKET_TIMEOUT: &str = "Socket Timeout Exception (c10d/NCCL)";
+    const FIREWALL_CLOSE: &str = "SSL_ERROR_SYSCALL / EOF occurred in violation of protocol / Connection reset by peer / PR_END_OF_FILE_ERROR / The TLS connection was not properly terminated";
+    const FIREWALL_470: &str = "HTTP 470 status code 470 / Action: Deny. Reason: No rule matched";
 
     appendix_a! {
         storage_mount_error: "StorageMountError: Failed to mount storage. Please allow outbound connection to ports 443, 445 for storage service tag. See https://aka.ms/AMLComputeVnet" => STORAGE_MOUNT;
@@ -371,6 +400,14 @@ mod tests {
         nccl_connection_refused: "dial tcp 10.0.0.5:16384: connect: connection refused" => "…:16384/… connect: connection refused";
         socket_timeout: "torch.distributed.DistNetworkError: Socket Timeout" => SOCKET_TIMEOUT;
         socket_timeout_exception: "java.net.SocketTimeoutException: connect timed out" => SOCKET_TIMEOUT;
+        ssl_error_syscall: "curl: (35) OpenSSL SSL_connect: SSL_ERROR_SYSCALL in connection to graph.windows.net:443" => FIREWALL_CLOSE;
+        python_eof: "ssl.SSLEOFError: EOF occurred in violation of protocol (_ssl.c:1007)" => FIREWALL_CLOSE;
+        go_reset: "read tcp 172.20.44.4:59950->34.232.31.24:443: read: connection reset by peer" => FIREWALL_CLOSE;
+        nss_eof: "NSS error -5938 (PR_END_OF_FILE_ERROR)" => FIREWALL_CLOSE;
+        nss_end_of_file: "curl: (35) Encountered end of file" => FIREWALL_CLOSE;
+        gnutls_not_terminated: "Could not handshake: The TLS connection was not properly terminated. [IP: 52.230.121.169 443]" => FIREWALL_CLOSE;
+        status_470: "E: Failed to fetch http://security.ubuntu.com/ubuntu/dists/focal/InRelease 470 status code 470 [IP: 23.101.248.31 80]" => FIREWALL_470;
+        action_deny: "Action: Deny. Reason: No rule matched. Proceeding with default action." => FIREWALL_470;
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::{Node, Report};
 use crate::context::Context;
+use crate::probe::firewall::{CANARY_V4, CANARY_V6};
 use crate::result::CheckResult;
 
 pub struct Redactor {
@@ -52,6 +53,10 @@ impl Redactor {
     }
 
     fn address(&mut self, ip: IpAddr) -> String {
+        // The canary's address is nobody's: it tells nothing of the customer's network.
+        if ip == IpAddr::from(CANARY_V4) || ip == IpAddr::from(CANARY_V6) {
+            return ip.to_string();
+        }
         let n = self.addresses.len() + 1;
         self.addresses
             .entry(ip)
@@ -200,6 +205,14 @@ pub fn redact_result(r: &mut Redactor, res: &mut CheckResult) {
         .into_iter()
         .flatten()
         {
+            s(v);
+        }
+    }
+    if let Some(d) = &mut res.firewall_denial {
+        for v in [&mut d.fqdn, &mut d.rule].into_iter().chain(&mut d.answer) {
+            s(v);
+        }
+        if let Some(v) = &mut d.inspected_by {
             s(v);
         }
     }

@@ -137,7 +137,7 @@ fn path(reason: Reason, s: &Subject) -> String {
             s.rule()
         ),
         Reason::TcpInconclusive => format!(
-            "Not necessarily a problem: something on the path (a firewall's application-rule proxy, or a transparent proxy) answers every TCP handshake on{} itself, so the connection proves nothing about {host}. Make sure {} is allowed; an HTTP or TLS check of {host} shows what the firewall decides.",
+            "Not necessarily a problem: something on the path (a firewall's application-rule proxy, or a transparent proxy) answers every TCP handshake{} by itself, so the connection proves nothing about {host}. Make sure {} is allowed; an HTTP or TLS check of {host} shows what the firewall decides.",
             s.port.map(|p| format!(" port {p}")).unwrap_or_default(),
             s.rule()
         ),

@@ -484,6 +484,8 @@ pub enum ServerFault {
     BlockPage,
     StorageDenied,
     ClockAhead,
+    /// The TLS ClientHello is read and the connection closed without a byte back.
+    HelloClose,
     Expired,
     WrongName,
     Untrusted,

@@ -68,6 +68,7 @@ impl ServerFault {
             ServerFault::BlockPage => Play::Hostile("block-page"),
             ServerFault::StorageDenied => Play::Hostile("storage-denied"),
             ServerFault::ClockAhead => Play::Hostile("clock-ahead"),
+            ServerFault::HelloClose => Play::Hostile("hello-close"),
             ServerFault::Expired => Play::Certificate(Leaf::Expired),
             ServerFault::WrongName => Play::Certificate(Leaf::WrongName),
             ServerFault::Untrusted => Play::Certificate(Leaf::Untrusted),

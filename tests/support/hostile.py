@@ -6,8 +6,9 @@
 #   block-page     an HTTP/1.0 503 block page from "Contoso-Firewall" (what firewalls send)
 #   storage-denied what Azure Storage answers when its own firewall rejects the client
 #   clock-ahead    a healthy answer whose Date is an hour ahead of this machine's clock
+#   hello-close    read the TLS ClientHello, then close the connection without a byte back
 # Usage: hostile.py MODE ADDR PORT [CERT KEY]
-import email.utils, ssl, sys, time
+import email.utils, socket, ssl, sys, time
 from common import serve_forever
 
 mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -18,6 +19,13 @@ if len(sys.argv) > 5:
 
 def serve(conn):
     try:
+        if mode == "hello-close":
+            # What a firewall that filters by name does, here without one: nothing to confirm it.
+            conn.settimeout(30)
+            conn.recv(4096)
+            conn.shutdown(socket.SHUT_WR)
+            conn.recv(4096)
+            return
         if ctx:
             conn = ctx.wrap_socket(conn, server_side=True)
         conn.settimeout(30)
