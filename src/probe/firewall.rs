@@ -36,9 +36,10 @@ pub const WEB_PORTS: [u16; 2] = [443, 80];
 /// The most ports the canary tries in one run: the web ports and those of TCP-only checks.
 pub const MAX_CANARY_PORTS: usize = 16;
 
-/// How long a TCP-only check waits at least for the canary of its port, once connected. The
-/// canary starts before any check, so a middlebox that answered the check's handshake has
-/// answered the canary's by then; this covers the scheduling of the two.
+/// How long past its own connect time a TCP-only check waits for the canary of its port. The
+/// canary starts before any check, and a middlebox answers it as fast as it answered the check;
+/// so once the canary has been in flight for twice the check's connect time and this much
+/// more, its silence is silence, and checks of later waves do not wait at all.
 pub const CANARY_GRACE: Duration = Duration::from_millis(50);
 
 /// The protocol and port an application rule must allow, as Azure Firewall writes them.
@@ -172,7 +173,8 @@ enum Canary {
 /// the canary's connects find out during a run.
 pub struct Middlebox {
     seen: watch::Sender<BTreeMap<SocketAddr, Canary>>,
-    attempts: Mutex<Option<tokio::task::AbortHandle>>,
+    /// When the canary started, and its connects in flight.
+    attempts: Mutex<Option<(Instant, tokio::task::AbortHandle)>>,
 }
 
 impl Default for Middlebox {
@@ -212,6 +214,7 @@ impl Middlebox {
                 .collect::<BTreeMap<_, _>>(),
         );
         let seen = self.seen.clone();
+        let started = Instant::now();
         let task = tokio::spawn(async move {
             let mut connects = JoinSet::new();
             for target in targets {
@@ -229,12 +232,12 @@ impl Middlebox {
                 });
             }
         });
-        *lock(&self.attempts) = Some(task.abort_handle());
+        *lock(&self.attempts) = Some((started, task.abort_handle()));
     }
 
     /// End the canary's connects still in flight: the run is over.
     pub fn stop(&self) {
-        if let Some(task) = lock(&self.attempts).take() {
+        if let Some((_, task)) = lock(&self.attempts).as_ref() {
             task.abort();
         }
     }
@@ -242,12 +245,21 @@ impl Middlebox {
     /// Forget the last run's canary (a new round of `watch`).
     pub fn reset(&self) {
         self.stop();
+        *lock(&self.attempts) = None;
         self.seen.send_replace(BTreeMap::new());
     }
 
-    /// The canary address that answered on `peer`'s port in its family, waiting until `until`
-    /// at most while its connect is in flight.
-    pub async fn answers_for(&self, peer: SocketAddr, until: Instant) -> Option<SocketAddr> {
+    /// The canary address that answered on `peer`'s port in its family, for a check whose own
+    /// connect took `connect`: while the canary's connect is in flight, it is waited for until
+    /// it has been in flight for twice that and `CANARY_GRACE`, and never past `deadline`.
+    pub async fn answers_for(
+        &self,
+        peer: SocketAddr,
+        connect: Duration,
+        deadline: Instant,
+    ) -> Option<SocketAddr> {
+        let started = lock(&self.attempts).as_ref().map(|(at, _)| *at)?;
+        let until = deadline.min(started + 2 * connect + CANARY_GRACE);
         let canary = SocketAddr::new(canary_for(peer.ip()), peer.port());
         let mut seen = self.seen.subscribe();
         let decided = seen.wait_for(|m| m.get(&canary) != Some(&Canary::Pending));
@@ -363,27 +375,45 @@ mod tests {
         let m = Middlebox::default();
         let on = |port| SocketAddr::new(CANARY_V4.into(), port);
         let peer = |port| SocketAddr::new("10.0.0.4".parse().unwrap(), port);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let took = Duration::from_millis(5);
+        // No canary in this run: nothing to wait for.
+        assert_eq!(m.answers_for(peer(443), took, deadline).await, None);
+        let started = Instant::now();
+        let task = tokio::spawn(async {}).abort_handle();
+        *lock(&m.attempts) = Some((started, task));
         m.seen.send_replace(BTreeMap::from([
             (on(443), Canary::Answered),
             (on(80), Canary::Failed),
             (on(8787), Canary::Pending),
         ]));
-        let soon = Instant::now() + Duration::from_millis(60);
-        assert_eq!(m.answers_for(peer(443), soon).await, Some(on(443)));
-        assert_eq!(m.answers_for(peer(80), soon).await, None);
-        assert_eq!(m.answers_for(peer(22), soon).await, None);
-        let started = Instant::now();
-        assert_eq!(m.answers_for(peer(8787), soon).await, None);
-        assert!(started.elapsed() >= Duration::from_millis(40));
-        // An answer that comes while the check waits counts.
+        assert_eq!(
+            m.answers_for(peer(443), took, deadline).await,
+            Some(on(443))
+        );
+        assert_eq!(m.answers_for(peer(80), took, deadline).await, None);
+        assert_eq!(m.answers_for(peer(22), took, deadline).await, None);
+        // Silent: waited for until it has been in flight for twice the connect and the grace.
+        assert_eq!(m.answers_for(peer(8787), took, deadline).await, None);
+        let waited = started.elapsed();
+        assert!(
+            waited >= CANARY_GRACE && waited < Duration::from_millis(500),
+            "{waited:?}"
+        );
+        // A check of a later wave does not wait for a canary that has been silent so long.
+        let later = Instant::now();
+        assert_eq!(m.answers_for(peer(8787), took, deadline).await, None);
+        assert!(later.elapsed() < Duration::from_millis(20));
+        // An answer that comes while a check waits counts.
+        *lock(&m.attempts) = Some((Instant::now(), tokio::spawn(async {}).abort_handle()));
         let late = async {
             tokio::time::sleep(Duration::from_millis(20)).await;
             m.seen.send_modify(|s| {
                 s.insert(on(8787), Canary::Answered);
             });
         };
-        let until = Instant::now() + Duration::from_secs(2);
-        let (found, ()) = tokio::join!(m.answers_for(peer(8787), until), late);
+        let slow = Duration::from_millis(200);
+        let (found, ()) = tokio::join!(m.answers_for(peer(8787), slow, deadline), late);
         assert_eq!(found, Some(on(8787)));
         let seen = m.found().unwrap();
         assert_eq!(seen.answers_handshakes_on, [443, 8787]);

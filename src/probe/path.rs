@@ -184,17 +184,15 @@ async fn tcp(
 /// A TCP connection that was accepted passes, unless something on the path answers handshakes
 /// on this port for any address: then the connect proves nothing (`tcp_inconclusive`). The
 /// canary started before any check, so a middlebox that answered this handshake has answered
-/// the canary's by the time this one is known; a little grace covers the scheduling.
+/// the canary's too, or does within a little grace (`firewall::Middlebox::answers_for`).
 async fn tcp_only(
     runner: &Runner,
     peer: SocketAddr,
     deadline: Instant,
     trace: &Trace,
 ) -> Result<String, Failure> {
-    let connect_ms = trace.phases.last().map_or(0, |p| p.ms);
-    let grace = firewall::CANARY_GRACE.max(std::time::Duration::from_millis(2 * connect_ms));
-    let until = deadline.min(Instant::now() + grace);
-    match runner.middlebox.answers_for(peer, until).await {
+    let connect = std::time::Duration::from_millis(trace.phases.last().map_or(0, |p| p.ms));
+    match runner.middlebox.answers_for(peer, connect, deadline).await {
         None => Ok(format!("{peer}: TCP connection accepted")),
         Some(canary) => Err(Failure {
             reason: Reason::TcpInconclusive,
