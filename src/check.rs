@@ -215,16 +215,19 @@ impl Setup {
         let results = runtime.block_on(probe::run_all(runner.clone(), plans, |r| sink.take(r)));
         let streamed = sink.finish();
         runtime.shutdown_background();
-        let context = noting_middlebox(context, &runner);
+        let context = noting_middlebox(context, runner.middlebox.found());
         let timeout_ms = ms(runner.timeout);
         let report = assemble(started, started_at, timeout_ms, node, context, results);
         (report, streamed)
     }
 }
 
-/// The context, with the middlebox the last run's canary found on the path, if it found one.
-pub(crate) fn noting_middlebox(mut context: Context, runner: &probe::Runner) -> Context {
-    if let Some(found) = runner.middlebox.found() {
+/// The context, with the middlebox the canary found on the path, if it found one.
+pub(crate) fn noting_middlebox(
+    mut context: Context,
+    found: Option<crate::context::Middlebox>,
+) -> Context {
+    if let Some(found) = found {
         context.notes.push(found.note());
         context.middlebox = Some(found);
     }

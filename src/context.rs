@@ -158,10 +158,26 @@ pub struct Middlebox {
     /// The ports on which it answered: a TCP connect on them proves nothing here.
     pub answers_handshakes_on: Vec<u16>,
     /// The connections that showed it, to addresses nobody owns (`192.0.2.1:443`).
-    pub canary: Vec<String>,
+    pub canary: Vec<std::net::SocketAddr>,
 }
 
 impl Middlebox {
+    /// What two runs found, together (the rounds of `watch`).
+    pub fn merged(a: Option<Middlebox>, b: Option<Middlebox>) -> Option<Middlebox> {
+        match (a, b) {
+            (Some(mut a), Some(b)) => {
+                a.answers_handshakes_on.extend(b.answers_handshakes_on);
+                a.answers_handshakes_on.sort_unstable();
+                a.answers_handshakes_on.dedup();
+                a.canary.extend(b.canary);
+                a.canary.sort_unstable();
+                a.canary.dedup();
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        }
+    }
+
     /// What it means, for a person reading the context's notes.
     pub fn note(&self) -> String {
         let ports: Vec<String> = self
@@ -174,9 +190,10 @@ impl Middlebox {
             1 => "a connection to",
             _ => "connections to",
         };
+        let canary: Vec<String> = self.canary.iter().map(|a| a.to_string()).collect();
         format!(
             "a firewall or proxy on the path answers TCP handshakes on port {ports} for any address ({connections} {}, which nobody owns, completed): a TCP connect on port {ports} proves nothing here, so only TLS and HTTP answers count",
-            self.canary.join(" and ")
+            canary.join(" and ")
         )
     }
 }

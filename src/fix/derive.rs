@@ -87,18 +87,9 @@ fn for_result(report: &Report, r: &Result, forced_tunnel: bool) -> Found {
                 ..Found::default()
             }
         }
-        // The name exactly, on the protocol and port the check used: the firewall refused
-        // that name, so nothing wider, and never a network rule, which it would not read.
-        FirewallDenied => match (r.port, r.host.is_empty()) {
-            (Some(port), false) => Found {
-                rules: vec![Rule::Application {
-                    fqdn: r.host.clone(),
-                    web: if r.kind == "http" { Web::Http } else { Web::Https },
-                    port,
-                }],
-                ..Found::default()
-            },
-            _ => Found::default(),
+        FirewallDenied => Found {
+            rules: refused(r).into_iter().collect(),
+            ..Found::default()
         },
         UdpNoReply | StandInUnresolvable | TcpInconclusive => Found {
             rules: allow(r),
@@ -163,6 +154,21 @@ fn for_result(report: &Report, r: &Result, forced_tunnel: bool) -> Found {
             Found::default()
         }
     }
+}
+
+/// The application rule a name an egress firewall refused needs: that name (or the wildcard
+/// a stand-in stood for), on the protocol and port the check used; nothing wider, and never a
+/// network rule, which the firewall would not read for it.
+fn refused(r: &Result) -> Option<Rule> {
+    let web = match r.kind.as_str() {
+        "http" => Web::Http,
+        _ => Web::Https,
+    };
+    Some(Rule::Application {
+        fqdn: name(r)?,
+        web,
+        port: r.port?,
+    })
 }
 
 fn is_timeout(reason: Reason) -> bool {

@@ -680,6 +680,9 @@ async fn run(
     let resolving = tokio::spawn(resolve_all(others.to_vec(), timeout));
     let deadline = started + wait;
     let done = probe_all(others, ports, timeout, deadline).await;
+    // A peer that connected here only after every try of ours had ended started late: that is
+    // no evidence of a one-way block.
+    let tried_until = SystemTime::now();
     let speeds = match args.bandwidth {
         Some(size) => speeds(size, others, ports, &done, timeout).await,
         None => Vec::new(),
@@ -692,7 +695,11 @@ async fn run(
     let addresses = resolving.await.unwrap_or_default();
     let mut results = Vec::new();
     for peer in others {
-        let reached = addresses.get(peer).and_then(|a| first_seen(a, &callers));
+        let first = addresses.get(peer).and_then(|a| first_seen(a, &callers));
+        let (reached, late) = match first {
+            Some(at) if at > tried_until => (None, Some(at)),
+            at => (at, None),
+        };
         let answered_on: Vec<u16> = done
             .iter()
             .filter(|(p, _, a, _, _)| p == peer && a.answered())
@@ -702,7 +709,7 @@ async fn run(
             if let Some((_, _, a, tries, took)) =
                 done.iter().find(|(p, q, _, _, _)| p == peer && *q == port)
             {
-                results.push(result(
+                let mut r = result(
                     name,
                     peer,
                     port,
@@ -713,7 +720,14 @@ async fn run(
                     reached,
                     wait,
                     timeout,
-                ));
+                );
+                if let (Some(at), Reason::PeerAbsent) = (late, r.reason) {
+                    r.message.push_str(&format!(
+                        "; it connected to this node at {} UTC, after these tries had ended: it started late, so give a --wait long enough for every node to start",
+                        clock(at)
+                    ));
+                }
+                results.push(r);
             }
         }
     }

@@ -192,17 +192,28 @@ async fn tcp_only(
     trace: &Trace,
 ) -> Result<String, Failure> {
     let connect = std::time::Duration::from_millis(trace.phases.last().map_or(0, |p| p.ms));
-    match runner.middlebox.answers_for(peer, connect, deadline).await {
-        None => Ok(format!("{peer}: TCP connection accepted")),
-        Some(canary) => Err(Failure {
-            reason: Reason::TcpInconclusive,
-            message: format!(
-                "{peer}: TCP connection accepted, but a connection to {canary}, an address nobody owns, was accepted too: something on the path (a firewall's application-rule proxy) answers every TCP handshake on port {}, so this connect proves nothing about {}",
-                peer.port(),
-                trace.host
-            ),
-        }),
-    }
+    let Some(canary) = runner.middlebox.answers_for(peer, connect, deadline).await else {
+        return Ok(format!("{peer}: TCP connection accepted"));
+    };
+    let (port, host) = (peer.port(), &trace.host);
+    let seen = format!(
+        "{peer}: TCP connection accepted, but a connection to {canary}, an address nobody owns, was accepted too"
+    );
+    // The canary shows the default route; a private address may be routed around what sits
+    // there, so its connect may or may not be real: inconclusive, not a failure, either way.
+    let message = match is_private(&peer.ip()) {
+        false => format!(
+            "{seen}: something on the path (a firewall's application-rule proxy) answers every TCP handshake on port {port}, so this connect proves nothing about {host}"
+        ),
+        true => format!(
+            "{seen}: something on the default route (a firewall's application-rule proxy) answers every TCP handshake on port {port}; {} is a private address the virtual network may route around it, so this connect may or may not have reached {host}",
+            peer.ip()
+        ),
+    };
+    Err(Failure {
+        reason: Reason::TcpInconclusive,
+        message,
+    })
 }
 
 /// Plain HTTP: the service's own answer passes, never the connect alone; a firewall's 470 is
@@ -214,28 +225,45 @@ async fn plain_http(
     deadline: Instant,
     trace: &mut Trace,
 ) -> Result<String, Failure> {
-    let e = &plan.entry;
     let host = trace.host.clone();
-    let head = request(&mut stream, &host, &e.http, deadline, trace).await?;
-    if let Some(quote) = http::egress_denial(&head) {
-        return Err(firewall::answered(
-            trace,
-            &host,
-            peer.port(),
-            false,
-            quote,
-            None,
-        ));
-    }
-    Ok(format!("{peer}: {}", answered(&head)))
+    let via = Via::plain(peer.port());
+    let head = request(&mut stream, &host, &plan.entry.http, &via, deadline, trace).await?;
+    Ok(format!("{peer}: {}", in_words(&head)))
 }
 
-/// The entry's request over `stream`, recorded as the `http` phase: an answer the entry does
-/// not accept fails it, except a firewall's refusal, which the caller names.
+/// How an HTTP answer came, for a firewall's refusal to name the rule it needs: the port, over
+/// TLS or not, and the issuer that re-signed the session, if one did.
+struct Via {
+    port: u16,
+    tls: bool,
+    inspected_by: Option<String>,
+}
+
+impl Via {
+    fn plain(port: u16) -> Via {
+        Via {
+            port,
+            tls: false,
+            inspected_by: None,
+        }
+    }
+
+    fn tls(port: u16, inspected_by: Option<String>) -> Via {
+        Via {
+            port,
+            tls: true,
+            inspected_by,
+        }
+    }
+}
+
+/// The entry's request over `stream`, recorded as the `http` phase. An answer the entry does
+/// not accept fails it; a firewall's 470 / `Action: Deny` is its refusal of the name.
 async fn request<S>(
     stream: &mut S,
     host: &str,
     spec: &crate::catalog::HttpSpec,
+    via: &Via,
     deadline: Instant,
     trace: &mut Trace,
 ) -> Result<http::Head, Failure>
@@ -244,22 +272,32 @@ where
 {
     let request = async {
         let head = http::exchange(stream, host, spec, deadline).await?;
-        if http::egress_denial(&head).is_none() {
+        let denial = http::egress_denial(&head);
+        if denial.is_none() {
             http::accepted(host, spec, &head)?;
         }
-        Ok(head)
+        Ok((head, denial))
     };
-    trace
-        .timed(Phase::of(PhaseKind::Http), request, |p, head| {
+    let (head, denial) = trace
+        .timed(Phase::of(PhaseKind::Http), request, |p, (head, _)| {
             p.http_status = Some(head.status);
             p.http_server = head.server.clone();
             p.date = head.date.clone();
         })
-        .await
+        .await?;
+    match denial {
+        Some(quote) => {
+            let by = via.inspected_by.clone();
+            Err(firewall::answered(
+                trace, host, via.port, via.tls, quote, by,
+            ))
+        }
+        None => Ok(head),
+    }
 }
 
 /// `HTTP 200 from "server"`: an answer, in the words of a pass.
-fn answered(head: &http::Head) -> String {
+fn in_words(head: &http::Head) -> String {
     let server = head.server.as_ref().map(|s| format!(" from \"{s}\""));
     format!("HTTP {}{}", head.status, server.unwrap_or_default())
 }
@@ -312,53 +350,38 @@ async fn above_tls(
         "{peer}: {}, certificate for {} issued by {}",
         h.version, h.subject, h.issuer
     );
-    let port = peer.port();
+    let via = Via::tls(peer.port(), inspected_by.clone());
     // What the layer above TLS answered, in words; `None` for a check of TLS alone.
-    let above = match e.kind {
-        Kind::Https => https(
-            runner,
-            plan,
-            tls_stream,
-            port,
-            inspected_by.clone(),
-            deadline,
-            trace,
-        )
-        .await
-        .map(Some),
-        Kind::Websocket => {
-            let answer = (port, inspected_by.clone());
-            upgrade(tls_stream, &host, plan, answer, deadline, trace)
-                .await
-                .map(Some)
-        }
-        _ => match &inspected_by {
-            Some(by) => behind(tls_stream, &host, port, by, deadline, trace)
-                .await
-                .map(Some),
-            None => Ok(None),
-        },
+    let above = match (e.kind, &inspected_by) {
+        (Kind::Https, _) => https(runner, plan, tls_stream, &via, deadline, trace)
+            .await
+            .map(Some),
+        (Kind::Websocket, _) => upgrade(tls_stream, &host, plan, &via, deadline, trace)
+            .await
+            .map(Some),
+        (_, Some(_)) => behind(tls_stream, &host, &via, deadline, trace)
+            .await
+            .map(Some),
+        (_, None) => Ok(None),
     };
-    match inspected_by {
-        None => above.map(|answered| match (e.kind, answered) {
+    let Some(by) = inspected_by else {
+        return above.map(|answered| match (e.kind, answered) {
             (Kind::Https, Some(answered)) => format!("{tls_summary}; {answered}"),
             (_, Some(answered)) => answered,
             (_, None) => tls_summary,
-        }),
-        Some(by) => {
-            let behind = match above {
-                Err(f) if f.reason == Reason::FirewallDenied => return Err(f),
-                Ok(answered) => answered.unwrap_or_default(),
-                Err(Failure { message, .. }) => message,
-            };
-            Err(Failure {
-                reason: Reason::TlsIntercepted,
-                message: format!(
-                    "{host}: the certificate verifies but was issued by {by}, not by Microsoft or DigiCert: a TLS-inspecting middlebox re-signs this traffic; behind it: {behind}"
-                ),
-            })
-        }
-    }
+        });
+    };
+    let behind = match above {
+        Err(f) if f.reason == Reason::FirewallDenied => return Err(f),
+        Ok(answered) => answered.unwrap_or_default(),
+        Err(Failure { message, .. }) => message,
+    };
+    Err(Failure {
+        reason: Reason::TlsIntercepted,
+        message: format!(
+            "{host}: the certificate verifies but was issued by {by}, not by Microsoft or DigiCert: a TLS-inspecting middlebox re-signs this traffic; behind it: {behind}"
+        ),
+    })
 }
 
 /// A handshake that failed. When its peer ended the connection right after the ClientHello
@@ -393,33 +416,21 @@ async fn handshake_failed(
 async fn behind(
     mut stream: tls::Stream,
     host: &str,
-    port: u16,
-    inspected_by: &str,
+    via: &Via,
     deadline: Instant,
     trace: &mut Trace,
 ) -> Result<String, Failure> {
     let spec = crate::catalog::HttpSpec::default();
-    let head = request(&mut stream, host, &spec, deadline, trace).await?;
-    match http::egress_denial(&head) {
-        Some(quote) => Err(firewall::answered(
-            trace,
-            host,
-            port,
-            true,
-            quote,
-            Some(inspected_by.to_string()),
-        )),
-        None => Ok(format!("GET / answered {}", answered(&head))),
-    }
+    let head = request(&mut stream, host, &spec, via, deadline, trace).await?;
+    Ok(format!("GET / answered {}", in_words(&head)))
 }
 
-/// The WebSocket upgrade Jupyter needs; a firewall's 470 in place of it is its refusal. `at` is
-/// the port, and the issuer that re-signed the session, if one did.
+/// The WebSocket upgrade Jupyter needs; a firewall's 470 in place of it is its refusal.
 async fn upgrade(
     stream: tls::Stream,
     host: &str,
     plan: &Plan,
-    at: (u16, Option<String>),
+    via: &Via,
     deadline: Instant,
     trace: &mut Trace,
 ) -> Result<String, Failure> {
@@ -433,14 +444,9 @@ async fn upgrade(
         })
         .await?;
     if let Some(quote) = up.head.as_ref().and_then(http::egress_denial) {
-        let (port, inspected_by) = at;
+        let by = via.inspected_by.clone();
         return Err(firewall::answered(
-            trace,
-            host,
-            port,
-            true,
-            quote,
-            inspected_by,
+            trace, host, via.port, via.tls, quote, by,
         ));
     }
     match up.reason {
@@ -453,36 +459,27 @@ async fn upgrade(
 }
 
 /// One request; its `Date` feeds the clock check, and a firewall's refusal is named: an egress
-/// firewall's 470 (inside a session it re-signs, when `inspected_by` names the issuer), or the
-/// storage account's own 403.
+/// firewall's 470 (`request`), or the storage account's own 403.
 async fn https(
     runner: &Runner,
     plan: &Plan,
     mut stream: tls::Stream,
-    port: u16,
-    inspected_by: Option<String>,
+    via: &Via,
     deadline: Instant,
     trace: &mut Trace,
 ) -> Result<String, Failure> {
     let e = &plan.entry;
     let host = trace.host.clone();
-    let head = request(&mut stream, &host, &e.http, deadline, trace).await?;
-    if let Some(quote) = http::egress_denial(&head) {
-        return Err(firewall::answered(
-            trace,
-            &host,
-            port,
-            true,
-            quote,
-            inspected_by,
-        ));
+    let head = request(&mut stream, &host, &e.http, via, deadline, trace).await?;
+    // A session a middlebox re-signed is not the service's own: its clock is not compared.
+    if via.inspected_by.is_none() {
+        runner.observe_date(&host, &head);
     }
-    runner.observe_date(&host, &head);
     if let Some(denied) = e
         .firewall_answer
         .and_then(|service| http::firewall_denial(service, &host, &head))
     {
         return Err(denied);
     }
-    Ok(answered(&head))
+    Ok(in_words(&head))
 }

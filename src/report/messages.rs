@@ -158,7 +158,7 @@ pub const MESSAGES: &[Message] = &[
             (TlsHandshakeFailed, "the handshake failed after the server answered: not a firewall's refusal"),
             (TcpRefused, "the connection was reset before it opened: a firewall or NSG rejects the port"),
         ],
-        note: "the host in the message names the check to look at (amlprobe list shows each check's host)",
+        note: "the host in the message names the check to look at (amlprobe list shows each check's host); a reset between the nodes of one job (NCCL, Gloo) is amlprobe mesh's to tell",
     },
     Message {
         text: "HTTP 470 status code 470 / Action: Deny. Reason: No rule matched",

@@ -75,7 +75,7 @@ impl Redactor {
                 _ => replace_ignore_case(&out, value, placeholder),
             };
         }
-        scrub_guids(&self.scrub_addresses(&out))
+        scrub_firewall_rules(&scrub_guids(&self.scrub_addresses(&out)))
     }
 
     fn scrub_addresses(&mut self, s: &str) -> String {
@@ -111,6 +111,32 @@ impl Redactor {
         }
         token.to_string()
     }
+}
+
+/// A firewall's refusal may name the customer's policy and rules (`Action: Deny. Policy: hub.
+/// Rule Collection: block. Rule: ml`): each name becomes `<firewall-rule>`.
+fn scrub_firewall_rules(s: &str) -> String {
+    const LABELS: [&str; 4] = [
+        "Policy: ",
+        "Rule Collection Group: ",
+        "Rule Collection: ",
+        "Rule: ",
+    ];
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some((at, label)) = LABELS
+        .iter()
+        .filter_map(|l| rest.find(l).map(|at| (at, *l)))
+        .min_by_key(|(at, _)| *at)
+    {
+        let value = &rest[at + label.len()..];
+        let end = value.find(['.', '"', ';', '\n']).unwrap_or(value.len());
+        out.push_str(&rest[..at + label.len()]);
+        out.push_str("<firewall-rule>");
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Every 8-4-4-4-12 run of hex digits becomes `<guid>`.
@@ -267,6 +293,17 @@ pub fn redact(r: &mut Redactor, report: &mut Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_firewall_refusal_keeps_its_words_and_loses_the_customer_rule_names() {
+        let said = "HTTP/1.1 470 status code 470 / Action: Deny. Policy: contoso-hub. Rule Collection Group: DefaultApplicationRuleCollectionGroup. Rule Collection: block-sites. Rule: block-ml";
+        assert_eq!(
+            scrub_firewall_rules(said),
+            "HTTP/1.1 470 status code 470 / Action: Deny. Policy: <firewall-rule>. Rule Collection Group: <firewall-rule>. Rule Collection: <firewall-rule>. Rule: <firewall-rule>"
+        );
+        let default = "Action: Deny. Reason: No rule matched. Proceeding with default action.";
+        assert_eq!(scrub_firewall_rules(default), default);
+    }
 
     fn redactor(name: &str, placeholder: &str) -> Redactor {
         Redactor {

@@ -3,11 +3,11 @@
 //! blocked path) comes from its row in the reasons table, never from a default arm; only the
 //! wording of a message looks at a reason directly.
 
-use super::{allowed_by, remediation, status_for, Path, Reason, Status, Subject};
+use super::{allowed_by, refused_by_name, remediation, status_for, Path, Reason, Status, Subject};
 use crate::catalog::{Expect, Kind};
 use crate::plan::Plan;
 use crate::probe::{Failure, Trace};
-use crate::result::{CheckResult, PhaseKind, Target};
+use crate::result::{CheckResult, Denial, PhaseKind, Target};
 
 /// What one check's run left behind.
 pub struct Seen {
@@ -24,7 +24,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
     let e = &plan.entry;
     let Seen {
         outcome,
-        trace,
+        mut trace,
         proxy,
         duration_ms,
     } = seen;
@@ -33,6 +33,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         Err(f) => (f.reason, f.message),
     };
     let (reason, message) = stand_in(plan, &trace, reason, message);
+    let (denial, message) = refused_wildcard(plan, trace.stand_in, trace.denial.take(), message);
     let (reason, message) = match e.expect {
         Expect::Open => (reason, message),
         Expect::Blocked => expect_blocked(reason, message),
@@ -40,9 +41,10 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
     let required = plan.required || (e.required && trace.private_endpoint_seen);
     let message = explain(plan, &trace, reason, message, required);
     let tested = tested(plan, &trace);
-    let remediation = match plan.skip.as_ref().and_then(|s| s.remediation()) {
-        Some(give) => give,
-        None => remediation(
+    let remediation = match (plan.skip.as_ref().and_then(|s| s.remediation()), &denial) {
+        (Some(give), _) => give,
+        (None, Some(d)) if reason == Reason::FirewallDenied => refused_by_name(&d.fqdn, &d.rule),
+        (None, _) => remediation(
             reason,
             &Subject {
                 host: &trace.host,
@@ -57,7 +59,6 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
     };
     // Kept until the report is written, for every check of the catalog: a `Vec` grown by
     // pushes keeps room for four phases where most checks have two.
-    let firewall_denial = trace.denial;
     let mut phases = trace.phases;
     phases.shrink_to_fit();
     CheckResult {
@@ -86,7 +87,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         phases,
         history: None,
         trace: None,
-        firewall_denial,
+        firewall_denial: denial,
     }
 }
 
@@ -109,6 +110,27 @@ fn stand_in(plan: &Plan, trace: &Trace, reason: Reason, message: String) -> (Rea
             )
         }
         _ => (reason, message),
+    }
+}
+
+/// A firewall refused a name chosen only to stand for a wildcard: the node's own traffic goes
+/// to other names under it, so the rule must allow the wildcard, not the stand-in.
+fn refused_wildcard(
+    plan: &Plan,
+    stand_in: bool,
+    mut denial: Option<Denial>,
+    message: String,
+) -> (Option<Denial>, String) {
+    match (&mut denial, &plan.stands_for) {
+        (Some(d), Some(w)) if stand_in => {
+            let message = format!(
+                "{message}; {} was chosen only to stand for {w}, so the rule must allow {w}",
+                d.fqdn
+            );
+            d.fqdn = w.clone();
+            (denial, message)
+        }
+        _ => (denial, message),
     }
 }
 

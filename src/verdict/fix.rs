@@ -200,10 +200,7 @@ fn service(reason: Reason, s: &Subject) -> String {
         Reason::TlsHandshakeFailed => format!(
             "The TCP port is open but TLS fails: a firewall may reset TLS to {host} after reading the server name (SNI); allow the FQDN in its application rules."
         ),
-        Reason::FirewallDenied => format!(
-            "An egress firewall's application rules refuse {host}: add an application rule that allows {} to exactly {host} (Azure Firewall: target FQDN {host}); with TLS inspection (Premium), also check its URL and web-category filters. A network rule to the name or its addresses is not the fix: the firewall decides on the name it reads.",
-            application_protocol(s.port)
-        ),
+        Reason::FirewallDenied => refused_by_name(host, &format!("Https:{}", s.port.unwrap_or(443))),
         Reason::TlsTimeout => format!(
             "The TCP connection opened but the handshake stalled: a firewall or proxy holds TLS to {host}; allow the FQDN in its application rules."
         ),
@@ -220,14 +217,12 @@ fn service(reason: Reason, s: &Subject) -> String {
     }
 }
 
-/// The protocol and port an application rule names for a flow to `port`: `Http:80`, else
-/// `Https:PORT`, as Azure Firewall writes them.
-pub fn application_protocol(port: Option<u16>) -> String {
-    match port {
-        Some(80) => "Http:80".into(),
-        Some(p) => format!("Https:{p}"),
-        None => "Https:443".into(),
-    }
+/// The fix for a name an egress firewall's application rules refuse: a rule for exactly that
+/// name on `rule` (`Https:443`, as Azure Firewall writes it).
+pub fn refused_by_name(name: &str, rule: &str) -> String {
+    format!(
+        "An egress firewall's application rules refuse {name}: add an application rule that allows {rule} to exactly {name} (Azure Firewall: target FQDN {name}); with TLS inspection (Premium), also check its URL and web-category filters. A network rule to the name or its addresses is not the fix: the firewall decides on the name it reads."
+    )
 }
 
 /// The node itself, and the values it was not given.

@@ -9,7 +9,7 @@ mod finish;
 mod fix;
 
 pub use finish::{finish, Seen};
-pub use fix::{allowed_by, remediation, Subject};
+pub use fix::{allowed_by, refused_by_name, remediation, Subject};
 
 wire_enum! {
     /// Ordered worst first, so sorting puts failures on top.

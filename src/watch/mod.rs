@@ -22,6 +22,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::check::{self, Lines, Setup};
 use crate::cli::{Format, WatchArgs};
+use crate::context::Middlebox;
 use crate::plan::Plan;
 use crate::probe::{self, lock, Runner};
 use crate::report::redact::{redact, redact_result, Redactor};
@@ -63,6 +64,7 @@ pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
         redactor,
         metrics: args.metrics.clone(),
         metrics_error: None,
+        middlebox: None,
     };
     let mut watch = Watch::new();
     let played = runtime.block_on(async {
@@ -86,7 +88,7 @@ pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
         ));
     }
     let results = watch.finish(&runner.forward_zones);
-    let context = check::noting_middlebox(context, &runner);
+    let context = check::noting_middlebox(context, out.middlebox.take());
     let mut report = check::assemble(
         started,
         started_at,
@@ -198,6 +200,7 @@ async fn play(
             number,
             at: humantime::format_rfc3339_millis(at).to_string(),
         };
+        out.middlebox = Middlebox::merged(out.middlebox.take(), runner.middlebox.found());
         let changes = watch.record(&round, results);
         let unix_ms = at
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -280,6 +283,8 @@ struct Out {
     metrics: Option<PathBuf>,
     /// Why the last write of the metrics file failed, while it fails.
     metrics_error: Option<String>,
+    /// What the canary found on the path over the rounds that finished.
+    middlebox: Option<Middlebox>,
 }
 
 impl Out {

@@ -356,7 +356,12 @@ impl Checked<'_> {
             "{id}: firewall_denial {denial}\n{context}"
         );
         if refused {
-            assert_eq!(denial["fqdn"], r["target"]["host"], "{id}: fqdn\n{context}");
+            // A name chosen only to stand for a wildcard: the rule is for the wildcard.
+            let name = match r["stand_in"].as_bool() {
+                Some(true) => &r["stands_for"],
+                _ => &r["target"]["host"],
+            };
+            assert_eq!(&denial["fqdn"], name, "{id}: fqdn\n{context}");
             let rule = denial["rule"].as_str().unwrap_or_default();
             let port = r["target"]["port"].to_string();
             assert!(

@@ -21,9 +21,15 @@ def serve(conn):
     try:
         if mode == "hello-close":
             # What a firewall that filters by name does, here without one: nothing to confirm it.
-            conn.settimeout(30)
-            conn.recv(4096)
+            # Drain the whole hello (closing with bytes unread would send a reset instead).
+            conn.settimeout(0.2)
+            try:
+                while conn.recv(4096):
+                    pass
+            except socket.timeout:
+                pass
             conn.shutdown(socket.SHUT_WR)
+            conn.settimeout(30)
             conn.recv(4096)
             return
         if ctx:
