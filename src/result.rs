@@ -174,9 +174,10 @@ pub struct CheckResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<Route>,
     /// What showed that an egress firewall refused the name (`firewall_denied`); left out
-    /// otherwise.
+    /// otherwise. Boxed: every result of a large catalog is kept until the report is written,
+    /// and few have one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub firewall_denial: Option<Denial>,
+    pub firewall_denial: Option<Box<Denial>>,
 }
 
 wire_enum! {

@@ -22,8 +22,18 @@ const NODES: [&str; 4] = ["10.88.0.1", "10.88.0.2", "10.88.0.3", "10.88.0.4"];
 /// A peer on the list that never comes up: no namespace holds its address.
 const ABSENT: &str = "10.88.0.9";
 
-fn can_run() -> Result<(), String> {
-    sandbox::root_and_tools(&["ip", "nft", "socat", "ss"], "")
+/// Whether the namespaces can be made here; a test that cannot run fails in CI, and elsewhere
+/// says it was skipped.
+fn can_run(test: &str) -> bool {
+    let Err(why) = sandbox::root_and_tools(&["ip", "nft", "socat", "ss"], "") else {
+        return true;
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} cannot run in CI: {why}"
+    );
+    eprintln!("SKIPPED {test}: {why}");
+    false
 }
 
 /// Kills what it holds when dropped, so a failed assertion leaves no process behind.
@@ -125,12 +135,7 @@ fn reasons(report: &Value) -> BTreeSet<(String, String)> {
 
 #[test]
 fn mesh_names_exactly_the_blocked_pairs() {
-    if let Err(why) = can_run() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "mesh test cannot run in CI: {why}"
-        );
-        eprintln!("SKIPPED mesh test: {why}");
+    if !can_run("mesh test") {
         return;
     }
     let (bridge, mut nodes) = network("mesh", &NODES);
@@ -309,12 +314,7 @@ fn mesh_one_way(sb: &Sandbox, report: &std::path::Path) -> Child {
 
 #[test]
 fn mesh_names_a_one_way_block_not_an_absent_peer() {
-    if let Err(why) = can_run() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "mesh test cannot run in CI: {why}"
-        );
-        eprintln!("SKIPPED mesh one-way test: {why}");
+    if !can_run("mesh one-way test") {
         return;
     }
     let (bridge, nodes) = network("mesh-ow", &ONE_WAY);

@@ -53,7 +53,7 @@ pub fn rule(tls: bool, port: u16) -> String {
 
 /// An egress firewall refused `denial.fqdn`: keep what showed it for the report.
 fn refused(trace: &mut Trace, denial: Denial, message: String) -> Failure {
-    trace.denial = Some(denial);
+    trace.denial = Some(Box::new(denial));
     Failure {
         reason: Reason::FirewallDenied,
         message,
@@ -336,16 +336,7 @@ mod tests {
     use crate::plan::Plan;
 
     fn trace() -> Trace {
-        Trace {
-            phases: Vec::new(),
-            host: "localhost".into(),
-            stand_in: false,
-            host_note: None,
-            private_endpoint_seen: false,
-            silent_at: None,
-            hello_unanswered: None,
-            denial: None,
-        }
+        Trace::of_host("localhost")
     }
 
     #[test]

@@ -177,7 +177,7 @@ pub struct Trace {
     /// The TLS handshake's peer ended the connection after the ClientHello without a byte.
     pub hello_unanswered: Option<Evidence>,
     /// What showed that an egress firewall refused the name.
-    pub denial: Option<Denial>,
+    pub denial: Option<Box<Denial>>,
 }
 
 impl Trace {
@@ -187,6 +187,21 @@ impl Trace {
             host: plan.host.clone(),
             stand_in: plan.stand_in,
             host_note: plan.host_source.as_ref().map(|s| format!("host from {s}")),
+            private_endpoint_seen: false,
+            silent_at: None,
+            hello_unanswered: None,
+            denial: None,
+        }
+    }
+
+    /// A trace of `host` with nothing seen yet, for tests of one layer.
+    #[cfg(test)]
+    pub(crate) fn of_host(host: &str) -> Trace {
+        Trace {
+            phases: Vec::new(),
+            host: host.into(),
+            stand_in: false,
+            host_note: None,
             private_endpoint_seen: false,
             silent_at: None,
             hello_unanswered: None,

@@ -392,16 +392,7 @@ mod tests {
         budget: Duration,
     ) -> (Result<(), Failure>, Trace, Duration) {
         let (addr, trust) = serve(how).await;
-        let mut trace = Trace {
-            phases: Vec::new(),
-            host: "localhost".into(),
-            stand_in: false,
-            host_note: None,
-            private_endpoint_seen: false,
-            silent_at: None,
-            hello_unanswered: None,
-            denial: None,
-        };
+        let mut trace = Trace::of_host("localhost");
         let started = Instant::now();
         let deadline = started + budget;
         let stream = TcpStream::connect(addr).await.unwrap();

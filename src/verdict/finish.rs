@@ -118,9 +118,9 @@ fn stand_in(plan: &Plan, trace: &Trace, reason: Reason, message: String) -> (Rea
 fn refused_wildcard(
     plan: &Plan,
     stand_in: bool,
-    mut denial: Option<Denial>,
+    mut denial: Option<Box<Denial>>,
     message: String,
-) -> (Option<Denial>, String) {
+) -> (Option<Box<Denial>>, String) {
     match (&mut denial, &plan.stands_for) {
         (Some(d), Some(w)) if stand_in => {
             let message = format!(
