@@ -69,7 +69,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
     }))
 }
 
-/// A complete head, the bytes it took, and its `Content-Length`.
+/// A complete head and the bytes it took.
 fn parse_head_at(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
