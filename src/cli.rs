@@ -184,7 +184,7 @@ pub struct WatchArgs {
 #[derive(Debug, Clone, Args)]
 pub struct MeshArgs {
     /// The job's nodes, this one included (default: AZ_BATCH_HOST_LIST, AZ_BATCH_NODE_LIST, the MPI host file AZ_BATCHAI_MPI_HOST_FILE, then MASTER_ADDR or AZ_BATCH_MASTER_NODE)
-    #[arg(long, value_delimiter = ',', value_name = "HOST[,HOST...]", value_parser = parse_peer)]
+    #[arg(long, value_delimiter = ',', value_name = "HOST[,HOST...]", value_parser = context::parse_peer)]
     pub peers: Vec<String>,
     /// Ports every node listens on and connects to (default: MASTER_PORT, else 29500, and 33000, 45000, 60000 from the ephemeral range NCCL and Gloo connect on)
     #[arg(long, value_delimiter = ',', value_name = "PORT[,PORT...]", value_parser = clap::value_parser!(u16).range(1..))]
@@ -196,7 +196,7 @@ pub struct MeshArgs {
     #[arg(long, default_value = "0.0.0.0", value_name = "ADDR")]
     pub listen: IpAddr,
     /// Which peer this node is (default: the peer that is this node's hostname or one of its addresses)
-    #[arg(long = "self", id = "self_", value_name = "NAME", value_parser = parse_peer)]
+    #[arg(long = "self", id = "self_", value_name = "NAME", value_parser = context::parse_peer)]
     pub self_: Option<String>,
     /// Also send this much (64MiB, 500MB) to each peer once, on the first port that answered, and report the throughput in that result's message (off by default)
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
@@ -213,20 +213,6 @@ pub struct MeshArgs {
     /// Plain table without colour (also NO_COLOR)
     #[arg(long, env = "AMLPROBE_NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_color: bool,
-}
-
-/// A peer: a host name or an address, as a connection names it.
-pub fn parse_peer(s: &str) -> Result<String, String> {
-    let s = s.trim();
-    let ok = (1..=253).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':'));
-    match ok {
-        true => Ok(s.to_string()),
-        false => Err(format!(
-            "'{s}' is not a host: a name or an address, letters, digits, '-', '.', '_' and ':'"
-        )),
-    }
 }
 
 /// A size: a number and a unit, B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB; 1 KiB to 4 GiB.

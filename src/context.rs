@@ -262,6 +262,20 @@ pub fn parse_compute_name(s: &str) -> Result<String, String> {
     }
 }
 
+/// A peer: a host name or an address, as a connection names it.
+pub fn parse_peer(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let ok = (1..=253).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':'));
+    match ok {
+        true => Ok(s.to_string()),
+        false => Err(format!(
+            "'{s}' is not a host: a name or an address, letters, digits, '-', '.', '_' and ':'"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,8 +5,9 @@
 use clap::Parser;
 
 use crate::cli::{ExplainArgs, RunFlags};
-use crate::verdict::Reason;
-use crate::{catalog, check, clap_message, emit, input, report, Stop, EXIT_OK};
+use crate::exit::{clap_message, emit, Stop, EXIT_OK};
+use crate::reason::Reason;
+use crate::{catalog, check, input, report};
 
 pub fn run(args: &ExplainArgs) -> Result<i32, Stop> {
     let what = match args.what.as_str() {

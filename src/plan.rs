@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::catalog::{CloudHost, Entry, Template};
 use crate::context::{ComputeType, Context, Input, Mode};
-use crate::verdict::Reason;
+use crate::reason::Reason;
 
 /// Why a check does not run.
 #[derive(Debug, Clone, PartialEq, Eq)]

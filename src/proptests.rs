@@ -322,10 +322,10 @@ proptest! {
     #[test]
     fn http_heads_never_panic(head in near(HEADS), bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         for input in [head.as_bytes(), bytes.as_slice()] {
-            if let Ok(Some(h)) = http::parse_head(input) {
+            if let Ok(Some(h)) = crate::net::parse_head(input) {
                 prop_assert!(h.reason.len() <= input.len());
                 prop_assert!(h.server.as_ref().is_none_or(|s| s.len() <= 120));
-                prop_assert!(h.body.len() <= http::BODY_LIMIT);
+                prop_assert!(h.body.len() <= crate::net::BODY_LIMIT);
                 // A firewall's refusal is quoted short and printable, whatever it sent.
                 if let Some(quote) = http::egress_denial(&h) {
                     prop_assert!(quote.len() <= 300, "{quote}");
@@ -399,7 +399,7 @@ proptest! {
         let file = |_: &std::path::Path| Some(text.clone());
         if let Some(p) = crate::mesh::peers_from_env(&var, &file) {
             for h in &p.hosts {
-                prop_assert!(crate::cli::parse_peer(h).as_deref() == Ok(h.as_str()));
+                prop_assert!(crate::context::parse_peer(h).as_deref() == Ok(h.as_str()));
             }
         }
         for h in crate::mesh::parse_host_file(&text) {

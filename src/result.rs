@@ -7,11 +7,31 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::catalog::{Kind, Transport};
-use crate::verdict::{Reason, Status};
+use crate::reason::{Failure, Reason, Status};
 
 /// Milliseconds, as the report writes every duration.
 pub fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What one check's run left behind for its verdict: plain data, so the stage that judges needs
+/// nothing of the probes.
+pub struct Seen {
+    /// The pass message, or why it did not pass.
+    pub outcome: Result<String, Failure>,
+    /// The host probed: a stand-in's name where the catalog names a wildcard.
+    pub host: String,
+    pub stand_in: bool,
+    /// Where the host came from, when not from the catalog.
+    pub host_note: Option<String>,
+    /// Whether a private endpoint answered for the name.
+    pub private_endpoint_seen: bool,
+    pub phases: Vec<Phase>,
+    /// How an egress firewall refused the name, when one did.
+    pub denial: Option<Box<Denial>>,
+    /// The proxy the check went through, credentials hidden.
+    pub proxy: Option<String>,
+    pub duration_ms: u64,
 }
 
 /// The layers a check's phases can show, in the order a connection meets them.

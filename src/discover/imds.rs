@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::context::Cloud;
-use crate::probe::http::{parse_head, HeadError};
+use crate::net::{parse_head, HeadError};
 
 /// An address, not a string: a string would link the system resolver (getaddrinfo, and with
 /// it NSS and the dynamic loader) into the static binary for a name it never looks up.

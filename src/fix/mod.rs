@@ -8,7 +8,7 @@ pub mod read;
 pub mod render;
 
 use crate::cli::{FixArgs, FixFormat};
-use crate::{Stop, EXIT_FAILED, EXIT_OK};
+use crate::exit::{Stop, EXIT_FAILED, EXIT_OK};
 
 /// The report named on the command line, checked and turned into changes.
 pub fn fixes(args: &FixArgs) -> Result<model::Fixes, Stop> {
@@ -42,7 +42,7 @@ pub fn fixes(args: &FixArgs) -> Result<model::Fixes, Stop> {
 pub fn run(args: &FixArgs) -> Result<i32, Stop> {
     let fixes = fixes(args)?;
     let text = render(&fixes, args.format);
-    crate::emit(&text)?;
+    crate::exit::emit(&text)?;
     Ok(if fixes.nothing() {
         EXIT_OK
     } else {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::model::{Cell, Counts, Fleet};
-use crate::verdict::{Reason, Status};
+use crate::reason::{Reason, Status};
 
 /// What was compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

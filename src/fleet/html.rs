@@ -8,8 +8,8 @@ use std::fmt::Write;
 use super::diff::{Diff, Of, Side, State};
 use super::model::Fleet;
 use super::table::whole_node_sides;
+use crate::reason::Status;
 use crate::report::text::printable;
-use crate::verdict::Status;
 
 /// Text for HTML, in an element or a quoted attribute: markup escaped, hidden characters
 /// shown as `\u{…}`.

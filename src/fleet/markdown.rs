@@ -5,8 +5,8 @@ use std::fmt::Write;
 use super::diff::{Diff, Of, Side, State};
 use super::model::{Cell, Fleet};
 use super::table::whole_node_sides;
+use crate::reason::{Reason, Status};
 use crate::report::markdown::cell;
-use crate::verdict::{Reason, Status};
 
 /// The most node names listed in one cell.
 const NAMES: usize = 20;

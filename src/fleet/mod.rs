@@ -17,9 +17,9 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{DiffArgs, FleetFormat, MergeArgs};
+use crate::exit::{emit, written, Stop, EXIT_FAILED, EXIT_OK};
 use crate::report::read::{kind, Kind};
 use crate::report::redact::Redactor;
-use crate::{emit, written, Stop, EXIT_FAILED, EXIT_OK};
 use diff::{Diff, Of};
 use model::{Fleet, Node};
 
@@ -37,7 +37,7 @@ fn output_format(flag: Option<FleetFormat>) -> FleetFormat {
 
 /// Colour as `check` has it (merge and diff take no `--no-color`; `NO_COLOR` counts).
 fn colour() -> bool {
-    crate::check::colour(false)
+    crate::session::colour(false)
 }
 
 /// The report files the inputs name: files as given, and each directory's `*.json` files

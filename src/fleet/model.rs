@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::verdict::{Reason, Status};
+use crate::reason::{Reason, Status};
 
 wire_enum! {
     /// Which of a node's names became its name in the fleet: the first that is unique among

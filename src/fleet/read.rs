@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::model::{Cell, Check, Fleet, NameFrom, Node, Row};
 use crate::context::Context;
+use crate::reason::{Reason, Status};
 use crate::report::read::{is_check_id, kind, short, Kind, CHECK_ID_CHARS};
 use crate::report::redact::Redactor;
-use crate::verdict::{Reason, Status};
 
 /// The longest name or text a report may give a field that is kept.
 const TEXT_LIMIT: usize = 255;

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use super::diff::{Diff, Entry, Of, State};
 use super::model::{Counts, Fleet};
+use crate::reason::Status;
 use crate::report::text::printable;
-use crate::verdict::Status;
 
 /// The most nodes shown as columns; more get a line a check.
 pub const MATRIX_NODES: usize = 20;
@@ -384,9 +384,9 @@ mod tests {
                 Status::Pass
             };
             let reason = if status == Status::Pass {
-                crate::verdict::Reason::Ok
+                crate::reason::Reason::Ok
             } else {
-                crate::verdict::Reason::TcpTimeout
+                crate::reason::Reason::TcpTimeout
             };
             f.add_node(
                 crate::fleet::model::tests::node(&format!("host-{i}"), None, "f"),

@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::parse_peer;
-use crate::verdict::{Reason, Status};
+use crate::context::parse_peer;
+use crate::reason::{Reason, Status};
 
 /// The most nodes one matrix shows.
 pub const MAX_NODES: usize = 1000;

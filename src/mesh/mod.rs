@@ -19,13 +19,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::catalog::{Kind, Transport};
-use crate::check::{self, assemble, hostname, writable};
-use crate::cli::{parse_peer, Format, MeshArgs};
+use crate::cli::{Format, MeshArgs};
+use crate::context::parse_peer;
 use crate::context::Context;
+use crate::exit::{emit, Stop};
 use crate::report::{self, Meshed, Node};
 use crate::result::{ms, CheckResult, Phase, PhaseKind, Target};
+use crate::session::{self, assemble, hostname, writable};
 use crate::verdict::{remediation, Reason, Subject};
-use crate::{emit, Stop};
 
 /// The rendezvous port PyTorch uses when MASTER_PORT is not set.
 pub const RENDEZVOUS_PORT: u16 = 29500;
@@ -824,7 +825,7 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
     if let Some(path) = &args.report {
         writable(path)?;
     }
-    let runtime = crate::check::runtime()?;
+    let runtime = crate::session::runtime()?;
     let (not_listening, results) = runtime.block_on(run(args, &ports, &this, &others, started));
     runtime.shutdown_background();
     let context = context(
@@ -856,10 +857,10 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
         wait_ms: ms(args.wait),
         not_listening,
     });
-    let shown = check::Shown {
-        format: check::format_or_default(args.output),
+    let shown = session::Shown {
+        format: session::format_or_default(args.output),
         report_file: args.report.as_deref(),
-        colour: check::colour(args.no_color),
+        colour: session::colour(args.no_color),
         strict: false,
     };
     if shown.format == Format::Jsonl {
@@ -1002,7 +1003,7 @@ mod tests {
         let stranger = r(Attempt::Stranger("sent nothing within 1s".into()), &[]);
         assert_eq!(
             (stranger.reason, stranger.status),
-            (Reason::PeerNotAmlprobe, crate::verdict::Status::Fail)
+            (Reason::PeerNotAmlprobe, crate::reason::Status::Fail)
         );
         let ok = r(Attempt::Greeted("b".into()), &[45000]);
         assert_eq!(
@@ -1086,7 +1087,7 @@ mod tests {
         let seen = callers.lock().unwrap().clone();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[&v4], first);
-        let rt = crate::check::runtime().unwrap();
+        let rt = crate::session::runtime().unwrap();
         let t = Duration::from_millis(100);
         for peer in ["10.0.0.5", "::ffff:10.0.0.5"] {
             let addrs = rt.block_on(addresses_of(peer, t));

@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use super::Failure;
-use crate::verdict::Reason;
+use crate::reason::Reason;
 
 /// More than this apart (seconds) and tokens start to fail.
 pub const MAX_SKEW_SECS: i64 = 300;

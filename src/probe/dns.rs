@@ -13,7 +13,7 @@ use hickory_resolver::{Hosts, TokioResolver};
 use tokio::time::{timeout_at, Instant};
 
 use super::Failure;
-use crate::verdict::Reason;
+use crate::reason::Reason;
 
 /// Where addresses come from: the hosts file (unless servers were given) and the DNS servers.
 pub struct Resolvers {

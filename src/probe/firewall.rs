@@ -22,8 +22,8 @@ use tokio::time::Instant;
 
 use super::{http, lock, tcp, Failure, Trace};
 use crate::catalog::HttpSpec;
+use crate::reason::Reason;
 use crate::result::{Denial, Evidence, Phase, PhaseKind};
-use crate::verdict::Reason;
 
 /// An IPv4 address nobody owns: TEST-NET-1 (RFC 5737).
 pub const CANARY_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);

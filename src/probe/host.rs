@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::catalog::HostCheck;
 use crate::context::{Context, Mode};
-use crate::verdict::Reason;
+use crate::reason::Reason;
 
 use super::Failure;
 

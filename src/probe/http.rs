@@ -8,114 +8,8 @@ use tokio::time::{timeout_at, Instant};
 
 use super::Failure;
 use crate::catalog::{FirewallAnswer, HttpSpec};
-use crate::verdict::Reason;
-
-/// The most of a response head amlprobe reads before calling the peer broken.
-pub const MAX_HEAD: usize = 16 * 1024;
-
-/// The parts of a response head the report uses.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Head {
-    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
-    pub minor_version: u8,
-    pub status: u16,
-    pub reason: String,
-    pub server: Option<String>,
-    pub location: Option<String>,
-    /// `Date`, as sent.
-    pub date: Option<String>,
-    /// Azure Storage's `x-ms-error-code`.
-    pub error_code: Option<String>,
-    /// `Content-Length`, when given and a number.
-    pub content_length: Option<u64>,
-    /// The start of the body of an error answer (400 and above), up to `BODY_LIMIT` bytes: a
-    /// firewall says why it refused there. Empty for other answers.
-    pub body: Vec<u8>,
-}
-
-/// The most of an error answer's body kept: enough for a firewall's one-line reason.
-pub const BODY_LIMIT: usize = 1024;
-
-/// Why no head could be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeadError {
-    /// Nothing complete before the deadline; `bytes` arrived.
-    Timeout {
-        bytes: usize,
-    },
-    /// The peer closed first.
-    Closed {
-        bytes: usize,
-    },
-    /// Not HTTP: what httparse said, and the first bytes, printable.
-    NotHttp {
-        what: String,
-        sample: String,
-    },
-    TooLong,
-    /// More header lines than are read (64): no Azure endpoint sends so many.
-    TooManyHeaders,
-    Io(String),
-}
-
-/// Parse a complete head from `buf`; `Ok(None)` while more bytes are needed. An error answer
-/// keeps the start of the body that follows in `buf`.
-pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
-    Ok(parse_head_at(buf)?.map(|(mut head, len)| {
-        if head.status >= 400 {
-            head.body = buf[len..].iter().take(BODY_LIMIT).copied().collect();
-        }
-        head
-    }))
-}
-
-/// A complete head and the bytes it took.
-fn parse_head_at(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => {
-            let find = |name: &str| {
-                resp.headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(name))
-                    .map(|h| printable(h.value, 120))
-            };
-            let head = Head {
-                minor_version: resp.version.unwrap_or(1),
-                status: resp.code.unwrap_or(0),
-                reason: resp.reason.unwrap_or("").to_string(),
-                server: find("server"),
-                location: find("location"),
-                date: find("date"),
-                error_code: find("x-ms-error-code"),
-                content_length: find("content-length").and_then(|v| v.trim().parse().ok()),
-                body: Vec::new(),
-            };
-            Ok(Some((head, len)))
-        }
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(httparse::Error::TooManyHeaders) => Err(HeadError::TooManyHeaders),
-        Err(e) => Err(HeadError::NotHttp {
-            what: e.to_string(),
-            sample: printable(buf, 40),
-        }),
-    }
-}
-
-/// At most `max` bytes of `b`, with anything unprintable shown as `.`.
-pub fn printable(b: &[u8], max: usize) -> String {
-    b.iter()
-        .take(max)
-        .map(|&c| {
-            if (0x20..0x7f).contains(&c) {
-                c as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
-}
+use crate::net::{parse_head_at, printable, Head, HeadError, BODY_LIMIT, MAX_HEAD};
+use crate::reason::Reason;
 
 /// Read one response head, past any interim `1xx` answer (`100 Continue`) but not `101`, which
 /// is the answer to an upgrade. `exact` reads a byte at a time so nothing after the head is
@@ -314,22 +208,8 @@ pub fn firewall_denial(service: FirewallAnswer, host: &str, head: &Head) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::parse_head;
     use std::time::Duration;
-
-    #[test]
-    fn heads_parse_with_status_server_and_location() {
-        let h = parse_head(b"HTTP/1.0 302 Found\r\nServer: Contoso-Firewall\r\nLocation: https://login.example/\r\n\r\nbody")
-            .unwrap()
-            .unwrap();
-        assert_eq!((h.minor_version, h.status), (0, 302));
-        assert_eq!(h.server.as_deref(), Some("Contoso-Firewall"));
-        assert_eq!(h.location.as_deref(), Some("https://login.example/"));
-        assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\nServer: x"), Ok(None));
-        assert!(matches!(
-            parse_head(b"\x16\x03\x01garbage\r\n\r\n"),
-            Err(HeadError::NotHttp { .. })
-        ));
-    }
 
     #[test]
     fn only_a_403_authorization_failure_is_the_storage_firewall() {

@@ -31,15 +31,11 @@ use tokio::time::Instant;
 use crate::catalog::{self, HostCheck, Kind};
 use crate::context::Context;
 use crate::plan::Plan;
+pub use crate::reason::Failure;
+use crate::reason::Reason;
+use crate::result::Seen;
 use crate::result::{ms, CheckResult, Denial, Evidence, Phase, PhaseKind};
-use crate::verdict::{self, Reason, Seen};
-
-/// Why a phase did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub reason: Reason,
-    pub message: String,
-}
+use crate::verdict;
 
 /// A host's lookup and how long it took, shared by every check that names the host.
 type SharedLookup = (Result<dns::Answer, Failure>, u64);
@@ -149,7 +145,7 @@ impl Runner {
     }
 
     /// Keep an HTTPS answer's `Date` for the clock check.
-    fn observe_date(&self, host: &str, head: &http::Head) {
+    fn observe_date(&self, host: &str, head: &crate::net::Head) {
         if let Some(c) = head
             .date
             .as_deref()
@@ -211,6 +207,26 @@ impl Trace {
 
     /// Record a phase's outcome: `ok` follows the result, except that silence (UDP) could not
     /// tell and leaves it null.
+    /// What the verdict needs of the run: the outcome and the plain facts the trace gathered.
+    fn into_seen(
+        self,
+        outcome: Result<String, Failure>,
+        proxy: Option<String>,
+        duration_ms: u64,
+    ) -> Seen {
+        Seen {
+            outcome,
+            host: self.host,
+            stand_in: self.stand_in,
+            host_note: self.host_note,
+            private_endpoint_seen: self.private_endpoint_seen,
+            phases: self.phases,
+            denial: self.denial,
+            proxy,
+            duration_ms,
+        }
+    }
+
     fn record<T>(&mut self, mut phase: Phase, result: &Result<T, Failure>) {
         match result {
             Ok(_) => phase.ok = Some(true),
@@ -286,12 +302,7 @@ pub async fn run_check(runner: &Runner, plan: &Plan) -> CheckResult {
         .filter(|_| plan.skip.is_none())
         .map(proxy::Proxy::display);
     let silent_at = trace.silent_at;
-    let seen = Seen {
-        outcome,
-        trace,
-        proxy,
-        duration_ms: ms(started.elapsed()),
-    };
+    let seen = trace.into_seen(outcome, proxy, ms(started.elapsed()));
     let mut result = verdict::finish(plan, seen, &runner.forward_zones);
     // After the check's own time: the trace adds to the run, not to the check's duration.
     if runner.trace {

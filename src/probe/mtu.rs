@@ -20,8 +20,8 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant};
 
 use super::{tcp, tls, Failure, Trace};
+use crate::reason::Reason;
 use crate::result::{ms, Phase, PhaseKind};
-use crate::verdict::Reason;
 
 /// The MSS the retry announces: TCP's default when none is announced (RFC 879), so its largest
 /// IPv4 packet is 576 bytes, which every IPv4 host must take (RFC 791), and an IPv6 one 596,

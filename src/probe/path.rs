@@ -7,13 +7,14 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::private_endpoint::{self, is_private};
+use super::private_endpoint;
 use super::{clock, dns, firewall, host, http, lock, mtu, redirect, smb, tcp, tls, udp};
 use super::{websocket, Failure, Runner, Trace};
 use crate::catalog::{HostCheck, Kind, Transport};
+use crate::net::is_private;
 use crate::plan::Plan;
+use crate::reason::Reason;
 use crate::result::{Phase, PhaseKind};
-use crate::verdict::Reason;
 
 /// Run the plan's layers before `deadline`; `Ok` carries the pass message.
 pub(super) async fn run(
@@ -266,7 +267,7 @@ async fn request<S>(
     via: &Via,
     deadline: Instant,
     trace: &mut Trace,
-) -> Result<http::Head, Failure>
+) -> Result<crate::net::Head, Failure>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -297,7 +298,7 @@ where
 }
 
 /// `HTTP 200 from "server"`: an answer, in the words of a pass.
-fn in_words(head: &http::Head) -> String {
+fn in_words(head: &crate::net::Head) -> String {
     let server = head.server.as_ref().map(|s| format!(" from \"{s}\""));
     format!("HTTP {}{}", head.status, server.unwrap_or_default())
 }

@@ -8,29 +8,10 @@ use std::net::IpAddr;
 use tokio::time::Instant;
 
 use super::{dns, lookup_phase, shows_answer, Failure, Runner, Trace};
+use crate::net::{is_private, AZURE_DNS};
 use crate::plan::Plan;
+use crate::reason::{Reason, Status};
 use crate::result::{Phase, PhaseKind};
-use crate::verdict::{Reason, Status};
-
-/// Azure's virtual DNS server, reachable only from inside a VNet.
-pub const AZURE_DNS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(168, 63, 129, 16);
-
-/// RFC 1918, RFC 6598 and IPv6 ULA; everything else counts as public.
-pub fn is_private(ip: &IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            o[0] == 10
-                || (o[0] == 172 && (16..=31).contains(&o[1]))
-                || (o[0] == 192 && o[1] == 168)
-                || (o[0] == 100 && (64..=127).contains(&o[1]))
-        }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_private(&IpAddr::V4(v4)),
-            None => (v6.segments()[0] & 0xfe00) == 0xfc00,
-        },
-    }
-}
 
 fn describe_answer(a: &dns::Answer) -> String {
     let addrs: Vec<String> = a.addresses.iter().map(IpAddr::to_string).collect();
@@ -185,41 +166,5 @@ async fn same_address(
             "{host} answers the private address {private} (not compared: {other_host} does not resolve, {})",
             f.reason
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn private_means_rfc1918_rfc6598_and_ula() {
-        for ip in [
-            "10.1.2.3",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.168.1.1",
-            "100.64.0.1",
-            "100.127.255.255",
-            "fd00::1",
-            "fc00::1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(is_private(&ip.parse().unwrap()), "{ip}");
-        }
-        for ip in [
-            "172.15.0.1",
-            "172.32.0.1",
-            "100.128.0.1",
-            "192.0.2.1",
-            "198.51.100.1",
-            "203.0.113.1",
-            "8.8.8.8",
-            "2001:db8::1",
-            "fe80::1",
-            "::ffff:8.8.8.8",
-        ] {
-            assert!(!is_private(&ip.parse().unwrap()), "{ip}");
-        }
     }
 }

@@ -8,9 +8,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
-use super::http::{head_failure, read_head, HeadError};
+use super::http::{head_failure, read_head};
 use super::{dns, tcp, Failure};
-use crate::verdict::Reason;
+use crate::net::HeadError;
+use crate::reason::Reason;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {

@@ -9,8 +9,8 @@ use tokio::time::Instant;
 
 use super::{http, tcp, tls, Failure, Runner, Trace};
 use crate::catalog::{self, HttpSpec, HttpsUrl, Kind};
+use crate::reason::Reason;
 use crate::result::{Phase, PhaseKind};
-use crate::verdict::Reason;
 
 /// Ask `url` (before `until`) and, when it redirects, make its target the host to probe.
 /// Either way a `redirect` phase says what happened.

@@ -6,7 +6,7 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 use super::Failure;
-use crate::verdict::Reason;
+use crate::reason::Reason;
 
 /// Dialects offered, oldest first: 2.0.2, 2.1, 3.0, 3.0.2, 3.1.1.
 pub const DIALECTS: [u16; 5] = [0x0202, 0x0210, 0x0300, 0x0302, 0x0311];
@@ -94,7 +94,7 @@ pub fn frame_length(header: [u8; 4]) -> Result<usize, String> {
     if header[0] != 0 {
         return Err(format!(
             "the answer is not SMB: it starts with \"{}\", not an SMB session header",
-            super::http::printable(&header, 4)
+            crate::net::printable(&header, 4)
         ));
     }
     let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tokio::time::{timeout_at, Instant};
 
 use super::Failure;
-use crate::verdict::Reason;
+use crate::reason::Reason;
 
 pub const MAX_ADDRESSES: usize = 8;
 

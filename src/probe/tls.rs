@@ -24,8 +24,8 @@ use tokio_rustls::TlsConnector;
 
 use super::cert::{issuer_orgs_of, names_of};
 use super::Failure;
+use crate::reason::Reason;
 use crate::result::Evidence;
-use crate::verdict::Reason;
 
 /// Trust anchors and the verifier built from them, shared by every check.
 pub struct Trust {

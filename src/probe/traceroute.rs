@@ -20,11 +20,11 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::task::JoinSet;
 use tokio::time::{timeout_at, Instant};
 
-use super::private_endpoint::is_private;
 use super::udp::icmp_aware;
 use crate::catalog::Transport;
+use crate::net::is_private;
+use crate::reason::Reason;
 use crate::result::{CheckResult, Hop, Route};
-use crate::verdict::Reason;
 
 /// The highest TTL probed: Azure paths to a service are a handful of visible hops.
 pub const MAX_HOPS: u8 = 16;
@@ -413,8 +413,8 @@ mod tests {
     /// Only silence is traced, and never what went through a proxy: that is said instead.
     #[tokio::test]
     async fn a_proxied_or_answered_check_is_not_traced() {
+        use crate::reason::Status;
         use crate::report::fixture::result;
-        use crate::verdict::Status;
         let dest = Some("127.0.0.1:9".parse().unwrap());
         let mut proxied = result("p", "g", Status::Fail, Reason::TcpTimeout);
         proxied.proxy = Some("http://proxy.example.net:3128".into());
@@ -441,8 +441,8 @@ mod tests {
     /// trace it; the next run (a round of `watch`) traces again.
     #[tokio::test]
     async fn a_run_traces_at_most_max_traced_checks() {
+        use crate::reason::Status;
         use crate::report::fixture::result;
-        use crate::verdict::Status;
         let allowance = Allowance::default();
         for _ in 0..MAX_TRACED {
             assert!(allowance.take());

@@ -12,7 +12,7 @@ use tokio::net::UdpSocket;
 use tokio::time::{sleep_until, Instant};
 
 use super::Failure;
-use crate::verdict::Reason;
+use crate::reason::Reason;
 
 /// An ICMP rejection comes back within one round trip to the device that sends it, so silence
 /// is judged over a window of several round trips, not the whole deadline: the slowest round

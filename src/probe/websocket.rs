@@ -12,9 +12,10 @@ use tokio::time::{timeout_at, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
-use super::http::{head_failure, parse_head, Head, HeadError, MAX_HEAD};
+use super::http::head_failure;
 use super::Failure;
-use crate::verdict::Reason;
+use crate::net::{parse_head, Head, HeadError, MAX_HEAD};
+use crate::reason::Reason;
 
 /// Passes reads and writes through, keeping a copy of what was read; refuses to read past
 /// a bound so a server that never ends its headers cannot grow memory.

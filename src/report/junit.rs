@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::text::xml;
 use super::Report;
-use crate::verdict::Status;
+use crate::reason::Status;
 
 pub fn render(report: &Report, strict: bool) -> String {
     let s = &report.summary;

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::text::{json_shown, printable};
 use super::Report;
-use crate::verdict::Status;
+use crate::reason::Status;
 
 /// A table cell: one line, `|` escaped, hidden characters shown.
 pub(crate) fn cell(s: &str) -> String {

@@ -1,7 +1,7 @@
 //! The error messages Azure ML users see and search for, and the checks that tell their causes
 //! apart: what `amlprobe explain "<error text>"` matches a pasted log line against.
 
-use crate::verdict::Reason;
+use crate::reason::Reason;
 
 /// One message Azure ML (or a tool on the node) prints when the network is in the way.
 pub struct Message {

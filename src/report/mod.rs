@@ -15,8 +15,8 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::reason::Status;
 use crate::result::CheckResult;
-use crate::verdict::Status;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -217,8 +217,8 @@ pub fn jsonl_summary(report: &Report) -> String {
 pub(crate) mod fixture {
     use super::*;
     use crate::catalog::{Kind, Transport};
+    use crate::reason::{Reason, Status};
     use crate::result::Target;
-    use crate::verdict::{Reason, Status};
 
     pub fn result(id: &str, group: &str, status: Status, reason: Reason) -> CheckResult {
         CheckResult {

@@ -333,8 +333,8 @@ mod tests {
         let mut res = crate::report::fixture::result(
             "c",
             "g",
-            crate::verdict::Status::Pass,
-            crate::verdict::Reason::Ok,
+            crate::reason::Status::Pass,
+            crate::reason::Reason::Ok,
         );
         res.history = Some(History {
             answers: vec![DnsAnswer {
@@ -357,9 +357,9 @@ mod tests {
     /// `--trace` names the routers on the way.
     #[test]
     fn a_trace_hides_its_hops() {
+        use crate::reason::{Reason, Status};
         use crate::report::fixture::result;
         use crate::result::{Hop, Route};
-        use crate::verdict::{Reason, Status};
         let mut res = result("c", "g", Status::Fail, Reason::TcpTimeout);
         let hop = |ttl, a: Option<&str>| Hop {
             ttl,

@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use super::text::printable;
 use super::Report;
+use crate::reason::{Reason, Status};
 use crate::result::CheckResult;
-use crate::verdict::{Reason, Status};
 
 struct Paint(bool);
 
@@ -154,7 +154,7 @@ pub fn render(report: &Report, colour: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::Reason;
+    use crate::reason::Reason;
 
     use crate::report::fixture::{report, result};
 

@@ -3,28 +3,23 @@
 //! blocked path) comes from its row in the reasons table, never from a default arm; only the
 //! wording of a message looks at a reason directly.
 
-use super::{allowed_by, refused_by_name, remediation, status_for, Path, Reason, Status, Subject};
-use crate::catalog::{Expect, Kind};
+use super::{allowed_by, refused_by_name, remediation, Subject};
+use crate::catalog::{Expect, HostCheck, Kind};
 use crate::plan::Plan;
-use crate::probe::{Failure, Trace};
-use crate::result::{CheckResult, Denial, PhaseKind, Target};
-
-/// What one check's run left behind.
-pub struct Seen {
-    /// The pass message, or why it did not pass.
-    pub outcome: Result<String, Failure>,
-    pub trace: Trace,
-    /// The proxy the check went through, credentials hidden.
-    pub proxy: Option<String>,
-    pub duration_ms: u64,
-}
+use crate::reason::{status_for, Path, Reason, Status};
+use crate::result::{CheckResult, Denial, Phase, PhaseKind, Seen, Target};
 
 /// The finished result of one check.
 pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
     let e = &plan.entry;
     let Seen {
         outcome,
-        mut trace,
+        host,
+        stand_in: is_stand_in,
+        host_note,
+        private_endpoint_seen,
+        mut phases,
+        denial,
         proxy,
         duration_ms,
     } = seen;
@@ -32,80 +27,107 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         Ok(message) => (Reason::Ok, message),
         Err(f) => (f.reason, f.message),
     };
-    let (reason, message) = stand_in(plan, &trace, reason, message);
-    let (denial, message) = refused_wildcard(plan, trace.stand_in, trace.denial.take(), message);
+    let (reason, message) = stand_in(plan, &host, is_stand_in, reason, message);
+    let (denial, message) = refused_wildcard(plan, is_stand_in, denial, message);
     let (reason, message) = match e.expect {
         Expect::Open => (reason, message),
         Expect::Blocked => expect_blocked(reason, message),
     };
-    let required = plan.required || (e.required && trace.private_endpoint_seen);
-    let message = explain(plan, &trace, reason, message, required);
-    let tested = tested(plan, &trace);
-    let remediation = match (plan.skip.as_ref().and_then(|s| s.remediation()), &denial) {
-        (Some(give), _) => give,
-        (None, Some(d)) if reason == Reason::FirewallDenied => refused_by_name(&d.fqdn, &d.rule),
-        (None, _) => remediation(
-            reason,
-            &Subject {
-                host: &trace.host,
-                port: e.port,
-                transport: &e.transport.to_string(),
-                service_tag: plan.service_tag.as_deref(),
-                stands_for: plan.stands_for.as_deref(),
-                forward_zones,
-                check: e.host_check,
-            },
-        ),
+    let required = plan.required || (e.required && private_endpoint_seen);
+    let message = explain(plan, &host, host_note.as_deref(), reason, message, required);
+    let given = match (plan.skip.as_ref().and_then(|s| s.remediation()), &denial) {
+        (Some(give), _) => Some(give),
+        (None, Some(d)) if reason == Reason::FirewallDenied => {
+            Some(refused_by_name(&d.fqdn, &d.rule))
+        }
+        (None, _) => None,
     };
     // Kept until the report is written, for every check of the catalog: a `Vec` grown by
     // pushes keeps room for four phases where most checks have two.
-    let mut phases = trace.phases;
     phases.shrink_to_fit();
-    CheckResult {
+    let mut result = CheckResult {
         id: e.id.clone(),
         group: e.group.clone(),
         title: e.title.clone(),
         required,
         kind: e.kind,
-        tested,
+        tested: tested(plan, &phases),
         proxy,
         target: Target {
-            host: trace.host,
+            host,
             port: e.port,
             transport: e.transport,
         },
         stands_for: plan.stands_for.clone(),
-        stand_in: trace.stand_in,
+        stand_in: is_stand_in,
         service_tag: plan.service_tag.clone(),
-        status: status_for(reason, required),
+        status: Status::Skip,
         reason,
-        message,
-        remediation,
-        reason_doc: reason.doc(),
+        message: String::new(),
+        remediation: String::new(),
+        reason_doc: String::new(),
         doc: e.doc.clone(),
         duration_ms,
         phases,
         history: None,
         trace: None,
         firewall_denial: denial,
+    };
+    judge(&mut result, reason, message, forward_zones, e.host_check);
+    if let Some(give) = given {
+        result.remediation = give;
     }
+    result
+}
+
+/// Give a result its verdict: the reason, the status it earns (a situational check's failure
+/// warns), the message, the reason's document and the fix for this endpoint. Every verdict, a
+/// check's, a round of `watch`'s or a mesh pair's, is set here.
+pub fn judge(
+    r: &mut CheckResult,
+    reason: Reason,
+    message: String,
+    forward_zones: &str,
+    check: Option<HostCheck>,
+) {
+    let transport = r.target.transport.to_string();
+    r.remediation = remediation(
+        reason,
+        &Subject {
+            host: &r.target.host,
+            port: r.target.port,
+            transport: &transport,
+            service_tag: r.service_tag.as_deref(),
+            stands_for: r.stands_for.as_deref(),
+            forward_zones,
+            check,
+        },
+    );
+    r.status = status_for(reason, r.required);
+    r.reason = reason;
+    r.reason_doc = reason.doc();
+    r.message = message;
 }
 
 /// A name made up to stand for a wildcard need not exist: inconclusive, not broken. A resolver
 /// that times out or fails is still broken, whatever the name.
-fn stand_in(plan: &Plan, trace: &Trace, reason: Reason, message: String) -> (Reason, String) {
+fn stand_in(
+    plan: &Plan,
+    host: &str,
+    stand_in: bool,
+    reason: Reason,
+    message: String,
+) -> (Reason, String) {
     match &plan.stands_for {
         Some(w)
-            if reason.path() == Path::Absent
-                && trace.stand_in
-                && plan.entry.expect == Expect::Open =>
+            if reason.path() == Path::Absent && stand_in && plan.entry.expect == Expect::Open =>
         {
             let allowed = allowed_by(plan.service_tag.as_deref());
             (
                 Reason::StandInUnresolvable,
                 format!(
                     "{message}; {} was chosen only to stand for {w}, so the wildcard cannot be tested by name: it must be allowed by {allowed}",
-                    trace.host
+                    host
                 ),
             )
         }
@@ -152,10 +174,9 @@ pub fn expect_blocked(reason: Reason, message: String) -> (Reason, String) {
 
 /// The deepest layer the check's own path reached, never deeper than its kind. A refused
 /// CONNECT reached the proxy, not the target.
-fn tested(plan: &Plan, trace: &Trace) -> Option<Kind> {
+fn tested(plan: &Plan, phases: &[Phase]) -> Option<Kind> {
     let kind = plan.entry.kind;
-    trace
-        .phases
+    phases
         .iter()
         .filter(|p| !(p.phase == PhaseKind::Proxy && p.ok == Some(false)))
         .map(|p| p.phase.layer())
@@ -166,15 +187,22 @@ fn tested(plan: &Plan, trace: &Trace) -> Option<Kind> {
 
 /// The message a person reads: what the wildcard was tested by, where the host came from, and
 /// why a failure only warns when the mode is unknown.
-fn explain(plan: &Plan, trace: &Trace, reason: Reason, message: String, required: bool) -> String {
+fn explain(
+    plan: &Plan,
+    host: &str,
+    host_note: Option<&str>,
+    reason: Reason,
+    message: String,
+    required: bool,
+) -> String {
     let e = &plan.entry;
     let mut message = match (&plan.stands_for, reason) {
         (Some(w), Reason::Ok | Reason::UdpNoReply) => {
-            format!("{message} [{} stands for {w}]", trace.host)
+            format!("{message} [{host} stands for {w}]")
         }
         _ => message,
     };
-    if let Some(note) = &trace.host_note {
+    if let Some(note) = host_note {
         message = format!("{message} ({note})");
     }
     if e.required && !required && reason.status() == Status::Fail {

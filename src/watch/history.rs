@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use crate::probe::private_endpoint::is_private;
+use crate::net::is_private;
+use crate::reason::{Reason, Status};
 use crate::result::{CheckResult, DnsAnswer, Failed, History, PhaseKind};
-use crate::verdict::{remediation, status_for, Reason, Status, Subject};
+use crate::verdict::judge;
 
 /// The most answers a name keeps: the first, and the latest after it. A name whose public
 /// addresses rotate every round would otherwise grow its history without end.
@@ -331,14 +332,20 @@ impl Track {
         match name.filter(|n| n.flapping()) {
             Some(n) => {
                 let message = flapping(&last, n, &history);
-                verdict(&mut last, Reason::DnsFlapping, message, forward_zones);
+                judge(&mut last, Reason::DnsFlapping, message, forward_zones, None);
             }
             None if history.failures > 0 && !is_problem(&last) => {
                 let message = format!(
                     "{tally}; last failure: {last_failure_message}; in the last round: {} ({})",
                     last.reason, last.message
                 );
-                verdict(&mut last, Reason::Intermittent, message, forward_zones);
+                judge(
+                    &mut last,
+                    Reason::Intermittent,
+                    message,
+                    forward_zones,
+                    None,
+                );
             }
             None if history.failures > 0 && history.failures < history.rounds => {
                 last.message = format!("{}; {tally}", last.message);
@@ -401,28 +408,6 @@ fn describe(a: &DnsAnswer) -> String {
         a.addresses.join(", "),
         class(&a.addresses)
     )
-}
-
-/// Give a result the verdict of its history: reason, status, message and the fix that goes
-/// with them.
-fn verdict(r: &mut CheckResult, reason: Reason, message: String, forward_zones: &str) {
-    let transport = r.target.transport.to_string();
-    r.remediation = remediation(
-        reason,
-        &Subject {
-            host: &r.target.host,
-            port: r.target.port,
-            transport: &transport,
-            service_tag: r.service_tag.as_deref(),
-            stands_for: r.stands_for.as_deref(),
-            forward_zones,
-            check: None,
-        },
-    );
-    r.status = status_for(reason, r.required);
-    r.reason = reason;
-    r.reason_doc = reason.doc();
-    r.message = message;
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::exit::Stop;
+use crate::reason::Status;
 use crate::result::CheckResult;
-use crate::verdict::Status;
-use crate::Stop;
 
 use super::history::is_problem;
 
@@ -181,9 +181,9 @@ pub fn writable(path: &Path) -> Result<(), Stop> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reason::Reason;
     use crate::report::fixture;
     use crate::result::{Phase, PhaseKind};
-    use crate::verdict::Reason;
 
     #[test]
     fn label_values_escape_backslash_quote_and_newline() {

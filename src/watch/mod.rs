@@ -20,17 +20,17 @@ use std::time::SystemTime;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::time::{sleep_until, Instant};
 
-use crate::check::{self, Lines, Setup};
 use crate::cli::{Format, WatchArgs};
 use crate::context::Middlebox;
+use crate::exit::{Stop, EXIT_CANNOT_RUN};
 use crate::plan::Plan;
 use crate::probe::{self, lock, Runner};
+use crate::reason::Status;
 use crate::report::redact::{redact, redact_result, Redactor};
 use crate::report::text::printable;
 use crate::report::{self, Stopped, Watched};
 use crate::result::{ms, CheckResult};
-use crate::verdict::Status;
-use crate::{Stop, EXIT_CANNOT_RUN};
+use crate::session::{self, Lines, Setup};
 
 use history::{Change, Round, Watch};
 
@@ -45,7 +45,7 @@ pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
     if let Some(path) = &args.metrics {
         metrics::writable(path)?;
     }
-    let format = check::output_format(check_args);
+    let format = session::output_format(check_args);
     let redactor = check_args
         .redact
         .then(|| Mutex::new(Redactor::new(&setup.context, &setup.node)));
@@ -88,8 +88,8 @@ pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
         ));
     }
     let results = watch.finish(&runner.forward_zones);
-    let context = check::noting_middlebox(context, out.middlebox.take());
-    let mut report = check::assemble(
+    let context = session::noting_middlebox(context, out.middlebox.take());
+    let mut report = session::assemble(
         started,
         started_at,
         ms(runner.timeout),
@@ -115,7 +115,7 @@ pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
         }
         None => Ok(()),
     };
-    let code = check::deliver(report, check_args, format, &None)?;
+    let code = session::deliver(report, check_args, format, &None)?;
     streamed?;
     match (&out.metrics, out.metrics_error) {
         (Some(path), Some(e)) => Err(Stop::cannot_run(format!(

@@ -4,10 +4,10 @@
 use serde_json::{json, Value};
 
 use super::history::{Answer, Change, Round};
+use crate::reason::Status;
 use crate::report::text::printable;
 use crate::report::Summary;
 use crate::result::CheckResult;
-use crate::verdict::Status;
 
 /// The most changes a terminal line names; the rest are counted.
 const CHANGES_ON_A_LINE: usize = 4;
@@ -113,8 +113,8 @@ pub fn jsonl_round(round: &Round, took_ms: u64, s: &Summary, changed: Vec<Value>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reason::Reason;
     use crate::report::fixture;
-    use crate::verdict::Reason;
 
     fn round(n: u32) -> Round {
         Round {

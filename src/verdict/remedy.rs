@@ -1,7 +1,7 @@
 //! The concrete fix for a reason on one endpoint: which rule, on which host, port and tag.
 
-use super::Reason;
 use crate::catalog::HostCheck;
+use crate::reason::Reason;
 
 /// The endpoint a fix talks about.
 pub struct Subject<'a> {
@@ -239,5 +239,34 @@ fn node(reason: Reason, s: &Subject) -> String {
             Some(HostCheck::Inbound44224 | HostCheck::OsUbuntu | HostCheck::DockerBridge | HostCheck::RegionMatch) | None => "Check it outside the node: the subnet's NSG must allow inbound TCP 44224 from service tag AzureMachineLearning.".into(),
         },
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reason::Status;
+
+    #[test]
+    fn every_problem_has_a_concrete_fix() {
+        let s = Subject {
+            host: "graph.windows.net",
+            port: Some(443),
+            transport: "tcp",
+            service_tag: Some("AzureActiveDirectory"),
+            stands_for: Some("*.windows.net"),
+            forward_zones: "api.azureml.ms",
+            check: None,
+        };
+        for r in Reason::ALL {
+            let fix = remediation(*r, &s);
+            match r.status() {
+                Status::Pass => assert!(fix.is_empty(), "{r}"),
+                Status::Fail | Status::Warn => assert!(!fix.is_empty(), "{r} has a fix"),
+                Status::Skip => {}
+            }
+        }
+        assert!(remediation(Reason::TcpTimeout, &s)
+            .contains("TCP 443 to service tag AzureActiveDirectory"));
     }
 }
