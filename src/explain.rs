@@ -7,17 +7,12 @@ use clap::Parser;
 use crate::cli::{ExplainArgs, RunFlags};
 use crate::exit::{clap_message, emit, Stop, EXIT_OK};
 use crate::reason::Reason;
+use crate::report::messages::Message;
 use crate::{catalog, check, input, report};
 
+/// `amlprobe explain WHAT [--run [CHECK FLAGS]]`.
 pub fn run(args: &ExplainArgs) -> Result<i32, Stop> {
-    let what = match args.what.as_str() {
-        "-" => {
-            let bytes = input::read_at_most(std::io::stdin().lock(), input::MESSAGE_LIMIT)
-                .map_err(|e| Stop::usage(format!("standard input: {e}")))?;
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
-        given => given.to_string(),
-    };
+    let what = read_what(&args.what)?;
     // `--run` may also come after the check flags, which are kept as they are until it runs.
     let mut flags = args.flags.clone();
     let run = args.run || flags.iter().any(|f| f == "--run");
@@ -38,31 +33,8 @@ pub fn run(args: &ExplainArgs) -> Result<i32, Stop> {
         return Ok(EXIT_OK);
     }
     let found = report::messages::matching(&what);
-    let word = what.trim();
-    let like_a_code = word.contains('_')
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if found.is_empty() && like_a_code {
-        let known: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
-        return Err(Stop::usage(format!(
-            "unknown reason code '{word}'; known codes: {}",
-            known.join(", ")
-        )));
-    }
     if found.is_empty() {
-        let closest: Vec<String> = report::messages::closest(&what, 3)
-            .iter()
-            .map(|m| format!("'{}'", report::explain::short(m)))
-            .collect();
-        let mut shown: String = what.trim().chars().take(80).collect();
-        if shown.len() < what.trim().len() {
-            shown.push('…');
-        }
-        return Err(Stop::usage(format!(
-            "unknown reason code or Azure ML error message '{shown}'; the closest known messages: {}; see docs/reasons.md",
-            closest.join(", ")
-        )));
+        return Err(unknown(&what));
     }
     let catalog = catalog::load(&[]).map_err(|e| Stop::cannot_run(e.to_string()))?;
     let text: Vec<String> = found
@@ -74,6 +46,52 @@ pub fn run(args: &ExplainArgs) -> Result<i32, Stop> {
         emit(&text)?;
         return Ok(EXIT_OK);
     }
+    run_checks(&found, flags, &text)
+}
+
+/// The reason code or message: as given, or read from standard input for `-`.
+fn read_what(given: &str) -> Result<String, Stop> {
+    match given {
+        "-" => {
+            let bytes = input::read_at_most(std::io::stdin().lock(), input::MESSAGE_LIMIT)
+                .map_err(|e| Stop::usage(format!("standard input: {e}")))?;
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        given => Ok(given.to_string()),
+    }
+}
+
+/// Neither a reason code nor a known message: what was probably meant.
+fn unknown(what: &str) -> Stop {
+    let word = what.trim();
+    let like_a_code = word.contains('_')
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if like_a_code {
+        let known: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
+        return Stop::usage(format!(
+            "unknown reason code '{word}'; known codes: {}",
+            known.join(", ")
+        ));
+    }
+    let closest: Vec<String> = report::messages::closest(what, 3)
+        .iter()
+        .map(|m| format!("'{}'", report::explain::short(m)))
+        .collect();
+    let mut shown: String = word.chars().take(80).collect();
+    if shown.len() < word.len() {
+        shown.push('…');
+    }
+    Stop::usage(format!(
+        "unknown reason code or Azure ML error message '{shown}'; the closest known messages: {}; see docs/reasons.md",
+        closest.join(", ")
+    ))
+}
+
+/// `--run`: the checks that tell the messages' causes apart, with the check flags given after
+/// the message; the explanation goes to the terminal, the report to standard output.
+fn run_checks(found: &[&Message], flags: Vec<String>, text: &str) -> Result<i32, Stop> {
     if flags
         .iter()
         .any(|f| f == "--only" || f.starts_with("--only="))
@@ -96,7 +114,7 @@ pub fn run(args: &ExplainArgs) -> Result<i32, Stop> {
             )))
         }
     };
-    let only = report::explain::run_only(&found);
+    let only = report::explain::run_only(found);
     if only.is_empty() {
         let notes: Vec<&str> = found
             .iter()

@@ -144,9 +144,9 @@ const NODE_OR_FLEET: &[&str] = &[
 /// (named, so alike names fall back), and its diff with an empty fleet.
 fn fleet_views(bytes: &[u8]) -> Result<Vec<(&'static str, String)>, String> {
     use crate::fleet::{diff, html, json, markdown, model, read, table};
-    use crate::report::read::{kind, Kind};
+    use crate::report::read::{kind, ReportKind};
     let fleet = match kind(bytes)? {
-        Kind::Node | Kind::Mesh => {
+        ReportKind::Node | ReportKind::Mesh => {
             let r = read::node(bytes, "dir/f.json")?;
             let mut f = model::Fleet::default();
             f.add_node(r.node.clone(), r.rows.clone());
@@ -154,7 +154,7 @@ fn fleet_views(bytes: &[u8]) -> Result<Vec<(&'static str, String)>, String> {
             model::name_nodes(&mut f.nodes, false);
             f
         }
-        Kind::Fleet => read::fleet(bytes)?,
+        ReportKind::Fleet => read::fleet(bytes)?,
     };
     let d = diff::diff(
         &fleet,

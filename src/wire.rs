@@ -1,7 +1,7 @@
 //! Enums whose names travel: in the JSON report, on the command line and in text. Each name is
 //! written once, beside its variant, and serde, clap and `as_str` all read it from there.
 
-/// Declares the enum with its wire names, `ALL`, `as_str`, `Display`, serde both ways and
+/// Declares the enum with its wire names, `ALL`, `as_str`, `from_wire`, `Display`, serde both ways and
 /// clap's `ValueEnum` (possible values in declaration order).
 macro_rules! wire_enum {
     (
@@ -25,6 +25,12 @@ macro_rules! wire_enum {
                 match self {
                     $($name::$variant => $wire),*
                 }
+            }
+
+            /// The variant a wire name names.
+            #[allow(dead_code)]
+            pub fn from_wire(name: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == name)
             }
         }
 

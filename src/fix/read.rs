@@ -2,11 +2,9 @@
 //! for the shape `check` gives it before it can reach a script. A report that fails is refused
 //! whole, with one line naming the field.
 
-use serde::Deserialize;
-
 pub use crate::cli::is_resource_name;
 use crate::context::{Cloud, Mode};
-use crate::report::read::{is_check_id, short, Kind, CHECK_ID_CHARS};
+use crate::report::read::{self, is_check_id, RawResult, ReportKind, CHECK_ID_CHARS};
 use crate::verdict::{Reason, Status};
 
 /// What `fix` needs of a report.
@@ -38,88 +36,53 @@ pub struct Result {
     pub doc: String,
 }
 
-#[derive(Deserialize)]
-struct Raw {
-    context: RawContext,
-    results: Vec<RawResult>,
-}
-
-#[derive(Deserialize)]
-struct RawContext {
-    cloud: Cloud,
-    region: Option<String>,
-    mode: Mode,
-    #[serde(default)]
-    storage_account: Option<String>,
-    #[serde(default)]
-    workspace_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawResult {
-    id: String,
-    kind: String,
-    target: RawTarget,
-    #[serde(default)]
-    stands_for: Option<String>,
-    #[serde(default)]
-    stand_in: bool,
-    #[serde(default)]
-    service_tag: Option<String>,
-    status: Status,
-    reason: String,
-    #[serde(default)]
-    remediation: String,
-    #[serde(default)]
-    doc: String,
-}
-
-#[derive(Deserialize)]
-struct RawTarget {
-    host: String,
-    port: Option<u16>,
-    transport: String,
-}
-
 /// The most text of a result's own words (its remediation) carried into an output.
 const TEXT_LIMIT: usize = 2000;
 
 /// The report in `bytes`, or why it is not one `check` wrote.
 pub fn parse(bytes: &[u8]) -> std::result::Result<Report, String> {
     match crate::report::read::kind(bytes)? {
-        Kind::Node => {}
-        Kind::Mesh => return Err("a mesh report: fix takes a report from check".into()),
-        Kind::Fleet => return Err("a fleet report: fix takes one node's report from check".into()),
+        ReportKind::Node => {}
+        ReportKind::Mesh => return Err("a mesh report: fix takes a report from check".into()),
+        ReportKind::Fleet => {
+            return Err("a fleet report: fix takes one node's report from check".into())
+        }
     }
-    let raw: Raw = serde_json::from_slice(bytes)
-        .map_err(|e| format!("not a report amlprobe wrote: {}", short(e)))?;
-    let region = match raw.context.region {
+    let raw = read::node(bytes)?;
+    let c = raw.context.ok_or("context is missing")?;
+    let cloud = c.cloud.ok_or("context.cloud is missing")?;
+    let cloud = Cloud::from_wire(&cloud).ok_or("context.cloud is not public, usgov or china")?;
+    let mode = c.mode.ok_or("context.mode is missing")?;
+    let mode =
+        Mode::from_wire(&mode).ok_or("context.mode is not public-ip, no-public-ip or auto")?;
+    let region = match c.region {
         Some(r) => Some(
             crate::context::parse_region(&r)
                 .map_err(|_| "context.region is not an Azure region name".to_string())?,
         ),
         None => None,
     };
-    let storage_account = match raw.context.storage_account {
+    let storage_account = match c.storage_account {
         Some(a) if is_account(&a) => Some(a),
         Some(_) => return Err("context.storage_account is not a storage account name".into()),
         None => None,
     };
-    let workspace_name = match raw.context.workspace_name {
+    let workspace_name = match c.workspace_name {
         Some(w) if is_resource_name(&w) => Some(w),
         Some(_) => return Err("context.workspace_name is not a workspace name".into()),
         None => None,
     };
     let results = raw
         .results
+        .ok_or("results is missing")?
         .into_iter()
         .enumerate()
         .map(|(i, r)| result(r).map_err(|e| format!("results[{i}].{e}")))
         .collect::<std::result::Result<_, _>>()?;
     Ok(Report {
-        cloud: raw.context.cloud,
+        cloud,
         region,
-        mode: raw.context.mode,
+        mode,
         storage_account,
         workspace_name,
         results,
@@ -127,23 +90,27 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<Report, String> {
 }
 
 fn result(r: RawResult) -> std::result::Result<Result, String> {
-    if !is_check_id(&r.id) {
+    let id = r.id.ok_or("id is missing")?;
+    if !is_check_id(&id) {
         return Err(format!("id is not a check id ({CHECK_ID_CHARS})"));
     }
-    let reason = Reason::from_code(&r.reason).ok_or("reason is not a reason code")?;
-    let kind = match r.kind.as_str() {
-        k if crate::catalog::Kind::ALL.iter().any(|x| x.as_str() == k) => r.kind,
+    let (status, reason) = read::state(r.status, r.reason)?;
+    let kind = match r.kind.ok_or("kind is missing")? {
+        k if crate::catalog::Kind::ALL.iter().any(|x| x.as_str() == k) => k,
         _ => return Err("kind is not a check kind".into()),
     };
-    let udp = match r.target.transport.as_str() {
-        "tcp" => false,
-        "udp" => true,
-        _ => return Err("target.transport is neither tcp nor udp".into()),
+    let target = r.target.ok_or("target is missing")?;
+    let udp = match target.transport.as_deref() {
+        Some("tcp") => false,
+        Some("udp") => true,
+        Some(_) => return Err("target.transport is neither tcp nor udp".into()),
+        None => return Err("target.transport is missing".into()),
     };
+    let given = target.host.ok_or("target.host is missing")?;
     // Checks of the node itself have no host to reach.
     let host = match kind.as_str() {
         "host" => String::new(),
-        _ if is_host(&r.target.host, false) => r.target.host.to_ascii_lowercase(),
+        _ if is_host(&given, false) => given.to_ascii_lowercase(),
         _ => return Err("target.host is not a host name".into()),
     };
     let stands_for = match r.stands_for {
@@ -156,19 +123,25 @@ fn result(r: RawResult) -> std::result::Result<Result, String> {
         Some(_) => return Err("service_tag is not a service tag".into()),
         None => None,
     };
+    let doc = r.doc.unwrap_or_default();
     Ok(Result {
-        id: r.id,
+        id,
         kind,
         host,
-        port: r.target.port,
+        port: target.port,
         udp,
         stands_for,
-        stand_in: r.stand_in,
+        stand_in: r.stand_in.unwrap_or_default(),
         service_tag,
-        status: r.status,
+        status,
         reason,
-        remediation: r.remediation.chars().take(TEXT_LIMIT).collect(),
-        doc: if is_doc(&r.doc) { r.doc } else { String::new() },
+        remediation: r
+            .remediation
+            .unwrap_or_default()
+            .chars()
+            .take(TEXT_LIMIT)
+            .collect(),
+        doc: if is_doc(&doc) { doc } else { String::new() },
     })
 }
 

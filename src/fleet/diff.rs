@@ -43,7 +43,7 @@ impl From<Cell> for State {
 /// One difference: a check (on a node, for fleets), or a whole node that one side lacks
 /// (`id` is then null, and `checks` counts the node's results on the side that has it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Entry {
+pub struct DiffRow {
     pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -134,11 +134,11 @@ pub struct Diff {
     pub of: Of,
     pub before: Side,
     pub after: Side,
-    pub fixed: Vec<Entry>,
-    pub broken: Vec<Entry>,
-    pub changed: Vec<Entry>,
-    pub added: Vec<Entry>,
-    pub removed: Vec<Entry>,
+    pub fixed: Vec<DiffRow>,
+    pub broken: Vec<DiffRow>,
+    pub changed: Vec<DiffRow>,
+    pub added: Vec<DiffRow>,
+    pub removed: Vec<DiffRow>,
 }
 
 impl Diff {
@@ -148,7 +148,7 @@ impl Diff {
     }
 
     /// The lists, each with its name, worst first.
-    pub fn lists(&self) -> [(&'static str, &[Entry]); 5] {
+    pub fn lists(&self) -> [(&'static str, &[DiffRow]); 5] {
         [
             ("broken", &self.broken),
             ("changed", &self.changed),
@@ -179,7 +179,7 @@ impl Diff {
         self.lists().iter().all(|(_, l)| l.is_empty())
     }
 
-    fn push(&mut self, class: Class, entry: Entry) {
+    fn push(&mut self, class: Class, entry: DiffRow) {
         match class {
             Class::Fixed => self.fixed.push(entry),
             Class::Broken => self.broken.push(entry),
@@ -239,7 +239,7 @@ pub fn diff(before: &Fleet, after: &Fleet, of: Of, files: [&str; 2]) -> Diff {
                     Of::Node => None,
                     Of::Fleet => Some(before.nodes[nb].name.clone()),
                 };
-                let entry = Entry {
+                let entry = DiffRow {
                     id: Some(id.to_string()),
                     node,
                     before: b.map(State::from),
@@ -263,7 +263,7 @@ fn whole_nodes(d: &mut Diff, before: &Fleet, after: &Fleet) {
         let others = other.by_name();
         for (n, node) in side.nodes.iter().enumerate() {
             if !others.contains_key(node.name.as_str()) {
-                let entry = Entry {
+                let entry = DiffRow {
                     id: None,
                     node: Some(node.name.clone()),
                     before: None,

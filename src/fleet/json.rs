@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use super::diff::{Diff, Entry, Side, State};
+use super::diff::{Diff, DiffRow, Side, State};
 use super::model::{Counts, Fleet, NameFrom};
 use crate::report::{Tool, SCHEMA_VERSION};
 
@@ -145,11 +145,11 @@ struct DiffJson<'a> {
     of: &'static str,
     inputs: Inputs<'a>,
     summary: DiffSummary,
-    fixed: &'a [Entry],
-    broken: &'a [Entry],
-    changed: &'a [Entry],
-    added: &'a [Entry],
-    removed: &'a [Entry],
+    fixed: &'a [DiffRow],
+    broken: &'a [DiffRow],
+    changed: &'a [DiffRow],
+    added: &'a [DiffRow],
+    removed: &'a [DiffRow],
 }
 
 #[derive(Serialize)]

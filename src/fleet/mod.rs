@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{DiffArgs, FleetFormat, MergeArgs};
 use crate::exit::{emit, written, Stop, EXIT_FAILED, EXIT_OK};
-use crate::report::read::{kind, Kind};
+use crate::report::read::{kind, ReportKind};
 use crate::report::redact::Redactor;
 use diff::{Diff, Of};
 use model::{Fleet, Node};
@@ -144,7 +144,7 @@ pub fn merge(args: &MergeArgs) -> Result<i32, Stop> {
         let shown = path.display();
         let bytes = read_file(path)?;
         let this = kind(&bytes).map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
-        if this == Kind::Fleet {
+        if this == ReportKind::Fleet {
             return Err(Stop::usage(format!(
                 "{shown}: a fleet report; merge takes node reports (check --report FILE or -o json), and diff compares fleet reports"
             )));
@@ -155,7 +155,7 @@ pub fn merge(args: &MergeArgs) -> Result<i32, Stop> {
             )));
         }
         match this {
-            Kind::Mesh => {
+            ReportKind::Mesh => {
                 let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
                     Stop::usage(format!("{shown}: not a report amlprobe wrote: {e}"))
                 })?;
@@ -166,7 +166,7 @@ pub fn merge(args: &MergeArgs) -> Result<i32, Stop> {
             _ => add_node_report(&mut fleet, path, &bytes, args.redact)?,
         }
     }
-    if first == Some(Kind::Mesh) {
+    if first == Some(ReportKind::Mesh) {
         if args.redact {
             matrix.redact();
         }
@@ -200,13 +200,13 @@ fn side(path: &Path, redact: bool) -> Result<(Fleet, Of), Stop> {
     let bytes = read_file(path)?;
     let kind = kind(&bytes).map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
     match kind {
-        Kind::Node | Kind::Mesh => {
+        ReportKind::Node | ReportKind::Mesh => {
             let mut fleet = Fleet::default();
             add_node_report(&mut fleet, path, &bytes, redact)?;
             model::name_nodes(&mut fleet.nodes, redact);
             Ok((fleet, Of::Node))
         }
-        Kind::Fleet => {
+        ReportKind::Fleet => {
             let fleet = read::fleet(&bytes).map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
             Ok((fleet, Of::Fleet))
         }

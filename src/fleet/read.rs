@@ -9,8 +9,7 @@ use serde::Deserialize;
 
 use super::model::{Cell, Check, Fleet, NameFrom, Node, Row};
 use crate::context::Context;
-use crate::reason::{Reason, Status};
-use crate::report::read::{is_check_id, kind, short, Kind, CHECK_ID_CHARS};
+use crate::report::read::{self, is_check_id, kind, short, RawResult, ReportKind, CHECK_ID_CHARS};
 use crate::report::redact::Redactor;
 
 /// The longest name or text a report may give a field that is kept.
@@ -65,65 +64,13 @@ fn redactor(node: &Node, s: &Secrets) -> Redactor {
     Redactor::new(&context, &report_node)
 }
 
-#[derive(Deserialize)]
-struct RawNodeReport {
-    #[serde(default)]
-    started_at: Option<String>,
-    node: Option<RawNodeOf>,
-    context: Option<RawContext>,
-    results: Option<Vec<RawResult>>,
-}
-
-#[derive(Deserialize)]
-struct RawNodeOf {
-    #[serde(default)]
-    hostname: Option<String>,
-    #[serde(default)]
-    proxy: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawContext {
-    #[serde(default)]
-    region: Option<String>,
-    #[serde(default)]
-    compute_name: Option<String>,
-    #[serde(default)]
-    vm_name: Option<String>,
-    #[serde(default)]
-    workspace_id: Option<String>,
-    #[serde(default)]
-    storage_account: Option<String>,
-    #[serde(default)]
-    workspace_name: Option<String>,
-    #[serde(default)]
-    resource_group: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawResult {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    group: Option<String>,
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(default)]
-    required: Option<bool>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
 /// A node report in `bytes` (file `file`, as named), or why it is not one.
 pub fn node(bytes: &[u8], file: &str) -> Result<NodeReport, String> {
     match kind(bytes)? {
-        Kind::Node | Kind::Mesh => {}
-        Kind::Fleet => return Err("a fleet report, where a node report was expected".into()),
+        ReportKind::Node | ReportKind::Mesh => {}
+        ReportKind::Fleet => return Err("a fleet report, where a node report was expected".into()),
     }
-    let raw: RawNodeReport = serde_json::from_slice(bytes)
-        .map_err(|e| format!("not a report amlprobe wrote: {}", short(e)))?;
+    let raw = read::node(bytes)?;
     let of = raw.node.ok_or("node is missing")?;
     let c = raw.context.ok_or("context is missing")?;
     let results = raw.results.ok_or("results is missing")?;
@@ -178,7 +125,7 @@ fn row(r: RawResult) -> Result<Row, String> {
     }
     let title = text("title", r.title)?.ok_or("title is missing")?;
     let required = r.required.ok_or("required is missing")?;
-    let (status, reason) = state(r.status, r.reason)?;
+    let (status, reason) = read::state(r.status, r.reason)?;
     Ok(Row {
         id,
         group,
@@ -187,20 +134,6 @@ fn row(r: RawResult) -> Result<Row, String> {
         status,
         reason,
     })
-}
-
-/// A status and a reason code, both known to this amlprobe.
-fn state(status: Option<String>, reason: Option<String>) -> Result<(Status, Reason), String> {
-    let status = status.ok_or("status is missing")?;
-    let status = Status::ALL
-        .iter()
-        .copied()
-        .find(|s| s.as_str() == status)
-        .ok_or("status is not pass, warn, fail or skip")?;
-    let reason = reason.ok_or("reason is missing")?;
-    let reason =
-        Reason::from_code(&reason).ok_or("reason is not a reason code this amlprobe knows")?;
-    Ok((status, reason))
 }
 
 /// A text field kept for display: at most [`TEXT_LIMIT`] characters.
@@ -221,51 +154,36 @@ struct RawFleet {
 
 #[derive(Deserialize)]
 struct RawFleetNode {
-    #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
     name_from: Option<String>,
-    #[serde(default)]
     region: Option<String>,
-    #[serde(default)]
     compute_name: Option<String>,
-    #[serde(default)]
     vm_name: Option<String>,
-    #[serde(default)]
     hostname: Option<String>,
-    #[serde(default)]
     started_at: Option<String>,
-    #[serde(default)]
     file: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct RawFleetCheck {
-    #[serde(default)]
     id: Option<String>,
-    #[serde(default)]
     group: Option<String>,
-    #[serde(default)]
     title: Option<String>,
-    #[serde(default)]
     required: Option<bool>,
-    #[serde(default)]
     by_node: Option<std::collections::BTreeMap<String, RawCell>>,
 }
 
 #[derive(Deserialize)]
 struct RawCell {
-    #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
     reason: Option<String>,
 }
 
 /// A fleet report in `bytes`, or why it is not one.
 pub fn fleet(bytes: &[u8]) -> Result<Fleet, String> {
     match kind(bytes)? {
-        Kind::Fleet => {}
-        Kind::Node | Kind::Mesh => {
+        ReportKind::Fleet => {}
+        ReportKind::Node | ReportKind::Mesh => {
             return Err("a node report, where a fleet report was expected".into())
         }
     }
@@ -353,7 +271,7 @@ fn fleet_check(
             .get(&name)
             .ok_or("by_node names a node that is not in nodes")?;
         let (status, reason) =
-            state(cell.status, cell.reason).map_err(|e| format!("by_node.{e}"))?;
+            read::state(cell.status, cell.reason).map_err(|e| format!("by_node.{e}"))?;
         fleet.cells[at][n] = Some(Cell {
             status,
             reason,
@@ -366,6 +284,7 @@ fn fleet_check(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::reason::{Reason, Status};
 
     /// A node report as `check` writes it, trimmed to what `merge` reads.
     pub fn report(hostname: &str, results: &str) -> String {
@@ -395,7 +314,7 @@ pub(crate) mod tests {
         assert_eq!(r.rows.len(), 1);
         assert_eq!(r.rows[0].status, Status::Fail);
         assert_eq!(r.rows[0].reason, Reason::TcpTimeout);
-        assert_eq!(kind(report("x", GRAPH).as_bytes()), Ok(Kind::Node));
+        assert_eq!(kind(report("x", GRAPH).as_bytes()), Ok(ReportKind::Node));
         let mut redactor = r.redactor();
         assert_eq!(
             redactor.scrub("node-one ci-one vm-7 amlstore1 10.0.0.4"),
@@ -478,7 +397,7 @@ pub(crate) mod tests {
             "checks": [{"id": "x", "group": "g", "title": "t", "required": true,
                         "by_node": {"a": {"status": "pass", "reason": "ok"},
                                     "b": {"status": "fail", "reason": "tcp_refused"}}}]}"#;
-        assert_eq!(kind(fleet_text.as_bytes()), Ok(Kind::Fleet));
+        assert_eq!(kind(fleet_text.as_bytes()), Ok(ReportKind::Fleet));
         let e = node(fleet_text.as_bytes(), "f").unwrap_err();
         assert!(e.contains("a fleet report"), "{e}");
         let f = fleet(fleet_text.as_bytes()).unwrap();

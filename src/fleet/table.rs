@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::diff::{Diff, Entry, Of, State};
+use super::diff::{Diff, DiffRow, Of, State};
 use super::model::{Counts, Fleet};
 use crate::reason::Status;
 use crate::report::text::printable;
@@ -310,7 +310,7 @@ pub fn diff(d: &Diff, colour: bool) -> String {
 }
 
 fn entry(
-    e: &Entry,
+    e: &DiffRow,
     of: Of,
     worse: bool,
     paint: &Paint,

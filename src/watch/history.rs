@@ -36,16 +36,16 @@ pub fn is_problem(r: &CheckResult) -> bool {
 
 /// What the node's resolver answered for a check's name in one round.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
+pub struct NameAnswer {
     pub server: Option<String>,
     /// Sorted, each once.
     pub addresses: Vec<String>,
 }
 
-impl Answer {
+impl NameAnswer {
     /// The answer a result's `dns` phase shows, if it shows addresses (a lookup that failed
     /// shows none; a check through a proxy has no such phase).
-    pub fn of(r: &CheckResult) -> Option<Answer> {
+    pub fn of(r: &CheckResult) -> Option<NameAnswer> {
         let phase = r.phases.iter().find(|p| p.phase == PhaseKind::Dns)?;
         let mut addresses = phase.addresses.clone()?;
         if addresses.is_empty() {
@@ -53,7 +53,7 @@ impl Answer {
         }
         addresses.sort();
         addresses.dedup();
-        Some(Answer {
+        Some(NameAnswer {
             server: phase.server.clone(),
             addresses,
         })
@@ -100,7 +100,7 @@ pub enum Move {
     Moved,
 }
 
-pub fn moved(before: &Answer, after: &Answer) -> Move {
+pub fn moved(before: &NameAnswer, after: &NameAnswer) -> Move {
     if before.addresses == after.addresses {
         Move::Same
     } else if before.has_public() != after.has_public()
@@ -117,7 +117,7 @@ pub fn moved(before: &Answer, after: &Answer) -> Move {
 /// One name over the rounds.
 #[derive(Debug, Default)]
 struct Name {
-    last: Option<Answer>,
+    last: Option<NameAnswer>,
     answers: Vec<DnsAnswer>,
     omitted: u32,
     /// Times the set of addresses changed.
@@ -129,7 +129,7 @@ struct Name {
 impl Name {
     /// Take this round's answer; says whether it differs from the last one (server or
     /// addresses).
-    fn take(&mut self, round: &Round, answer: Answer) -> bool {
+    fn take(&mut self, round: &Round, answer: NameAnswer) -> bool {
         let how = self.last.as_ref().map(|last| moved(last, &answer));
         let differs = self.last.as_ref() != Some(&answer);
         match how {
@@ -177,7 +177,7 @@ struct Track {
 
 /// How a check's result differs from the round before.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
+pub struct Transition {
     pub id: String,
     /// Its status and reason in the round before; none in its first round.
     pub was: Option<(Status, Reason)>,
@@ -206,7 +206,7 @@ impl Watch {
 
     /// Take a finished round's results; what changed since the round before, in plan order
     /// (in the first round, every result).
-    pub fn record(&mut self, round: &Round, results: Vec<CheckResult>) -> Vec<Change> {
+    pub fn record(&mut self, round: &Round, results: Vec<CheckResult>) -> Vec<Transition> {
         self.rounds += 1;
         // Every check that names a host shares the round's one lookup of it.
         let mut answered: BTreeMap<String, bool> = BTreeMap::new();
@@ -214,7 +214,7 @@ impl Watch {
             if answered.contains_key(&r.target.host) {
                 continue;
             }
-            if let Some(a) = Answer::of(r) {
+            if let Some(a) = NameAnswer::of(r) {
                 let name = self.names.entry(r.target.host.clone()).or_default();
                 answered.insert(r.target.host.clone(), name.take(round, a));
             }
@@ -227,7 +227,7 @@ impl Watch {
                 .get(&r.id)
                 .map(|t| (t.last.status, t.last.reason));
             if was != Some((r.status, r.reason)) || answer {
-                changes.push(Change {
+                changes.push(Transition {
                     id: r.id.clone(),
                     was,
                     answer,
@@ -439,8 +439,8 @@ mod tests {
         answered("c", Status::Pass, Reason::Ok, addresses)
     }
 
-    fn answer(addresses: &[&str]) -> Answer {
-        Answer {
+    fn answer(addresses: &[&str]) -> NameAnswer {
+        NameAnswer {
             server: None,
             addresses: addresses.iter().map(|a| a.to_string()).collect(),
         }
@@ -487,7 +487,7 @@ mod tests {
         );
         assert_eq!(
             c2,
-            vec![Change {
+            vec![Transition {
                 id: "c".into(),
                 was: Some((Status::Pass, Reason::Ok)),
                 answer: true

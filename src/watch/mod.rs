@@ -32,7 +32,7 @@ use crate::report::{self, Stopped, Watched};
 use crate::result::{ms, CheckResult};
 use crate::session::{self, Lines, Setup};
 
-use history::{Change, Round, Watch};
+use history::{Round, Transition, Watch};
 
 /// A label value of the metrics file, escaped as the exposition format says.
 #[cfg(test)]
@@ -303,11 +303,11 @@ impl Out {
         watch: &Watch,
         round: &Round,
         took_ms: u64,
-        changes: &[Change],
+        changes: &[Transition],
         unix_ms: u64,
     ) {
         let summary = output::summary(watch.latest());
-        let changed: Vec<(&Change, &CheckResult)> = changes
+        let changed: Vec<(&Transition, &CheckResult)> = changes
             .iter()
             .filter_map(|c| Some((c, watch.result(&c.id)?)))
             .filter(|(c, r)| output::shown(c, r))

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::history::{Answer, Change, Round};
+use super::history::{NameAnswer, Round, Transition};
 use crate::reason::Status;
 use crate::report::text::printable;
 use crate::report::Summary;
@@ -29,7 +29,7 @@ pub fn summary<'a>(results: impl Iterator<Item = &'a CheckResult>) -> Summary {
 
 /// Whether a change is worth a line: every change after the first round; in the first, the
 /// results that did not pass (the stream says what is not fine, and changes from then on).
-pub fn shown(change: &Change, now: &CheckResult) -> bool {
+pub fn shown(change: &Transition, now: &CheckResult) -> bool {
     change.was.is_some() || now.status != Status::Pass
 }
 
@@ -38,7 +38,7 @@ pub fn live_line(
     round: &Round,
     s: &Summary,
     took_ms: u64,
-    changes: &[(&Change, &CheckResult)],
+    changes: &[(&Transition, &CheckResult)],
 ) -> String {
     let mut line = format!(
         "round {}  {}  {} pass, {} warn, {} fail, {} skip  ({took_ms} ms)",
@@ -74,7 +74,7 @@ pub fn live_line(
 
 /// One change in a round's JSON line: what the check is now, what it was, and its name's new
 /// answer when that changed.
-pub fn change(c: &Change, r: &CheckResult) -> Value {
+pub fn change(c: &Transition, r: &CheckResult) -> Value {
     let mut v = json!({
         "id": r.id,
         "status": r.status,
@@ -87,7 +87,7 @@ pub fn change(c: &Change, r: &CheckResult) -> Value {
         if r.status != Status::Pass {
             o.insert("message".into(), json!(r.message));
         }
-        if let Some(a) = Answer::of(r).filter(|_| c.answer) {
+        if let Some(a) = NameAnswer::of(r).filter(|_| c.answer) {
             o.insert(
                 "answer".into(),
                 json!({"server": a.server, "addresses": a.addresses}),
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn a_live_line_counts_and_names_what_changed() {
         let now = fixture::result("graph-443", "g", Status::Fail, Reason::TcpTimeout);
-        let c = Change {
+        let c = Transition {
             id: "graph-443".into(),
             was: Some((Status::Pass, Reason::Ok)),
             answer: false,
@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn a_round_line_is_one_compact_json_object() {
         let now = fixture::result("arm-443", "g", Status::Fail, Reason::TcpTimeout);
-        let c = Change {
+        let c = Transition {
             id: "arm-443".into(),
             was: Some((Status::Pass, Reason::Ok)),
             answer: false,
@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(v["changed"][0]["reason"], "tcp_timeout");
         assert_eq!(v["changed"][0]["message"], "message of arm-443");
         assert!(v["changed"][0].get("answer").is_none());
-        let first = Change {
+        let first = Transition {
             was: None,
             ..c.clone()
         };
