@@ -68,27 +68,15 @@ fn letter(s: Option<Status>) -> &'static str {
 /// The merge report.
 pub fn fleet(f: &Fleet) -> String {
     let mut b = String::new();
-    let failing = f.failing_nodes();
-    let troubled: Vec<usize> = (0..f.checks.len()).filter(|&c| f.troubled(c)).collect();
-    let odd = (0..f.checks.len())
-        .filter(|&c| !f.odd_nodes(c).is_empty())
-        .count();
+    let overview = f.overview();
     let _ = writeln!(b, "<h1>amlprobe fleet report</h1>");
-    let nodes = match failing.len() {
-        0 => "no node fails a required check".to_string(),
-        k => format!(
-            "<strong class=\"worse\">{k} {} a required check</strong> ({})",
-            if k == 1 { "node fails" } else { "nodes fail" },
-            escape(&f.names(&failing, 20))
-        ),
-    };
-    let _ = writeln!(
-        b,
-        "<p>{} nodes, {} checks: {nodes}; {} checks fail or warn somewhere, {odd} of them on a few odd nodes out.</p>",
-        f.nodes.len(),
-        f.checks.len(),
-        troubled.len()
-    );
+    let sentence = overview.sentence(f, 20, |clause, names| {
+        format!(
+            "<strong class=\"worse\">{clause}</strong> ({})",
+            escape(names)
+        )
+    });
+    let _ = writeln!(b, "<p>{sentence}.</p>");
     let _ = writeln!(
         b,
         "<p class=\"legend\">Each row a check, each column a node; a cell's title gives its status and reason.\
@@ -96,41 +84,60 @@ pub fn fleet(f: &Fleet) -> String {
          <span class=\"k skip\"></span>skip (s)<span class=\"k none\"></span>not in the node's report (-)</p>"
     );
     heat_map(&mut b, f);
-    if !troubled.is_empty() {
+    troubled(&mut b, f, &overview.troubled);
+    nodes(&mut b, f);
+    page(
+        &format!(
+            "amlprobe fleet report: {} nodes, {} checks",
+            f.nodes.len(),
+            f.checks.len()
+        ),
+        &b,
+    )
+}
+
+/// The checks that fail or warn somewhere, with their counts and each status and reason's nodes.
+fn troubled(b: &mut String, f: &Fleet, troubled: &[usize]) {
+    if troubled.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        b,
+        "<h2>Checks that fail or warn</h2>\n<table class=\"list\">\n<tr><th>check</th><th>pass</th><th>warn</th><th>fail</th><th>skip</th><th>odd nodes out</th><th>status and reason: nodes</th></tr>"
+    );
+    for &c in troubled {
+        let counts = f.counts(c);
+        let groups: Vec<String> = f
+            .problems(c)
+            .iter()
+            .map(|(s, r, nodes)| {
+                format!(
+                    "<span class=\"s {}\">{}</span> <code>{}</code>: {}",
+                    s.as_str(),
+                    s.as_str(),
+                    r.code(),
+                    escape(&f.names(nodes, 50))
+                )
+            })
+            .collect();
         let _ = writeln!(
             b,
-            "<h2>Checks that fail or warn</h2>\n<table class=\"list\">\n<tr><th>check</th><th>pass</th><th>warn</th><th>fail</th><th>skip</th><th>odd nodes out</th><th>status and reason: nodes</th></tr>"
+            "<tr><td class=\"id\" title=\"{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&f.checks[c].title),
+            escape(&f.checks[c].id),
+            counts.pass,
+            counts.warn,
+            counts.fail,
+            counts.skip,
+            escape(&f.names(&f.odd_nodes(c), 50)),
+            groups.join("<br>")
         );
-        for c in troubled {
-            let counts = f.counts(c);
-            let groups: Vec<String> = f
-                .problems(c)
-                .iter()
-                .map(|(s, r, nodes)| {
-                    format!(
-                        "<span class=\"s {}\">{}</span> <code>{}</code>: {}",
-                        s.as_str(),
-                        s.as_str(),
-                        r.code(),
-                        escape(&f.names(nodes, 50))
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                b,
-                "<tr><td class=\"id\" title=\"{}\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&f.checks[c].title),
-                escape(&f.checks[c].id),
-                counts.pass,
-                counts.warn,
-                counts.fail,
-                counts.skip,
-                escape(&f.names(&f.odd_nodes(c), 50)),
-                groups.join("<br>")
-            );
-        }
-        let _ = writeln!(b, "</table>");
     }
+    let _ = writeln!(b, "</table>");
+}
+
+/// Each node: its names, where and when it ran, and its counts.
+fn nodes(b: &mut String, f: &Fleet) {
     let _ = writeln!(
         b,
         "<h2>Nodes</h2>\n<table class=\"list\">\n<tr><th>#</th><th>node</th><th>name from</th><th>region</th><th>compute</th><th>VM</th><th>hostname</th><th>started</th><th>file</th><th>pass</th><th>warn</th><th>fail</th><th>skip</th></tr>"
@@ -157,14 +164,6 @@ pub fn fleet(f: &Fleet) -> String {
         );
     }
     let _ = writeln!(b, "</table>");
-    page(
-        &format!(
-            "amlprobe fleet report: {} nodes, {} checks",
-            f.nodes.len(),
-            f.checks.len()
-        ),
-        &b,
-    )
 }
 
 fn heat_map(b: &mut String, f: &Fleet) {

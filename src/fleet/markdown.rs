@@ -27,26 +27,19 @@ fn shown(c: Option<Cell>) -> String {
 pub fn fleet(f: &Fleet) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# amlprobe fleet report\n");
-    let failing = f.failing_nodes();
-    let troubled: Vec<usize> = (0..f.checks.len()).filter(|&c| f.troubled(c)).collect();
-    let odd = (0..f.checks.len())
-        .filter(|&c| !f.odd_nodes(c).is_empty())
-        .count();
-    let nodes = match failing.len() {
-        0 => "no node fails a required check".to_string(),
-        k => format!(
-            "**{k} {} a required check** ({})",
-            if k == 1 { "node fails" } else { "nodes fail" },
-            cell(&f.names(&failing, NAMES))
-        ),
-    };
-    let _ = writeln!(
-        out,
-        "{} nodes, {} checks: {nodes}; {} checks fail or warn somewhere, {odd} of them on a few odd nodes out.\n",
-        f.nodes.len(),
-        f.checks.len(),
-        troubled.len()
-    );
+    let overview = f.overview();
+    let sentence = overview.sentence(f, NAMES, |clause, names| {
+        format!("**{clause}** ({})", cell(names))
+    });
+    let _ = writeln!(out, "{sentence}.\n");
+    nodes(&mut out, f);
+    troubled(&mut out, f, &overview.troubled);
+    matrix(&mut out, f);
+    out
+}
+
+/// Each node: where its name came from, where and when it ran, and its counts.
+fn nodes(out: &mut String, f: &Fleet) {
     let _ = writeln!(
         out,
         "## Nodes\n\n| node | name from | region | compute | started | file | pass | warn | fail | skip |\n|---|---|---|---|---|---|---|---|---|---|"
@@ -68,39 +61,48 @@ pub fn fleet(f: &Fleet) -> String {
             c.skip
         );
     }
-    if !troubled.is_empty() {
-        let _ = writeln!(out, "\n## Checks that fail or warn\n");
-        let _ = writeln!(
-            out,
-            "| check | required | pass | warn | fail | skip | odd nodes out | status | reason | nodes |\n|---|---|---|---|---|---|---|---|---|---|"
-        );
-        for c in troubled {
-            let check = &f.checks[c];
-            let counts = f.counts(c);
-            for (i, (status, reason, nodes)) in f.problems(c).iter().enumerate() {
-                let head = match i {
-                    0 => format!(
-                        "{} | {} | {} | {} | {} | {} | {}",
-                        cell(&check.id),
-                        if check.required { "yes" } else { "no" },
-                        counts.pass,
-                        counts.warn,
-                        counts.fail,
-                        counts.skip,
-                        cell(&f.names(&f.odd_nodes(c), NAMES))
-                    ),
-                    _ => " | | | | | | ".to_string(),
-                };
-                let _ = writeln!(
-                    out,
-                    "| {head} | {} | `{}` | {} |",
-                    status.as_str(),
-                    reason.code(),
-                    cell(&f.names(nodes, NAMES))
-                );
-            }
+}
+
+/// The checks that fail or warn somewhere: one row a status and reason, with its nodes.
+fn troubled(out: &mut String, f: &Fleet, troubled: &[usize]) {
+    if troubled.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Checks that fail or warn\n");
+    let _ = writeln!(
+        out,
+        "| check | required | pass | warn | fail | skip | odd nodes out | status | reason | nodes |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for &c in troubled {
+        let check = &f.checks[c];
+        let counts = f.counts(c);
+        for (i, (status, reason, nodes)) in f.problems(c).iter().enumerate() {
+            let head = match i {
+                0 => format!(
+                    "{} | {} | {} | {} | {} | {} | {}",
+                    cell(&check.id),
+                    if check.required { "yes" } else { "no" },
+                    counts.pass,
+                    counts.warn,
+                    counts.fail,
+                    counts.skip,
+                    cell(&f.names(&f.odd_nodes(c), NAMES))
+                ),
+                _ => " | | | | | | ".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "| {head} | {} | `{}` | {} |",
+                status.as_str(),
+                reason.code(),
+                cell(&f.names(nodes, NAMES))
+            );
         }
     }
+}
+
+/// Every check on every node.
+fn matrix(out: &mut String, f: &Fleet) {
     let _ = writeln!(out, "\n## All checks\n");
     let _ = write!(out, "| check |");
     for node in &f.nodes {
@@ -118,7 +120,6 @@ pub fn fleet(f: &Fleet) -> String {
         }
         out.push('\n');
     }
-    out
 }
 
 fn side(s: &Side, of: Of) -> String {

@@ -106,6 +106,44 @@ pub struct Fleet {
     index: HashMap<String, usize>,
 }
 
+/// The fleet at a glance, as every merge format opens: the nodes that fail a required check,
+/// the checks that fail or warn somewhere, and how many of those only on a few odd nodes out.
+pub struct Overview {
+    pub failing: Vec<usize>,
+    pub troubled: Vec<usize>,
+    pub odd: usize,
+}
+
+impl Overview {
+    /// The headline sentence. `failing` marks up the failing nodes' clause ("2 nodes fail a
+    /// required check") and the list of their names (at most `most`) in the format's own way.
+    pub fn sentence(
+        &self,
+        f: &Fleet,
+        most: usize,
+        failing: impl Fn(&str, &str) -> String,
+    ) -> String {
+        let nodes = match self.failing.len() {
+            0 => "no node fails a required check".to_string(),
+            1 => failing(
+                "1 node fails a required check",
+                &f.names(&self.failing, most),
+            ),
+            k => failing(
+                &format!("{k} nodes fail a required check"),
+                &f.names(&self.failing, most),
+            ),
+        };
+        format!(
+            "{} nodes, {} checks: {nodes}; {} checks fail or warn somewhere, {} of them on a few odd nodes out",
+            f.nodes.len(),
+            f.checks.len(),
+            self.troubled.len(),
+            self.odd
+        )
+    }
+}
+
 impl Fleet {
     /// The check's place in `checks`.
     pub fn check(&self, id: &str) -> Option<usize> {
@@ -199,6 +237,19 @@ impl Fleet {
     pub fn troubled(&self, c: usize) -> bool {
         let counts = self.counts(c);
         counts.fail + counts.warn > 0
+    }
+
+    /// What the first lines of every merge report say.
+    pub fn overview(&self) -> Overview {
+        Overview {
+            failing: self.failing_nodes(),
+            troubled: (0..self.checks.len())
+                .filter(|&c| self.troubled(c))
+                .collect(),
+            odd: (0..self.checks.len())
+                .filter(|&c| !self.odd_nodes(c).is_empty())
+                .count(),
+        }
     }
 
     /// Nodes that fail a check their own report calls required.

@@ -198,28 +198,10 @@ fn problems(out: &mut String, f: &Fleet, paint: &Paint, id_w: usize) {
 }
 
 fn summary(out: &mut String, f: &Fleet) {
-    let failing = f.failing_nodes();
-    let troubled = (0..f.checks.len()).filter(|&c| f.troubled(c)).count();
-    let odd = (0..f.checks.len())
-        .filter(|&c| !f.odd_nodes(c).is_empty())
-        .count();
-    let nodes = match failing.len() {
-        0 => "no node fails a required check".to_string(),
-        1 => format!(
-            "1 node fails a required check ({})",
-            printable(&f.names(&failing, NAMES))
-        ),
-        k => format!(
-            "{k} nodes fail a required check ({})",
-            printable(&f.names(&failing, NAMES))
-        ),
-    };
-    let _ = writeln!(
-        out,
-        "\n{} nodes, {} checks: {nodes}; {troubled} checks fail or warn somewhere, {odd} of them on a few odd nodes out",
-        f.nodes.len(),
-        f.checks.len()
-    );
+    let sentence = f.overview().sentence(f, NAMES, |clause, names| {
+        format!("{clause} ({})", printable(names))
+    });
+    let _ = writeln!(out, "\n{sentence}");
 }
 
 /// `status reason`, or `-` for a side without the check.
