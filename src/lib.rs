@@ -10,27 +10,27 @@
 mod wire;
 
 pub mod catalog;
-pub mod check;
-pub mod cli;
-pub mod context;
-pub mod discover;
-pub mod exit;
-pub mod explain;
-pub mod fix;
-pub mod fleet;
-pub mod input;
-pub mod mesh;
-pub mod net;
-pub mod plan;
-pub mod probe;
+pub(crate) mod check;
+pub(crate) mod cli;
+pub(crate) mod context;
+pub(crate) mod discover;
+pub(crate) mod exit;
+pub(crate) mod explain;
+pub(crate) mod fix;
+pub(crate) mod fleet;
+pub(crate) mod input;
+pub(crate) mod mesh;
+pub(crate) mod net;
+pub(crate) mod plan;
+pub(crate) mod probe;
 #[cfg(test)]
 mod proptests;
 pub mod reason;
-pub mod report;
-pub mod result;
-pub mod session;
-pub mod verdict;
-pub mod watch;
+pub(crate) mod report;
+pub(crate) mod result;
+pub(crate) mod session;
+pub(crate) mod verdict;
+pub(crate) mod watch;
 
 use std::ffi::OsString;
 

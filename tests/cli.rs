@@ -484,14 +484,14 @@ fn explain_knows_every_reason_code_of_the_interface() {
         "peer_not_amlprobe",
         "peer_absent",
     ];
-    let all: Vec<&str> = amlprobe::verdict::Reason::ALL
+    let all: Vec<&str> = amlprobe::reason::Reason::ALL
         .iter()
         .map(|r| r.code())
         .collect();
     for code in interface {
         assert!(all.contains(&code), "{code} is in the interface");
     }
-    for r in amlprobe::verdict::Reason::ALL {
+    for r in amlprobe::reason::Reason::ALL {
         let code = r.code();
         let out = amlprobe(&["explain", code]);
         assert_eq!(out.status.code(), Some(0), "{code}");
@@ -503,7 +503,7 @@ fn explain_knows_every_reason_code_of_the_interface() {
         assert!(t.contains("meaning: "), "{t}");
         if matches!(
             r.status(),
-            amlprobe::verdict::Status::Fail | amlprobe::verdict::Status::Warn
+            amlprobe::reason::Status::Fail | amlprobe::reason::Status::Warn
         ) {
             assert!(
                 t.contains("fix:") && t.contains("see:     https://learn.microsoft.com/"),

@@ -31,7 +31,6 @@ use crate::result::Evidence;
 pub struct Trust {
     provider: Arc<CryptoProvider>,
     verifier: Arc<WebPkiServerVerifier>,
-    pub anchors: usize,
 }
 
 /// Why no certificate can be verified: a file the person named (`CaFile`), or the node.
@@ -69,10 +68,9 @@ impl Trust {
         }
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
-        let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-        let mut anchors = added;
+        roots.add_parsable_certificates(native.certs);
         for path in extra_pem {
-            anchors += add_pem_file(&mut roots, path)?;
+            add_pem_file(&mut roots, path)?;
         }
         if roots.is_empty() {
             return Err(TrustError::NoAnchors);
@@ -85,11 +83,7 @@ impl Trust {
                     why: e.to_string(),
                     ca_files: !extra_pem.is_empty(),
                 })?;
-        Ok(Trust {
-            provider,
-            verifier,
-            anchors,
-        })
+        Ok(Trust { provider, verifier })
     }
 }
 

@@ -117,12 +117,13 @@ pub fn short(m: &Message) -> String {
     m.keys.first().map(|k| k.join(" … ")).unwrap_or_default()
 }
 
+#[cfg(test)]
 /// `docs/reasons.md`: every reason code with its status, meaning, fix and document, the text
 /// `explain` prints, as Markdown a page can link to (`docs/reasons.md#tcp_timeout`).
 pub fn reference() -> String {
     let mut out = String::from(
         "# Reason codes\n\nEvery result of amlprobe carries one of these codes. This page is generated \
-         from the code (`src/verdict/`), and `amlprobe explain CODE` prints the same text; a unit \
+         from the code (`src/reason.rs`, `src/verdict/`), and `amlprobe explain CODE` prints the same text; a unit \
          test fails when the two disagree. `amlprobe explain \"<error text>\"` takes the Azure ML \
          error messages of the last column, pasted as they are.\n\n\
          | code | status | meaning | Azure ML error messages it explains |\n|---|---|---|---|\n",
@@ -156,6 +157,7 @@ pub fn reference() -> String {
     out
 }
 
+#[cfg(test)]
 /// The code's own words in Markdown: a placeholder like `<host>` shown, not read as HTML.
 fn markdown(s: &str) -> String {
     s.replace('<', "\\<")

@@ -24,21 +24,16 @@ pub fn hidden(c: char) -> bool {
 
 /// One line for a person: every hidden character, newlines and tabs included, as `\u{…}`.
 pub fn printable(s: &str) -> Cow<'_, str> {
-    escape(s, |_| false)
+    escape(s)
 }
 
-/// Lines for a person: as [`printable`], but newlines stay (for texts the program lays out).
-pub fn printable_lines(s: &str) -> Cow<'_, str> {
-    escape(s, |c| c == '\n')
-}
-
-fn escape(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
-    if !s.chars().any(|c| hidden(c) && !keep(c)) {
+fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(hidden) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
-        if hidden(c) && !keep(c) {
+        if hidden(c) {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);
@@ -105,7 +100,7 @@ mod tests {
             "\\u{1b}]0;x\\u{7}\\u{1b}[2J"
         );
         assert_eq!(printable("a\nPASS"), "a\\u{a}PASS");
-        assert_eq!(printable_lines("a\nb\u{9b}c"), "a\nb\\u{9b}c");
+        assert_eq!(printable("b\u{9b}c"), "b\\u{9b}c");
         assert_eq!(printable("evil\u{202E}txt"), "evil\\u{202e}txt");
     }
 

@@ -4,6 +4,6 @@
 mod finish;
 mod remedy;
 
-pub use crate::reason::{status_for, Path, Reason, Status};
+pub use crate::reason::{Reason, Status};
 pub use finish::{finish, judge};
 pub use remedy::{allowed_by, refused_by_name, remediation, Subject};

@@ -604,7 +604,7 @@ impl TryFrom<String> for WantReason {
         if code == "*" {
             return Ok(WantReason::Any);
         }
-        if amlprobe::verdict::Reason::ALL
+        if amlprobe::reason::Reason::ALL
             .iter()
             .any(|r| r.code() == code)
         {
