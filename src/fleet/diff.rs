@@ -8,19 +8,12 @@ use serde::Serialize;
 use super::model::{Cell, Counts, Fleet};
 use crate::reason::{Reason, Status};
 
-/// What was compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Of {
-    Node,
-    Fleet,
-}
-
-impl Of {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Of::Node => "node",
-            Of::Fleet => "fleet",
-        }
+wire_enum! {
+    /// What was compared.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Of {
+        Node = "node",
+        Fleet = "fleet",
     }
 }
 

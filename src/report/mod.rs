@@ -69,28 +69,18 @@ impl Summary {
     }
 }
 
-/// Why a watch ended.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Stopped {
-    /// `--count` rounds ran.
-    Count,
-    /// `--for` was over.
-    Duration,
-    /// SIGINT or SIGTERM.
-    Interrupted,
-    /// The reader of `-o jsonl` went away (`| head`).
-    OutputClosed,
-}
-
-impl Stopped {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stopped::Count => "count",
-            Stopped::Duration => "duration",
-            Stopped::Interrupted => "interrupted",
-            Stopped::OutputClosed => "output_closed",
-        }
+wire_enum! {
+    /// Why a watch ended.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Stopped {
+        /// `--count` rounds ran.
+        Count = "count",
+        /// `--for` was over.
+        Duration = "duration",
+        /// SIGINT or SIGTERM.
+        Interrupted = "interrupted",
+        /// The reader of `-o jsonl` went away (`| head`).
+        OutputClosed = "output_closed",
     }
 }
 
