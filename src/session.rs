@@ -172,16 +172,16 @@ impl Setup {
                 Resolvers::from_servers(&[azure], args.timeout).ok()
             }
         };
-        let mut runner = probe::Runner::new(
+        let runner = probe::Runner::new(probe::Given {
             resolvers,
             trust,
-            args.timeout,
+            timeout: args.timeout,
             proxy,
             azure_dns,
-            context.clone(),
-            args.udp_wait,
-        );
-        runner.trace = args.trace;
+            context: context.clone(),
+            udp_wait: args.udp_wait,
+            trace: args.trace,
+        });
         if args.trace {
             eprintln!(
                 "--trace: timed-out checks (at most {}) are traced as they end, about {} s more; each watch round likewise",

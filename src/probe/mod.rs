@@ -67,21 +67,38 @@ pub struct Runner {
     lookups: Mutex<HashMap<String, Arc<OnceCell<SharedLookup>>>>,
 }
 
+/// What a run's flags and node give every check: the rest of a [`Runner`] it makes itself.
+pub struct Given {
+    pub resolvers: dns::Resolvers,
+    pub trust: tls::Trust,
+    pub timeout: Duration,
+    pub proxy: Option<proxy::Proxy>,
+    /// Azure DNS, to ask beside a custom resolver.
+    pub azure_dns: Option<dns::Resolvers>,
+    pub context: Context,
+    /// `--udp-wait`, if given.
+    pub udp_wait: Option<Duration>,
+    /// `--trace`.
+    pub trace: bool,
+}
+
 /// A lock that a panicking holder cannot make unusable.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Runner {
-    pub fn new(
-        resolvers: dns::Resolvers,
-        trust: tls::Trust,
-        timeout: Duration,
-        proxy: Option<proxy::Proxy>,
-        azure_dns: Option<dns::Resolvers>,
-        context: Context,
-        udp_wait: Option<Duration>,
-    ) -> Runner {
+    pub fn new(given: Given) -> Runner {
+        let Given {
+            resolvers,
+            trust,
+            timeout,
+            proxy,
+            azure_dns,
+            context,
+            udp_wait,
+            trace,
+        } = given;
         Runner {
             resolvers,
             trust,
@@ -92,7 +109,7 @@ impl Runner {
             context,
             expected_issuers: catalog::default_expected_issuers(),
             udp_wait: udp::Wait::new(udp_wait),
-            trace: false,
+            trace,
             traces: traceroute::Allowance::default(),
             middlebox: firewall::Middlebox::default(),
             clocks: Mutex::new(Vec::new()),
