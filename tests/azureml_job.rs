@@ -3,24 +3,18 @@
 //! the checks found, and `merge-fleet.sh` turns the reports into one. Nothing here reaches Azure
 //! or sends a packet: amlprobe is a stub, or the real binary stopped before any check runs.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[path = "support/skip.rs"]
+mod skip;
+use skip::skip_unless_ci;
+
 fn azureml() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/azureml")
-}
-
-/// A test that cannot run here says so, and fails in CI, which has all it needs.
-fn skip(why: &str) {
-    assert!(std::env::var_os("CI").is_none(), "CI cannot skip: {why}");
-    let line = format!("SKIPPED {why}; CI=1 fails instead");
-    let frame = "!".repeat(line.len() + 8);
-    // Straight to stderr: cargo hides what a passing test prints through its macros.
-    let _ = writeln!(std::io::stderr().lock(), "{frame}\n!!! {line} !!!\n{frame}");
 }
 
 fn python_has(module: &str) -> bool {
@@ -33,7 +27,7 @@ fn python_has(module: &str) -> bool {
 /// A job file as PyYAML reads it, as JSON; `None` (said on stderr) where PyYAML is missing.
 fn yaml(name: &str) -> Option<Value> {
     if !python_has("yaml") {
-        skip(&format!(
+        skip_unless_ci(&format!(
             "Azure ML {name}: python3 with PyYAML is missing (pip install pyyaml)"
         ));
         return None;
@@ -505,7 +499,7 @@ fn the_merge_step_writes_the_fleet_report_then_fails_for_a_failing_node() {
 #[test]
 fn the_sdk_v1_script_compiles_and_explains_itself_without_the_sdk() {
     if Command::new("python3").arg("--version").output().is_err() {
-        return skip("Azure ML SDK v1 script: python3 is missing");
+        return skip_unless_ci("Azure ML SDK v1 script: python3 is missing");
     }
     let script = azureml().join("fleet_sdk_v1.py");
     let dir = scratch("sdk");

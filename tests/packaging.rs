@@ -1,9 +1,12 @@
 //! The release tarball and .deb are reproducible and hold what they should; the Python wheel
 //! installs the same static binary with pip.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "support/skip.rs"]
+mod skip;
+use skip::skip_unless_ci;
 
 fn package(out: &Path) -> String {
     let status = Command::new("bash")
@@ -21,16 +24,6 @@ fn package(out: &Path) -> String {
     std::fs::read_to_string(out.join("SHA256SUMS")).expect("SHA256SUMS")
 }
 
-/// A test that cannot run here says so, and fails in CI, which has all it needs.
-fn skip(why: &str) {
-    assert!(std::env::var_os("CI").is_none(), "CI cannot skip: {why}");
-    // Straight to stderr: cargo hides what a passing test prints through its macros.
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "!!! SKIPPED {why}; CI=1 fails instead !!!"
-    );
-}
-
 /// The release binary (packaging/build-static.sh); CI always builds it.
 fn static_bin() -> Option<String> {
     std::env::var("AMLPROBE_STATIC_BIN").ok()
@@ -39,7 +32,7 @@ fn static_bin() -> Option<String> {
 #[test]
 fn the_same_binary_packs_to_the_same_bytes() {
     if static_bin().is_none() || Command::new("dpkg-deb").arg("--version").output().is_err() {
-        return skip("packaging test: AMLPROBE_STATIC_BIN is not set (packaging/build-static.sh) or dpkg-deb is missing");
+        return skip_unless_ci("packaging test: AMLPROBE_STATIC_BIN is not set (packaging/build-static.sh) or dpkg-deb is missing");
     }
     let base = std::env::temp_dir().join(format!("amlprobe-pkg-{}", std::process::id()));
     let (a, b) = (base.join("a"), base.join("b"));
@@ -110,10 +103,12 @@ fn the_same_binary_packs_to_the_same_bytes() {
 fn the_musl_binary_keeps_its_size_budget() {
     const LIMIT: u64 = 4 * 1024 * 1024;
     let Some(bin) = static_bin() else {
-        return skip("size test: AMLPROBE_STATIC_BIN is not set (packaging/build-static.sh)");
+        return skip_unless_ci(
+            "size test: AMLPROBE_STATIC_BIN is not set (packaging/build-static.sh)",
+        );
     };
     if !bin.contains("x86_64-unknown-linux-musl") {
-        return skip(&format!(
+        return skip_unless_ci(&format!(
             "size test: {bin} is not the musl build (rustup target add x86_64-unknown-linux-musl)"
         ));
     }
@@ -178,10 +173,14 @@ fn elf_interpreter(elf: &[u8]) -> bool {
 #[test]
 fn the_wheel_installs_the_static_binary_with_pip() {
     let Some(bin) = static_bin() else {
-        return skip("wheel test: AMLPROBE_STATIC_BIN is not set (packaging/build-static.sh)");
+        return skip_unless_ci(
+            "wheel test: AMLPROBE_STATIC_BIN is not set (packaging/build-static.sh)",
+        );
     };
     if !has_maturin() {
-        return skip("wheel test: maturin 1.x is missing (pip install 'maturin>=1.5,<2')");
+        return skip_unless_ci(
+            "wheel test: maturin 1.x is missing (pip install 'maturin>=1.5,<2')",
+        );
     }
     let tmp = TempDir::new("wheel");
     let venv = tmp.0.join("venv");
@@ -190,7 +189,9 @@ fn the_wheel_installs_the_static_binary_with_pip() {
         .arg(&venv)
         .output();
     if !made.as_ref().is_ok_and(|o| o.status.success()) {
-        return skip("wheel test: python3 -m venv cannot make an environment (python3-venv)");
+        return skip_unless_ci(
+            "wheel test: python3 -m venv cannot make an environment (python3-venv)",
+        );
     }
 
     // Read before the wheel is built: maturin builds into the same target directory, so a build

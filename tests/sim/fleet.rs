@@ -368,7 +368,9 @@ const MAX_RSS_MIB: u64 = 64;
 /// the scenarios use: at most 64 MiB. Its line joins the figures of tests/bench/compare.sh.
 pub fn merge_memory() {
     if Command::new("python3").arg("-V").output().is_err() {
-        return super::skip("fleet_merge_200", "needs python3 to measure peak memory");
+        return super::skip::skip_unless_ci(
+            "fleet_merge_200: needs python3 to measure peak memory",
+        );
     }
     let dir = std::env::temp_dir().join(format!("amlprobe-fleet-200-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
