@@ -522,7 +522,8 @@ pub struct Expect {
     pub default: Option<Want>,
     #[serde(default)]
     pub check: Vec<Want>,
-    pub summary: Option<BTreeMap<String, u64>>,
+    /// The report's `summary`, count by count; a count may be derived (`Count`).
+    pub summary: Option<BTreeMap<String, Count>>,
     /// Values of the report's `context`, by dotted path (`sources.region`).
     #[serde(default)]
     pub context: BTreeMap<String, String>,
@@ -535,6 +536,110 @@ pub struct Expect {
     /// Strings that must appear nowhere in the report (values that are not the workspace's).
     #[serde(default)]
     pub report_lacks: Vec<String>,
+}
+
+/// A count of `summary`: a number, or one derived from the catalog, so that an endpoint added
+/// to it needs no edit of the scenarios whose counts follow from it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum Count {
+    Exactly(u64),
+    Derived(Derived),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Derived {
+    /// `total` only: one result per entry of the catalog (the built-in one and the scenario's
+    /// `catalog` file) that the scenario's `--only` and `--skip` select.
+    Catalog,
+    /// The total less every other count.
+    Rest,
+}
+
+impl Expect {
+    /// The summary the report must have, every count a number.
+    pub fn summary(&self, sc: &Scenario) -> BTreeMap<String, u64> {
+        let Some(given) = &self.summary else {
+            return BTreeMap::new();
+        };
+        let derived = |d: Derived| {
+            given
+                .iter()
+                .filter(move |(_, c)| matches!(c, Count::Derived(x) if *x == d))
+        };
+        let mut counts: BTreeMap<String, u64> = given
+            .iter()
+            .filter_map(|(k, c)| match c {
+                Count::Exactly(n) => Some((k.clone(), *n)),
+                Count::Derived(_) => None,
+            })
+            .collect();
+        for (k, _) in derived(Derived::Catalog) {
+            assert_eq!(
+                k, "total",
+                "summary.{k}: only the total comes from the catalog"
+            );
+            counts.insert(k.clone(), sc.selected_from_catalog());
+        }
+        let rest: Vec<&String> = derived(Derived::Rest).map(|(k, _)| k).collect();
+        assert!(rest.len() <= 1, "summary: one count at most is the rest");
+        if let Some(k) = rest.first() {
+            let total = *counts
+                .get("total")
+                .expect("summary: the rest needs a total");
+            let others: u64 = counts
+                .iter()
+                .filter(|(k, _)| *k != "total")
+                .map(|(_, n)| n)
+                .sum();
+            let n = total
+                .checked_sub(others)
+                .expect("summary: the counts exceed the total");
+            counts.insert(k.to_string(), n);
+        }
+        counts
+    }
+}
+
+impl Scenario {
+    /// How many entries of the catalog the run selects: the built-in catalog and the scenario's
+    /// own file, less what its `--only` and `--skip` leave out (given as flags or variables).
+    fn selected_from_catalog(&self) -> u64 {
+        assert!(
+            self.generate_catalog.is_none() && self.explain.is_none(),
+            "total = \"catalog\" counts neither a generated catalog nor the checks explain selects"
+        );
+        let mut extra = Vec::new();
+        if let Some(file) = &self.catalog {
+            let path = super::servers::fixture(file);
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            extra.push((path, text));
+        }
+        let entries = amlprobe::catalog::load(&extra).expect("the catalog loads");
+        let values = |flag: &str, var: &str| -> Vec<String> {
+            let from_args = self
+                .args
+                .windows(2)
+                .filter(|w| w[0] == flag)
+                .map(|w| w[1].clone());
+            let from_env = self.env.get(var).cloned();
+            from_args
+                .chain(from_env)
+                .flat_map(|v| v.split(',').map(String::from).collect::<Vec<_>>())
+                .collect()
+        };
+        let only = values("--only", "AMLPROBE_ONLY");
+        let skip = values("--skip", "AMLPROBE_SKIP");
+        assert!(
+            !self
+                .args
+                .iter()
+                .any(|a| a.starts_with("--only=") || a.starts_with("--skip=")),
+            "write --only and --skip apart from their value"
+        );
+        entries.iter().filter(|e| e.selected(&only, &skip)).count() as u64
+    }
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -645,6 +750,32 @@ mod tests {
             assert_eq!(d.whole_secs(), secs, "{text}");
         }
         assert!(Deadline::try_from("2".to_string()).is_err());
+    }
+
+    /// `total = "catalog"` counts the entries the scenario's flags select, whatever the catalog
+    /// holds; `"rest"` is what the other counts leave.
+    #[test]
+    fn summary_counts_come_from_the_catalog() {
+        let text = "description = \"d\"\ntimeout = \"2s\"\nexit = 0\n\
+                    args = [\"--only\", \"storage,node\", \"--skip\", \"node\"]\n[expect]\n\
+                    summary = { total = \"catalog\", pass = \"rest\", warn = 1, fail = 2 }\n";
+        let sc: Scenario = toml::from_str(text).unwrap();
+        let storage = amlprobe::catalog::load(&[])
+            .unwrap()
+            .iter()
+            .filter(|e| e.group == "storage")
+            .count() as u64;
+        assert!(storage > 3);
+        let want = [
+            ("fail", 2),
+            ("pass", storage - 3),
+            ("total", storage),
+            ("warn", 1),
+        ];
+        let want: BTreeMap<String, u64> = want.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+        assert_eq!(sc.expect.summary(&sc), want);
+        let typo = text.replace("\"catalog\"", "\"catalgo\"");
+        assert!(toml::from_str::<Scenario>(&typo).is_err(), "{typo}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use super::probe::Outcome;
-use super::scenario::{Expect, Launch, Output, Scenario, Want};
+use super::scenario::{Launch, Output, Scenario, Want};
 use super::world::{Target, PROXY_PASSWORD};
 
 /// What a failure message starts with: the scenario, the probe's stderr, one line per result.
@@ -232,7 +232,7 @@ pub fn check_report(report: &Value, sc: &Scenario, targets: &[Target], context: 
         at.phases(want);
         at.denial(want);
     }
-    report_context(report, &sc.expect, context);
+    report_context(report, sc, context);
     // The context names a middlebox that answers handshakes for any address when, and only
     // when, the scenario puts one on the path.
     assert_eq!(
@@ -434,7 +434,8 @@ impl Checked<'_> {
 }
 
 /// The report's context values, warnings and notes, what it must not show, and the summary.
-fn report_context(report: &Value, expect: &Expect, context: &str) {
+fn report_context(report: &Value, sc: &Scenario, context: &str) {
+    let expect = &sc.expect;
     for (path, want) in &expect.context {
         let got = path.split('.').fold(&report["context"], |v, k| &v[k]);
         let got = got
@@ -463,10 +464,10 @@ fn report_context(report: &Value, expect: &Expect, context: &str) {
             "the report shows {absent:?}\n{context}"
         );
     }
-    for (k, v) in expect.summary.iter().flatten() {
+    for (k, v) in expect.summary(sc) {
         assert_eq!(
-            report["summary"][k].as_u64(),
-            Some(*v),
+            report["summary"][&k].as_u64(),
+            Some(v),
             "summary.{k}\n{context}"
         );
     }
