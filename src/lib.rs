@@ -19,6 +19,8 @@ pub(crate) mod explain;
 pub(crate) mod fix;
 pub(crate) mod fleet;
 pub(crate) mod input;
+#[cfg(test)]
+mod interface;
 pub(crate) mod mesh;
 pub(crate) mod net;
 pub(crate) mod plan;

@@ -267,6 +267,34 @@ mod tests {
         assert!(text.ends_with('\n'));
     }
 
+    /// docs/interface.md lists every family the file holds, with its labels, and no other.
+    #[test]
+    fn every_family_is_documented_with_its_labels() {
+        use crate::interface::{code, first_code, table};
+        use std::collections::{BTreeMap, BTreeSet};
+        let mut ok = fixture::result("graph-443", "azureml", Status::Pass, Reason::Ok);
+        ok.phases = vec![Phase::of(PhaseKind::Dns)];
+        let text = render(&[&ok], &[("graph.windows.net".into(), 1)], 1, 1);
+        let mut written: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (name, rest) = line.split_at(line.find(['{', ' ']).unwrap());
+            let labels = rest
+                .strip_prefix('{')
+                .and_then(|r| r.split_once('}'))
+                .map(|(inner, _)| inner.split(',').map(|kv| kv.split('=').next().unwrap()));
+            let family = written.entry(name.to_string()).or_default();
+            family.extend(labels.into_iter().flatten().map(String::from));
+        }
+        let documented: BTreeMap<String, BTreeSet<String>> = table(&["Reports", "Watch metrics"])
+            .iter()
+            .map(|r| {
+                let labels = code(&r[1]).into_iter().map(String::from).collect();
+                (first_code(&r[0]).to_string(), labels)
+            })
+            .collect();
+        assert_eq!(documented, written, "docs/interface.md's metrics");
+    }
+
     #[test]
     fn the_file_is_replaced_whole_and_nothing_is_left_beside_it() {
         let dir = std::env::temp_dir().join(format!("amlprobe-metrics-{}", std::process::id()));

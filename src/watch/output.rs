@@ -123,6 +123,29 @@ mod tests {
         }
     }
 
+    /// docs/interface.md lists every field of a round line, and no other; its `summary` is
+    /// the check report's.
+    #[test]
+    fn every_field_of_a_round_line_is_documented() {
+        use crate::result::{Phase, PhaseKind};
+        let mut now = fixture::result("arm-443", "g", Status::Fail, Reason::TcpTimeout);
+        now.phases = vec![Phase {
+            addresses: Some(vec!["20.50.2.1".into()]),
+            server: Some("10.0.0.4".into()),
+            ..Phase::of(PhaseKind::Dns)
+        }];
+        let c = Transition {
+            id: "arm-443".into(),
+            was: Some((Status::Pass, Reason::Ok)),
+            answer: true,
+        };
+        let s = summary([&now].into_iter());
+        let line = jsonl_round(&round(2), 9, &s, vec![change(&c, &now)]);
+        let mut fields = crate::interface::fields(&serde_json::from_str(&line).unwrap());
+        fields.remove(".summary");
+        crate::interface::same_fields("Watch round", &fields);
+    }
+
     #[test]
     fn a_live_line_counts_and_names_what_changed() {
         let now = fixture::result("graph-443", "g", Status::Fail, Reason::TcpTimeout);
