@@ -305,7 +305,7 @@ mod tests {
         }
     }
 
-    /// The README's table: each built-in entry, the rule a failure of it gets, and where to.
+    /// The guide's table: each built-in entry, the rule a failure of it gets, and where to.
     fn table() -> String {
         let mut rows = vec![
             "| entry | rule when it fails | destination |".to_string(),
@@ -369,12 +369,12 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_shows_the_rule_of_every_entry() {
-        let readme = include_str!("../../README.md");
+    fn the_guide_shows_the_rule_of_every_entry() {
+        let guide = include_str!("../../GUIDE.md");
         let table = table();
         assert!(
-            readme.contains(&table),
-            "README.md lacks this table (paste it in):\n{table}"
+            guide.contains(&table),
+            "GUIDE.md lacks this table (paste it in):\n{table}"
         );
     }
 

@@ -169,18 +169,28 @@ fn markdown(s: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The README's example is what `explain` prints.
+    const GUIDE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/GUIDE.md"));
+
+    /// The guide's example is what `explain` prints.
     #[test]
-    fn the_readme_example_is_the_output() {
-        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+    fn the_guide_example_is_the_output() {
         let found = messages::matching("mount error(115): Operation now in progress");
         let text = render_message(found[0], &catalog::load(&[]).unwrap());
         assert!(
-            readme.contains(&format!(
+            GUIDE.contains(&format!(
                 "$ amlprobe explain \"mount error(115): Operation now in progress\"\n{text}"
             )),
-            "README.md's explain example differs from:\n{text}"
+            "GUIDE.md's explain example differs from:\n{text}"
         );
+    }
+
+    /// The guide names every message `explain` knows, by the words that find it.
+    #[test]
+    fn the_guide_names_every_message() {
+        for m in messages::MESSAGES {
+            let words = format!("`{}`", short(m));
+            assert!(GUIDE.contains(&words), "GUIDE.md does not name {words}");
+        }
     }
 
     #[test]
