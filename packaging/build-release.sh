@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the release tarball and the .deb, reproducibly: the static binary, README, licence,
-# shell completions, man page and SHA-256 sums. Same sources and binary, same bytes.
+# Builds the release tarball and the .deb, reproducibly: the static binary, README, guide and
+# docs (what the README links to), licence, shell completions, man page and SHA-256 sums. Same
+# sources and binary, same bytes.
 #   OUT=DIR            where to put them (default target/dist)
 #   AMLPROBE_BIN=PATH  package this binary instead of building one
 #   SOURCE_DATE_EPOCH  timestamps inside the archives (default: the last commit's time)
@@ -13,15 +14,16 @@ out=${OUT:-target/dist}
 name=amlprobe-$version-x86_64-linux
 stage=$out/$name
 rm -rf "$stage" "$out/deb"
-mkdir -p "$stage/completions" "$stage/man"
+mkdir -p "$stage/completions" "$stage/man" "$stage/docs"
 install -m 0755 "$bin" "$stage/amlprobe"
-install -m 0644 README.md LICENSE "$stage/"
+install -m 0644 README.md GUIDE.md LICENSE "$stage/"
+install -m 0644 docs/*.md "$stage/docs/"
 "$bin" completions bash > "$stage/completions/amlprobe.bash"
 "$bin" completions zsh > "$stage/completions/_amlprobe"
 "$bin" completions fish > "$stage/completions/amlprobe.fish"
 "$bin" man > "$stage/man/amlprobe.1"
-chmod 0644 "$stage"/completions/* "$stage"/man/*
-(cd "$stage" && sha256sum amlprobe README.md LICENSE completions/* man/* > SHA256SUMS)
+chmod 0644 "$stage"/completions/* "$stage"/man/* "$stage"/docs/*
+(cd "$stage" && sha256sum amlprobe README.md GUIDE.md LICENSE docs/* completions/* man/* > SHA256SUMS)
 find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner --format=gnu \
   -C "$out" -cf - "$name" | gzip -n -9 > "$out/$name.tar.gz"

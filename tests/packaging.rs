@@ -50,6 +50,9 @@ fn the_same_binary_packs_to_the_same_bytes() {
     for f in [
         "amlprobe",
         "README.md",
+        "GUIDE.md",
+        "docs/interface.md",
+        "docs/reasons.md",
         "LICENSE",
         "SHA256SUMS",
         "completions/amlprobe.bash",

@@ -1,10 +1,8 @@
 //! One `Report` value; the renderers are views over it and decide nothing.
 
-pub mod explain;
 pub mod junit;
 pub mod list;
 pub mod markdown;
-pub mod messages;
 pub mod read;
 pub mod redact;
 pub mod table;

@@ -1,14 +1,18 @@
 //! The `explain` command: a reason code's meaning and fix, or, for an error message Azure ML
 //! printed, the checks that tell its causes apart, which `--run` runs (the texts are
-//! `report::explain`'s, the messages `report::messages`').
+//! in [`text`], the messages Azure ML prints in [`messages`]).
+
+pub(crate) mod messages;
+pub(crate) mod text;
 
 use clap::Parser;
 
 use crate::cli::{ExplainArgs, RunFlags};
 use crate::exit::{clap_message, emit, Stop, EXIT_OK};
 use crate::reason::Reason;
-use crate::report::messages::Message;
-use crate::{catalog, check, input, report};
+use crate::{catalog, check, input};
+
+use messages::Message;
 
 /// `amlprobe explain WHAT [--run [CHECK FLAGS]]`.
 pub fn run(args: &ExplainArgs) -> Result<i32, Stop> {
@@ -29,17 +33,17 @@ pub fn run(args: &ExplainArgs) -> Result<i32, Stop> {
                 "--run takes an error message, not a reason code: `amlprobe --only ID` runs checks by id",
             ));
         }
-        emit(&report::explain::render(reason))?;
+        emit(&text::render(reason))?;
         return Ok(EXIT_OK);
     }
-    let found = report::messages::matching(&what);
+    let found = messages::matching(&what);
     if found.is_empty() {
         return Err(unknown(&what));
     }
     let catalog = catalog::load(&[]).map_err(|e| Stop::cannot_run(e.to_string()))?;
     let text: Vec<String> = found
         .iter()
-        .map(|m| report::explain::render_message(m, &catalog))
+        .map(|m| text::render_message(m, &catalog))
         .collect();
     let text = text.join("\n");
     if !run {
@@ -75,9 +79,9 @@ fn unknown(what: &str) -> Stop {
             known.join(", ")
         ));
     }
-    let closest: Vec<String> = report::messages::closest(what, 3)
+    let closest: Vec<String> = messages::closest(what, 3)
         .iter()
-        .map(|m| format!("'{}'", report::explain::short(m)))
+        .map(|m| format!("'{}'", text::short(m)))
         .collect();
     let mut shown: String = word.chars().take(80).collect();
     if shown.len() < word.len() {
@@ -114,7 +118,7 @@ fn run_checks(found: &[&Message], flags: Vec<String>, text: &str) -> Result<i32,
             )))
         }
     };
-    let only = report::explain::run_only(found);
+    let only = text::run_only(found);
     if only.is_empty() {
         let notes: Vec<&str> = found
             .iter()

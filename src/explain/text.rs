@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use super::messages::{self, Message};
 use crate::catalog::{self, Entry};
 use crate::context::Cloud;
-use crate::report::messages::{self, Message};
 use crate::verdict::{remediation, Reason, Subject};
 
 /// The text for one reason, with the fix worded for no particular host.
