@@ -397,12 +397,12 @@ proptest! {
         }
         let var = |_: &str| Some(text.clone());
         let file = |_: &std::path::Path| Some(text.clone());
-        if let Some(p) = crate::mesh::peers_from_env(&var, &file) {
+        if let Some(p) = crate::mesh::peers::peers_from_env(&var, &file) {
             for h in &p.hosts {
                 prop_assert!(crate::context::parse_peer(h).as_deref() == Ok(h.as_str()));
             }
         }
-        for h in crate::mesh::parse_host_file(&text) {
+        for h in crate::mesh::peers::parse_host_file(&text) {
             prop_assert!(!h.chars().any(|c| c.is_whitespace() || hidden(c)));
         }
     }

@@ -8,10 +8,10 @@
 //! within `--wait` of each other all find each other, and none waits on another to finish.
 
 pub mod matrix;
+pub mod peers;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,14 +27,7 @@ use crate::report::{self, Meshed, Node};
 use crate::result::{ms, CheckResult, Phase, PhaseKind, Target};
 use crate::session::{self, assemble, hostname, writable};
 use crate::verdict::{remediation, Reason, Subject};
-
-/// The rendezvous port PyTorch uses when MASTER_PORT is not set.
-pub const RENDEZVOUS_PORT: u16 = 29500;
-
-/// NCCL and Gloo open their data connections on ports the kernel picks from the ephemeral range
-/// (32768–60999 on Linux): three fixed ports spread over it stand for that range, so an NSG or
-/// firewall that allows only the rendezvous port shows.
-pub const EPHEMERAL_SAMPLE: [u16; 3] = [33000, 45000, 60000];
+use peers::{local_addresses, pick_self, ports, PeerSource, Peers, SelfFrom};
 
 /// The first word of the greeting, and its version.
 const GREETING: &str = "amlprobe-mesh 1 ";
@@ -59,109 +52,6 @@ type Callers = Arc<Mutex<HashMap<IpAddr, SystemTime>>>;
 /// the last one took.
 type Tried = (String, u16, Attempt, u32, Duration);
 
-/// The job's nodes and where their list came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peers {
-    pub hosts: Vec<String>,
-    /// `flag`, `env:NAME` or `file:PATH`.
-    pub from: String,
-}
-
-/// `host`, or `host:port` with the port cut (IPv6 addresses keep their colons).
-fn host_of(entry: &str) -> &str {
-    let entry = entry.trim();
-    match entry.split_once(':') {
-        Some((host, port))
-            if !port.contains(':')
-                && !port.is_empty()
-                && port.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            host
-        }
-        _ => entry,
-    }
-}
-
-/// The valid hosts of a list, each once, in order.
-fn hosts<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for item in items {
-        let host = host_of(item);
-        if host.is_empty() {
-            continue;
-        }
-        if let Ok(h) = parse_peer(host) {
-            if !out.contains(&h) {
-                out.push(h);
-            }
-        }
-    }
-    out
-}
-
-/// The hosts of an MPI host file: the first word of each line (`host slots=4`), no comments.
-pub fn parse_host_file(text: &str) -> Vec<String> {
-    hosts(
-        text.lines()
-            .map(|l| l.split('#').next().unwrap_or(""))
-            .filter_map(|l| l.split_whitespace().next()),
-    )
-}
-
-/// The peers a multi-node job's variables name, in this order: `AZ_BATCH_HOST_LIST` (Batch,
-/// comma-separated), `AZ_BATCH_NODE_LIST` (Batch, semicolon-separated), the MPI host file
-/// `AZ_BATCHAI_MPI_HOST_FILE`, then only the master: `MASTER_ADDR` (PyTorch), or
-/// `AZ_BATCH_MASTER_NODE` (`ip:port`).
-pub fn peers_from_env(
-    var: &dyn Fn(&str) -> Option<String>,
-    read: &dyn Fn(&Path) -> Option<String>,
-) -> Option<Peers> {
-    let found =
-        |hosts: Vec<String>, from: String| (!hosts.is_empty()).then_some(Peers { hosts, from });
-    if let Some(v) = var("AZ_BATCH_HOST_LIST") {
-        if let Some(p) = found(hosts(v.split(',')), "env:AZ_BATCH_HOST_LIST".into()) {
-            return Some(p);
-        }
-    }
-    if let Some(v) = var("AZ_BATCH_NODE_LIST") {
-        if let Some(p) = found(hosts(v.split(';')), "env:AZ_BATCH_NODE_LIST".into()) {
-            return Some(p);
-        }
-    }
-    if let Some(path) = var("AZ_BATCHAI_MPI_HOST_FILE") {
-        let path = Path::new(path.trim());
-        if let Some(text) = read(path) {
-            let from = format!("file:{} (env:AZ_BATCHAI_MPI_HOST_FILE)", path.display());
-            if let Some(p) = found(parse_host_file(&text), from) {
-                return Some(p);
-            }
-        }
-    }
-    for name in ["MASTER_ADDR", "AZ_BATCH_MASTER_NODE"] {
-        if let Some(v) = var(name) {
-            if let Some(p) = found(hosts(std::iter::once(v.as_str())), format!("env:{name}")) {
-                return Some(p);
-            }
-        }
-    }
-    None
-}
-
-/// The ports: the flag, else MASTER_PORT (or 29500) and the ephemeral sample.
-pub fn ports(flag: &[u16], master_port: Option<String>) -> Vec<u16> {
-    if !flag.is_empty() {
-        let mut seen = BTreeSet::new();
-        return flag.iter().copied().filter(|p| seen.insert(*p)).collect();
-    }
-    let first = master_port
-        .and_then(|p| p.trim().parse::<u16>().ok())
-        .filter(|p| *p != 0)
-        .unwrap_or(RENDEZVOUS_PORT);
-    let mut out = vec![first];
-    out.extend(EPHEMERAL_SAMPLE.iter().filter(|p| **p != first));
-    out
-}
-
 /// What a node sends to whoever connects.
 pub fn greeting(name: &str) -> String {
     format!("{GREETING}{name}\n")
@@ -173,48 +63,6 @@ pub fn parse_greeting(bytes: &[u8]) -> Option<String> {
     let line = text.strip_suffix('\n')?;
     let name = line.strip_prefix(GREETING)?;
     parse_peer(name).ok().filter(|n| n == name)
-}
-
-/// Which peer this node is, and how that was found.
-pub fn pick_self(
-    peers: &[String],
-    flag: Option<&str>,
-    hostname: &str,
-    addresses: &[IpAddr],
-) -> (String, &'static str) {
-    if let Some(name) = flag {
-        return (name.to_string(), "flag");
-    }
-    let short = |h: &str| h.split('.').next().unwrap_or("").to_ascii_lowercase();
-    if !hostname.is_empty() {
-        if let Some(p) = peers.iter().find(|p| {
-            p.eq_ignore_ascii_case(hostname)
-                || (p.parse::<IpAddr>().is_err() && short(p) == short(hostname))
-        }) {
-            return (p.clone(), "hostname");
-        }
-    }
-    if let Some(p) = peers
-        .iter()
-        .find(|p| p.parse::<IpAddr>().is_ok_and(|ip| addresses.contains(&ip)))
-    {
-        return (p.clone(), "address");
-    }
-    (hostname.to_string(), "none")
-}
-
-fn local_addresses() -> Vec<IpAddr> {
-    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
-        return Vec::new();
-    };
-    addrs
-        .filter_map(|a| a.address)
-        .filter_map(|a| {
-            a.as_sockaddr_in()
-                .map(|v4| IpAddr::V4(v4.ip()))
-                .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
-        })
-        .collect()
 }
 
 /// What one connection attempt came to.
@@ -613,12 +461,6 @@ fn result(
     }
 }
 
-fn read_small(path: &Path) -> Option<String> {
-    crate::input::read(path, crate::input::HOST_FILE_LIMIT)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-}
-
 /// Each peer and port tried until decided (`probe`), in parallel.
 async fn probe_all(
     others: &[String],
@@ -747,27 +589,11 @@ async fn run(
     (not_listening, results)
 }
 
-/// The peers: the flag, else the job's variables.
-fn peers_of(args: &MeshArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Peers, Stop> {
-    match args.peers.is_empty() {
-        false => Some(Peers {
-            hosts: hosts(args.peers.iter().map(String::as_str)),
-            from: "flag".into(),
-        }),
-        true => peers_from_env(env, &read_small),
-    }
-    .ok_or_else(|| {
-        Stop::usage(
-            "no peers: give --peers HOST,HOST (this node included), or run where AZ_BATCH_HOST_LIST, AZ_BATCH_NODE_LIST, AZ_BATCHAI_MPI_HOST_FILE or MASTER_ADDR names the job's nodes",
-        )
-    })
-}
-
 /// The report's notes: which node this is, where the peers came from, what could not be done.
 fn context(
     this: &str,
-    self_from: &str,
-    peers_from: &str,
+    self_from: SelfFrom,
+    peers_from: &PeerSource,
     listen_only: bool,
     not_listening: &[String],
 ) -> Context {
@@ -780,7 +606,7 @@ fn context(
             "mesh: {peers_from} names only this node, the master: it listened for the workers and tested no one"
         ));
     }
-    if self_from == "none" {
+    if self_from == SelfFrom::None {
         context.notes.push(format!(
             "mesh: no peer is this node's hostname or address; give --self NAME. Every peer was tried, as {this}"
         ));
@@ -798,7 +624,7 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
     let started = Instant::now();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let peers = peers_of(args, &env)?;
+    let peers = Peers::find(&args.peers, &env)?;
     let ports = ports(&args.ports, env("MASTER_PORT"));
     let host = hostname();
     let (this, self_from) = pick_self(
@@ -807,21 +633,7 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
         &host,
         &local_addresses(),
     );
-    let others: Vec<String> = peers
-        .hosts
-        .iter()
-        .filter(|p| **p != this)
-        .cloned()
-        .collect();
-    // Where only the master is named (MASTER_ADDR), the master tests no one: it listens, so
-    // that every worker can test it.
-    let master_only = peers.from == "env:MASTER_ADDR" || peers.from == "env:AZ_BATCH_MASTER_NODE";
-    if others.is_empty() && !master_only {
-        return Err(Stop::usage(format!(
-            "no other peer than this node ({this}) in the list from {}: give --peers with every node of the job",
-            peers.from
-        )));
-    }
+    let others = peers.others(&this)?;
     if let Some(path) = &args.report {
         writable(path)?;
     }
@@ -852,7 +664,7 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
         this,
         self_from: self_from.to_string(),
         peers: peers.hosts.clone(),
-        peers_from: peers.from.clone(),
+        peers_from: peers.from.to_string(),
         ports,
         wait_ms: ms(args.wait),
         not_listening,
@@ -879,75 +691,6 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
-
-    fn no_file(_: &Path) -> Option<String> {
-        None
-    }
-
-    #[test]
-    fn peers_come_from_each_variable_in_order() {
-        let p = peers_from_env(
-            &vars(&[("AZ_BATCH_HOST_LIST", "10.0.0.4,10.0.0.5, 10.0.0.6")]),
-            &no_file,
-        )
-        .unwrap();
-        assert_eq!(p.hosts, ["10.0.0.4", "10.0.0.5", "10.0.0.6"]);
-        assert_eq!(p.from, "env:AZ_BATCH_HOST_LIST");
-        let p = peers_from_env(
-            &vars(&[("AZ_BATCH_NODE_LIST", "10.0.0.4;10.0.0.5;")]),
-            &no_file,
-        )
-        .unwrap();
-        assert_eq!(
-            (p.hosts.len(), p.from.as_str()),
-            (2, "env:AZ_BATCH_NODE_LIST")
-        );
-        let both = [
-            ("AZ_BATCH_NODE_LIST", "10.0.0.9;10.0.0.8"),
-            ("AZ_BATCH_HOST_LIST", "10.0.0.4,10.0.0.5"),
-        ];
-        assert_eq!(
-            peers_from_env(&vars(&both), &no_file).unwrap().from,
-            "env:AZ_BATCH_HOST_LIST"
-        );
-        let file = |p: &Path| {
-            (p == Path::new("/h"))
-                .then(|| "# nodes\nnode-0 slots=4\nnode-1 slots=4\n\nnode-0\n".to_string())
-        };
-        let p = peers_from_env(&vars(&[("AZ_BATCHAI_MPI_HOST_FILE", "/h")]), &file).unwrap();
-        assert_eq!(p.hosts, ["node-0", "node-1"]);
-        assert!(p.from.starts_with("file:/h"));
-        let p = peers_from_env(&vars(&[("MASTER_ADDR", "node-0")]), &no_file).unwrap();
-        assert_eq!(
-            (p.hosts, p.from.as_str()),
-            (vec!["node-0".to_string()], "env:MASTER_ADDR")
-        );
-        let p = peers_from_env(
-            &vars(&[("AZ_BATCH_MASTER_NODE", "10.0.0.4:6000")]),
-            &no_file,
-        )
-        .unwrap();
-        assert_eq!(p.hosts, ["10.0.0.4"]);
-        assert!(peers_from_env(&vars(&[]), &no_file).is_none());
-        assert!(peers_from_env(&vars(&[("AZ_BATCH_HOST_LIST", " , ;$(x)")]), &no_file).is_none());
-    }
-
-    #[test]
-    fn ports_default_to_the_rendezvous_and_the_ephemeral_sample() {
-        assert_eq!(ports(&[], None), [29500, 33000, 45000, 60000]);
-        assert_eq!(ports(&[], Some("6000".into())), [6000, 33000, 45000, 60000]);
-        assert_eq!(ports(&[], Some("nope".into()))[0], 29500);
-        assert_eq!(ports(&[7, 7, 8], Some("6000".into())), [7, 8]);
-    }
 
     #[test]
     fn greetings_round_trip_and_strangers_do_not_parse() {
@@ -1103,27 +846,5 @@ mod tests {
         assert_eq!(callers.lock().unwrap().len(), CALLERS_LIMIT);
         assert_eq!(clock(UNIX_EPOCH + Duration::from_secs(86_399)), "23:59:59");
         assert_eq!(clock(UNIX_EPOCH), "00:00:00");
-    }
-
-    #[test]
-    fn this_node_is_picked_by_flag_hostname_or_address() {
-        let peers: Vec<String> = ["node-0.x.internal", "10.0.0.5"].map(String::from).to_vec();
-        assert_eq!(
-            pick_self(&peers, Some("n"), "node-0", &[]),
-            ("n".into(), "flag")
-        );
-        assert_eq!(
-            pick_self(&peers, None, "node-0", &[]),
-            ("node-0.x.internal".into(), "hostname")
-        );
-        let ip: IpAddr = "10.0.0.5".parse().unwrap();
-        assert_eq!(
-            pick_self(&peers, None, "other", &[ip]),
-            ("10.0.0.5".into(), "address")
-        );
-        assert_eq!(
-            pick_self(&peers, None, "other", &[]),
-            ("other".into(), "none")
-        );
     }
 }
