@@ -391,7 +391,7 @@ proptest! {
     fn mesh_greetings_and_peer_lists_never_panic_or_hide(text in near(&["amlprobe-mesh 1 ", "node-0", "\n", "10.0.0.4", ",", ";", ":29500", " slots=4", "#"]),
                                                          bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         for b in [text.as_bytes(), &bytes[..]] {
-            if let Some(name) = crate::mesh::parse_greeting(b) {
+            if let Some(name) = crate::mesh::wire::parse_greeting(b) {
                 prop_assert!(name.len() <= 253 && !name.chars().any(hidden) && !name.contains(' '));
             }
         }

@@ -1,0 +1,393 @@
+//! The mesh's wire: the greeting every node sends to whoever connects, the attempts to reach a
+//! peer's listeners, `--bandwidth`'s transfer, and the listeners that note who called.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::context::parse_peer;
+
+/// The first word of the greeting, and its version.
+const GREETING: &str = "amlprobe-mesh 1 ";
+
+/// The longest greeting read.
+const GREETING_LIMIT: usize = 300;
+
+/// How long a listener keeps a connection: the greeting, then whatever `--bandwidth` sends.
+const SINK_LIMIT: Duration = Duration::from_secs(120);
+
+/// How long a refused or unanswered peer that has not come up yet waits before the next try.
+const RETRY_GAP: Duration = Duration::from_millis(500);
+
+/// The most callers a listener remembers: enough for any job, and anyone may connect.
+const CALLERS_LIMIT: usize = 1024;
+
+/// Who connected to this node's listeners, and when first: a peer that did is up, and its
+/// packets reach this node, whatever became of this node's attempts to it.
+pub type Callers = Arc<Mutex<HashMap<IpAddr, SystemTime>>>;
+
+/// What a node sends to whoever connects.
+pub fn greeting(name: &str) -> String {
+    format!("{GREETING}{name}\n")
+}
+
+/// The node name in a greeting, or `None` when it is not amlprobe mesh's.
+pub fn parse_greeting(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let line = text.strip_suffix('\n')?;
+    let name = line.strip_prefix(GREETING)?;
+    parse_peer(name).ok().filter(|n| n == name)
+}
+
+/// What one connection attempt came to.
+#[derive(Debug, Clone)]
+pub enum Attempt {
+    /// amlprobe mesh answered, with this name.
+    Greeted(String),
+    /// Something accepted the connection but did not greet: what it did.
+    Stranger(String),
+    Refused,
+    Timeout,
+    Unreachable(String),
+}
+
+impl Attempt {
+    pub fn answered(&self) -> bool {
+        matches!(self, Attempt::Greeted(_) | Attempt::Stranger(_))
+    }
+}
+
+/// What one peer and port came to: the last attempt, how many tries, how long the last took.
+#[derive(Debug, Clone)]
+pub struct Probed {
+    pub peer: String,
+    pub port: u16,
+    pub attempt: Attempt,
+    pub tries: u32,
+    pub took: Duration,
+}
+
+/// What a stranger sent, short and printable.
+fn shown(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text: String = text.trim_end().chars().take(40).collect();
+    crate::report::text::printable(&text).into_owned()
+}
+
+/// One connection to `peer` on `port`, and what answered it.
+async fn attempt(peer: &str, port: u16, timeout: Duration) -> Attempt {
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect((peer, port))).await {
+        Err(_) => return Attempt::Timeout,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Attempt::Refused,
+        Ok(Err(e)) => return Attempt::Unreachable(e.to_string()),
+        Ok(Ok(s)) => s,
+    };
+    let mut stream = stream;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(timeout, async {
+        let mut chunk = [0u8; 128];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    if buf.contains(&b'\n') || buf.len() >= GREETING_LIMIT {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await;
+    if let Some(end) = buf.iter().position(|b| *b == b'\n') {
+        buf.truncate(end + 1);
+    }
+    if let Some(name) = parse_greeting(&buf) {
+        return Attempt::Greeted(name);
+    }
+    let what = match (read, buf.is_empty()) {
+        (_, false) => format!(
+            "answered \"{}\" instead of amlprobe mesh's greeting",
+            shown(&buf)
+        ),
+        (Err(_), true) => format!(
+            "sent nothing within {}",
+            humantime::format_duration(timeout)
+        ),
+        (Ok(Err(e)), true) => format!("cut the connection without a greeting ({e})"),
+        (Ok(Ok(())), true) => "closed the connection without a greeting".to_string(),
+    };
+    Attempt::Stranger(what)
+}
+
+/// One peer and port, tried until decided: until it answers, or until the peer answered on
+/// any port (a failure is then final), or until `deadline`.
+async fn probe(
+    peer: String,
+    port: u16,
+    timeout: Duration,
+    deadline: Instant,
+    seen: Arc<Mutex<HashSet<String>>>,
+) -> Probed {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let began = Instant::now();
+        let got = attempt(&peer, port, timeout).await;
+        let took = began.elapsed();
+        let answered = got.answered();
+        if answered {
+            crate::probe::lock(&seen).insert(peer.clone());
+        }
+        let peer_seen = answered || crate::probe::lock(&seen).contains(&peer);
+        if peer_seen || Instant::now() + RETRY_GAP >= deadline {
+            return Probed {
+                peer,
+                port,
+                attempt: got,
+                tries,
+                took,
+            };
+        }
+        tokio::time::sleep(RETRY_GAP).await;
+    }
+}
+
+/// Each peer and port tried until decided (`probe`), in parallel.
+pub async fn probe_all(
+    others: &[String],
+    ports: &[u16],
+    timeout: Duration,
+    deadline: Instant,
+) -> Vec<Probed> {
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let mut probes = tokio::task::JoinSet::new();
+    for peer in others {
+        for &port in ports {
+            probes.spawn(probe(peer.clone(), port, timeout, deadline, seen.clone()));
+        }
+    }
+    let mut done = Vec::new();
+    while let Some(r) = probes.join_next().await {
+        if let Ok(r) = r {
+            done.push(r);
+        }
+    }
+    done
+}
+
+/// Send `size` bytes to amlprobe mesh on `peer`, after its greeting, and wait for it to close:
+/// bytes a second, or why not.
+async fn throughput(peer: &str, port: u16, size: u64, timeout: Duration) -> Result<f64, String> {
+    let mut s = tokio::time::timeout(timeout, TcpStream::connect((peer, port)))
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut hello = [0u8; GREETING_LIMIT];
+    let n = tokio::time::timeout(timeout, s.read(&mut hello))
+        .await
+        .map_err(|_| "no greeting".to_string())?
+        .map_err(|e| e.to_string())?;
+    if parse_greeting(&hello[..n]).is_none() {
+        return Err("no greeting".into());
+    }
+    let block = vec![0u8; 64 << 10];
+    let began = Instant::now();
+    let send = async {
+        let mut left = size;
+        while left > 0 {
+            let n = usize::try_from(left.min(block.len() as u64)).unwrap_or(block.len());
+            s.write_all(&block[..n]).await?;
+            left -= n as u64;
+        }
+        s.shutdown().await?;
+        // The peer closes once it has read everything.
+        let mut rest = [0u8; 64];
+        while s.read(&mut rest).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    };
+    tokio::time::timeout(SINK_LIMIT, send)
+        .await
+        .map_err(|_| "did not finish in time".to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(size as f64 / began.elapsed().as_secs_f64().max(1e-6))
+}
+
+/// `--bandwidth`: one peer at a time, on the first port that greeted, so transfers do not share
+/// the link.
+pub async fn speeds(
+    size: u64,
+    others: &[String],
+    ports: &[u16],
+    done: &[Probed],
+    timeout: Duration,
+) -> Vec<(String, Result<f64, String>)> {
+    let mut speeds = Vec::new();
+    for peer in others {
+        let port = ports.iter().copied().find(|port| {
+            done.iter().any(|d| {
+                d.peer == *peer && d.port == *port && matches!(d.attempt, Attempt::Greeted(_))
+            })
+        });
+        if let Some(port) = port {
+            speeds.push((peer.clone(), throughput(peer, port, size, timeout).await));
+        }
+    }
+    speeds
+}
+
+/// Listen on every port; the ports that cannot be listened on, and why.
+pub async fn listen_all(
+    addr: IpAddr,
+    ports: &[u16],
+    name: &str,
+    callers: &Callers,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> Vec<String> {
+    let hello: Arc<[u8]> = greeting(name).into_bytes().into();
+    let mut failed = Vec::new();
+    for &port in ports {
+        match TcpListener::bind(SocketAddr::new(addr, port)).await {
+            Ok(listener) => {
+                let hello = hello.clone();
+                let callers = callers.clone();
+                tasks.spawn(async move {
+                    while let Ok((mut s, from)) = listener.accept().await {
+                        note_caller(&callers, from.ip());
+                        let hello = hello.clone();
+                        tokio::spawn(async move {
+                            let _ = tokio::time::timeout(SINK_LIMIT, async {
+                                let _ = s.write_all(&hello).await;
+                                let _ = s.shutdown().await;
+                                // Wait for the peer to close, so it reads the greeting whole.
+                                let mut sink = vec![0u8; 64 << 10];
+                                while let Ok(n) = s.read(&mut sink).await {
+                                    if n == 0 {
+                                        break;
+                                    }
+                                }
+                            })
+                            .await;
+                        });
+                    }
+                });
+            }
+            Err(e) => failed.push(format!("{port}: {e}")),
+        }
+    }
+    failed
+}
+
+/// Remember a caller the first time it connects. IPv4 callers of a dual-stack listener come
+/// as IPv4-mapped IPv6 addresses: kept as IPv4, so they match the peers' IPv4 addresses.
+fn note_caller(callers: &Mutex<HashMap<IpAddr, SystemTime>>, from: IpAddr) {
+    let mut callers = crate::probe::lock(callers);
+    if callers.len() < CALLERS_LIMIT {
+        callers
+            .entry(from.to_canonical())
+            .or_insert_with(SystemTime::now);
+    }
+}
+
+/// The addresses a peer connects from, as far as this node can tell: its own when it is an
+/// address, else what its name resolves to here; none when it does not resolve in time.
+async fn addresses_of(peer: &str, timeout: Duration) -> Vec<IpAddr> {
+    if let Ok(ip) = peer.parse::<IpAddr>() {
+        return vec![ip.to_canonical()];
+    }
+    match tokio::time::timeout(timeout, tokio::net::lookup_host((peer, 0))).await {
+        Ok(Ok(found)) => found.map(|a| a.ip().to_canonical()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every peer's addresses, looked up at once so that many peers cost one timeout at most.
+pub async fn resolve_all(peers: Vec<String>, timeout: Duration) -> HashMap<String, Vec<IpAddr>> {
+    let mut lookups = tokio::task::JoinSet::new();
+    for peer in peers {
+        lookups.spawn(async move {
+            let found = addresses_of(&peer, timeout).await;
+            (peer, found)
+        });
+    }
+    let mut out = HashMap::new();
+    while let Some(done) = lookups.join_next().await {
+        if let Ok((peer, found)) = done {
+            out.insert(peer, found);
+        }
+    }
+    out
+}
+
+/// When a peer, by any of its addresses, first connected to this node.
+pub fn first_seen(
+    addresses: &[IpAddr],
+    callers: &HashMap<IpAddr, SystemTime>,
+) -> Option<SystemTime> {
+    addresses
+        .iter()
+        .filter_map(|a| callers.get(a))
+        .min()
+        .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greetings_round_trip_and_strangers_do_not_parse() {
+        assert_eq!(
+            parse_greeting(greeting("node-1").as_bytes()),
+            Some("node-1".into())
+        );
+        assert_eq!(
+            parse_greeting(b"amlprobe-mesh 1 10.0.0.4\n"),
+            Some("10.0.0.4".into())
+        );
+        for bad in [
+            &b"SSH-2.0-x\r\n"[..],
+            b"amlprobe-mesh 1 node-1",
+            b"amlprobe-mesh 2 node-1\n",
+            b"amlprobe-mesh 1 \n",
+            b"amlprobe-mesh 1 a b\n",
+            b"amlprobe-mesh 1 \x1b[2J\n",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(parse_greeting(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn callers_are_remembered_first_bounded_and_matched_in_either_ip_form() {
+        let callers = Mutex::new(HashMap::new());
+        let v4: IpAddr = "10.0.0.5".parse().unwrap();
+        let mapped: IpAddr = "::ffff:10.0.0.5".parse().unwrap();
+        note_caller(&callers, mapped);
+        let first = callers.lock().unwrap()[&v4];
+        std::thread::sleep(Duration::from_millis(5));
+        note_caller(&callers, v4);
+        let seen = callers.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[&v4], first);
+        let rt = crate::session::runtime().unwrap();
+        let t = Duration::from_millis(100);
+        for peer in ["10.0.0.5", "::ffff:10.0.0.5"] {
+            let addrs = rt.block_on(addresses_of(peer, t));
+            assert_eq!(addrs, [v4], "{peer}");
+            assert_eq!(first_seen(&addrs, &seen), Some(first), "{peer}");
+        }
+        let other = rt.block_on(addresses_of("10.0.0.6", t));
+        assert_eq!(first_seen(&other, &seen), None);
+        assert_eq!(first_seen(&[], &seen), None);
+        for i in 0..2000u32 {
+            note_caller(&callers, IpAddr::from(std::net::Ipv4Addr::from(i)));
+        }
+        assert_eq!(callers.lock().unwrap().len(), CALLERS_LIMIT);
+    }
+}
