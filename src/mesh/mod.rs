@@ -108,7 +108,7 @@ fn verdict(
             Reason::TcpUnreachable,
             match &reached_us {
                 Some(r) => format!("{r} unreachable ({e}): a route on the way, or a firewall that rejects them with ICMP"),
-                None => format!("port {port}: {e}"),
+                None => e.clone(),
             },
             Some(e.clone()),
         ),

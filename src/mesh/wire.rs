@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{lookup_host, TcpListener, TcpStream};
 
 use crate::context::parse_peer;
+use crate::probe::tcp;
+use crate::reason::{Failure, Reason};
 
 /// The first word of the greeting, and its version.
 const GREETING: &str = "amlprobe-mesh 1 ";
@@ -52,6 +54,7 @@ pub enum Attempt {
     Stranger(String),
     Refused,
     Timeout,
+    /// The connection failed otherwise: `HOST:PORT: why`, in `check`'s words.
     Unreachable(String),
 }
 
@@ -78,15 +81,46 @@ fn shown(bytes: &[u8]) -> String {
     crate::report::text::printable(&text).into_owned()
 }
 
+impl From<Failure> for Attempt {
+    fn from(f: Failure) -> Attempt {
+        match f.reason {
+            Reason::TcpRefused => Attempt::Refused,
+            Reason::TcpTimeout => Attempt::Timeout,
+            _ => Attempt::Unreachable(f.message),
+        }
+    }
+}
+
+/// A connection to `peer` on `port` within `timeout`: the name resolved as the system resolves
+/// it, its addresses tried in turn. A failure is told apart and worded as `check` words it, so
+/// a refusal, a drop and an ICMP rejection read the same in both.
+async fn connect(peer: &str, port: u16, timeout: Duration) -> Result<TcpStream, Failure> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let failed = |reason, why: String| Failure {
+        reason,
+        message: format!("{peer}:{port}: {why}"),
+    };
+    let addrs = match tokio::time::timeout_at(deadline, lookup_host((peer, port))).await {
+        Err(_) => return Err(failed(Reason::TcpTimeout, "not resolved in time".into())),
+        Ok(Err(e)) => return Err(failed(Reason::TcpUnreachable, e.to_string())),
+        Ok(Ok(addrs)) => addrs,
+    };
+    let mut last = failed(Reason::TcpUnreachable, "resolves to no address".into());
+    for addr in addrs {
+        match tcp::connect_one(addr, None, deadline).await {
+            Ok(stream) => return Ok(stream),
+            Err(f) => last = f,
+        }
+    }
+    Err(last)
+}
+
 /// One connection to `peer` on `port`, and what answered it.
 async fn attempt(peer: &str, port: u16, timeout: Duration) -> Attempt {
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect((peer, port))).await {
-        Err(_) => return Attempt::Timeout,
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Attempt::Refused,
-        Ok(Err(e)) => return Attempt::Unreachable(e.to_string()),
-        Ok(Ok(s)) => s,
+    let mut stream = match connect(peer, port, timeout).await {
+        Ok(stream) => stream,
+        Err(f) => return f.into(),
     };
-    let mut stream = stream;
     let mut buf = Vec::new();
     let read = tokio::time::timeout(timeout, async {
         let mut chunk = [0u8; 128];
@@ -184,10 +218,7 @@ pub async fn probe_all(
 /// Send `size` bytes to amlprobe mesh on `peer`, after its greeting, and wait for it to close:
 /// bytes a second, or why not.
 async fn throughput(peer: &str, port: u16, size: u64, timeout: Duration) -> Result<f64, String> {
-    let mut s = tokio::time::timeout(timeout, TcpStream::connect((peer, port)))
-        .await
-        .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())?;
+    let mut s = connect(peer, port, timeout).await.map_err(|f| f.message)?;
     let mut hello = [0u8; GREETING_LIMIT];
     let n = tokio::time::timeout(timeout, s.read(&mut hello))
         .await
@@ -361,6 +392,47 @@ mod tests {
         ] {
             assert_eq!(parse_greeting(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn connections_are_told_apart_as_check_tells_them() {
+        let failed = |reason, message: &str| {
+            Attempt::from(Failure {
+                reason,
+                message: message.into(),
+            })
+        };
+        assert!(matches!(failed(Reason::TcpRefused, "x"), Attempt::Refused));
+        assert!(matches!(failed(Reason::TcpTimeout, "x"), Attempt::Timeout));
+        let said = "10.0.0.5:29500: network unreachable: no route to this address";
+        assert!(
+            matches!(failed(Reason::TcpUnreachable, said), Attempt::Unreachable(m) if m == said)
+        );
+        // On loopback: a port that greets, one that does not, and one that nothing listens on.
+        let rt = crate::session::runtime().unwrap();
+        let t = Duration::from_secs(2);
+        rt.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            let callers = Callers::default();
+            let lo: IpAddr = "127.0.0.1".parse().unwrap();
+            let free = TcpListener::bind((lo, 0)).await.unwrap();
+            let port = free.local_addr().unwrap().port();
+            drop(free);
+            assert!(matches!(
+                attempt("127.0.0.1", port, t).await,
+                Attempt::Refused
+            ));
+            assert!(listen_all(lo, &[port], "node-1", &callers, &mut tasks)
+                .await
+                .is_empty());
+            assert!(
+                matches!(attempt("127.0.0.1", port, t).await, Attempt::Greeted(n) if n == "node-1")
+            );
+            assert!(crate::probe::lock(&callers).contains_key(&lo));
+            let bytes = throughput("127.0.0.1", port, 1 << 20, t).await.unwrap();
+            assert!(bytes > 0.0);
+            tasks.abort_all();
+        });
     }
 
     #[test]
