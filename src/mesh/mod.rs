@@ -24,6 +24,75 @@ use judge::{Heard, Judge};
 use peers::{local_addresses, pick_self, ports, PeerSource, Peers, SelfFrom};
 use wire::{first_seen, listen_all, probe_all, resolve_all, speeds, Callers};
 
+/// `amlprobe mesh`.
+pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
+    let started = Instant::now();
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let peers = Peers::find(&args.peers, &env)?;
+    let ports = ports(&args.ports, env("MASTER_PORT"));
+    let host = hostname();
+    let (this, self_from) = pick_self(
+        &peers.hosts,
+        args.self_.as_deref(),
+        &host,
+        &local_addresses(),
+    );
+    let others = peers.others(&this)?;
+    if let Some(path) = &args.report {
+        writable(path)?;
+    }
+    let runtime = crate::session::runtime()?;
+    let (not_listening, results) = runtime.block_on(run(args, &ports, &this, &others, started));
+    runtime.shutdown_background();
+    let context = context(
+        &this,
+        self_from,
+        &peers.from,
+        others.is_empty(),
+        &not_listening,
+    );
+    let node = Node {
+        hostname: host,
+        resolvers: Vec::new(),
+        proxy: None,
+    };
+    let mut report = assemble(
+        started,
+        started_at,
+        ms(args.timeout),
+        node,
+        context,
+        results,
+    );
+    report.mesh = Some(Meshed {
+        this,
+        self_from: self_from.to_string(),
+        peers: peers.hosts.clone(),
+        peers_from: peers.from.to_string(),
+        ports,
+        wait_ms: ms(args.wait),
+        not_listening,
+    });
+    let shown = session::Shown {
+        format: session::format_or_default(args.output),
+        report_file: args.report.as_deref(),
+        colour: session::colour(args.no_color),
+        strict: false,
+    };
+    if shown.format == Format::Jsonl {
+        // The results were not streamed as they finished: their lines come before the summary.
+        let lines: String = report
+            .results
+            .iter()
+            .map(|r| report::jsonl_result(r) + "\n")
+            .collect();
+        emit(&lines)?;
+    }
+    shown.write(&report)?;
+    Ok(report.summary.exit_code(false))
+}
+
 /// Listen, try every peer on every port, and listen on for the peers' attempts: the ports this
 /// node could not listen on, and one result a peer and port.
 async fn run(
@@ -97,73 +166,4 @@ fn context(
         ));
     }
     context
-}
-
-/// `amlprobe mesh`.
-pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
-    let started = Instant::now();
-    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let peers = Peers::find(&args.peers, &env)?;
-    let ports = ports(&args.ports, env("MASTER_PORT"));
-    let host = hostname();
-    let (this, self_from) = pick_self(
-        &peers.hosts,
-        args.self_.as_deref(),
-        &host,
-        &local_addresses(),
-    );
-    let others = peers.others(&this)?;
-    if let Some(path) = &args.report {
-        writable(path)?;
-    }
-    let runtime = crate::session::runtime()?;
-    let (not_listening, results) = runtime.block_on(run(args, &ports, &this, &others, started));
-    runtime.shutdown_background();
-    let context = context(
-        &this,
-        self_from,
-        &peers.from,
-        others.is_empty(),
-        &not_listening,
-    );
-    let node = Node {
-        hostname: host,
-        resolvers: Vec::new(),
-        proxy: None,
-    };
-    let mut report = assemble(
-        started,
-        started_at,
-        ms(args.timeout),
-        node,
-        context,
-        results,
-    );
-    report.mesh = Some(Meshed {
-        this,
-        self_from: self_from.to_string(),
-        peers: peers.hosts.clone(),
-        peers_from: peers.from.to_string(),
-        ports,
-        wait_ms: ms(args.wait),
-        not_listening,
-    });
-    let shown = session::Shown {
-        format: session::format_or_default(args.output),
-        report_file: args.report.as_deref(),
-        colour: session::colour(args.no_color),
-        strict: false,
-    };
-    if shown.format == Format::Jsonl {
-        // The results were not streamed as they finished: their lines come before the summary.
-        let lines: String = report
-            .results
-            .iter()
-            .map(|r| report::jsonl_result(r) + "\n")
-            .collect();
-        emit(&lines)?;
-    }
-    shown.write(&report)?;
-    Ok(report.summary.exit_code(false))
 }
