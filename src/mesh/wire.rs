@@ -159,8 +159,8 @@ async fn attempt(peer: &str, port: u16, timeout: Duration) -> Attempt {
     Attempt::Stranger(what)
 }
 
-/// One peer and port, tried until decided: until it answers, or until the peer answered on
-/// any port (a failure is then final), or until `deadline`.
+/// One peer and port, tried until decided: until it answers, until the peer had answered on
+/// another port before an attempt began (a failure is then final), or until `deadline`.
 async fn probe(
     peer: String,
     port: u16,
@@ -171,6 +171,11 @@ async fn probe(
     let mut tries = 0;
     loop {
         tries += 1;
+        // A failure is final once the peer has answered on another port, as its listeners are
+        // then all up; but only if it had answered before this attempt began: a refusal that
+        // met the peer before it listened may be followed, a moment later, by an answer on
+        // another port, and this port then deserves another try.
+        let seen_before = crate::probe::lock(&seen).contains(&peer);
         let began = Instant::now();
         let got = attempt(&peer, port, timeout).await;
         let took = began.elapsed();
@@ -178,8 +183,7 @@ async fn probe(
         if answered {
             crate::probe::lock(&seen).insert(peer.clone());
         }
-        let peer_seen = answered || crate::probe::lock(&seen).contains(&peer);
-        if peer_seen || Instant::now() + RETRY_GAP >= deadline {
+        if answered || seen_before || Instant::now() + RETRY_GAP >= deadline {
             return Probed {
                 peer,
                 port,
