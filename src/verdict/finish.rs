@@ -35,6 +35,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
     };
     let required = plan.required || (e.required && private_endpoint_seen);
     let message = explain(plan, &host, host_note.as_deref(), reason, message, required);
+    // A skipped check's fix is its plan's; a firewall's refusal names the rule it showed.
     let given = match (plan.skip.as_ref().and_then(|s| s.remediation()), &denial) {
         (Some(give), _) => Some(give),
         (None, Some(d)) if reason == Reason::FirewallDenied => {
@@ -61,6 +62,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         stands_for: plan.stands_for.clone(),
         stand_in: is_stand_in,
         service_tag: plan.service_tag.clone(),
+        // The verdict's own fields are `judge`'s, below.
         status: Status::Skip,
         reason,
         message: String::new(),
