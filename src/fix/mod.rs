@@ -3,6 +3,7 @@
 //! NSG, the routes and DNS. It reads only the report and sends nothing.
 
 pub mod derive;
+pub mod layout;
 pub mod model;
 pub mod read;
 pub mod render;

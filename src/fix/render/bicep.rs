@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use super::terraform::plan::{closing_lines, comment, context_line, ident, Item, Plan, NSG_FIRST};
+use crate::fix::layout::{
+    self, closing_lines, comment, context_line, ident, Item, Layout, NSG_FIRST,
+};
 use crate::fix::model::{Dest, Fixes, Protocol, Why, PLACEHOLDER_PREFIX};
 
 /// The API version of the Microsoft.Network types used (firewall policies, NSGs, route
@@ -25,7 +27,7 @@ const APPLICATION_PRIORITY: u32 = 200;
 /// The Bicep text for a set of fixes: the changes to make as resources, and everything else
 /// (a storage account's rules among them) as comments. With nothing to make, only comments.
 pub fn render(fixes: &Fixes) -> String {
-    let plan = Plan::new(fixes);
+    let plan = Layout::new(fixes);
     let mut w = Writer::default();
     w.comment("amlprobe fix: the rules that make the report's checks pass, as Bicep.");
     w.comment(&context_line(fixes));
@@ -71,7 +73,7 @@ fn header(w: &mut Writer, fixes: &Fixes) {
     w.line("targetScope = 'resourceGroup'");
 }
 
-fn params(w: &mut Writer, fixes: &Fixes, plan: &Plan) {
+fn params(w: &mut Writer, fixes: &Fixes, plan: &Layout) {
     let names = &fixes.names;
     if plan.firewall() {
         w.param(
@@ -135,7 +137,7 @@ fn params(w: &mut Writer, fixes: &Fixes, plan: &Plan) {
     }
 }
 
-fn firewall(w: &mut Writer, plan: &Plan) {
+fn firewall(w: &mut Writer, plan: &Layout) {
     if !plan.firewall() {
         return;
     }
@@ -192,7 +194,7 @@ fn firewall(w: &mut Writer, plan: &Plan) {
     w.close("}");
 }
 
-fn network_rule(w: &mut Writer, item: &Item<super::terraform::plan::Net>) {
+fn network_rule(w: &mut Writer, item: &Item<layout::Net>) {
     let net = &item.what;
     w.whys(item.why);
     let (key, value) = match net.dest {
@@ -257,7 +259,7 @@ fn symbol(kind: &str, name: &str) -> String {
     format!("{kind}_{}", name.replace('-', "_"))
 }
 
-fn nsg(w: &mut Writer, plan: &Plan) {
+fn nsg(w: &mut Writer, plan: &Layout) {
     if !plan.nsg.is_empty() {
         w.blank();
         w.open(&format!(
@@ -309,7 +311,7 @@ fn nsg(w: &mut Writer, plan: &Plan) {
     }
 }
 
-fn routes(w: &mut Writer, plan: &Plan) {
+fn routes(w: &mut Writer, plan: &Layout) {
     if plan.routes.is_empty() {
         return;
     }
@@ -341,7 +343,7 @@ fn routes(w: &mut Writer, plan: &Plan) {
     }
 }
 
-fn links(w: &mut Writer, plan: &Plan) {
+fn links(w: &mut Writer, plan: &Layout) {
     if plan.links.is_empty() {
         return;
     }
@@ -383,7 +385,7 @@ fn links(w: &mut Writer, plan: &Plan) {
 /// `networkAcls`, which a deployment writes whole, so declaring them here would take the
 /// account's every other setting with them. The Azure CLI adds the one rule and keeps the
 /// others.
-fn storage(w: &mut Writer, fixes: &Fixes, plan: &Plan) {
+fn storage(w: &mut Writer, fixes: &Fixes, plan: &Layout) {
     let names = &fixes.names;
     for item in &plan.storage {
         let account = item.what;
@@ -519,8 +521,8 @@ pub fn quote(value: &str) -> String {
 mod tests {
     use std::collections::HashSet;
 
-    use super::super::terraform::plan::sample::{empty, hostile, named, HOSTILE};
     use super::*;
+    use crate::fix::layout::sample::{empty, hostile, named, HOSTILE};
     use crate::fix::model::sample::every_rule;
     use crate::fix::model::{Change, Rule};
 

@@ -4,12 +4,10 @@
 //! plan shows only additions. Names not given are `REPLACE-` placeholders in the variables'
 //! defaults, which no Azure resource can be called, so nothing runs against the wrong one.
 
-pub(super) mod plan;
-
 use std::fmt::Write as _;
 
-use self::plan::{closing_lines, comment, context_line, Item, Plan, NSG_FIRST};
 use crate::context::Cloud;
+use crate::fix::layout::{self, closing_lines, comment, context_line, Item, Layout, NSG_FIRST};
 use crate::fix::model::{Dest, Fixes, Protocol, Why, PLACEHOLDER_PREFIX};
 
 /// The rule collection group's default priority: after the groups a platform team usually
@@ -25,7 +23,7 @@ const APPLICATION_PRIORITY: u32 = 200;
 /// account's rules, as a commented block), and everything else as comments. With nothing to
 /// make, only comments, which Terraform reads as an empty module.
 pub fn render(fixes: &Fixes) -> String {
-    let plan = Plan::new(fixes);
+    let plan = Layout::new(fixes);
     let mut out = String::new();
     line(
         &mut out,
@@ -95,7 +93,7 @@ struct Var<'a> {
     default: String,
 }
 
-fn variables(out: &mut String, fixes: &Fixes, plan: &Plan) {
+fn variables(out: &mut String, fixes: &Fixes, plan: &Layout) {
     let names = &fixes.names;
     let mut vars = vec![Var {
         name: "resource_group_name",
@@ -244,7 +242,7 @@ fn data(out: &mut String, kind: &str, label: &str, name: String, group_var: &str
     out.push_str("}\n");
 }
 
-fn firewall(out: &mut String, plan: &Plan) {
+fn firewall(out: &mut String, plan: &Layout) {
     if !plan.firewall() {
         return;
     }
@@ -340,7 +338,7 @@ fn why_lines(out: &mut String, indent: usize, why: &[Why]) {
     }
 }
 
-fn network_rule(out: &mut String, item: &Item<plan::Net>) {
+fn network_rule(out: &mut String, item: &Item<layout::Net>) {
     let net = &item.what;
     out.push('\n');
     why_lines(out, 2, item.why);
@@ -410,7 +408,7 @@ fn nsg_protocol(protocol: Protocol) -> &'static str {
     }
 }
 
-fn nsg(out: &mut String, plan: &Plan) {
+fn nsg(out: &mut String, plan: &Layout) {
     if !plan.nsg.is_empty() {
         data(
             out,
@@ -482,7 +480,7 @@ fn nsg(out: &mut String, plan: &Plan) {
     }
 }
 
-fn routes(out: &mut String, plan: &Plan) {
+fn routes(out: &mut String, plan: &Layout) {
     if plan.routes.is_empty() {
         return;
     }
@@ -528,7 +526,7 @@ fn routes(out: &mut String, plan: &Plan) {
     }
 }
 
-fn links(out: &mut String, plan: &Plan) {
+fn links(out: &mut String, plan: &Layout) {
     if plan.links.is_empty() {
         return;
     }
@@ -540,7 +538,7 @@ fn links(out: &mut String, plan: &Plan) {
         "vnet_resource_group_name",
     );
     for item in &plan.links {
-        let zone = label(&plan::ident(item.what));
+        let zone = label(&layout::ident(item.what));
         data(
             out,
             "azurerm_private_dns_zone",
@@ -588,7 +586,7 @@ fn links(out: &mut String, plan: &Plan) {
 /// is the only resource for them and it replaces the account's whole rule set, so declared
 /// as it stands it would shut out every subnet and address the account lets in today. The
 /// Azure CLI adds the one rule and keeps the others.
-fn storage(out: &mut String, fixes: &Fixes, plan: &Plan) {
+fn storage(out: &mut String, fixes: &Fixes, plan: &Layout) {
     let names = &fixes.names;
     for (n, item) in plan.storage.iter().enumerate() {
         let account = item.what;
@@ -738,8 +736,8 @@ mod tests {
 
     use serde_json::Value;
 
-    use super::plan::sample::{empty, hostile, named, HOSTILE};
     use super::*;
+    use crate::fix::layout::sample::{empty, hostile, named, HOSTILE};
     use crate::fix::model::sample::every_rule;
 
     /// The only resource and data source types the format may use.

@@ -1,6 +1,6 @@
-//! What the Terraform and Bicep formats share: the resources a set of fixes comes to, each
-//! with a name that is unique among its kind, and the words both print as comments. Both
-//! formats then only spell the same plan in their own syntax, so they cannot drift apart.
+//! What the formats of `fix` share: the resources a set of fixes comes to, each with a name
+//! that is unique among its kind, and the words they print as comments. The formats then only
+//! spell the same layout in their own syntax, so they cannot drift apart.
 
 use std::collections::HashSet;
 
@@ -53,7 +53,7 @@ const NSG_LAST: u32 = 4096;
 
 /// Everything one set of fixes comes to, by kind, in the model's order.
 #[derive(Default)]
-pub struct Plan<'a> {
+pub struct Layout<'a> {
     pub app: Vec<Item<'a, App<'a>>>,
     pub net: Vec<Item<'a, Net<'a>>>,
     pub tls: Vec<Item<'a, Tls<'a>>>,
@@ -76,10 +76,10 @@ pub struct Plan<'a> {
 /// Why a change whose destination is the whole Internet, or all of Azure, is not written.
 const TOO_BROAD: &str = "its destination is broader than any check needs";
 
-impl<'a> Plan<'a> {
+impl<'a> Layout<'a> {
     /// The plan for the changes to make; those only to confirm are left to [`confirm_lines`].
-    pub fn new(fixes: &'a Fixes) -> Plan<'a> {
-        let mut plan = Plan::default();
+    pub fn new(fixes: &'a Fixes) -> Layout<'a> {
+        let mut plan = Layout::default();
         // Firewall rules share one rule collection group, so their names share one namespace.
         let mut firewall = Namer::default();
         let mut nsg = Namer::default();
@@ -353,7 +353,7 @@ pub fn context_line(fixes: &Fixes) -> String {
 /// The comment lines every format ends with (an empty string is a blank line): the DNS and
 /// proxy changes no Azure resource holds, what was left out, the advice, and the rules only
 /// to confirm.
-pub fn closing_lines(fixes: &Fixes, plan: &Plan) -> Vec<String> {
+pub fn closing_lines(fixes: &Fixes, plan: &Layout) -> Vec<String> {
     let mut lines = Vec::new();
     if !plan.forwards.is_empty() {
         lines.push(String::new());
@@ -536,7 +536,7 @@ mod tests {
     #[test]
     fn every_rule_is_planned() {
         let fixes = every_rule();
-        let plan = Plan::new(&fixes);
+        let plan = Layout::new(&fixes);
         assert_eq!(plan.app.len(), 3);
         assert_eq!(plan.net.len(), 3);
         assert_eq!(plan.nsg.len(), 2);
