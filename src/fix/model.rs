@@ -33,12 +33,29 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    /// As Azure writes it in firewall network rules and NSG rules.
+    /// As Azure Firewall writes it in network rules.
     pub fn azure(self) -> &'static str {
         match self {
             Protocol::Tcp => "TCP",
             Protocol::Udp => "UDP",
             Protocol::Any => "Any",
+        }
+    }
+
+    /// As an NSG rule writes it.
+    pub fn nsg(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "Tcp",
+            Protocol::Udp => "Udp",
+            Protocol::Any => "*",
+        }
+    }
+
+    /// As a managed network's service tag rule writes it.
+    pub fn managed(self) -> &'static str {
+        match self {
+            Protocol::Tcp | Protocol::Udp => self.azure(),
+            Protocol::Any => "*",
         }
     }
 }
@@ -166,6 +183,14 @@ impl Names {
     }
     pub fn subnet(&self) -> String {
         Names::or(&self.subnet, "subnet")
+    }
+    /// The subnet's address range, which no report holds: a placeholder naming the subnet
+    /// where it is known.
+    pub fn source_range(&self) -> String {
+        match &self.subnet {
+            Some(subnet) => format!("{PLACEHOLDER_PREFIX}address-range-of-{subnet}"),
+            None => format!("{PLACEHOLDER_PREFIX}subnet-address-range"),
+        }
     }
 }
 

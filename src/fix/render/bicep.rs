@@ -6,10 +6,8 @@
 
 use std::fmt::Write as _;
 
-use crate::fix::layout::{
-    self, closing_lines, comment, context_line, ident, Item, Layout, NSG_FIRST,
-};
-use crate::fix::model::{Dest, Fixes, Protocol, Why, PLACEHOLDER_PREFIX};
+use crate::fix::layout::{self, comment, ident, Collection, Item, Layout, Role, Rules, Value};
+use crate::fix::model::{Dest, Fixes, Why};
 
 /// The API version of the Microsoft.Network types used (firewall policies, NSGs, route
 /// tables, virtual networks).
@@ -17,34 +15,26 @@ const NETWORK_API: &str = "2024-05-01";
 /// The API version of the private DNS zone types.
 const PRIVATE_DNS_API: &str = "2024-06-01";
 
-/// The rule collection group's default priority, and the collections' inside it: as in the
-/// Terraform format.
-const GROUP_PRIORITY: u32 = 300;
-const NETWORK_PRIORITY: u32 = 100;
-const NO_TLS_PRIORITY: u32 = 150;
-const APPLICATION_PRIORITY: u32 = 200;
-
 /// The Bicep text for a set of fixes: the changes to make as resources, and everything else
 /// (a storage account's rules among them) as comments. With nothing to make, only comments.
 pub fn render(fixes: &Fixes) -> String {
-    let plan = Layout::new(fixes);
+    let layout = Layout::new(fixes);
     let mut w = Writer::default();
-    w.comment("amlprobe fix: the rules that make the report's checks pass, as Bicep.");
-    w.comment(&context_line(fixes));
-    if fixes.to_make().next().is_none() {
-        w.comment("Nothing to change: no rule is missing from the firewall, NSG, routes or DNS.");
-    } else if !plan.declares() {
-        w.comment("Nothing to declare in Azure: the changes below are made outside it.");
-    } else {
-        header(&mut w, fixes);
-        params(&mut w, fixes, &plan);
-        firewall(&mut w, &plan);
-        nsg(&mut w, &plan);
-        routes(&mut w, &plan);
-        links(&mut w, &plan);
-        storage(&mut w, fixes, &plan);
+    w.comment(&layout::title("Bicep"));
+    w.comment(&layout::context_line(fixes));
+    match layout::nothing(fixes, &layout) {
+        Some(nothing) => w.comment(nothing),
+        None => {
+            header(&mut w, fixes);
+            params(&mut w, fixes, &layout);
+            firewall(&mut w, &layout);
+            nsg(&mut w, &layout);
+            routes(&mut w, &layout);
+            links(&mut w, &layout);
+            storage(&mut w, fixes, &layout);
+        }
     }
-    for text in closing_lines(fixes, &plan) {
+    for text in layout::closing_lines(fixes, &layout) {
         match text.is_empty() {
             true => w.blank(),
             false => w.comment(&text),
@@ -73,72 +63,52 @@ fn header(w: &mut Writer, fixes: &Fixes) {
     w.line("targetScope = 'resourceGroup'");
 }
 
-fn params(w: &mut Writer, fixes: &Fixes, plan: &Layout) {
-    let names = &fixes.names;
-    if plan.firewall() {
-        w.param(
-            "firewallPolicyName",
-            "The firewall policy that gets the rule collection group.",
-            "string",
-            &quote(&names.firewall_policy()),
-        );
-        w.param(
-            "ruleCollectionGroupName",
-            "A rule collection group of the policy's that does not exist yet.",
-            "string",
-            &quote("amlprobe-fix"),
-        );
-        w.param(
-            "ruleCollectionGroupPriority",
-            "Its priority (100-65000): lower numbers are matched first.",
-            "int",
-            &GROUP_PRIORITY.to_string(),
-        );
-        let placeholder = match &names.subnet {
-            Some(subnet) => format!("{PLACEHOLDER_PREFIX}address-range-of-{subnet}"),
-            None => format!("{PLACEHOLDER_PREFIX}subnet-address-range"),
+/// The layout's inputs for what is declared, as parameters. A deployment goes into one
+/// resource group, which holds the resources; only the VNet a zone link points to may be in
+/// another, so it alone has a resource group parameter.
+fn params(w: &mut Writer, fixes: &Fixes, layout: &Layout) {
+    for input in layout.inputs(&fixes.names) {
+        if input.role != Role::Resource {
+            continue;
+        }
+        let (kind, default) = match &input.value {
+            Value::Text(text) => ("string", quote(text)),
+            Value::Number(n) => ("int", n.to_string()),
+            Value::List(item) => ("array", format!("[\n  {}\n]", quote(item))),
+            Value::Null => continue,
         };
-        w.param(
-            "sourceAddresses",
-            "The address ranges of the compute subnet, as the firewall sees them.",
-            "array",
-            &format!("[\n  {}\n]", quote(&placeholder)),
-        );
+        w.param(&camel(input.name), input.description, kind, &default);
     }
-    if !plan.nsg.is_empty() {
-        w.param(
-            "nsgName",
-            "The network security group of the compute subnet.",
-            "string",
-            &quote(&names.nsg()),
-        );
-    }
-    if !plan.routes.is_empty() {
-        w.param(
-            "routeTableName",
-            "The route table of the compute subnet.",
-            "string",
-            &quote(&names.route_table()),
-        );
-    }
-    if !plan.links.is_empty() {
-        w.param(
-            "vnetName",
-            "The virtual network of the compute subnet.",
-            "string",
-            &quote(&names.vnet()),
-        );
+    if !layout.links.is_empty() {
         w.param(
             "vnetResourceGroupName",
             "The virtual network's resource group.",
             "string",
-            &quote(&names.resource_group()),
+            &quote(&fixes.names.resource_group()),
         );
     }
 }
 
-fn firewall(w: &mut Writer, plan: &Layout) {
-    if !plan.firewall() {
+/// A Terraform variable's name as a Bicep parameter's: `rule_collection_group_name` is
+/// `ruleCollectionGroupName`.
+fn camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.push(c.to_ascii_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn firewall(w: &mut Writer, layout: &Layout) {
+    if !layout.firewall() {
         return;
     }
     w.blank();
@@ -148,10 +118,9 @@ fn firewall(w: &mut Writer, plan: &Layout) {
     w.line("name: firewallPolicyName");
     w.close("}");
     w.blank();
-    w.comment(
-        "One rule collection group for all the rules below. Network rules are matched before",
-    );
-    w.comment("application rules.");
+    for note in layout::GROUP_NOTE {
+        w.comment(note);
+    }
     w.open(&format!(
         "resource ruleCollectionGroup 'Microsoft.Network/firewallPolicies/ruleCollectionGroups@{NETWORK_API}' = {{"
     ));
@@ -160,31 +129,16 @@ fn firewall(w: &mut Writer, plan: &Layout) {
     w.open("properties: {");
     w.line("priority: ruleCollectionGroupPriority");
     w.open("ruleCollections: [");
-    if !plan.net.is_empty() {
-        w.collection("amlprobe-network", NETWORK_PRIORITY);
-        for item in &plan.net {
-            network_rule(w, item);
+    for (collection, rules) in layout.collections() {
+        for note in collection.note() {
+            w.comment(note);
         }
-        w.close("]");
-        w.close("}");
-    }
-    if !plan.tls.is_empty() {
-        w.comment("Names TLS inspection must leave alone. Inspection is a Premium policy's: on a");
-        w.comment("Premium policy these rules keep it off, as long as no group matched earlier (a");
-        w.comment("lower priority number) inspects them. Another appliance than Azure Firewall:");
-        w.comment("add these names to its TLS inspection bypass list.");
-        w.collection("amlprobe-no-tls-inspection", NO_TLS_PRIORITY);
-        for item in &plan.tls {
-            application_rule(w, item, "Https", item.what.port, item.what.fqdn, true);
-        }
-        w.close("]");
-        w.close("}");
-    }
-    if !plan.app.is_empty() {
-        w.collection("amlprobe-application", APPLICATION_PRIORITY);
-        for item in &plan.app {
-            let app = &item.what;
-            application_rule(w, item, app.web.azure(), app.port, app.fqdn, false);
+        w.collection(collection);
+        match rules {
+            Rules::Network(items) => items.iter().for_each(|item| network_rule(w, item)),
+            Rules::Application(items) => items.iter().for_each(|item| {
+                application_rule(w, item, collection == Collection::NoTlsInspection)
+            }),
         }
         w.close("]");
         w.close("}");
@@ -200,17 +154,16 @@ fn network_rule(w: &mut Writer, item: &Item<layout::Net>) {
     let (key, value) = match net.dest {
         Dest::Tag(tag) => ("destinationAddresses", tag),
         Dest::Fqdn(name) => {
-            w.comment(
-                "A name in a network rule needs the policy's DNS proxy on (firewallPolicies:",
+            let note = layout::dns_proxy_note(
+                "firewallPolicies",
+                "properties.dnsSettings.enableProxy: true",
             );
-            w.comment(
-                "properties.dnsSettings.enableProxy: true), or the firewall cannot resolve it.",
-            );
+            note.iter().for_each(|text| w.comment(text));
             ("destinationFqdns", name)
         }
     };
     w.open("{");
-    w.line("ruleType: 'NetworkRule'");
+    w.kv("ruleType", &quote(Collection::Network.rule_type()));
     w.kv("name", &quote(&item.name));
     w.list("ipProtocols", &[net.protocol.azure()]);
     w.line("sourceAddresses: sourceAddresses");
@@ -219,39 +172,24 @@ fn network_rule(w: &mut Writer, item: &Item<layout::Net>) {
     w.close("}");
 }
 
-fn application_rule<T>(
-    w: &mut Writer,
-    item: &Item<T>,
-    web: &str,
-    port: u16,
-    fqdn: &str,
-    no_tls: bool,
-) {
+fn application_rule(w: &mut Writer, item: &Item<layout::App>, no_tls: bool) {
+    let app = &item.what;
     w.whys(item.why);
     w.open("{");
-    w.line("ruleType: 'ApplicationRule'");
+    w.kv("ruleType", &quote(Collection::Application.rule_type()));
     w.kv("name", &quote(&item.name));
     w.open("protocols: [");
     w.open("{");
-    w.kv("protocolType", &quote(web));
-    w.kv("port", &port.to_string());
+    w.kv("protocolType", &quote(app.web.azure()));
+    w.kv("port", &app.port.to_string());
     w.close("}");
     w.close("]");
     w.line("sourceAddresses: sourceAddresses");
-    w.list("targetFqdns", &[fqdn]);
+    w.list("targetFqdns", &[app.fqdn]);
     if no_tls {
         w.line("terminateTLS: false");
     }
     w.close("}");
-}
-
-/// The NSG's spelling of a protocol (the firewall's is [`Protocol::azure`]).
-fn nsg_protocol(protocol: Protocol) -> &'static str {
-    match protocol {
-        Protocol::Tcp => "Tcp",
-        Protocol::Udp => "Udp",
-        Protocol::Any => "*",
-    }
 }
 
 /// A Bicep identifier from a name: letters, digits and underscores, after a kind prefix.
@@ -259,8 +197,8 @@ fn symbol(kind: &str, name: &str) -> String {
     format!("{kind}_{}", name.replace('-', "_"))
 }
 
-fn nsg(w: &mut Writer, plan: &Layout) {
-    if !plan.nsg.is_empty() {
+fn nsg(w: &mut Writer, layout: &Layout) {
+    if !layout.nsg.is_empty() {
         w.blank();
         w.open(&format!(
             "resource nsg 'Microsoft.Network/networkSecurityGroups@{NETWORK_API}' existing = {{"
@@ -268,13 +206,11 @@ fn nsg(w: &mut Writer, plan: &Layout) {
         w.line("name: nsgName");
         w.close("}");
         w.blank();
-        w.comment(&format!(
-            "Outbound rules from the VNet, priorities from {NSG_FIRST} up: before a catch-all deny."
-        ));
+        w.comment(&layout::nsg_note());
         w.comment("Each waits for the one before, as an NSG takes one change at a time.");
     }
     let mut previous: Option<String> = None;
-    for item in &plan.nsg {
+    for item in &layout.nsg {
         let rule = &item.what;
         let name = symbol("nsgRule", &item.name);
         w.blank();
@@ -288,7 +224,7 @@ fn nsg(w: &mut Writer, plan: &Layout) {
         w.kv("priority", &rule.priority.to_string());
         w.line("direction: 'Outbound'");
         w.line("access: 'Allow'");
-        w.kv("protocol", &quote(nsg_protocol(rule.protocol)));
+        w.kv("protocol", &quote(rule.protocol.nsg()));
         w.line("sourceAddressPrefix: 'VirtualNetwork'");
         w.line("sourcePortRange: '*'");
         w.kv("destinationAddressPrefix", &quote(rule.tag));
@@ -298,21 +234,19 @@ fn nsg(w: &mut Writer, plan: &Layout) {
         w.close("}");
         previous = Some(name);
     }
-    let mut by_name = plan.by_name().peekable();
+    let mut by_name = layout.by_name().peekable();
     if by_name.peek().is_some() {
         w.blank();
     }
     for (item, name) in by_name {
-        w.comment(&format!("No NSG rule for {name} port {}:", item.what.port));
-        w.comment(
-            "an NSG cannot filter by name, only by address or service tag. Where the NSG denies",
-        );
-        w.comment("outbound traffic, allow that port to the name's addresses by hand.");
+        for text in layout::by_name_note(name, item.what.port) {
+            w.comment(&text);
+        }
     }
 }
 
-fn routes(w: &mut Writer, plan: &Layout) {
-    if plan.routes.is_empty() {
+fn routes(w: &mut Writer, layout: &Layout) {
+    if layout.routes.is_empty() {
         return;
     }
     w.blank();
@@ -322,9 +256,9 @@ fn routes(w: &mut Writer, plan: &Layout) {
     w.line("name: routeTableName");
     w.close("}");
     w.blank();
-    w.comment("These service tags go straight out, past the default route through the firewall.");
+    w.comment(layout::ROUTES_NOTE);
     let mut previous: Option<String> = None;
-    for item in &plan.routes {
+    for item in &layout.routes {
         let name = symbol("route", &item.name);
         w.blank();
         w.whys(item.why);
@@ -343,8 +277,8 @@ fn routes(w: &mut Writer, plan: &Layout) {
     }
 }
 
-fn links(w: &mut Writer, plan: &Layout) {
-    if plan.links.is_empty() {
+fn links(w: &mut Writer, layout: &Layout) {
+    if layout.links.is_empty() {
         return;
     }
     w.blank();
@@ -354,7 +288,7 @@ fn links(w: &mut Writer, plan: &Layout) {
     w.line("name: vnetName");
     w.line("scope: resourceGroup(vnetResourceGroupName)");
     w.close("}");
-    for item in &plan.links {
+    for item in &layout.links {
         let zone = symbol("zone", &ident(item.what));
         w.blank();
         w.open(&format!(
@@ -385,27 +319,20 @@ fn links(w: &mut Writer, plan: &Layout) {
 /// `networkAcls`, which a deployment writes whole, so declaring them here would take the
 /// account's every other setting with them. The Azure CLI adds the one rule and keeps the
 /// others.
-fn storage(w: &mut Writer, fixes: &Fixes, plan: &Layout) {
-    let names = &fixes.names;
-    for item in &plan.storage {
+fn storage(w: &mut Writer, fixes: &Fixes, layout: &Layout) {
+    for item in &layout.storage {
         let account = item.what;
         w.blank();
         w.whys(item.why);
+        for text in layout::storage_note(account) {
+            w.comment(&text);
+        }
         for text in [
-            &format!("The storage account {account} must let the compute subnet in through its own"),
-            "firewall, and the subnet needs the Microsoft.Storage service endpoint (added to the",
-            "endpoints it has). Or reach the account through a private endpoint instead, with its",
-            "privatelink zones linked to the VNet.",
             "Not declared: the rule belongs to the account's properties.networkAcls, which a",
             "deployment writes whole, with the rest of the account. Where the account is declared",
             "in a template, add the subnet to networkAcls.virtualNetworkRules there. Otherwise the",
             "Azure CLI adds the one rule and keeps the others:",
-            &format!(
-                "  az storage account network-rule add --resource-group {} --account-name {account} --vnet-name {} --subnet {}",
-                names.resource_group(),
-                names.vnet(),
-                names.subnet()
-            ),
+            &layout::storage_command(&fixes.names, account),
         ] {
             w.comment(text);
         }
@@ -473,11 +400,11 @@ impl Writer {
         self.line(&format!("param {name} {kind} = {default}"));
     }
 
-    fn collection(&mut self, name: &str, priority: u32) {
+    fn collection(&mut self, collection: Collection) {
         self.open("{");
         self.line("ruleCollectionType: 'FirewallPolicyFilterRuleCollection'");
-        self.kv("name", &quote(name));
-        self.kv("priority", &priority.to_string());
+        self.kv("name", &quote(collection.name()));
+        self.kv("priority", &collection.priority().to_string());
         self.open("action: {");
         self.line("type: 'Allow'");
         self.close("}");
@@ -524,7 +451,7 @@ mod tests {
     use super::*;
     use crate::fix::layout::sample::{empty, hostile, named, HOSTILE};
     use crate::fix::model::sample::every_rule;
-    use crate::fix::model::{Change, Rule};
+    use crate::fix::model::{Change, Protocol, Rule};
 
     /// The string literals of a Bicep file, unescaped, once every literal is found well formed
     /// (closed on its line, known escapes only, no interpolation: this format writes none) and

@@ -7,52 +7,30 @@
 use std::fmt::Write as _;
 
 use crate::context::Cloud;
-use crate::fix::layout::{self, closing_lines, comment, context_line, Item, Layout, NSG_FIRST};
-use crate::fix::model::{Dest, Fixes, Protocol, Why, PLACEHOLDER_PREFIX};
-
-/// The rule collection group's default priority: after the groups a platform team usually
-/// keeps for its own rules (100–200), before catch-all groups.
-const GROUP_PRIORITY: u32 = 300;
-/// Collection priorities inside the group: network rules, the names TLS inspection must
-/// leave alone (before the other application rules), then application rules.
-const NETWORK_PRIORITY: u32 = 100;
-const NO_TLS_PRIORITY: u32 = 150;
-const APPLICATION_PRIORITY: u32 = 200;
+use crate::fix::layout::{self, comment, Collection, Item, Layout, Rules, Value};
+use crate::fix::model::{Dest, Fixes, Why};
 
 /// The Terraform text for a set of fixes: the changes to make as resources (or, for a storage
 /// account's rules, as a commented block), and everything else as comments. With nothing to
 /// make, only comments, which Terraform reads as an empty module.
 pub fn render(fixes: &Fixes) -> String {
-    let plan = Layout::new(fixes);
+    let layout = Layout::new(fixes);
     let mut out = String::new();
-    line(
-        &mut out,
-        0,
-        "amlprobe fix: the rules that make the report's checks pass, as Terraform (azurerm).",
-    );
-    line(&mut out, 0, &context_line(fixes));
-    if fixes.to_make().next().is_none() {
-        line(
-            &mut out,
-            0,
-            "Nothing to change: no rule is missing from the firewall, NSG, routes or DNS.",
-        );
-    } else if !plan.declares() {
-        line(
-            &mut out,
-            0,
-            "Nothing to declare in Azure: the changes below are made outside it.",
-        );
-    } else {
-        header(&mut out, fixes);
-        variables(&mut out, fixes, &plan);
-        firewall(&mut out, &plan);
-        nsg(&mut out, &plan);
-        routes(&mut out, &plan);
-        links(&mut out, &plan);
-        storage(&mut out, fixes, &plan);
+    line(&mut out, 0, &layout::title("Terraform (azurerm)"));
+    line(&mut out, 0, &layout::context_line(fixes));
+    match layout::nothing(fixes, &layout) {
+        Some(nothing) => line(&mut out, 0, nothing),
+        None => {
+            header(&mut out, fixes);
+            variables(&mut out, fixes, &layout);
+            firewall(&mut out, &layout);
+            nsg(&mut out, &layout);
+            routes(&mut out, &layout);
+            links(&mut out, &layout);
+            storage(&mut out, fixes, &layout);
+        }
     }
-    for text in closing_lines(fixes, &plan) {
+    for text in layout::closing_lines(fixes, &layout) {
         match text.is_empty() {
             true => out.push('\n'),
             false => line(&mut out, 0, &text),
@@ -85,143 +63,27 @@ fn header(out: &mut String, fixes: &Fixes) {
     out.push_str("}\n");
 }
 
-/// A variable with a default: a string, a number or a list, already written as HCL.
-struct Var<'a> {
-    name: &'a str,
-    description: &'a str,
-    kind: &'a str,
-    default: String,
-}
-
-fn variables(out: &mut String, fixes: &Fixes, plan: &Layout) {
-    let names = &fixes.names;
-    let mut vars = vec![Var {
-        name: "resource_group_name",
-        description:
-            "The resource group of the resources below, unless its own variable names another.",
-        kind: "string",
-        default: quote(&names.resource_group()),
-    }];
-    let elsewhere = |name, description| Var {
-        name,
-        description,
-        kind: "string",
-        default: "null".into(),
-    };
-    if plan.firewall() {
-        vars.extend([
-            Var {
-                name: "firewall_policy_name",
-                description: "The firewall policy that gets the rule collection group.",
-                kind: "string",
-                default: quote(&names.firewall_policy()),
-            },
-            elsewhere(
-                "firewall_policy_resource_group_name",
-                "The firewall policy's resource group, where it is not resource_group_name.",
-            ),
-            Var {
-                name: "rule_collection_group_name",
-                description: "A rule collection group of the policy's that does not exist yet.",
-                kind: "string",
-                default: quote("amlprobe-fix"),
-            },
-            Var {
-                name: "rule_collection_group_priority",
-                description: "Its priority (100-65000): lower numbers are matched first.",
-                kind: "number",
-                default: GROUP_PRIORITY.to_string(),
-            },
-            Var {
-                name: "source_addresses",
-                description: "The address ranges of the compute subnet, as the firewall sees them.",
-                kind: "list(string)",
-                default: list(&[&source_placeholder(fixes)]),
-            },
-        ]);
-    }
-    if !plan.nsg.is_empty() {
-        vars.extend([
-            Var {
-                name: "nsg_name",
-                description: "The network security group of the compute subnet.",
-                kind: "string",
-                default: quote(&names.nsg()),
-            },
-            elsewhere(
-                "nsg_resource_group_name",
-                "The NSG's resource group, where it is not resource_group_name.",
-            ),
-        ]);
-    }
-    if !plan.routes.is_empty() {
-        vars.extend([
-            Var {
-                name: "route_table_name",
-                description: "The route table of the compute subnet.",
-                kind: "string",
-                default: quote(&names.route_table()),
-            },
-            elsewhere(
-                "route_table_resource_group_name",
-                "The route table's resource group, where it is not resource_group_name.",
-            ),
-        ]);
-    }
-    if !plan.links.is_empty() || !plan.storage.is_empty() {
-        vars.extend([
-            Var {
-                name: "vnet_name",
-                description: "The virtual network of the compute subnet.",
-                kind: "string",
-                default: quote(&names.vnet()),
-            },
-            elsewhere(
-                "vnet_resource_group_name",
-                "The virtual network's resource group, where it is not resource_group_name.",
-            ),
-        ]);
-    }
-    if !plan.links.is_empty() {
-        vars.push(elsewhere(
-            "private_dns_zone_resource_group_name",
-            "The private DNS zones' resource group, where it is not resource_group_name.",
-        ));
-    }
-    if !plan.storage.is_empty() {
-        vars.extend([
-            Var {
-                name: "subnet_name",
-                description: "The compute subnet.",
-                kind: "string",
-                default: quote(&names.subnet()),
-            },
-            elsewhere(
-                "storage_account_resource_group_name",
-                "The storage accounts' resource group, where it is not resource_group_name.",
-            ),
-        ]);
-    }
-    for var in vars {
-        let _ = writeln!(out, "\nvariable \"{}\" {{", var.name);
+/// Every input of the layout, as a variable with its default: Terraform has a use for each,
+/// the storage accounts' commented block too.
+fn variables(out: &mut String, fixes: &Fixes, layout: &Layout) {
+    for input in layout.inputs(&fixes.names) {
+        let (kind, default) = match &input.value {
+            Value::Text(text) => ("string", quote(text)),
+            Value::Number(n) => ("number", n.to_string()),
+            Value::List(item) => ("list(string)", list(&[item])),
+            Value::Null => ("string", "null".into()),
+        };
+        let _ = writeln!(out, "\nvariable \"{}\" {{", input.name);
         attrs(
             out,
             1,
             &[
-                ("description", quote(var.description)),
-                ("type", var.kind.to_string()),
-                ("default", var.default),
+                ("description", quote(input.description)),
+                ("type", kind.to_string()),
+                ("default", default),
             ],
         );
         out.push_str("}\n");
-    }
-}
-
-/// The placeholder for the subnet's address range, naming the subnet where it is known.
-fn source_placeholder(fixes: &Fixes) -> String {
-    match &fixes.names.subnet {
-        Some(subnet) => format!("{PLACEHOLDER_PREFIX}address-range-of-{subnet}"),
-        None => format!("{PLACEHOLDER_PREFIX}subnet-address-range"),
     }
 }
 
@@ -242,8 +104,8 @@ fn data(out: &mut String, kind: &str, label: &str, name: String, group_var: &str
     out.push_str("}\n");
 }
 
-fn firewall(out: &mut String, plan: &Layout) {
-    if !plan.firewall() {
+fn firewall(out: &mut String, layout: &Layout) {
+    if !layout.firewall() {
         return;
     }
     data(
@@ -254,12 +116,9 @@ fn firewall(out: &mut String, plan: &Layout) {
         "firewall_policy_resource_group_name",
     );
     out.push('\n');
-    line(
-        out,
-        0,
-        "One rule collection group for all the rules below. Network rules are matched before",
-    );
-    line(out, 0, "application rules.");
+    for note in layout::GROUP_NOTE {
+        line(out, 0, note);
+    }
     out.push_str("resource \"azurerm_firewall_policy_rule_collection_group\" \"amlprobe\" {\n");
     attrs(
         out,
@@ -273,63 +132,34 @@ fn firewall(out: &mut String, plan: &Layout) {
             ("priority", "var.rule_collection_group_priority".into()),
         ],
     );
-    if !plan.net.is_empty() {
-        collection(out, "network", "amlprobe-network", NETWORK_PRIORITY, &[]);
-        for item in &plan.net {
-            network_rule(out, item);
+    for (collection, rules) in layout.collections() {
+        out.push('\n');
+        for note in collection.note() {
+            line(out, 1, note);
         }
-        out.push_str("  }\n");
-    }
-    if !plan.tls.is_empty() {
-        collection(
+        let kind = match rules {
+            Rules::Network(_) => "network",
+            Rules::Application(_) => "application",
+        };
+        let _ = writeln!(out, "  {kind}_rule_collection {{");
+        attrs(
             out,
-            "application",
-            "amlprobe-no-tls-inspection",
-            NO_TLS_PRIORITY,
+            2,
             &[
-                "Names TLS inspection must leave alone. Inspection is a Premium policy's: on a",
-                "Premium policy these rules keep it off, as long as no group matched earlier (a",
-                "lower priority number) inspects them. Another appliance than Azure Firewall:",
-                "add these names to its TLS inspection bypass list.",
+                ("name", quote(collection.name())),
+                ("priority", collection.priority().to_string()),
+                ("action", quote("Allow")),
             ],
         );
-        for item in &plan.tls {
-            application_rule(out, item, "Https", item.what.port, item.what.fqdn, true);
-        }
-        out.push_str("  }\n");
-    }
-    if !plan.app.is_empty() {
-        collection(
-            out,
-            "application",
-            "amlprobe-application",
-            APPLICATION_PRIORITY,
-            &[],
-        );
-        for item in &plan.app {
-            let app = &item.what;
-            application_rule(out, item, app.web.azure(), app.port, app.fqdn, false);
+        match rules {
+            Rules::Network(items) => items.iter().for_each(|item| network_rule(out, item)),
+            Rules::Application(items) => items.iter().for_each(|item| {
+                application_rule(out, item, collection == Collection::NoTlsInspection)
+            }),
         }
         out.push_str("  }\n");
     }
     out.push_str("}\n");
-}
-
-fn collection(out: &mut String, kind: &str, name: &str, priority: u32, notes: &[&str]) {
-    out.push('\n');
-    for note in notes {
-        line(out, 1, note);
-    }
-    let _ = writeln!(out, "  {kind}_rule_collection {{");
-    attrs(
-        out,
-        2,
-        &[
-            ("name", quote(name)),
-            ("priority", priority.to_string()),
-            ("action", quote("Allow")),
-        ],
-    );
 }
 
 fn why_lines(out: &mut String, indent: usize, why: &[Why]) {
@@ -345,16 +175,9 @@ fn network_rule(out: &mut String, item: &Item<layout::Net>) {
     let dest = match net.dest {
         Dest::Tag(tag) => ("destination_addresses", list(&[tag])),
         Dest::Fqdn(name) => {
-            line(
-                out,
-                2,
-                "A name in a network rule needs the policy's DNS proxy on (azurerm_firewall_policy:",
-            );
-            line(
-                out,
-                2,
-                "dns { proxy_enabled = true }), or the firewall cannot resolve it.",
-            );
+            let note =
+                layout::dns_proxy_note("azurerm_firewall_policy", "dns { proxy_enabled = true }");
+            note.iter().for_each(|text| line(out, 2, text));
             ("destination_fqdns", list(&[name]))
         }
     };
@@ -373,24 +196,25 @@ fn network_rule(out: &mut String, item: &Item<layout::Net>) {
     out.push_str("    }\n");
 }
 
-fn application_rule<T>(
-    out: &mut String,
-    item: &Item<T>,
-    web: &str,
-    port: u16,
-    fqdn: &str,
-    no_tls: bool,
-) {
+fn application_rule(out: &mut String, item: &Item<layout::App>, no_tls: bool) {
+    let app = &item.what;
     out.push('\n');
     why_lines(out, 2, item.why);
     out.push_str("    rule {\n");
     attrs(out, 3, &[("name", quote(&item.name))]);
     out.push_str("      protocols {\n");
-    attrs(out, 4, &[("type", quote(web)), ("port", port.to_string())]);
+    attrs(
+        out,
+        4,
+        &[
+            ("type", quote(app.web.azure())),
+            ("port", app.port.to_string()),
+        ],
+    );
     out.push_str("      }\n");
     let mut rest = vec![
         ("source_addresses", "var.source_addresses".to_string()),
-        ("destination_fqdns", list(&[fqdn])),
+        ("destination_fqdns", list(&[app.fqdn])),
     ];
     if no_tls {
         rest.push(("terminate_tls", "false".into()));
@@ -399,17 +223,8 @@ fn application_rule<T>(
     out.push_str("    }\n");
 }
 
-/// The NSG's spelling of a protocol (the firewall's is [`Protocol::azure`]).
-fn nsg_protocol(protocol: Protocol) -> &'static str {
-    match protocol {
-        Protocol::Tcp => "Tcp",
-        Protocol::Udp => "Udp",
-        Protocol::Any => "*",
-    }
-}
-
-fn nsg(out: &mut String, plan: &Layout) {
-    if !plan.nsg.is_empty() {
+fn nsg(out: &mut String, layout: &Layout) {
+    if !layout.nsg.is_empty() {
         data(
             out,
             "azurerm_network_security_group",
@@ -418,12 +233,9 @@ fn nsg(out: &mut String, plan: &Layout) {
             "nsg_resource_group_name",
         );
         out.push('\n');
-        let _ = writeln!(
-            out,
-            "# Outbound rules from the VNet, priorities from {NSG_FIRST} up: before a catch-all deny."
-        );
+        line(out, 0, &layout::nsg_note());
     }
-    for item in &plan.nsg {
+    for item in &layout.nsg {
         let rule = &item.what;
         out.push('\n');
         why_lines(out, 0, item.why);
@@ -448,7 +260,7 @@ fn nsg(out: &mut String, plan: &Layout) {
                 ("priority", rule.priority.to_string()),
                 ("direction", quote("Outbound")),
                 ("access", quote("Allow")),
-                ("protocol", quote(nsg_protocol(rule.protocol))),
+                ("protocol", quote(rule.protocol.nsg())),
                 ("source_address_prefix", quote("VirtualNetwork")),
                 ("source_port_range", quote("*")),
                 ("destination_address_prefix", quote(rule.tag)),
@@ -457,31 +269,19 @@ fn nsg(out: &mut String, plan: &Layout) {
         );
         out.push_str("}\n");
     }
-    let mut by_name = plan.by_name().peekable();
+    let mut by_name = layout.by_name().peekable();
     if by_name.peek().is_some() {
         out.push('\n');
     }
     for (item, name) in by_name {
-        line(
-            out,
-            0,
-            &format!("No NSG rule for {name} port {}:", item.what.port),
-        );
-        line(
-            out,
-            0,
-            "an NSG cannot filter by name, only by address or service tag. Where the NSG denies",
-        );
-        line(
-            out,
-            0,
-            "outbound traffic, allow that port to the name's addresses by hand.",
-        );
+        for text in layout::by_name_note(name, item.what.port) {
+            line(out, 0, &text);
+        }
     }
 }
 
-fn routes(out: &mut String, plan: &Layout) {
-    if plan.routes.is_empty() {
+fn routes(out: &mut String, layout: &Layout) {
+    if layout.routes.is_empty() {
         return;
     }
     data(
@@ -492,12 +292,8 @@ fn routes(out: &mut String, plan: &Layout) {
         "route_table_resource_group_name",
     );
     out.push('\n');
-    line(
-        out,
-        0,
-        "These service tags go straight out, past the default route through the firewall.",
-    );
-    for item in &plan.routes {
+    line(out, 0, layout::ROUTES_NOTE);
+    for item in &layout.routes {
         out.push('\n');
         why_lines(out, 0, item.why);
         let _ = writeln!(
@@ -526,8 +322,8 @@ fn routes(out: &mut String, plan: &Layout) {
     }
 }
 
-fn links(out: &mut String, plan: &Layout) {
-    if plan.links.is_empty() {
+fn links(out: &mut String, layout: &Layout) {
+    if layout.links.is_empty() {
         return;
     }
     data(
@@ -537,7 +333,7 @@ fn links(out: &mut String, plan: &Layout) {
         "var.vnet_name".into(),
         "vnet_resource_group_name",
     );
-    for item in &plan.links {
+    for item in &layout.links {
         let zone = label(&layout::ident(item.what));
         data(
             out,
@@ -586,26 +382,19 @@ fn links(out: &mut String, plan: &Layout) {
 /// is the only resource for them and it replaces the account's whole rule set, so declared
 /// as it stands it would shut out every subnet and address the account lets in today. The
 /// Azure CLI adds the one rule and keeps the others.
-fn storage(out: &mut String, fixes: &Fixes, plan: &Layout) {
-    let names = &fixes.names;
-    for (n, item) in plan.storage.iter().enumerate() {
+fn storage(out: &mut String, fixes: &Fixes, layout: &Layout) {
+    for (n, item) in layout.storage.iter().enumerate() {
         let account = item.what;
         out.push('\n');
         why_lines(out, 0, item.why);
+        for text in layout::storage_note(account) {
+            line(out, 0, &text);
+        }
         for text in [
-            &format!("The storage account {account} must let the compute subnet in through its own"),
-            "firewall, and the subnet needs the Microsoft.Storage service endpoint (added to the",
-            "endpoints it has). Or reach the account through a private endpoint instead, with its",
-            "privatelink zones linked to the VNet.",
             "Not declared: azurerm_storage_account_network_rules replaces the account's whole rule",
             "set, so any subnet or address it lets in today that is not listed would lose access.",
             "The Azure CLI adds the one rule and keeps the others:",
-            &format!(
-                "  az storage account network-rule add --resource-group {} --account-name {account} --vnet-name {} --subnet {}",
-                names.resource_group(),
-                names.vnet(),
-                names.subnet()
-            ),
+            &layout::storage_command(&fixes.names, account),
             "Or uncomment this, listing every rule the account has today (its ip_rules, bypass",
             "and other subnets):",
         ] {
@@ -739,6 +528,7 @@ mod tests {
     use super::*;
     use crate::fix::layout::sample::{empty, hostile, named, HOSTILE};
     use crate::fix::model::sample::every_rule;
+    use crate::fix::model::Protocol;
 
     /// The only resource and data source types the format may use.
     const RESOURCES: &[&str] = &[
