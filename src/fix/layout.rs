@@ -631,11 +631,15 @@ pub fn context_line(fixes: &Fixes) -> String {
     format!("Report from the {cloud}{region}{mode}.")
 }
 
+/// What every format says when the report calls for no change.
+pub const NOTHING_TO_CHANGE: &str =
+    "Nothing to change: no rule is missing from the firewall, NSG, routes or DNS.";
+
 /// What a format says instead of its objects when it has none: nothing to change at all, or
 /// only changes outside Azure (which [`closing_lines`] lists). `None` when there are objects.
 pub fn nothing(fixes: &Fixes, layout: &Layout) -> Option<&'static str> {
     if fixes.to_make().next().is_none() {
-        Some("Nothing to change: no rule is missing from the firewall, NSG, routes or DNS.")
+        Some(NOTHING_TO_CHANGE)
     } else if !layout.declares() {
         Some("Nothing to declare in Azure: the changes below are made outside it.")
     } else {
@@ -857,6 +861,15 @@ mod tests {
         assert_eq!(namer.name("a"), "a-2");
         assert_eq!(namer.name("a-2"), "a-2-2");
         assert_eq!(namer.name("a"), "a-3");
+        // Names from any text are valid Azure names, well under 80 characters, the number
+        // that makes one unique included.
+        assert_eq!(namer.name("Odd id_with.dots"), "Odd-id-with-dots");
+        let long = [namer.name(&"x".repeat(300)), namer.name(&"x".repeat(300))];
+        assert_eq!(long[1], format!("{}-2", "x".repeat(60)));
+        for name in long {
+            assert!(name.len() < 80, "{name}");
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        }
     }
 
     #[test]

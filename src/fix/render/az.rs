@@ -1,12 +1,15 @@
 //! `fix --format az`: a bash script of Azure CLI commands for a VNet of the user's own,
-//! for the team that owns its firewall policy, NSG, route table and DNS.
+//! for the team that owns its firewall policy, NSG, route table and DNS. It makes the objects
+//! of the shared [`Layout`], under the names and priorities the Terraform and Bicep formats
+//! give them, so a team that runs it and later adopts either finds them as they are.
 //!
 //! The script is meant to be read before it is run. Every name it acts on is a shell variable
-//! at the top, holding a `REPLACE-` placeholder where the report did not name the resource, so
-//! nothing runs against a resource by accident. Every value from the report is single-quoted,
-//! and every text from it that lands in a comment is kept to one line, so that no host name,
-//! tag or reason can add a command of its own. Only the changes to make become commands; the
-//! ones the node could not confirm, and the advice, stay in comments.
+//! at the top, named as the Terraform variable it stands for, holding a `REPLACE-` placeholder
+//! where the report did not name the resource, so nothing runs against a resource by accident.
+//! Every value from the report is single-quoted, and every text from it that lands in a
+//! comment is kept to one line, so that no host name, tag or reason can add a command of its
+//! own. Only the changes to make become commands; the ones the node could not confirm, and the
+//! advice, stay in comments.
 //!
 //! Flags are those of the Azure CLI and its `azure-firewall` extension (installed on first use
 //! of `az network firewall policy …`): `rule-collection-group create`,
@@ -17,124 +20,92 @@
 //! `private-dns link vnet create`, `vnet subnet update --service-endpoints` and
 //! `storage account network-rule add`.
 
-use std::collections::HashSet;
 use std::fmt::Write;
 
 use crate::context::Cloud;
-use crate::fix::model::{
-    Change, Dest, Fixes, Names, Protocol, Rule, Why, AZURE_DNS, PLACEHOLDER_PREFIX,
-};
-use crate::report::text::{hidden, printable};
+use crate::fix::layout::{self, App, Collection, Item, Layout, Net, Role, Rules, Value};
+use crate::fix::model::{Dest, Fixes, Names, Why};
+use crate::report::text::hidden;
 
-/// The rule collection group the script creates, unless the user picks another name.
-const GROUP: &str = "aml-outbound";
-
-/// The first NSG priority, and the step between rules: lower numbers win, so the base must sit
-/// below any outbound deny rule; 3000 leaves room on both sides within 100–4096.
-const NSG_BASE: u16 = 3000;
-const NSG_STEP: u16 = 10;
+/// The flags that name the firewall policy, and the rule collection group in it.
+const POLICY: &str = "--resource-group \"$RESOURCE_GROUP\" --policy-name \"$FIREWALL_POLICY\"";
+const GROUP: &str = "--resource-group \"$RESOURCE_GROUP\" --policy-name \"$FIREWALL_POLICY\" \
+                     --rcg-name \"$RULE_COLLECTION_GROUP\"";
+/// Where every firewall rule allows traffic from.
+const SOURCE: &str = "--source-addresses \"$SOURCE_ADDRESSES\"";
 
 pub fn render(fixes: &Fixes) -> String {
+    let layout = Layout::new(fixes);
     let mut out = String::new();
     header(
         &mut out,
         fixes,
-        "Azure CLI changes",
+        "Azure CLI commands",
         "Meant to run once: a rule that is already there makes its command fail.",
     );
-    let make: Vec<&Change> = fixes.to_make().collect();
-    if make.is_empty() {
-        comment(&mut out, "Nothing to change.");
-    } else {
-        variables(&mut out, &fixes.names, &Needs::of(&make));
-        let mut script = Script::default();
-        for change in make {
-            out.push('\n');
-            whys(&mut out, change);
-            script.change(&mut out, change);
+    match layout::nothing(fixes, &layout) {
+        Some(nothing) => comment(&mut out, nothing),
+        None => {
+            variables(&mut out, &layout, &fixes.names);
+            firewall(&mut out, &layout);
+            nsg(&mut out, &layout);
+            routes(&mut out, &layout);
+            links(&mut out, &layout);
+            storage(&mut out, &layout);
         }
     }
-    trailer(&mut out, fixes);
+    comments(&mut out, &layout::closing_lines(fixes, &layout));
     out
 }
 
-/// `#!/usr/bin/env bash`, what the script is and what running it twice does, the cloud when it
-/// is not the public one, and `set -euo pipefail`: the first failing command stops the rest.
+/// `#!/usr/bin/env bash`, what the script is, the report's cloud, region and mode, what
+/// running it twice does, how to point the Azure CLI at a cloud other than the public one,
+/// and `set -euo pipefail`: the first failing command stops the rest.
 pub(super) fn header(out: &mut String, fixes: &Fixes, what: &str, rerun: &str) {
     out.push_str("#!/usr/bin/env bash\n");
-    let region = match &fixes.region {
-        Some(r) => format!(", region {r}"),
-        None => String::new(),
-    };
-    comment(
-        out,
-        &format!(
-            "{what} that would make the failing checks of an amlprobe report pass \
-             (cloud {}{region}).",
-            fixes.cloud
-        ),
-    );
+    comment(out, &layout::title(what));
+    comment(out, &layout::context_line(fixes));
     comment(
         out,
         &format!(
             "Read each command before running it, and set every REPLACE- value first. {rerun}"
         ),
     );
-    let cloud = match fixes.cloud {
-        Cloud::Public => None,
-        Cloud::Usgov => Some("Azure US Government"),
-        Cloud::China => Some("Azure China"),
-    };
-    if let Some(cloud) = cloud {
+    if fixes.cloud != Cloud::Public {
         comment(
             out,
             &format!(
-                "The report is from {cloud}: point the Azure CLI at that cloud first \
-                 (az cloud list shows the names, az cloud set --name NAME picks one)."
+                "The report is from {}: point the Azure CLI at that cloud first \
+                 (az cloud list shows the names, az cloud set --name NAME picks one).",
+                layout::cloud_name(fixes.cloud)
             ),
         );
     }
     out.push_str("set -euo pipefail\n");
 }
 
-/// The changes to confirm and the advice, in comments: nothing here runs.
-pub(super) fn trailer(out: &mut String, fixes: &Fixes) {
-    let confirm: Vec<&Change> = fixes.to_confirm().collect();
-    if !confirm.is_empty() {
-        out.push('\n');
-        comment(
-            out,
-            "Make sure these exist. The node could not confirm that they are missing, \
-             so no command adds them:",
-        );
-        for change in confirm {
-            whys(out, change);
-            comment(out, &format!("  {}", describe(&change.rule)));
-        }
-    }
-    if !fixes.advice.is_empty() {
-        out.push('\n');
-        comment(out, "No rule fixes these:");
-        for advice in &fixes.advice {
-            comment(out, &advice.why.line());
-            comment(out, &format!("  {}", advice.text));
+/// Lines of comments, an empty one a blank line.
+pub(super) fn comments(out: &mut String, lines: &[String]) {
+    for text in lines {
+        match text.is_empty() {
+            true => out.push('\n'),
+            false => comment(out, text),
         }
     }
 }
 
 /// One comment line per check that calls for the change.
-pub(super) fn whys(out: &mut String, change: &Change) {
-    for why in &change.why {
+pub(super) fn whys(out: &mut String, why: &[Why]) {
+    for why in why {
         comment(out, &why.line());
     }
 }
 
 /// A `#` comment ends at the end of its line, so a newline in the text would start a command:
-/// every character that does not print as itself (newlines, carriage returns, escapes,
-/// invisible format characters) is written as a visible `\u{…}` escape instead.
+/// the text is kept to one line as every format keeps its comments ([`layout::comment`]).
 pub(super) fn comment(out: &mut String, text: &str) {
     out.push_str("# ");
-    out.push_str(&printable(text));
+    out.push_str(&layout::comment(text));
     out.push('\n');
 }
 
@@ -163,232 +134,39 @@ pub(super) fn sh_quote(value: &str) -> String {
     out
 }
 
-/// A rule in words, for the changes only to confirm.
-pub(super) fn describe(rule: &Rule) -> String {
-    match rule {
-        Rule::Application { fqdn, web, port } => format!(
-            "an application rule that allows {} on port {port} to {fqdn}",
-            web.azure()
-        ),
-        Rule::Network {
-            protocol,
-            port,
-            dest,
-        } => {
-            let to = match dest {
-                Dest::Tag(tag) => format!("service tag {tag}"),
-                Dest::Fqdn(name) => name.clone(),
-            };
-            format!(
-                "a network rule that allows {} port {port} to {to}",
-                protocol.azure()
-            )
-        }
-        Rule::Route { tag } => {
-            format!("a route that sends service tag {tag} out directly, not through the firewall")
-        }
-        Rule::Forward { zone } => {
-            format!("the custom DNS server forwards {zone} to Azure DNS ({AZURE_DNS})")
-        }
-        Rule::ZoneLink { zone } => format!("the private DNS zone {zone} is linked to the VNet"),
-        Rule::NoTlsInspection { fqdn, port } => {
-            format!("{fqdn} port {port} is exempt from TLS inspection")
-        }
-        Rule::StorageSubnet { account } => {
-            format!("the storage account {account} lets the compute subnet in")
-        }
-        Rule::ProxyConnect { host, port } => {
-            format!("the proxy allows CONNECT to {host}:{port}")
-        }
-    }
-}
-
-/// Names for rules: the first check's id and a word for the kind of rule, in letters, digits
-/// and hyphens (what firewall, NSG, route and link names all allow), under 80 characters, and
-/// a number added where two rules would otherwise share a name.
-#[derive(Default)]
-pub(super) struct Namer {
-    used: HashSet<String>,
-}
-
-impl Namer {
-    pub(super) fn name(&mut self, check: Option<&str>, kind: &str) -> String {
-        let mut stem = String::new();
-        for c in check.unwrap_or("").chars() {
-            if c.is_ascii_alphanumeric() {
-                stem.push(c.to_ascii_lowercase());
-            } else if !stem.is_empty() && !stem.ends_with('-') {
-                stem.push('-');
-            }
-            if stem.len() >= 60 {
-                break;
-            }
-        }
-        let stem = stem.trim_end_matches('-');
-        let base = match stem.is_empty() {
-            true => format!("rule-{kind}"),
-            false => format!("{stem}-{kind}"),
-        };
-        let mut name = base.clone();
-        let mut n = 2;
-        while !self.used.insert(name.clone()) {
-            name = format!("{base}-{n}");
-            n += 1;
-        }
-        name
-    }
-}
-
-/// The check a change's name comes from: its first.
-pub(super) fn first_check(why: &[Why]) -> Option<&str> {
-    why.first().map(|w| w.check.as_str())
-}
-
-/// Which variables the commands use, so the script asks only for the names it needs.
-#[derive(Default)]
-struct Needs {
-    firewall: bool,
-    network: bool,
-    application: bool,
-    no_tls: bool,
-    nsg: bool,
-    route: bool,
-    link: bool,
-    storage: bool,
-}
-
-impl Needs {
-    fn of(changes: &[&Change]) -> Needs {
-        let mut n = Needs::default();
-        for c in changes {
-            match &c.rule {
-                Rule::Application { .. } => n.application = true,
-                Rule::Network { dest, .. } => {
-                    n.network = true;
-                    n.nsg |= matches!(dest, Dest::Tag(_));
-                }
-                Rule::NoTlsInspection { .. } => n.no_tls = true,
-                Rule::Route { .. } => n.route = true,
-                Rule::ZoneLink { .. } => n.link = true,
-                Rule::StorageSubnet { .. } => n.storage = true,
-                Rule::Forward { .. } | Rule::ProxyConnect { .. } => {}
-            }
-        }
-        n.firewall = n.application || n.network || n.no_tls;
-        n
-    }
-
-    /// Whether any command runs at all (forwarding and proxy changes are comments only).
-    fn any(&self) -> bool {
-        self.firewall || self.route || self.link || self.storage
-    }
-}
-
 /// `NAME='value'`: a name the commands use as `"$NAME"`.
 pub(super) fn variable(out: &mut String, name: &str, value: &str) {
     let _ = writeln!(out, "{name}={}", sh_quote(value));
 }
 
-/// The names the commands act on, one variable each.
-fn variables(out: &mut String, names: &Names, needs: &Needs) {
-    if !needs.any() {
-        return;
-    }
+/// The shell variable for a layout input: `firewall_policy_name` is `FIREWALL_POLICY`.
+fn shell(input: &str) -> String {
+    input
+        .strip_suffix("_name")
+        .unwrap_or(input)
+        .to_ascii_uppercase()
+}
+
+/// The layout's inputs the commands use, one variable each. Each command names its resource
+/// group, so the other groups are for the reader to change there.
+fn variables(out: &mut String, layout: &Layout, names: &Names) {
     out.push('\n');
-    comment(
-        out,
-        "The resources to change. One resource group stands for all of them: where one lives \
-         elsewhere, change that command's --resource-group.",
-    );
-    variable(out, "RG", &names.resource_group());
-    if needs.firewall {
-        variable(out, "POLICY", &names.firewall_policy());
-    }
-    if needs.nsg {
-        variable(out, "NSG", &names.nsg());
-    }
-    if needs.route {
-        variable(out, "ROUTE_TABLE", &names.route_table());
-    }
-    if needs.link || needs.storage {
-        variable(out, "VNET", &names.vnet());
-    }
-    if needs.storage {
-        variable(out, "SUBNET", &names.subnet());
-    }
-    if needs.firewall {
-        comment(
-            out,
-            "The compute subnet's address range, where the firewall rules allow traffic from \
-             (az network vnet subnet show --query addressPrefix shows it).",
-        );
-        variable(
-            out,
-            "SOURCE",
-            &format!("{}subnet-address-range", PLACEHOLDER_PREFIX),
-        );
-        comment(
-            out,
-            "A rule collection group of its own: creating it replaces any group of that name.",
-        );
-        variable(out, "RCG", GROUP);
-        variable(out, "RCG_PRIORITY", "500");
-        if needs.network {
-            variable(out, "NET_PRIORITY", "200");
-        }
-        if needs.no_tls {
-            comment(
-                out,
-                "The TLS inspection exemptions come before any rule that inspects the same names.",
-            );
-            variable(out, "NO_TLS_PRIORITY", "300");
-        }
-        if needs.application {
-            variable(out, "APP_PRIORITY", "400");
-        }
-    }
-    if needs.nsg {
-        comment(
-            out,
-            &format!(
-                "NSG rules count up from here in steps of {NSG_STEP}. Lower numbers win: keep \
-                 them below any outbound deny rule."
-            ),
-        );
-        variable(out, "NSG_PRIORITY", &NSG_BASE.to_string());
-    }
-}
-
-/// A filter rule collection in the script's rule collection group.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Collection {
-    Network,
-    NoTls,
-    Application,
-}
-
-impl Collection {
-    fn name(self) -> &'static str {
-        match self {
-            Collection::Network => "aml-network",
-            Collection::NoTls => "aml-no-tls-inspection",
-            Collection::Application => "aml-application",
-        }
-    }
-
-    fn priority(self) -> &'static str {
-        match self {
-            Collection::Network => "NET_PRIORITY",
-            Collection::NoTls => "NO_TLS_PRIORITY",
-            Collection::Application => "APP_PRIORITY",
-        }
-    }
-
-    fn rule_type(self) -> &'static str {
-        match self {
-            Collection::Network => "NetworkRule",
-            Collection::NoTls | Collection::Application => "ApplicationRule",
-        }
+    for input in layout.inputs(names) {
+        let description = match input.role {
+            Role::Elsewhere => continue,
+            Role::Common => {
+                "The resource group of the resources below: where one is in another, change \
+                 that command's --resource-group."
+            }
+            Role::Resource | Role::Storage => input.description,
+        };
+        let value = match input.value {
+            Value::Text(text) | Value::List(text) => text,
+            Value::Number(n) => n.to_string(),
+            Value::Null => continue,
+        };
+        comment(out, description);
+        variable(out, &shell(input.name), &value);
     }
 }
 
@@ -398,318 +176,281 @@ fn command(out: &mut String, lines: &[String]) {
     out.push('\n');
 }
 
-/// What the script has made so far: the group and each collection are created by the first
-/// rule that needs them, NSG rules are numbered in order, and the subnet's service endpoint
-/// and the DNS proxy note come once.
-#[derive(Default)]
-struct Script {
-    group: bool,
-    collections: HashSet<Collection>,
-    nsg_rules: u16,
-    service_endpoint: bool,
-    dns_proxy: bool,
-    names: Namer,
-}
-
-impl Script {
-    fn change(&mut self, out: &mut String, change: &Change) {
-        let check = first_check(&change.why);
-        match &change.rule {
-            Rule::Application { fqdn, web, port } => {
-                let name = self.names.name(check, "app");
-                self.filter_rule(
-                    out,
-                    Collection::Application,
-                    &name,
-                    vec![
-                        "--source-addresses \"$SOURCE\"".into(),
-                        format!(
-                            "--protocols {}={port} --target-fqdns {}",
-                            web.azure(),
-                            sh_quote(fqdn)
-                        ),
-                    ],
-                );
-            }
-            Rule::Network {
-                protocol,
-                port,
-                dest,
-            } => self.network(out, check, *protocol, *port, dest),
-            Rule::Route { tag } => {
-                comment(
-                    out,
-                    "Sends the tag's addresses out directly, past a default route through the \
-                     firewall.",
-                );
-                let name = self.names.name(Some(tag), "route");
-                command(
-                    out,
-                    &[
-                        "az network route-table route create".into(),
-                        "--resource-group \"$RG\" --route-table-name \"$ROUTE_TABLE\"".into(),
-                        format!(
-                            "--name {} --address-prefix {} --next-hop-type Internet",
-                            sh_quote(&name),
-                            sh_quote(tag)
-                        ),
-                    ],
-                );
-            }
-            Rule::Forward { zone } => {
-                comment(
-                    out,
-                    &format!(
-                        "The custom DNS server must forward {zone} to Azure DNS, {AZURE_DNS}. \
-                         The server is not an Azure resource, so there is no command for it."
-                    ),
-                );
-                comment(
-                    out,
-                    &format!(
-                        "{AZURE_DNS} answers only inside Azure: a server outside forwards to a \
-                         DNS resolver (or DNS server) in the VNet instead."
-                    ),
-                );
-            }
-            Rule::ZoneLink { zone } => {
-                comment(
-                    out,
-                    "--resource-group is the zone's. --virtual-network takes the VNet's full \
-                     resource ID when the VNet is in another resource group.",
-                );
-                let name = self.names.name(Some(zone), "link");
-                command(
-                    out,
-                    &[
-                        "az network private-dns link vnet create".into(),
-                        format!(
-                            "--resource-group \"$RG\" --zone-name {} --name {}",
-                            sh_quote(zone),
-                            sh_quote(&name)
-                        ),
-                        "--virtual-network \"$VNET\" --registration-enabled false".into(),
-                    ],
-                );
-            }
-            Rule::NoTlsInspection { fqdn, port } => {
-                comment(
-                    out,
-                    "Azure Firewall Premium: an application rule for this name with TLS \
-                     inspection off, ahead of the rules that inspect.",
-                );
-                let name = self.names.name(check, "no-tls");
-                self.filter_rule(
-                    out,
-                    Collection::NoTls,
-                    &name,
-                    vec![
-                        "--source-addresses \"$SOURCE\"".into(),
-                        format!("--protocols Https={port} --target-fqdns {}", sh_quote(fqdn)),
-                        "--enable-tls-inspection false".into(),
-                    ],
-                );
-                comment(
-                    out,
-                    &format!(
-                        "Another firewall or proxy that inspects TLS: add {fqdn} (port {port}) \
-                         to its inspection bypass list."
-                    ),
-                );
-            }
-            Rule::StorageSubnet { account } => {
-                comment(
-                    out,
-                    "A service endpoint lets the subnet past the account's firewall with no DNS \
-                     change; a private endpoint instead gives the account an address in the VNet.",
-                );
-                if !self.service_endpoint {
-                    self.service_endpoint = true;
-                    comment(
-                        out,
-                        "--service-endpoints sets the subnet's whole list: add any it has \
-                         already (az network vnet subnet show --query serviceEndpoints).",
-                    );
-                    command(
-                        out,
-                        &[
-                            "az network vnet subnet update".into(),
-                            "--resource-group \"$RG\" --vnet-name \"$VNET\" --name \"$SUBNET\""
-                                .into(),
-                            "--service-endpoints Microsoft.Storage".into(),
-                        ],
-                    );
+/// The rule collection group, then its collections in order: the first rule of each creates
+/// it, the rest are added to it.
+fn firewall(out: &mut String, layout: &Layout) {
+    if !layout.firewall() {
+        return;
+    }
+    out.push('\n');
+    for note in layout::GROUP_NOTE {
+        comment(out, note);
+    }
+    command(
+        out,
+        &[
+            "az network firewall policy rule-collection-group create".into(),
+            POLICY.into(),
+            "--name \"$RULE_COLLECTION_GROUP\" --priority \"$RULE_COLLECTION_GROUP_PRIORITY\""
+                .into(),
+        ],
+    );
+    let mut dns_proxy = false;
+    for (collection, rules) in layout.collections() {
+        match rules {
+            Rules::Network(items) => {
+                for (n, item) in items.iter().enumerate() {
+                    network_rule(out, n == 0, item, &mut dns_proxy);
                 }
-                comment(
-                    out,
-                    "--resource-group is the account's; for a VNet in another resource group, \
-                     give --subnet the subnet's full resource ID instead of --vnet-name.",
-                );
-                command(
-                    out,
-                    &[
-                        "az storage account network-rule add".into(),
-                        format!(
-                            "--resource-group \"$RG\" --account-name {}",
-                            sh_quote(account)
-                        ),
-                        "--vnet-name \"$VNET\" --subnet \"$SUBNET\"".into(),
-                    ],
-                );
             }
-            Rule::ProxyConnect { host, port } => {
-                comment(
-                    out,
-                    &format!(
-                        "The HTTP proxy must allow CONNECT to {host}:{port}. The proxy is not an \
-                         Azure resource, so there is no command for it."
-                    ),
-                );
+            Rules::Application(items) => {
+                for (n, item) in items.iter().enumerate() {
+                    application_rule(out, collection, n == 0, item);
+                }
             }
         }
     }
+}
 
-    /// A firewall network rule; to a service tag, also an NSG rule, since an NSG on the
-    /// subnet filters the same flow. An NSG takes no names, so a name gets the firewall rule
-    /// only, and that needs the policy's DNS proxy.
-    fn network(
-        &mut self,
-        out: &mut String,
-        check: Option<&str>,
-        protocol: Protocol,
-        port: u16,
-        dest: &Dest,
-    ) {
-        let to = match dest {
-            Dest::Tag(tag) => format!("--destination-addresses {}", sh_quote(tag)),
-            Dest::Fqdn(name) if self.dns_proxy => {
-                comment(
-                    out,
-                    "A name in a network rule needs the DNS proxy on (see above).",
-                );
-                format!("--destination-fqdns {}", sh_quote(name))
+/// What comes before a firewall rule: a blank line, the collection's note above its first
+/// rule, and the checks that call for it.
+fn before_rule(out: &mut String, collection: Collection, first: bool, why: &[Why]) {
+    out.push('\n');
+    if first {
+        collection.note().iter().for_each(|note| comment(out, note));
+    }
+    whys(out, why);
+}
+
+/// A network rule. A name in one needs the policy's DNS proxy, which changes DNS for every
+/// client of the firewall: the command that turns it on is shown, not run.
+fn network_rule(out: &mut String, first: bool, item: &Item<Net>, dns_proxy: &mut bool) {
+    let net = &item.what;
+    before_rule(out, Collection::Network, first, item.why);
+    let to = match net.dest {
+        Dest::Tag(tag) => format!("--destination-addresses {}", sh_quote(tag)),
+        Dest::Fqdn(name) => {
+            let setting = "--enable-dns-proxy true";
+            for text in layout::dns_proxy_note("az network firewall policy update", setting) {
+                comment(out, &text);
             }
-            Dest::Fqdn(name) => {
-                self.dns_proxy = true;
+            if !std::mem::replace(dns_proxy, true) {
                 comment(
                     out,
-                    "A name in a network rule needs the firewall policy's DNS proxy on, and the \
-                     VNet's DNS servers set to the firewall. Turning it on changes DNS for \
-                     every client of the firewall, so it is left for you to run:",
+                    "It changes DNS for every client of the firewall, and the VNet's DNS servers \
+                     must be set to the firewall, so it is left for you to run:",
                 );
                 comment(
                     out,
-                    "az network firewall policy update --resource-group \"$RG\" --name \
-                     \"$POLICY\" --enable-dns-proxy true",
+                    &format!(
+                        "az network firewall policy update --resource-group \"$RESOURCE_GROUP\" \
+                         --name \"$FIREWALL_POLICY\" {setting}"
+                    ),
                 );
-                format!("--destination-fqdns {}", sh_quote(name))
             }
-        };
-        let name = self.names.name(check, "net");
-        self.filter_rule(
-            out,
-            Collection::Network,
-            &name,
-            vec![
-                "--source-addresses \"$SOURCE\"".into(),
-                format!("--ip-protocols {} {to}", protocol.azure()),
-                format!("--destination-ports {port}"),
-            ],
-        );
-        let tag = match dest {
-            Dest::Tag(tag) => tag,
-            Dest::Fqdn(_) => {
-                comment(
-                    out,
-                    "An NSG cannot filter by name: no NSG rule for this one.",
-                );
-                return;
-            }
-        };
-        let priority = match self.nsg_rules {
-            0 => "\"$NSG_PRIORITY\"".to_string(),
-            n => format!(
-                "\"$((NSG_PRIORITY + {}))\"",
-                u32::from(n) * u32::from(NSG_STEP)
+            format!("--destination-fqdns {}", sh_quote(name))
+        }
+    };
+    let flags = vec![
+        SOURCE.into(),
+        format!("--ip-protocols {} {to}", net.protocol.azure()),
+        format!("--destination-ports {}", net.port),
+    ];
+    filter_rule(out, Collection::Network, first, &item.name, flags);
+}
+
+/// An application rule; in the collection of names TLS inspection must leave alone, one with
+/// inspection off.
+fn application_rule(out: &mut String, collection: Collection, first: bool, item: &Item<App>) {
+    let app = &item.what;
+    before_rule(out, collection, first, item.why);
+    let mut flags = vec![
+        SOURCE.into(),
+        format!(
+            "--protocols {}={} --target-fqdns {}",
+            app.web.azure(),
+            app.port,
+            sh_quote(app.fqdn)
+        ),
+    ];
+    if collection == Collection::NoTlsInspection {
+        flags.push("--enable-tls-inspection false".into());
+    }
+    filter_rule(out, collection, first, &item.name, flags);
+}
+
+/// A rule in one of the group's filter collections: the first rule of a collection creates
+/// it; the rest are added to it.
+fn filter_rule(
+    out: &mut String,
+    collection: Collection,
+    first: bool,
+    name: &str,
+    flags: Vec<String>,
+) {
+    let mut lines: Vec<String> = match first {
+        true => vec![
+            "az network firewall policy rule-collection-group collection add-filter-collection"
+                .into(),
+            GROUP.into(),
+            format!(
+                "--name {} --collection-priority {} --action Allow",
+                collection.name(),
+                collection.priority()
             ),
-        };
-        self.nsg_rules += 1;
-        let protocol = match protocol {
-            Protocol::Tcp => "Tcp",
-            Protocol::Udp => "Udp",
-            Protocol::Any => "'*'",
-        };
-        let name = self.names.name(check, "nsg");
+            format!(
+                "--rule-name {} --rule-type {}",
+                sh_quote(name),
+                collection.rule_type()
+            ),
+        ],
+        false => vec![
+            "az network firewall policy rule-collection-group collection rule add".into(),
+            GROUP.into(),
+            format!(
+                "--collection-name {} --name {} --rule-type {}",
+                collection.name(),
+                sh_quote(name),
+                collection.rule_type()
+            ),
+        ],
+    };
+    lines.extend(flags);
+    command(out, &lines);
+}
+
+/// The NSG rules to service tags, at the layout's priorities; a note for each name, which an
+/// NSG cannot filter by.
+fn nsg(out: &mut String, layout: &Layout) {
+    if !layout.nsg.is_empty() {
+        out.push('\n');
+        comment(out, &layout::nsg_note());
+    }
+    for item in &layout.nsg {
+        let rule = &item.what;
+        out.push('\n');
+        whys(out, item.why);
         command(
             out,
             &[
                 "az network nsg rule create".into(),
                 format!(
-                    "--resource-group \"$RG\" --nsg-name \"$NSG\" --name {}",
-                    sh_quote(&name)
+                    "--resource-group \"$RESOURCE_GROUP\" --nsg-name \"$NSG\" --name {}",
+                    sh_quote(&item.name)
                 ),
                 format!(
-                    "--priority {priority} --direction Outbound --access Allow --protocol {protocol}"
+                    "--priority {} --direction Outbound --access Allow --protocol {}",
+                    rule.priority,
+                    sh_quote(rule.protocol.nsg())
                 ),
                 format!(
                     "--source-address-prefixes VirtualNetwork --destination-address-prefixes {}",
-                    sh_quote(tag)
+                    sh_quote(rule.tag)
                 ),
-                format!("--destination-port-ranges {port}"),
+                format!("--destination-port-ranges {}", rule.port),
             ],
         );
     }
+    let mut by_name = layout.by_name().peekable();
+    if by_name.peek().is_some() {
+        out.push('\n');
+    }
+    for (item, name) in by_name {
+        for text in layout::by_name_note(name, item.what.port) {
+            comment(out, &text);
+        }
+    }
+}
 
-    /// A rule in one of the group's filter collections: the first rule of a collection creates
-    /// it (and the first of all creates the group); the rest are added to it.
-    fn filter_rule(
-        &mut self,
-        out: &mut String,
-        collection: Collection,
-        name: &str,
-        flags: Vec<String>,
-    ) {
-        if !self.group {
-            self.group = true;
+fn routes(out: &mut String, layout: &Layout) {
+    if layout.routes.is_empty() {
+        return;
+    }
+    out.push('\n');
+    comment(out, layout::ROUTES_NOTE);
+    for item in &layout.routes {
+        out.push('\n');
+        whys(out, item.why);
+        command(
+            out,
+            &[
+                "az network route-table route create".into(),
+                "--resource-group \"$RESOURCE_GROUP\" --route-table-name \"$ROUTE_TABLE\"".into(),
+                format!(
+                    "--name {} --address-prefix {} --next-hop-type Internet",
+                    sh_quote(&item.name),
+                    sh_quote(item.what)
+                ),
+            ],
+        );
+    }
+}
+
+fn links(out: &mut String, layout: &Layout) {
+    for item in &layout.links {
+        out.push('\n');
+        whys(out, item.why);
+        comment(
+            out,
+            "--resource-group is the zone's. --virtual-network takes the VNet's full resource ID \
+             when the VNet is in another resource group.",
+        );
+        command(
+            out,
+            &[
+                "az network private-dns link vnet create".into(),
+                format!(
+                    "--resource-group \"$RESOURCE_GROUP\" --zone-name {} --name {}",
+                    sh_quote(item.what),
+                    sh_quote(&item.name)
+                ),
+                "--virtual-network \"$VNET\" --registration-enabled false".into(),
+            ],
+        );
+    }
+}
+
+/// Each storage account's rule for the subnet, after the subnet's service endpoint, which the
+/// first adds.
+fn storage(out: &mut String, layout: &Layout) {
+    for (n, item) in layout.storage.iter().enumerate() {
+        out.push('\n');
+        whys(out, item.why);
+        for text in layout::storage_note(item.what) {
+            comment(out, &text);
+        }
+        if n == 0 {
+            comment(
+                out,
+                "--service-endpoints sets the subnet's whole list: add any it has already \
+                 (az network vnet subnet show --query serviceEndpoints).",
+            );
             command(
                 out,
                 &[
-                    "az network firewall policy rule-collection-group create".into(),
-                    "--resource-group \"$RG\" --policy-name \"$POLICY\"".into(),
-                    "--name \"$RCG\" --priority \"$RCG_PRIORITY\"".into(),
+                    "az network vnet subnet update".into(),
+                    "--resource-group \"$RESOURCE_GROUP\" --vnet-name \"$VNET\" --name \"$SUBNET\""
+                        .into(),
+                    "--service-endpoints Microsoft.Storage".into(),
                 ],
             );
         }
-        let mut lines: Vec<String> = if self.collections.insert(collection) {
-            vec![
-                "az network firewall policy rule-collection-group collection add-filter-collection"
-                    .into(),
-                "--resource-group \"$RG\" --policy-name \"$POLICY\" --rcg-name \"$RCG\"".into(),
+        comment(
+            out,
+            "--resource-group is the account's; for a VNet in another resource group, give \
+             --subnet the subnet's full resource ID instead of --vnet-name.",
+        );
+        command(
+            out,
+            &[
+                "az storage account network-rule add".into(),
                 format!(
-                    "--name {} --collection-priority \"${}\" --action Allow",
-                    collection.name(),
-                    collection.priority()
+                    "--resource-group \"$RESOURCE_GROUP\" --account-name {}",
+                    sh_quote(item.what)
                 ),
-                format!(
-                    "--rule-name {} --rule-type {}",
-                    sh_quote(name),
-                    collection.rule_type()
-                ),
-            ]
-        } else {
-            vec![
-                "az network firewall policy rule-collection-group collection rule add".into(),
-                "--resource-group \"$RG\" --policy-name \"$POLICY\" --rcg-name \"$RCG\"".into(),
-                format!(
-                    "--collection-name {} --name {} --rule-type {}",
-                    collection.name(),
-                    sh_quote(name),
-                    collection.rule_type()
-                ),
-            ]
-        };
-        lines.extend(flags);
-        command(out, &lines);
+                "--vnet-name \"$VNET\" --subnet \"$SUBNET\"".into(),
+            ],
+        );
     }
 }
 
@@ -724,7 +465,7 @@ pub(super) mod tests {
 
     use super::*;
     use crate::context::Mode;
-    use crate::fix::model::{sample, Advice, Web};
+    use crate::fix::model::{sample, Advice, Change, Protocol, Rule, Web};
 
     /// The command groups the formats may use.
     const GROUPS: &[&str] = &[
@@ -1020,18 +761,18 @@ pub(super) mod tests {
     fn the_udp_tag_rule_is_a_firewall_and_an_nsg_rule() {
         let script = render(&sample::every_rule());
         let nsg = "az network nsg rule create \\
-  --resource-group \"$RG\" --nsg-name \"$NSG\" --name 'tundra-udp-5831-nsg' \\
-  --priority \"$NSG_PRIORITY\" --direction Outbound --access Allow --protocol Udp \\
+  --resource-group \"$RESOURCE_GROUP\" --nsg-name \"$NSG\" --name 'amlprobe-tundra-udp-5831' \\
+  --priority 3000 --direction Outbound --access Allow --protocol 'Udp' \\
   --source-address-prefixes VirtualNetwork --destination-address-prefixes 'AzureMachineLearning' \\
   --destination-port-ranges 5831
 ";
         assert!(script.contains(nsg), "{script}");
         let firewall =
             "az network firewall policy rule-collection-group collection add-filter-collection \\
-  --resource-group \"$RG\" --policy-name \"$POLICY\" --rcg-name \"$RCG\" \\
-  --name aml-network --collection-priority \"$NET_PRIORITY\" --action Allow \\
-  --rule-name 'tundra-udp-5831-net' --rule-type NetworkRule \\
-  --source-addresses \"$SOURCE\" \\
+  --resource-group \"$RESOURCE_GROUP\" --policy-name \"$FIREWALL_POLICY\" --rcg-name \"$RULE_COLLECTION_GROUP\" \\
+  --name amlprobe-network --collection-priority 100 --action Allow \\
+  --rule-name 'tundra-udp-5831' --rule-type NetworkRule \\
+  --source-addresses \"$SOURCE_ADDRESSES\" \\
   --ip-protocols UDP --destination-addresses 'AzureMachineLearning' \\
   --destination-ports 5831
 ";
@@ -1052,38 +793,47 @@ pub(super) mod tests {
             let i = call.iter().position(|a| a == flag).expect(flag);
             call[i + 1].clone()
         };
-        // NSG rules count up from the base.
-        assert_eq!(after(&find("tundra-udp-5831-nsg"), "--priority"), "3000");
-        let batch = find("batch-443-nsg");
+        // NSG rules count up from the layout's first priority.
+        assert_eq!(
+            after(&find("amlprobe-tundra-udp-5831"), "--priority"),
+            "3000"
+        );
+        let batch = find("amlprobe-batch-443");
         assert_eq!(after(&batch, "--priority"), "3010");
         assert_eq!(after(&batch, "--protocol"), "*");
         // The first application rule makes the collection; the next ones join it.
-        assert_eq!(find("graph-443-app")[5], "add-filter-collection");
-        let pythonhosted = find("pythonhosted-443-app");
+        assert_eq!(find("graph-443")[5], "add-filter-collection");
+        assert_eq!(
+            after(&find("graph-443"), "--collection-priority"),
+            "200",
+            "{calls:?}"
+        );
+        let pythonhosted = find("pythonhosted-443");
         assert_eq!(pythonhosted[5..7], ["rule".to_string(), "add".to_string()]);
         assert_eq!(after(&pythonhosted, "--target-fqdns"), "*.pythonhosted.org");
         assert_eq!(after(&pythonhosted, "--protocols"), "Https=443");
         assert_eq!(
-            after(&find("entra-80-app"), "--protocols"),
+            after(&find("entra-80"), "--protocols"),
             "Http=80",
             "{calls:?}"
         );
         // Placeholders reach the command as they are.
         assert_eq!(after(&batch, "--resource-group"), "REPLACE-resource-group");
         assert_eq!(
-            after(&find("graph-443-app"), "--source-addresses"),
+            after(&find("graph-443"), "--source-addresses"),
             "REPLACE-subnet-address-range"
         );
-        let route = find("batchnodemanagement-westeurope-route");
+        let route = find("amlprobe-BatchNodeManagement-westeurope");
         assert_eq!(
             after(&route, "--address-prefix"),
             "BatchNodeManagement.westeurope"
         );
         assert_eq!(after(&route, "--next-hop-type"), "Internet");
-        let tls = find("workspace-api-443-no-tls");
+        let tls = find("workspace-api-443");
+        assert_eq!(after(&tls, "--collection-priority"), "150");
         assert_eq!(after(&tls, "--enable-tls-inspection"), "false");
         assert_eq!(after(&tls, "--target-fqdns"), "westeurope.api.azureml.ms");
-        let link = find("privatelink-api-azureml-ms-link");
+        let link = find("amlprobe-privatelink-api-azureml-ms");
         assert_eq!(after(&link, "--zone-name"), "privatelink.api.azureml.ms");
         assert_eq!(after(&link, "--registration-enabled"), "false");
         let names = |call: &Vec<String>| call.join(" ");
@@ -1100,11 +850,11 @@ pub(super) mod tests {
         let script = render(&sample::every_rule());
         assert!(script.contains("--destination-fqdns 'ci-one.westeurope.instances.azureml.ms'"));
         assert!(script.contains(
-            "# az network firewall policy update --resource-group \"$RG\" --name \"$POLICY\" \
-             --enable-dns-proxy true\n"
+            "# az network firewall policy update --resource-group \"$RESOURCE_GROUP\" \
+             --name \"$FIREWALL_POLICY\" --enable-dns-proxy true\n"
         ));
-        assert!(script.contains("# An NSG cannot filter by name"));
-        assert!(!script.contains("instances-8787-nsg"));
+        assert!(script.contains("# an NSG cannot filter by name"));
+        assert!(!script.contains("amlprobe-instances-8787"));
     }
 
     #[test]
@@ -1116,19 +866,18 @@ pub(super) mod tests {
         let (commands_part, confirm_part) = script.split_at(at);
         assert!(!commands_part.contains("data.mcr.microsoft.com"));
         assert!(confirm_part.contains(
-            "# mcr-data-443 (stand_in_unresolvable), \
-             https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet\n\
-             #   an application rule that allows Https on port 443 to *.data.mcr.microsoft.com\n"
+            "#   firewall application rule: Https 443 to *.data.mcr.microsoft.com\n\
+             #     mcr-data-443 (stand_in_unresolvable), \
+             https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet\n"
         ));
         assert!(commands(confirm_part).is_empty());
-        assert!(confirm_part.contains("# No rule fixes these:\n# node-clock (clock_skew), "));
-        assert!(confirm_part.contains("#   Fix the node's clock.\n"));
-        // Forwarding and the proxy are words, not commands.
-        assert!(commands_part.contains(
-            "# The custom DNS server must forward api.azureml.ms to Azure DNS, 168.63.129.16."
-        ));
-        assert!(commands_part
-            .contains("# The HTTP proxy must allow CONNECT to westeurope.api.azureml.ms:443."));
+        // Forwarding, the proxy and the advice are words, not commands.
+        let words = &script[script.find("# The custom DNS server").expect("forwards")..];
+        assert!(commands(words).is_empty());
+        assert!(words.contains("#   forward api.azureml.ms to 168.63.129.16\n"));
+        assert!(words.contains("#   CONNECT westeurope.api.azureml.ms:443\n"));
+        assert!(words.contains("# No rule fixes these:\n#   node-clock (clock_skew), "));
+        assert!(words.contains("#     Fix the node's clock.\n"));
     }
 
     #[test]
@@ -1137,45 +886,23 @@ pub(super) mod tests {
         let reason = script
             .find("# graph-443 (tcp_refused), https://")
             .expect("the reason");
-        let rule = script.find("'graph-443-app'").expect("the rule");
+        let rule = script.find("'graph-443'").expect("the rule");
         assert!(reason < rule);
-    }
-
-    #[test]
-    fn rule_names_are_distinct_and_valid() {
-        let mut namer = Namer::default();
-        let a = namer.name(Some("batch-443"), "net");
-        let b = namer.name(Some("batch-443"), "net");
-        assert_eq!(
-            (a.as_str(), b.as_str()),
-            ("batch-443-net", "batch-443-net-2")
-        );
-        assert_eq!(
-            namer.name(Some("Odd id_with.dots"), "app"),
-            "odd-id-with-dots-app"
-        );
-        assert_eq!(namer.name(Some("--"), "app"), "rule-app");
-        assert_eq!(namer.name(None, "link"), "rule-link");
-        let long = namer.name(Some(&"x".repeat(300)), "no-tls-2");
-        assert!(long.len() < 80, "{long}");
-        for name in [a, b, long] {
-            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-        }
     }
 
     #[test]
     fn placeholders_stand_for_names_not_given() {
         let script = render(&sample::every_rule());
         for line in [
-            "RG='REPLACE-resource-group'",
-            "POLICY='REPLACE-firewall-policy'",
+            "RESOURCE_GROUP='REPLACE-resource-group'",
+            "FIREWALL_POLICY='REPLACE-firewall-policy'",
             "NSG='REPLACE-nsg'",
             "ROUTE_TABLE='REPLACE-route-table'",
             "VNET='REPLACE-vnet'",
             "SUBNET='REPLACE-subnet'",
-            "SOURCE='REPLACE-subnet-address-range'",
-            "RCG='aml-outbound'",
-            "NSG_PRIORITY='3000'",
+            "SOURCE_ADDRESSES='REPLACE-subnet-address-range'",
+            "RULE_COLLECTION_GROUP='amlprobe-fix'",
+            "RULE_COLLECTION_GROUP_PRIORITY='300'",
         ] {
             assert!(script.contains(&format!("\n{line}\n")), "{line}\n{script}");
         }
@@ -1196,8 +923,8 @@ pub(super) mod tests {
         let script = render(&fixes);
         check_script(&script);
         for line in [
-            "RG='rg-net'",
-            "POLICY='fw-policy'",
+            "RESOURCE_GROUP='rg-net'",
+            "FIREWALL_POLICY='fw-policy'",
             "NSG='nsg-compute'",
             "ROUTE_TABLE='rt-compute'",
             "VNET='vnet-hub'",
@@ -1211,7 +938,10 @@ pub(super) mod tests {
             .lines()
             .filter(|l| !l.starts_with('#') && l.contains("REPLACE-"))
             .collect();
-        assert_eq!(left, ["SOURCE='REPLACE-subnet-address-range'"]);
+        assert_eq!(
+            left,
+            ["SOURCE_ADDRESSES='REPLACE-address-range-of-snet-compute'"]
+        );
     }
 
     #[test]
@@ -1223,11 +953,17 @@ pub(super) mod tests {
             "aml-443",
         )]));
         check_script(&script);
-        assert!(
-            script.contains("\nRG='REPLACE-resource-group'\nROUTE_TABLE='REPLACE-route-table'\n")
+        let variables: Vec<&str> = script
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains('='))
+            .collect();
+        assert_eq!(
+            variables,
+            [
+                "RESOURCE_GROUP='REPLACE-resource-group'",
+                "ROUTE_TABLE='REPLACE-route-table'"
+            ]
         );
-        assert!(!script.contains("POLICY="));
-        assert!(!script.contains("NSG="));
     }
 
     #[test]
@@ -1235,7 +971,7 @@ pub(super) mod tests {
         let script = render(&fixes(vec![]));
         check_script(&script);
         assert!(commands(&script).is_empty());
-        assert!(script.contains("# Nothing to change.\n"));
+        assert!(script.contains("# Nothing to change: "));
         assert!(!script.contains("exit"));
         assert!(az_calls(&script).is_empty());
     }
@@ -1259,7 +995,7 @@ pub(super) mod tests {
         ]));
         check_script(&script);
         assert!(commands(&script).is_empty());
-        assert!(!script.contains("RG="));
+        assert!(!script.contains("RESOURCE_GROUP="));
     }
 
     #[test]
@@ -1318,6 +1054,7 @@ pub(super) mod tests {
         f.cloud = Cloud::Usgov;
         let script = render(&f);
         check_script(&script);
-        assert!(script.contains("# The report is from Azure US Government: point the Azure CLI"));
+        assert!(script.contains("# The report is from Azure Government: point the Azure CLI"));
+        assert!(script.contains("# Report from the Azure Government, region westeurope"));
     }
 }

@@ -9,13 +9,18 @@
 //! other change is explained in a comment: how the managed network already handles it, or
 //! where outside the managed network it would have to be made.
 //!
-//! The script follows the same rules as `--format az`: names in variables with `REPLACE-`
-//! placeholders, every value single-quoted, every comment one line.
+//! The rules are those of the shared [`Layout`], named as the layout names its NSG rules
+//! (`amlprobe-` and the check), and the script follows the same rules as `--format az`: names
+//! in variables with `REPLACE-` placeholders, every value single-quoted, every comment one line.
 
-use super::az::{comment, first_check, header, sh_quote, trailer, variable, whys, Namer};
-use crate::fix::model::{Change, Dest, Fixes, Protocol, Rule, AZURE_DNS, PLACEHOLDER_PREFIX};
+use super::az::{comment, comments, header, sh_quote, variable, whys};
+use crate::fix::layout::{self, App, Item, Layout, Namer, Net, NO_NSG_PRIORITY, PREFIX};
+use crate::fix::model::{Dest, Fixes, Protocol, AZURE_DNS, PLACEHOLDER_PREFIX};
 
 pub fn render(fixes: &Fixes) -> String {
+    let mut layout = Layout::new(fixes);
+    // A managed network has no NSG: a network rule that got no NSG priority is whole here.
+    layout.refused.retain(|(_, why)| *why != NO_NSG_PRIORITY);
     let mut out = String::new();
     header(
         &mut out,
@@ -23,41 +28,17 @@ pub fn render(fixes: &Fixes) -> String {
         "Azure ML managed network outbound rules",
         "Setting a rule that is there already updates it.",
     );
-    let make: Vec<&Change> = fixes.to_make().collect();
-    if make.is_empty() {
-        comment(&mut out, "Nothing to change.");
-    } else {
-        variables(&mut out, fixes, &make);
-        let mut script = Script::default();
-        for change in make {
-            out.push('\n');
-            whys(&mut out, change);
-            script.change(&mut out, change);
+    match fixes.to_make().next() {
+        None => comment(&mut out, layout::NOTHING_TO_CHANGE),
+        Some(_) => {
+            variables(&mut out, fixes, &layout);
+            Script::default().write(&mut out, &layout);
         }
     }
-    trailer(&mut out, fixes);
+    let mut lines = Vec::new();
+    layout::trailer(fixes, &layout.refused, &mut lines);
+    comments(&mut out, &lines);
     out
-}
-
-/// Whether a rule becomes a command here, rather than a comment.
-fn commands(rule: &Rule) -> bool {
-    match rule {
-        Rule::Application { port, .. } => fqdn_port(*port),
-        Rule::Network {
-            protocol,
-            port,
-            dest,
-        } => match dest {
-            Dest::Tag(_) => true,
-            Dest::Fqdn(_) => *protocol != Protocol::Udp && fqdn_port(*port),
-        },
-        Rule::StorageSubnet { .. } => true,
-        Rule::Route { .. }
-        | Rule::Forward { .. }
-        | Rule::ZoneLink { .. }
-        | Rule::NoTlsInspection { .. }
-        | Rule::ProxyConnect { .. } => false,
-    }
 }
 
 /// The ports an `fqdn` rule carries.
@@ -65,9 +46,24 @@ fn fqdn_port(port: u16) -> bool {
     port == 80 || port == 443
 }
 
+/// Whether a network rule to a name can be an `fqdn` rule: TCP on one of its ports.
+fn fqdn_rule(net: &Net) -> bool {
+    net.protocol != Protocol::Udp && fqdn_port(net.port)
+}
+
+/// Whether any rule becomes a command here, rather than a comment.
+fn commands(layout: &Layout) -> bool {
+    layout.app.iter().any(|item| fqdn_port(item.what.port))
+        || layout.net.iter().any(|item| match item.what.dest {
+            Dest::Tag(_) => true,
+            Dest::Fqdn(_) => fqdn_rule(&item.what),
+        })
+        || !layout.storage.is_empty()
+}
+
 /// The workspace, and the subscription of a storage account that gets a private endpoint.
-fn variables(out: &mut String, fixes: &Fixes, make: &[&Change]) {
-    if !make.iter().any(|c| commands(&c.rule)) {
+fn variables(out: &mut String, fixes: &Fixes, layout: &Layout) {
+    if !commands(layout) {
         return;
     }
     out.push('\n');
@@ -75,12 +71,9 @@ fn variables(out: &mut String, fixes: &Fixes, make: &[&Change]) {
         out,
         "The workspace whose managed network the rules are for.",
     );
-    variable(out, "RG", &fixes.names.resource_group());
+    variable(out, "RESOURCE_GROUP", &fixes.names.resource_group());
     variable(out, "WORKSPACE", &fixes.names.workspace());
-    if make
-        .iter()
-        .any(|c| matches!(c.rule, Rule::StorageSubnet { .. }))
-    {
+    if !layout.storage.is_empty() {
         comment(out, "The subscription of the storage accounts below.");
         variable(
             out,
@@ -96,7 +89,8 @@ fn variables(out: &mut String, fixes: &Fixes, make: &[&Change]) {
     );
     comment(
         out,
-        "az ml workspace outbound-rule list --resource-group \"$RG\" --workspace-name \"$WORKSPACE\"",
+        "az ml workspace outbound-rule list --resource-group \"$RESOURCE_GROUP\" \
+         --workspace-name \"$WORKSPACE\"",
     );
 }
 
@@ -105,7 +99,7 @@ fn set(out: &mut String, name: &str, flags: &[String]) {
     let mut lines = vec![
         "az ml workspace outbound-rule set".to_string(),
         format!(
-            "--resource-group \"$RG\" --workspace-name \"$WORKSPACE\" --rule {}",
+            "--resource-group \"$RESOURCE_GROUP\" --workspace-name \"$WORKSPACE\" --rule {}",
             sh_quote(name)
         ),
     ];
@@ -114,160 +108,212 @@ fn set(out: &mut String, name: &str, flags: &[String]) {
     out.push('\n');
 }
 
-/// What the script has said so far: the note on what an FQDN rule costs comes once.
+/// What the script has said so far: the note on what an FQDN rule costs comes once, and the
+/// workspace's outbound rules share one namespace.
 #[derive(Default)]
 struct Script {
     fqdn_rules: bool,
     names: Namer,
 }
 
+/// A blank line and the checks that call for the item.
+fn start<T>(out: &mut String, item: &Item<T>) {
+    out.push('\n');
+    whys(out, item.why);
+}
+
 impl Script {
-    fn change(&mut self, out: &mut String, change: &Change) {
-        let check = first_check(&change.why);
-        match &change.rule {
-            Rule::Application { fqdn, port, .. } if fqdn_port(*port) => {
-                self.fqdn(out, check, fqdn);
-            }
-            Rule::Application { fqdn, web, port } => comment(
-                out,
-                &format!(
-                    "An fqdn rule carries only ports 80 and 443, so {} on port {port} to {fqdn} \
-                     cannot be allowed by name, and no service tag is known to cover it.",
-                    web.azure()
-                ),
+    /// Every item of the layout, in the model's order: a rule where the managed network takes
+    /// one, a comment where it does not.
+    fn write(&mut self, out: &mut String, layout: &Layout) {
+        layout
+            .app
+            .iter()
+            .for_each(|item| self.application(out, item));
+        layout.net.iter().for_each(|item| self.network(out, item));
+        layout.routes.iter().for_each(|item| route(out, item));
+        layout.forwards.iter().for_each(|item| forward(out, item));
+        layout.links.iter().for_each(|item| link(out, item));
+        layout
+            .tls
+            .iter()
+            .for_each(|item| no_tls_inspection(out, item));
+        layout
+            .storage
+            .iter()
+            .for_each(|item| self.storage(out, item));
+        layout.proxies.iter().for_each(|item| proxy(out, item));
+    }
+
+    /// The rule's name: the layout's, marked as this tool's as an NSG rule's is, and unique
+    /// among the workspace's outbound rules.
+    fn name<T>(&mut self, item: &Item<T>) -> String {
+        self.names.name(&format!("{PREFIX}-{}", item.name))
+    }
+
+    fn application(&mut self, out: &mut String, item: &Item<App>) {
+        let App { fqdn, web, port } = item.what;
+        start(out, item);
+        if fqdn_port(port) {
+            return self.fqdn(out, item, fqdn);
+        }
+        comment(
+            out,
+            &format!(
+                "An fqdn rule carries only ports 80 and 443, so {} on port {port} to {fqdn} \
+                 cannot be allowed by name, and no service tag is known to cover it.",
+                web.azure()
             ),
-            Rule::Network {
-                protocol,
-                port,
-                dest: Dest::Tag(tag),
-            } => {
-                // `*` is how the rule writes every protocol; it is quoted for the shell.
-                let protocol = match protocol {
-                    Protocol::Tcp => "TCP",
-                    Protocol::Udp => "UDP",
-                    Protocol::Any => "'*'",
-                };
-                let name = self.names.name(check, "tag");
+        );
+    }
+
+    fn network(&mut self, out: &mut String, item: &Item<Net>) {
+        let net = &item.what;
+        start(out, item);
+        match net.dest {
+            Dest::Tag(tag) => {
+                let name = self.name(item);
                 set(
                     out,
                     &name,
                     &[
                         format!("--type service_tag --service-tag {}", sh_quote(tag)),
-                        format!("--protocol {protocol} --port-ranges {port}"),
-                    ],
-                );
-            }
-            Rule::Network {
-                protocol,
-                port,
-                dest: Dest::Fqdn(fqdn),
-            } => match *protocol != Protocol::Udp && fqdn_port(*port) {
-                true => self.fqdn(out, check, fqdn),
-                false => comment(
-                    out,
-                    &format!(
-                        "An fqdn rule carries only TCP ports 80 and 443, so {} port {port} to \
-                         {fqdn} cannot be allowed by name. A service_tag rule could allow it, \
-                         but no service tag is known to cover this name.",
-                        protocol.azure()
-                    ),
-                ),
-            },
-            Rule::Route { tag } => comment(
-                out,
-                &format!(
-                    "A managed network has no route table of yours: Azure ML routes its \
-                     traffic itself, so there is no route to add for {tag}."
-                ),
-            ),
-            Rule::Forward { zone } => {
-                comment(
-                    out,
-                    &format!(
-                        "Azure ML makes the private endpoints of a managed network and their \
-                         DNS records itself, so the managed network needs no forwarding for \
-                         {zone}."
-                    ),
-                );
-                comment(
-                    out,
-                    &format!(
-                        "A custom DNS server in a network of your own, where clients reach the \
-                         workspace, still forwards {zone} to Azure DNS, {AZURE_DNS}."
-                    ),
-                );
-            }
-            Rule::ZoneLink { zone } => comment(
-                out,
-                &format!(
-                    "Azure ML links the private DNS zones of a managed network itself. {zone} \
-                     needs a link only to a VNet of your own, where clients reach the \
-                     workspace (see --format az)."
-                ),
-            ),
-            Rule::NoTlsInspection { fqdn, port } => comment(
-                out,
-                &format!(
-                    "The firewall of a managed network (Standard or Basic) does not inspect \
-                     TLS. If {fqdn} (port {port}) is inspected, it is by a firewall or proxy of \
-                     yours: exempt it there."
-                ),
-            ),
-            Rule::StorageSubnet { account } => {
-                comment(
-                    out,
-                    "A managed network reaches a storage account through a private endpoint, \
-                     not a subnet rule. Azure ML adds one itself for the workspace's default \
-                     storage account when it needs one.",
-                );
-                comment(
-                    out,
-                    "This one is for blob; jobs that use the account's file shares need another \
-                     with --subresource-target file. Change resourceGroups/ if the account is \
-                     not in $RG.",
-                );
-                let name = self.names.name(check, "pe");
-                set(
-                    out,
-                    &name,
-                    &[
-                        "--type private_endpoint".into(),
                         format!(
-                            "--service-resource-id \"/subscriptions/$SUBSCRIPTION/resourceGroups/\
-                             $RG/providers/Microsoft.Storage/storageAccounts/\"{}",
-                            sh_quote(account)
+                            "--protocol {} --port-ranges {}",
+                            sh_quote(net.protocol.managed()),
+                            net.port
                         ),
-                        "--subresource-target blob --spark-enabled false".into(),
                     ],
                 );
             }
-            Rule::ProxyConnect { host, port } => comment(
+            Dest::Fqdn(fqdn) if fqdn_rule(net) => self.fqdn(out, item, fqdn),
+            Dest::Fqdn(fqdn) => comment(
                 out,
                 &format!(
-                    "A managed network does not go through a proxy of yours. If jobs set one \
-                     (HTTPS_PROXY), it must allow CONNECT to {host}:{port}."
+                    "An fqdn rule carries only TCP ports 80 and 443, so {} port {} to {fqdn} \
+                     cannot be allowed by name. A service_tag rule could allow it, but no \
+                     service tag is known to cover this name.",
+                    net.protocol.azure(),
+                    net.port
                 ),
             ),
         }
     }
 
     /// An `fqdn` rule; the first says what it brings with it.
-    fn fqdn(&mut self, out: &mut String, check: Option<&str>, fqdn: &str) {
-        if !self.fqdn_rules {
-            self.fqdn_rules = true;
+    fn fqdn<T>(&mut self, out: &mut String, item: &Item<T>, fqdn: &str) {
+        if !std::mem::replace(&mut self.fqdn_rules, true) {
             comment(
                 out,
                 "An fqdn rule makes Azure ML add a managed Azure Firewall to the network, \
                  which is billed.",
             );
         }
-        let name = self.names.name(check, "fqdn");
+        let name = self.name(item);
         set(
             out,
             &name,
             &[format!("--type fqdn --destination {}", sh_quote(fqdn))],
         );
     }
+
+    /// A private endpoint for the account's blob service.
+    fn storage(&mut self, out: &mut String, item: &Item<&str>) {
+        start(out, item);
+        comment(
+            out,
+            "A managed network reaches a storage account through a private endpoint, not a \
+             subnet rule. Azure ML adds one itself for the workspace's default storage account \
+             when it needs one.",
+        );
+        comment(
+            out,
+            "This one is for blob; jobs that use the account's file shares need another with \
+             --subresource-target file. Change resourceGroups/ if the account is not in \
+             $RESOURCE_GROUP.",
+        );
+        let name = self.name(item);
+        set(
+            out,
+            &name,
+            &[
+                "--type private_endpoint".into(),
+                format!(
+                    "--service-resource-id \"/subscriptions/$SUBSCRIPTION/resourceGroups/\
+                     $RESOURCE_GROUP/providers/Microsoft.Storage/storageAccounts/\"{}",
+                    sh_quote(item.what)
+                ),
+                "--subresource-target blob --spark-enabled false".into(),
+            ],
+        );
+    }
+}
+
+fn route(out: &mut String, item: &Item<&str>) {
+    start(out, item);
+    comment(
+        out,
+        &format!(
+            "A managed network has no route table of yours: Azure ML routes its traffic itself, \
+             so there is no route to add for {}.",
+            item.what
+        ),
+    );
+}
+
+fn forward(out: &mut String, item: &Item<&str>) {
+    let zone = item.what;
+    start(out, item);
+    comment(
+        out,
+        &format!(
+            "Azure ML makes the private endpoints of a managed network and their DNS records \
+             itself, so the managed network needs no forwarding for {zone}."
+        ),
+    );
+    comment(
+        out,
+        &format!(
+            "A custom DNS server in a network of your own, where clients reach the workspace, \
+             still forwards {zone} to Azure DNS, {AZURE_DNS}."
+        ),
+    );
+}
+
+fn link(out: &mut String, item: &Item<&str>) {
+    start(out, item);
+    comment(
+        out,
+        &format!(
+            "Azure ML links the private DNS zones of a managed network itself. {} needs a link \
+             only to a VNet of your own, where clients reach the workspace (see --format az).",
+            item.what
+        ),
+    );
+}
+
+fn no_tls_inspection(out: &mut String, item: &Item<App>) {
+    start(out, item);
+    comment(
+        out,
+        &format!(
+            "The firewall of a managed network (Standard or Basic) does not inspect TLS. If {} \
+             (port {}) is inspected, it is by a firewall or proxy of yours: exempt it there.",
+            item.what.fqdn, item.what.port
+        ),
+    );
+}
+
+fn proxy(out: &mut String, item: &Item<(&str, u16)>) {
+    let (host, port) = item.what;
+    start(out, item);
+    comment(
+        out,
+        &format!(
+            "A managed network does not go through a proxy of yours. If jobs set one \
+             (HTTPS_PROXY), it must allow CONNECT to {host}:{port}."
+        ),
+    );
 }
 
 #[cfg(test)]
@@ -277,7 +323,7 @@ mod tests {
         hostile,
     };
     use super::*;
-    use crate::fix::model::{sample, Names, Web};
+    use crate::fix::model::{sample, Names, Rule, Web};
 
     /// The value after `flag` in one call.
     fn after(call: &[String], flag: &str) -> String {
@@ -311,13 +357,13 @@ mod tests {
     fn the_udp_tag_rule_is_a_service_tag_rule() {
         let script = render(&sample::every_rule());
         let expected = "az ml workspace outbound-rule set \\
-  --resource-group \"$RG\" --workspace-name \"$WORKSPACE\" --rule 'tundra-udp-5831-tag' \\
+  --resource-group \"$RESOURCE_GROUP\" --workspace-name \"$WORKSPACE\" --rule 'amlprobe-tundra-udp-5831' \\
   --type service_tag --service-tag 'AzureMachineLearning' \\
-  --protocol UDP --port-ranges 5831
+  --protocol 'UDP' --port-ranges 5831
 ";
         assert!(script.contains(expected), "{script}");
         let calls = az_calls(&script);
-        let batch = rule(&calls, "batch-443-tag");
+        let batch = rule(&calls, "amlprobe-batch-443");
         assert_eq!(after(&batch, "--protocol"), "*");
         assert_eq!(
             after(&batch, "--service-tag"),
@@ -330,11 +376,11 @@ mod tests {
     fn names_on_80_and_443_are_fqdn_rules() {
         let script = render(&sample::every_rule());
         let calls = az_calls(&script);
-        let pythonhosted = rule(&calls, "pythonhosted-443-fqdn");
+        let pythonhosted = rule(&calls, "amlprobe-pythonhosted-443");
         assert_eq!(after(&pythonhosted, "--type"), "fqdn");
         assert_eq!(after(&pythonhosted, "--destination"), "*.pythonhosted.org");
         assert_eq!(
-            after(&rule(&calls, "entra-80-fqdn"), "--destination"),
+            after(&rule(&calls, "amlprobe-entra-80"), "--destination"),
             "login.microsoftonline.com"
         );
         // The cost note comes once, before the first.
@@ -386,7 +432,7 @@ mod tests {
     #[test]
     fn storage_gets_a_private_endpoint() {
         let calls = az_calls(&render(&sample::every_rule()));
-        let pe = rule(&calls, "storage-blob-443-pe");
+        let pe = rule(&calls, "amlprobe-amlstore1");
         assert_eq!(after(&pe, "--type"), "private_endpoint");
         assert_eq!(
             after(&pe, "--service-resource-id"),
@@ -407,8 +453,8 @@ mod tests {
              privatelink.api.azureml.ms",
             "If westeurope.api.azureml.ms (port 443) is inspected",
             "it must allow CONNECT to westeurope.api.azureml.ms:443.",
-            "#   an application rule that allows Https on port 443 to *.data.mcr.microsoft.com",
-            "#   Fix the node's clock.",
+            "#   firewall application rule: Https 443 to *.data.mcr.microsoft.com",
+            "#     Fix the node's clock.",
         ] {
             assert!(script.contains(text), "{text}\n{script}");
         }
@@ -418,7 +464,9 @@ mod tests {
     #[test]
     fn placeholders_and_given_names() {
         let script = render(&sample::every_rule());
-        assert!(script.contains("\nRG='REPLACE-resource-group'\nWORKSPACE='REPLACE-workspace'\n"));
+        assert!(script.contains(
+            "\nRESOURCE_GROUP='REPLACE-resource-group'\nWORKSPACE='REPLACE-workspace'\n"
+        ));
         assert!(script.contains("\nSUBSCRIPTION='REPLACE-subscription-id'\n"));
         let mut f = sample::every_rule();
         f.names = Names {
@@ -428,7 +476,7 @@ mod tests {
         };
         let script = render(&f);
         check_script(&script);
-        assert!(script.contains("\nRG='rg-ml'\nWORKSPACE='ws-prod'\n"));
+        assert!(script.contains("\nRESOURCE_GROUP='rg-ml'\nWORKSPACE='ws-prod'\n"));
         let calls = az_calls(&script);
         assert!(calls.iter().all(|c| after(c, "--resource-group") == "rg-ml"
             && after(c, "--workspace-name") == "ws-prod"));
@@ -438,7 +486,7 @@ mod tests {
     fn nothing_to_change_is_a_valid_script_that_says_so() {
         let script = render(&fixes(vec![]));
         check_script(&script);
-        assert!(script.contains("# Nothing to change.\n"));
+        assert!(script.contains("# Nothing to change: "));
         assert!(!script.contains("exit"));
         assert!(az_calls(&script).is_empty());
         // Comments only: no variables either.
@@ -449,7 +497,7 @@ mod tests {
             "r",
         )]));
         bash_n(&script);
-        assert!(!script.contains("RG="));
+        assert!(!script.contains("RESOURCE_GROUP="));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Azure ML managed network outbound rules that would make the failing checks of an amlprobe report pass (cloud public, region westeurope).
+# amlprobe fix: the rules that make the report's checks pass, as Azure ML managed network outbound rules.
+# Report from the Azure public cloud, region westeurope.
 # Read each command before running it, and set every REPLACE- value first. Setting a rule that is there already updates it.
 set -euo pipefail
 
@@ -38,5 +39,5 @@ set -euo pipefail
 # Azure ML links the private DNS zones of a managed network itself. privatelink.api.azureml.ms needs a link only to a VNet of your own, where clients reach the workspace (see --format az).
 
 # No rule fixes these:
-# pe-compute-instance (dns_nxdomain), https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns
-#   No rule: ci-one.westeurope.instances.azureml.ms does not exist in DNS. Check the name (a typo, a deleted resource, or a private DNS zone linked to this VNet that lacks the record); no firewall change makes a missing name resolve.
+#   pe-compute-instance (dns_nxdomain), https://learn.microsoft.com/azure/machine-learning/how-to-custom-dns
+#     No rule: ci-one.westeurope.instances.azureml.ms does not exist in DNS. Check the name (a typo, a deleted resource, or a private DNS zone linked to this VNet that lacks the record); no firewall change makes a missing name resolve.

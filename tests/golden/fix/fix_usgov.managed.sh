@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
-# Azure ML managed network outbound rules that would make the failing checks of an amlprobe report pass (cloud usgov, region usgovvirginia).
+# amlprobe fix: the rules that make the report's checks pass, as Azure ML managed network outbound rules.
+# Report from the Azure Government, region usgovvirginia.
 # Read each command before running it, and set every REPLACE- value first. Setting a rule that is there already updates it.
-# The report is from Azure US Government: point the Azure CLI at that cloud first (az cloud list shows the names, az cloud set --name NAME picks one).
+# The report is from Azure Government: point the Azure CLI at that cloud first (az cloud list shows the names, az cloud set --name NAME picks one).
 set -euo pipefail
 
 # The workspace whose managed network the rules are for.
-RG='REPLACE-resource-group'
+RESOURCE_GROUP='REPLACE-resource-group'
 WORKSPACE='REPLACE-workspace'
 
 # Azure ML adds the rules its own services need (the AzureMachineLearning and BatchNodeManagement tags among them) by itself. To see what is there:
-# az ml workspace outbound-rule list --resource-group "$RG" --workspace-name "$WORKSPACE"
+# az ml workspace outbound-rule list --resource-group "$RESOURCE_GROUP" --workspace-name "$WORKSPACE"
 
 # arm-443 (tcp_timeout), https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall
 # An fqdn rule makes Azure ML add a managed Azure Firewall to the network, which is billed.
 az ml workspace outbound-rule set \
-  --resource-group "$RG" --workspace-name "$WORKSPACE" --rule 'arm-443-fqdn' \
+  --resource-group "$RESOURCE_GROUP" --workspace-name "$WORKSPACE" --rule 'amlprobe-arm-443' \
   --type fqdn --destination 'management.usgovcloudapi.net'
 
 # tundra-udp-5831 (udp_unreachable), https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet?view=azureml-api-1#compute-instancecluster-with-no-public-ip
 az ml workspace outbound-rule set \
-  --resource-group "$RG" --workspace-name "$WORKSPACE" --rule 'tundra-udp-5831-tag' \
+  --resource-group "$RESOURCE_GROUP" --workspace-name "$WORKSPACE" --rule 'amlprobe-tundra-udp-5831' \
   --type service_tag --service-tag 'AzureMachineLearning' \
-  --protocol UDP --port-ranges 5831
+  --protocol 'UDP' --port-ranges 5831

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Azure ML managed network outbound rules that would make the failing checks of an amlprobe report pass (cloud public, region westeurope).
+# amlprobe fix: the rules that make the report's checks pass, as Azure ML managed network outbound rules.
+# Report from the Azure public cloud, region westeurope.
 # Read each command before running it, and set every REPLACE- value first. Setting a rule that is there already updates it.
 set -euo pipefail
 
