@@ -273,6 +273,14 @@ pub struct FixArgs {
     /// az: Azure CLI script; bicep; terraform (azurerm); managed-network: az ml workspace outbound-rule commands; markdown: what to change and why, with the others in fenced blocks
     #[arg(long, short = 'o', value_enum, default_value = "markdown")]
     pub format: FixFormat,
+    #[command(flatten)]
+    pub names: Names,
+}
+
+/// The resources `fix` writes changes for, each by its Azure name; one not given is a
+/// placeholder in the output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct Names {
     /// The Azure Firewall policy to add rules to
     #[arg(long, value_name = "NAME", value_parser = resource_name)]
     pub firewall_policy: Option<String>,

@@ -26,16 +26,7 @@ pub fn fixes(args: &FixArgs) -> Result<model::Fixes, Stop> {
     };
     let bytes = bytes.map_err(|e| Stop::usage(format!("{what}: {e}")))?;
     let report = read::parse(&bytes).map_err(|e| Stop::usage(format!("{what}: {e}")))?;
-    let names = model::Names {
-        firewall_policy: args.firewall_policy.clone(),
-        nsg: args.nsg.clone(),
-        route_table: args.route_table.clone(),
-        resource_group: args.resource_group.clone(),
-        workspace: args.workspace.clone(),
-        vnet: args.vnet.clone(),
-        subnet: args.subnet.clone(),
-    };
-    Ok(derive::derive(&report, names))
+    Ok(derive::derive(&report, args.names.clone()))
 }
 
 /// `fix`: print the changes in the chosen format. Exit 0 when there is nothing to change, 1

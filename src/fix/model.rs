@@ -141,18 +141,9 @@ pub struct Advice {
     pub text: String,
 }
 
-/// Names of the resources to change; `None` where the user did not give one, and the output
-/// shows a marked placeholder.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Names {
-    pub firewall_policy: Option<String>,
-    pub nsg: Option<String>,
-    pub route_table: Option<String>,
-    pub resource_group: Option<String>,
-    pub workspace: Option<String>,
-    pub vnet: Option<String>,
-    pub subnet: Option<String>,
-}
+/// Names of the resources to change, as the command line gives them; `None` where the user did
+/// not give one, and the output shows a marked placeholder.
+pub use crate::cli::Names;
 
 /// Placeholders where a name was not given: easy to find, and not valid as a resource name, so
 /// nothing runs against the wrong resource by accident.
