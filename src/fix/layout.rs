@@ -777,73 +777,10 @@ pub fn trailer(fixes: &Fixes, refused: &[(&Change, &str)], lines: &mut Vec<Strin
     }
 }
 
-/// Fixes for the formats' tests beyond the model's sample.
-#[cfg(test)]
-pub mod sample {
-    use crate::fix::model::sample::every_rule;
-    use crate::fix::model::{Change, Fixes, Names, Rule, Web, Why};
-
-    /// Text that breaks any format that does not quote it: both quote characters, both
-    /// template openers, a backslash and line breaks.
-    pub const HOSTILE: &str = "a\"b${x}%{y}'\\\n\r";
-
-    /// The sample with every name given.
-    pub fn named() -> Fixes {
-        let mut fixes = every_rule();
-        fixes.names = Names {
-            firewall_policy: Some("fw-policy-hub".into()),
-            nsg: Some("nsg-aml".into()),
-            route_table: Some("rt-aml".into()),
-            resource_group: Some("rg-network".into()),
-            workspace: Some("ws-aml".into()),
-            vnet: Some("vnet-hub".into()),
-            subnet: Some("snet-compute".into()),
-        };
-        fixes
-    }
-
-    /// The sample with the hostile text as a name, as a reason, as a check and as a host.
-    pub fn hostile() -> Fixes {
-        let mut fixes = every_rule();
-        fixes.names.firewall_policy = Some(HOSTILE.into());
-        fixes.names.resource_group = Some(HOSTILE.into());
-        for change in &mut fixes.changes {
-            change.why.push(Why {
-                check: HOSTILE.into(),
-                reason: HOSTILE.into(),
-                doc: HOSTILE.into(),
-            });
-        }
-        fixes.changes.push(Change {
-            rule: Rule::Application {
-                fqdn: HOSTILE.into(),
-                web: Web::Https,
-                port: 443,
-            },
-            why: vec![Why {
-                check: HOSTILE.into(),
-                reason: HOSTILE.into(),
-                doc: String::new(),
-            }],
-            confirm: false,
-        });
-        fixes.advice[0].text = HOSTILE.into();
-        fixes
-    }
-
-    /// Nothing at all to change.
-    pub fn empty() -> Fixes {
-        let mut fixes = every_rule();
-        fixes.changes.clear();
-        fixes.advice.clear();
-        fixes
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fix::model::sample::every_rule;
+    use crate::fix::sample::every_rule;
 
     #[test]
     fn idents_are_safe_and_start_with_a_letter() {

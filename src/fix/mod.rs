@@ -7,6 +7,8 @@ pub mod layout;
 pub mod model;
 pub mod read;
 pub mod render;
+#[cfg(test)]
+pub mod sample;
 
 use crate::cli::{FixArgs, FixFormat};
 use crate::exit::{Stop, EXIT_FAILED, EXIT_OK};

@@ -464,8 +464,8 @@ pub(super) mod tests {
     use std::process::{Command, Stdio};
 
     use super::*;
-    use crate::context::Mode;
-    use crate::fix::model::{sample, Advice, Change, Protocol, Rule, Web};
+    use crate::fix::render::conformance::{Format, Uses};
+    use crate::fix::sample::{self, hostile, HOSTILE};
 
     /// The command groups the formats may use.
     const GROUPS: &[&str] = &[
@@ -512,8 +512,14 @@ pub(super) mod tests {
     /// function that prints them (each ended by a NUL, each call by an RS character); nothing
     /// else in the script is a command, so nothing else runs.
     pub(in crate::fix::render) fn az_calls(script: &str) -> Vec<Vec<String>> {
+        run(script, "")
+    }
+
+    /// The script run with the stub `az`, then `after`; what the stub and `after` printed, as
+    /// calls.
+    fn run(script: &str, after: &str) -> Vec<Vec<String>> {
         let stub = "az() { printf '%s\\0' \"$@\" $'\\x1e'; }\n";
-        let out = bash(&["-s"], &format!("{stub}{script}"))
+        let out = bash(&["-s"], &format!("{stub}{script}{after}"))
             .unwrap_or_else(|e| panic!("running the script failed: {e}\n{script}"));
         let text = String::from_utf8(out).expect("UTF-8");
         let mut calls = vec![];
@@ -529,6 +535,135 @@ pub(super) mod tests {
         }
         assert!(call.is_empty(), "an unfinished call: {call:?}");
         calls
+    }
+
+    /// The variables the script sets, in order.
+    pub(in crate::fix::render) fn script_inputs(script: &str) -> Vec<String> {
+        script
+            .lines()
+            .filter_map(|line| line.split_once("='"))
+            .map(|(name, _)| name)
+            .filter(|name| name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The script's values as bash holds them: each variable, and each flag of each `az`
+    /// call with the argument after it.
+    pub(in crate::fix::render) fn script_strings(script: &str) -> Vec<(String, String)> {
+        check_shape(script);
+        let names = script_inputs(script);
+        let dump: String = names
+            .iter()
+            .map(|name| format!("az \"${name}\"\n"))
+            .collect();
+        let mut calls = run(script, &dump);
+        let values = calls.split_off(calls.len() - names.len());
+        let mut found: Vec<(String, String)> = names
+            .into_iter()
+            .zip(values)
+            .map(|(name, mut value)| (name, value.remove(0)))
+            .collect();
+        for call in calls {
+            for pair in call.windows(2) {
+                if pair[0].starts_with("--") {
+                    found.push((pair[0].clone(), pair[1].clone()));
+                }
+            }
+        }
+        found
+    }
+
+    /// A format that is a bash script of `az` commands, read by running it with a stub `az`:
+    /// what it renders and where its values go; the table reads every such script alike.
+    pub(in crate::fix::render) trait Script {
+        fn render(fixes: &Fixes) -> String;
+        const PLACEHOLDERS: &'static [(&'static str, &'static str)];
+        const LEFT: (&'static str, &'static str);
+        const HOSTILE_KEYS: &'static [&'static str];
+        const ROUTE_ONLY: Uses;
+        const LINK_ONLY: Uses;
+    }
+
+    impl<S: Script> Format for S {
+        fn render(fixes: &Fixes) -> String {
+            S::render(fixes)
+        }
+        fn strings(text: &str) -> Vec<(String, String)> {
+            script_strings(text)
+        }
+        fn code(text: &str) -> Vec<String> {
+            let mut code = script_inputs(text);
+            code.extend(commands(text));
+            code
+        }
+        fn inputs(text: &str) -> Vec<String> {
+            script_inputs(text)
+        }
+        fn objects(text: &str) -> Vec<String> {
+            commands(text)
+                .iter()
+                .map(|c| {
+                    let words = c.split(" --").next().unwrap_or_default();
+                    words.trim_start_matches("az ").trim().to_string()
+                })
+                .collect()
+        }
+        fn quote(value: &str) -> String {
+            sh_quote(value)
+        }
+        fn is_comment(line: &str) -> bool {
+            line.trim_start().starts_with('#')
+        }
+        fn destination(flag: &str) -> bool {
+            flag.starts_with("--destination")
+                || ["--address-prefix", "--target-fqdns", "--service-tag"].contains(&flag)
+        }
+        fn next_hop(flag: &str) -> bool {
+            flag == "--next-hop-type"
+        }
+        const PLACEHOLDERS: &'static [(&'static str, &'static str)] = S::PLACEHOLDERS;
+        const LEFT: (&'static str, &'static str) = S::LEFT;
+        const HOSTILE_KEYS: &'static [&'static str] = S::HOSTILE_KEYS;
+        const ROUTE_ONLY: Uses = S::ROUTE_ONLY;
+        const LINK_ONLY: Uses = S::LINK_ONLY;
+    }
+
+    pub(in crate::fix::render) struct Az;
+
+    impl Script for Az {
+        fn render(fixes: &Fixes) -> String {
+            render(fixes)
+        }
+        const PLACEHOLDERS: &'static [(&'static str, &'static str)] = &[
+            ("RESOURCE_GROUP", "REPLACE-resource-group"),
+            ("FIREWALL_POLICY", "REPLACE-firewall-policy"),
+            ("NSG", "REPLACE-nsg"),
+            ("ROUTE_TABLE", "REPLACE-route-table"),
+            ("VNET", "REPLACE-vnet"),
+            ("SUBNET", "REPLACE-subnet"),
+            ("SOURCE_ADDRESSES", "REPLACE-subnet-address-range"),
+        ];
+        const LEFT: (&'static str, &'static str) =
+            ("SOURCE_ADDRESSES", "REPLACE-address-range-of-snet-compute");
+        const HOSTILE_KEYS: &'static [&'static str] = &[
+            "FIREWALL_POLICY",
+            "--resource-group",
+            "--target-fqdns",
+            "--destination-addresses",
+            "--destination-fqdns",
+            "--address-prefix",
+            "--zone-name",
+            "--account-name",
+        ];
+        const ROUTE_ONLY: Uses = (
+            &["RESOURCE_GROUP", "ROUTE_TABLE"],
+            &["network route-table route create"],
+        );
+        const LINK_ONLY: Uses = (
+            &["RESOURCE_GROUP", "VNET"],
+            &["network private-dns link vnet create"],
+        );
     }
 
     /// The script's commands: its lines without comments, blank lines, `NAME='value'`
@@ -597,9 +732,19 @@ pub(super) mod tests {
             .all(|i| quoted[i..i + needle.len()].iter().all(|&q| q))
     }
 
-    /// What every script must hold to: it parses; every command is `az` in a known group;
-    /// nothing opens traffic to everywhere or names the whole of Azure or the internet.
+    /// What every script must hold to: it keeps its shape, and names neither the whole of
+    /// Azure nor the internet but as a route's next hop.
     pub(in crate::fix::render) fn check_script(script: &str) {
+        check_shape(script);
+        assert!(!script.contains("0.0.0.0/0"), "{script}");
+        assert!(!script.contains("AzureCloud"), "{script}");
+        let rest = script.replace("--next-hop-type Internet", "");
+        assert!(!rest.to_lowercase().contains("internet"), "{script}");
+    }
+
+    /// The shape of every script: it parses; every command is `az` in a known group; nothing
+    /// is `*` as a destination.
+    fn check_shape(script: &str) {
         bash_n(script);
         assert!(script.starts_with("#!/usr/bin/env bash\n"), "{script}");
         assert!(script.contains("\nset -euo pipefail\n"), "{script}");
@@ -621,111 +766,6 @@ pub(super) mod tests {
                 }
             }
         }
-        assert!(!script.contains("0.0.0.0/0"), "{script}");
-        assert!(!script.contains("AzureCloud"), "{script}");
-        let rest = script.replace("--next-hop-type Internet", "");
-        assert!(!rest.to_lowercase().contains("internet"), "{script}");
-    }
-
-    /// A change for one rule.
-    pub(in crate::fix::render) fn change(rule: Rule, check: &str) -> Change {
-        Change {
-            rule,
-            why: vec![Why {
-                check: check.into(),
-                reason: "tcp_timeout".into(),
-                doc: String::new(),
-            }],
-            confirm: false,
-        }
-    }
-
-    /// Fixes with the given changes and nothing else.
-    pub(in crate::fix::render) fn fixes(changes: Vec<Change>) -> Fixes {
-        Fixes {
-            cloud: Cloud::Public,
-            region: None,
-            mode: Mode::Auto,
-            changes,
-            advice: vec![],
-            names: Names::default(),
-        }
-    }
-
-    /// A value that would run a command, or start one on a new line, if it were not quoted.
-    pub(in crate::fix::render) const HOSTILE: &str = "a'b$(reboot)`reboot`\n\"c\";reboot #\r";
-
-    /// Every rule, with the hostile value in each place a value goes, and a Why that would
-    /// start a new line.
-    pub(in crate::fix::render) fn hostile() -> Fixes {
-        let h = || HOSTILE.to_string();
-        let rules = vec![
-            Rule::Application {
-                fqdn: h(),
-                web: Web::Https,
-                port: 443,
-            },
-            Rule::Network {
-                protocol: Protocol::Tcp,
-                port: 443,
-                dest: Dest::Tag(h()),
-            },
-            Rule::Network {
-                protocol: Protocol::Udp,
-                port: 53,
-                dest: Dest::Fqdn(h()),
-            },
-            Rule::Route { tag: h() },
-            Rule::Forward { zone: h() },
-            Rule::ZoneLink { zone: h() },
-            Rule::NoTlsInspection {
-                fqdn: h(),
-                port: 443,
-            },
-            Rule::StorageSubnet { account: h() },
-            Rule::ProxyConnect {
-                host: h(),
-                port: 443,
-            },
-        ];
-        let mut changes: Vec<Change> = rules
-            .into_iter()
-            .map(|rule| {
-                let mut c = change(rule, "x\nreboot\r\nreboot");
-                c.why[0].reason = "y\nreboot".into();
-                c.why[0].doc = "\nreboot\u{2028}reboot".into();
-                c
-            })
-            .collect();
-        let mut confirm = change(
-            Rule::Application {
-                fqdn: h(),
-                web: Web::Http,
-                port: 80,
-            },
-            "\nreboot",
-        );
-        confirm.confirm = true;
-        changes.push(confirm);
-        let mut f = fixes(changes);
-        f.advice = vec![Advice {
-            why: Why {
-                check: "c\nreboot".into(),
-                reason: "r".into(),
-                doc: String::new(),
-            },
-            text: "t\nreboot".into(),
-        }];
-        f.names = Names {
-            firewall_policy: Some(h()),
-            nsg: Some(h()),
-            route_table: Some(h()),
-            resource_group: Some(h()),
-            workspace: Some(h()),
-            vnet: Some(h()),
-            subnet: Some(h()),
-        };
-        f
     }
 
     /// The hostile fixes come out harmless: the script parses, every command is still an az
@@ -891,124 +931,15 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn placeholders_stand_for_names_not_given() {
-        let script = render(&sample::every_rule());
-        for line in [
-            "RESOURCE_GROUP='REPLACE-resource-group'",
-            "FIREWALL_POLICY='REPLACE-firewall-policy'",
-            "NSG='REPLACE-nsg'",
-            "ROUTE_TABLE='REPLACE-route-table'",
-            "VNET='REPLACE-vnet'",
-            "SUBNET='REPLACE-subnet'",
-            "SOURCE_ADDRESSES='REPLACE-subnet-address-range'",
-            "RULE_COLLECTION_GROUP='amlprobe-fix'",
-            "RULE_COLLECTION_GROUP_PRIORITY='300'",
-        ] {
-            assert!(script.contains(&format!("\n{line}\n")), "{line}\n{script}");
-        }
-    }
-
-    #[test]
-    fn given_names_replace_the_placeholders() {
-        let mut fixes = sample::every_rule();
-        fixes.names = Names {
-            firewall_policy: Some("fw-policy".into()),
-            nsg: Some("nsg-compute".into()),
-            route_table: Some("rt-compute".into()),
-            resource_group: Some("rg-net".into()),
-            workspace: Some("ws".into()),
-            vnet: Some("vnet-hub".into()),
-            subnet: Some("snet-compute".into()),
-        };
-        let script = render(&fixes);
-        check_script(&script);
-        for line in [
-            "RESOURCE_GROUP='rg-net'",
-            "FIREWALL_POLICY='fw-policy'",
-            "NSG='nsg-compute'",
-            "ROUTE_TABLE='rt-compute'",
-            "VNET='vnet-hub'",
-            "SUBNET='snet-compute'",
-        ] {
-            assert!(script.contains(&format!("\n{line}\n")), "{line}\n{script}");
-        }
-        assert!(!script.contains("REPLACE-resource-group"));
-        // Only the address range, which no report holds, is left to fill in.
-        let left: Vec<&str> = script
-            .lines()
-            .filter(|l| !l.starts_with('#') && l.contains("REPLACE-"))
-            .collect();
-        assert_eq!(
-            left,
-            ["SOURCE_ADDRESSES='REPLACE-address-range-of-snet-compute'"]
-        );
-    }
-
-    #[test]
-    fn only_the_names_used_are_asked_for() {
-        let script = render(&fixes(vec![change(
-            Rule::Route {
-                tag: "AzureMachineLearning".into(),
-            },
-            "aml-443",
-        )]));
-        check_script(&script);
-        let variables: Vec<&str> = script
-            .lines()
-            .filter(|l| !l.starts_with('#') && l.contains('='))
-            .collect();
-        assert_eq!(
-            variables,
-            [
-                "RESOURCE_GROUP='REPLACE-resource-group'",
-                "ROUTE_TABLE='REPLACE-route-table'"
-            ]
-        );
-    }
-
-    #[test]
-    fn nothing_to_change_is_a_valid_script_that_says_so() {
-        let script = render(&fixes(vec![]));
-        check_script(&script);
-        assert!(commands(&script).is_empty());
-        assert!(script.contains("# Nothing to change: "));
-        assert!(!script.contains("exit"));
-        assert!(az_calls(&script).is_empty());
-    }
-
-    #[test]
-    fn comments_and_forwards_alone_run_nothing() {
-        let script = render(&fixes(vec![
-            change(
-                Rule::Forward {
-                    zone: "api.azureml.ms".into(),
-                },
-                "dns",
-            ),
-            change(
-                Rule::ProxyConnect {
-                    host: "pypi.org".into(),
-                    port: 443,
-                },
-                "proxy",
-            ),
-        ]));
-        check_script(&script);
-        assert!(commands(&script).is_empty());
-        assert!(!script.contains("RESOURCE_GROUP="));
-    }
-
-    #[test]
     fn hostile_values_stay_quoted_and_on_their_line() {
         let script = render(&hostile());
         check_hostile(&script);
         assert!(script.contains(
-            "--target-fqdns 'a'\\''b$(reboot)`reboot`'$'\\x0a''\"c\";reboot #'$'\\x0d'''"
+            "--target-fqdns 'a\"b${x}%{y}'\\''\\$(reboot)`reboot`'$'\\x0a''\"c\";reboot #'$'\\x0d'''$'\\xe2\\x80\\xa8'''"
         ));
-        // The Why's newline is a visible escape in its comment.
-        assert!(script.contains(
-            "# x\\u{a}reboot\\u{d}\\u{a}reboot (y\\u{a}reboot), \\u{a}reboot\\u{2028}reboot\n"
-        ));
+        // The Why's line breaks are visible escapes in its comment.
+        let shown = "a\"b${x}%{y}'\\$(reboot)`reboot`\\u{a}\"c\";reboot #\\u{d}\\u{2028}";
+        assert!(script.contains(&format!("\n# {shown} ({shown}), {shown}\n")));
     }
 
     #[test]

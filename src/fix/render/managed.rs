@@ -317,13 +317,38 @@ fn proxy(out: &mut String, item: &Item<(&str, u16)>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::az::tests::{
-        az_calls, bash_n, change, check_hostile, check_script, commands as script_commands, fixes,
-        hostile,
+        az_calls, check_hostile, check_script, commands as script_commands, Script,
     };
     use super::*;
-    use crate::fix::model::{sample, Names, Rule, Web};
+    use crate::fix::model::Rule;
+    use crate::fix::model::Web;
+    use crate::fix::render::conformance::Uses;
+    use crate::fix::sample::{self, bare, hostile, one};
+
+    pub(in crate::fix::render) struct Managed;
+
+    impl Script for Managed {
+        fn render(fixes: &Fixes) -> String {
+            render(fixes)
+        }
+        const PLACEHOLDERS: &'static [(&'static str, &'static str)] = &[
+            ("RESOURCE_GROUP", "REPLACE-resource-group"),
+            ("WORKSPACE", "REPLACE-workspace"),
+            ("SUBSCRIPTION", "REPLACE-subscription-id"),
+        ];
+        const LEFT: (&'static str, &'static str) = ("SUBSCRIPTION", "REPLACE-subscription-id");
+        const HOSTILE_KEYS: &'static [&'static str] = &[
+            "RESOURCE_GROUP",
+            "WORKSPACE",
+            "--resource-group",
+            "--destination",
+            "--service-tag",
+        ];
+        const ROUTE_ONLY: Uses = (&[], &[]);
+        const LINK_ONLY: Uses = (&[], &[]);
+    }
 
     /// The value after `flag` in one call.
     fn after(call: &[String], flag: &str) -> String {
@@ -395,8 +420,8 @@ mod tests {
 
     #[test]
     fn other_ports_and_udp_to_names_are_explained() {
-        let script = render(&fixes(vec![
-            change(
+        let script = render(&bare(vec![
+            one(
                 Rule::Application {
                     fqdn: "example.org".into(),
                     web: Web::Https,
@@ -404,7 +429,7 @@ mod tests {
                 },
                 "a",
             ),
-            change(
+            one(
                 Rule::Network {
                     protocol: Protocol::Udp,
                     port: 443,
@@ -412,7 +437,7 @@ mod tests {
                 },
                 "b",
             ),
-            change(
+            one(
                 Rule::Network {
                     protocol: Protocol::Any,
                     port: 443,
@@ -459,45 +484,6 @@ mod tests {
             assert!(script.contains(text), "{text}\n{script}");
         }
         assert!(!script.contains("--destination '*.data.mcr.microsoft.com'"));
-    }
-
-    #[test]
-    fn placeholders_and_given_names() {
-        let script = render(&sample::every_rule());
-        assert!(script.contains(
-            "\nRESOURCE_GROUP='REPLACE-resource-group'\nWORKSPACE='REPLACE-workspace'\n"
-        ));
-        assert!(script.contains("\nSUBSCRIPTION='REPLACE-subscription-id'\n"));
-        let mut f = sample::every_rule();
-        f.names = Names {
-            resource_group: Some("rg-ml".into()),
-            workspace: Some("ws-prod".into()),
-            ..Names::default()
-        };
-        let script = render(&f);
-        check_script(&script);
-        assert!(script.contains("\nRESOURCE_GROUP='rg-ml'\nWORKSPACE='ws-prod'\n"));
-        let calls = az_calls(&script);
-        assert!(calls.iter().all(|c| after(c, "--resource-group") == "rg-ml"
-            && after(c, "--workspace-name") == "ws-prod"));
-    }
-
-    #[test]
-    fn nothing_to_change_is_a_valid_script_that_says_so() {
-        let script = render(&fixes(vec![]));
-        check_script(&script);
-        assert!(script.contains("# Nothing to change: "));
-        assert!(!script.contains("exit"));
-        assert!(az_calls(&script).is_empty());
-        // Comments only: no variables either.
-        let script = render(&fixes(vec![change(
-            Rule::Route {
-                tag: "AzureMachineLearning".into(),
-            },
-            "r",
-        )]));
-        bash_n(&script);
-        assert!(!script.contains("RESOURCE_GROUP="));
     }
 
     #[test]

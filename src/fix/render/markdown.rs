@@ -183,7 +183,8 @@ fn ensure_newline(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fix::model::{sample, Advice};
+    use crate::fix::model::Advice;
+    use crate::fix::sample;
 
     #[test]
     fn every_rule_is_worded_and_justified() {
