@@ -576,7 +576,7 @@ pub(super) mod tests {
 
     /// A format that is a bash script of `az` commands, read by running it with a stub `az`:
     /// what it renders and where its values go; the table reads every such script alike.
-    pub(in crate::fix::render) trait Script {
+    pub(in crate::fix::render) trait ScriptFormat {
         fn render(fixes: &Fixes) -> String;
         const PLACEHOLDERS: &'static [(&'static str, &'static str)];
         const LEFT: (&'static str, &'static str);
@@ -585,7 +585,7 @@ pub(super) mod tests {
         const LINK_ONLY: Uses;
     }
 
-    impl<S: Script> Format for S {
+    impl<S: ScriptFormat> Format for S {
         fn render(fixes: &Fixes) -> String {
             S::render(fixes)
         }
@@ -631,7 +631,7 @@ pub(super) mod tests {
 
     pub(in crate::fix::render) struct Az;
 
-    impl Script for Az {
+    impl ScriptFormat for Az {
         fn render(fixes: &Fixes) -> String {
             render(fixes)
         }

@@ -46,7 +46,8 @@ fn fqdn_port(port: u16) -> bool {
     port == 80 || port == 443
 }
 
-/// Whether a network rule to a name can be an `fqdn` rule: TCP on one of its ports.
+/// Whether a network rule to a name can be an `fqdn` rule: on one of its ports, and not UDP
+/// alone (an `fqdn` rule is TCP).
 fn fqdn_rule(net: &Net) -> bool {
     net.protocol != Protocol::Udp && fqdn_port(net.port)
 }
@@ -319,7 +320,7 @@ fn proxy(out: &mut String, item: &Item<(&str, u16)>) {
 #[cfg(test)]
 pub(super) mod tests {
     use super::super::az::tests::{
-        az_calls, check_hostile, check_script, commands as script_commands, Script,
+        az_calls, check_hostile, check_script, commands as script_commands, ScriptFormat,
     };
     use super::*;
     use crate::fix::model::Rule;
@@ -329,7 +330,7 @@ pub(super) mod tests {
 
     pub(in crate::fix::render) struct Managed;
 
-    impl Script for Managed {
+    impl ScriptFormat for Managed {
         fn render(fixes: &Fixes) -> String {
             render(fixes)
         }

@@ -1,5 +1,6 @@
-//! The formats `fix` writes: each reads the same [`Fixes`](super::model::Fixes) and writes the
-//! same [`Layout`](super::layout::Layout).
+//! The formats `fix` writes: each reads the same [`Fixes`](super::model::Fixes). The scripts and
+//! the declarations write the same [`Layout`](super::layout::Layout); markdown puts them in
+//! fenced blocks under its own words.
 
 pub mod az;
 pub mod bicep;
