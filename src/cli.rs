@@ -304,18 +304,10 @@ pub struct Names {
     pub subnet: Option<String>,
 }
 
-/// An Azure resource name as the names flags take them: letters, digits, '-', '_', '.', '('
-/// and ')', up to 90.
-pub fn is_resource_name(s: &str) -> bool {
-    (1..=90).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'(' | b')'))
-}
-
 /// A resource name for `fix`: what Azure allows in names, which no output format reads as
 /// syntax.
 fn resource_name(s: &str) -> Result<String, String> {
-    match is_resource_name(s) {
+    match context::is_resource_name(s) {
         true => Ok(s.to_string()),
         false => Err(format!(
             "'{s}' is not an Azure resource name: letters, digits, '-', '_', '.', '(' and ')', up to 90"

@@ -276,6 +276,14 @@ pub fn parse_peer(s: &str) -> Result<String, String> {
     }
 }
 
+/// An Azure resource name as the names flags take them: letters, digits, '-', '_', '.', '('
+/// and ')', up to 90.
+pub fn is_resource_name(s: &str) -> bool {
+    (1..=90).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'(' | b')'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

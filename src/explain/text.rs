@@ -6,7 +6,8 @@ use std::sync::Arc;
 use super::messages::{self, Message};
 use crate::catalog::{self, Entry};
 use crate::context::Cloud;
-use crate::verdict::{remediation, Reason, Subject};
+use crate::reason::Reason;
+use crate::verdict::{remediation, Subject};
 
 /// The text for one reason, with the fix worded for no particular host.
 pub fn render(reason: Reason) -> String {

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use super::model::too_broad;
 use super::model::{Advice, Change, Dest, Fixes, Names, Protocol, Rule, Web, Why};
-use super::read::{Report, Result};
+use super::read::{Finding, Report};
 use crate::catalog;
 use crate::context::Mode;
-use crate::verdict::{Reason, Status};
+use crate::reason::{Reason, Status};
 
 /// The tags a forced tunnel must let out directly: the management traffic the documents route
 /// to next hop Internet.
@@ -72,7 +72,7 @@ struct Found {
     also_advise: bool,
 }
 
-fn for_result(report: &Report, r: &Result, forced_tunnel: bool) -> Found {
+fn for_result(report: &Report, r: &Finding, forced_tunnel: bool) -> Found {
     use Reason::*;
     match r.reason {
         TcpRefused | TcpTimeout | TcpUnreachable | UdpUnreachable | TlsHandshakeFailed
@@ -159,7 +159,7 @@ fn for_result(report: &Report, r: &Result, forced_tunnel: bool) -> Found {
 /// The application rule a name an egress firewall refused needs: that name (or the wildcard
 /// a stand-in stood for), on the protocol and port the check used; nothing wider, and never a
 /// network rule, which the firewall would not read for it.
-fn refused(r: &Result) -> Option<Rule> {
+fn refused(r: &Finding) -> Option<Rule> {
     let web = match r.kind.as_str() {
         "http" => Web::Http,
         _ => Web::Https,
@@ -176,11 +176,11 @@ fn is_timeout(reason: Reason) -> bool {
 }
 
 /// The flow's service tag, unless it is one no rule should name.
-fn tag(r: &Result) -> Option<&str> {
+fn tag(r: &Finding) -> Option<&str> {
     r.service_tag.as_deref().filter(|t| !too_broad(t))
 }
 
-fn management(r: &Result) -> bool {
+fn management(r: &Finding) -> bool {
     tag(r).is_some_and(|t| {
         MANAGEMENT
             .iter()
@@ -189,7 +189,7 @@ fn management(r: &Result) -> bool {
 }
 
 /// The name a rule for `r` names: the host itself, or the wildcard it only stood for.
-fn name(r: &Result) -> Option<String> {
+fn name(r: &Finding) -> Option<String> {
     match (&r.stands_for, r.stand_in) {
         (Some(wildcard), true) => Some(wildcard.clone()),
         _ if r.host.is_empty() => None,
@@ -200,7 +200,7 @@ fn name(r: &Result) -> Option<String> {
 /// The rule that lets the checked flow through: HTTP and HTTPS to a name are application
 /// rules; everything else (UDP, other ports, SMB, Batch's "ANY 443") a network rule to the
 /// service tag, or to the name where there is none.
-fn allow(r: &Result) -> Vec<Rule> {
+fn allow(r: &Finding) -> Vec<Rule> {
     let Some(port) = r.port else {
         return Vec::new();
     };
@@ -261,13 +261,13 @@ fn suggests_forced_tunnel(report: &Report) -> bool {
 
 /// The privatelink zone of a private-endpoint name: the zone the catalog entry names, for the
 /// report's cloud.
-fn privatelink_zone(report: &Report, r: &Result) -> Option<String> {
+fn privatelink_zone(report: &Report, r: &Finding) -> Option<String> {
     let entries = catalog::load(&[]).ok()?;
     let entry = entries.iter().find(|e| e.id == r.id)?;
     entry.host_for(report.cloud)?.privatelink
 }
 
-fn no_rule_for(r: &Result) -> String {
+fn no_rule_for(r: &Finding) -> String {
     format!(
         "No rule can be derived for {}: it names neither a port nor a service tag and host a rule could hold. {}",
         r.id, r.remediation
@@ -281,7 +281,7 @@ mod tests {
     use crate::context::Cloud;
 
     /// A failing result for a built-in entry, its templates as written.
-    fn failing(e: &catalog::Entry) -> Result {
+    fn failing(e: &catalog::Entry) -> Finding {
         let stands_for = e.stands_for.as_ref().map(|t| t.to_string());
         let reason = match (e.kind, e.transport == catalog::Transport::Udp) {
             (Kind::Dns, _) => Reason::DnsPublicAddress,
@@ -289,7 +289,7 @@ mod tests {
             (_, true) => Reason::UdpUnreachable,
             (_, false) => Reason::TcpTimeout,
         };
-        Result {
+        Finding {
             id: e.id.clone(),
             kind: e.kind.as_str().into(),
             host: e.host.to_string(),

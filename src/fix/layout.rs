@@ -9,7 +9,8 @@ use std::collections::HashSet;
 
 use crate::context::{Cloud, Mode};
 use crate::fix::model::too_broad;
-use crate::fix::model::{Change, Dest, Fixes, Names, Protocol, Rule, Web, Why, AZURE_DNS};
+use crate::fix::model::{Change, Dest, Fixes, Names, Protocol, Rule, Web, Why};
+use crate::net::AZURE_DNS;
 use crate::report::text::printable;
 
 /// What the name of every object the layout adds on its own (NSG rules, routes, links,

@@ -208,9 +208,6 @@ pub fn too_broad(dest: &str) -> bool {
     ) || d.starts_with("azurecloud.")
 }
 
-/// Azure DNS, where custom DNS servers forward Azure's zones.
-pub const AZURE_DNS: &str = "168.63.129.16";
-
 impl Fixes {
     /// The changes to make (not those only to confirm).
     pub fn to_make(&self) -> impl Iterator<Item = &Change> {

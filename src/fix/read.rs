@@ -2,10 +2,10 @@
 //! for the shape `check` gives it before it can reach a script. A report that fails is refused
 //! whole, with one line naming the field.
 
-pub use crate::cli::is_resource_name;
+use crate::context::is_resource_name;
 use crate::context::{Cloud, Mode};
+use crate::reason::{Reason, Status};
 use crate::report::read::{self, is_check_id, RawResult, ReportKind, CHECK_ID_CHARS};
-use crate::verdict::{Reason, Status};
 
 /// What `fix` needs of a report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,12 +15,12 @@ pub struct Report {
     pub mode: Mode,
     pub storage_account: Option<String>,
     pub workspace_name: Option<String>,
-    pub results: Vec<Result>,
+    pub results: Vec<Finding>,
 }
 
 /// What `fix` needs of one result.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Result {
+pub struct Finding {
     pub id: String,
     pub kind: String,
     pub host: String,
@@ -40,7 +40,7 @@ pub struct Result {
 const TEXT_LIMIT: usize = 2000;
 
 /// The report in `bytes`, or why it is not one `check` wrote.
-pub fn parse(bytes: &[u8]) -> std::result::Result<Report, String> {
+pub fn parse(bytes: &[u8]) -> Result<Report, String> {
     match crate::report::read::kind(bytes)? {
         ReportKind::Node => {}
         ReportKind::Mesh => return Err("a mesh report: fix takes a report from check".into()),
@@ -78,7 +78,7 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<Report, String> {
         .into_iter()
         .enumerate()
         .map(|(i, r)| result(r).map_err(|e| format!("results[{i}].{e}")))
-        .collect::<std::result::Result<_, _>>()?;
+        .collect::<Result<_, _>>()?;
     Ok(Report {
         cloud,
         region,
@@ -89,7 +89,7 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<Report, String> {
     })
 }
 
-fn result(r: RawResult) -> std::result::Result<Result, String> {
+fn result(r: RawResult) -> Result<Finding, String> {
     let id = r.id.ok_or("id is missing")?;
     if !is_check_id(&id) {
         return Err(format!("id is not a check id ({CHECK_ID_CHARS})"));
@@ -124,7 +124,7 @@ fn result(r: RawResult) -> std::result::Result<Result, String> {
         None => None,
     };
     let doc = r.doc.unwrap_or_default();
-    Ok(Result {
+    Ok(Finding {
         id,
         kind,
         host,

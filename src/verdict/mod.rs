@@ -4,6 +4,5 @@
 mod finish;
 mod remedy;
 
-pub use crate::reason::{Reason, Status};
 pub use finish::{finish, judge};
 pub use remedy::{allowed_by, refused_by_name, remediation, Subject};

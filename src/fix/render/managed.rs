@@ -15,7 +15,8 @@
 
 use super::az::{comment, comments, header, sh_quote, variable, whys};
 use crate::fix::layout::{self, App, Item, Layout, Namer, Net, NO_NSG_PRIORITY, PREFIX};
-use crate::fix::model::{Dest, Fixes, Protocol, AZURE_DNS, PLACEHOLDER_PREFIX};
+use crate::fix::model::{Dest, Fixes, Protocol, PLACEHOLDER_PREFIX};
+use crate::net::AZURE_DNS;
 
 pub fn render(fixes: &Fixes) -> String {
     let mut layout = Layout::new(fixes);

@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::fix::model::{Change, Dest, Fixes, Rule, Why, AZURE_DNS};
+use crate::fix::model::{Change, Dest, Fixes, Rule, Why};
+use crate::net::AZURE_DNS;
 use crate::report::text::printable;
 
 pub fn render(fixes: &Fixes) -> String {
