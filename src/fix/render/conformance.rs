@@ -190,6 +190,70 @@ pub(super) fn broad_destinations_are_left_out<F: Format>() {
     }
 }
 
+/// The named objects a text makes with their priorities, as a team finds them in Azure: the
+/// rule collection group, its collections and the NSG's rules, each an `amlprobe-` name paired
+/// with the priority set after it; comments and descriptions left out. Sorted, as formats order
+/// their declarations each in its own way.
+fn named_priorities<F: Format>(text: &str) -> Vec<(String, u32)> {
+    let mut found = Vec::new();
+    let mut name: Option<String> = None;
+    let mut pending = false;
+    for line in text.lines().filter(|l| !F::is_comment(l.trim_start())) {
+        if line.contains("description") {
+            continue;
+        }
+        if let Some(at) = line.find("amlprobe-") {
+            let rest = &line[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
+                .unwrap_or(rest.len());
+            name = Some(rest[..end].to_string());
+        }
+        // A priority on its own line, or the value of an input named for one (Terraform's
+        // `default = 300` under `variable "…_priority"`).
+        let at = match line.to_ascii_lowercase().find("priority") {
+            Some(at) => at,
+            None if pending => 0,
+            None => continue,
+        };
+        let digits: String = line[at..]
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect();
+        pending = digits.is_empty();
+        if let (Some(n), Ok(priority)) = (name.as_ref(), digits.parse()) {
+            found.push((n.clone(), priority));
+            name = None;
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Whichever format a team runs, then adopts another, it finds the same group, collections
+/// and NSG rules at the same priorities, as the layout names them.
+#[test]
+fn every_format_makes_the_same_objects_at_the_same_priorities() {
+    use crate::fix::layout::{Collection, GROUP, GROUP_PRIORITY};
+    use crate::fix::render::{az::tests::Az, bicep::tests::Bicep, terraform::tests::Terraform};
+    let fixes = sample::every_rule();
+    let az = named_priorities::<Az>(&Az::render(&fixes));
+    let terraform = named_priorities::<Terraform>(&Terraform::render(&fixes));
+    let bicep = named_priorities::<Bicep>(&Bicep::render(&fixes));
+    assert!(az.contains(&(GROUP.to_string(), GROUP_PRIORITY)), "{az:?}");
+    for c in Collection::ALL {
+        assert!(az.contains(&(c.name().to_string(), c.priority())), "{az:?}");
+    }
+    assert!(
+        az.iter()
+            .any(|(n, p)| n.starts_with("amlprobe-") && *p >= 3000),
+        "no NSG rule in {az:?}"
+    );
+    assert_eq!(az, terraform);
+    assert_eq!(az, bicep);
+}
+
 /// Every behaviour of the table, as a test of each format.
 macro_rules! table {
     ($($module:ident: $format:ty),* $(,)?) => {$(
