@@ -230,9 +230,19 @@ pub fn classify_error(e: &NetError) -> (Reason, String) {
                 "NXDOMAIN: the name does not exist".into(),
             )
         }
-        NetError::Dns(DnsError::NoRecordsFound(_)) => (
-            Reason::DnsNoRecords,
-            "the name exists but has no A or AAAA record".into(),
+        NetError::Dns(DnsError::NoRecordsFound(nr))
+            if nr.response_code == ResponseCode::NoError =>
+        {
+            (
+                Reason::DnsNoRecords,
+                "the name exists but has no A or AAAA record".into(),
+            )
+        }
+        // Any other code (an unassigned one, 11 to 15, included) is the server's error, not an
+        // answer about the name.
+        NetError::Dns(DnsError::NoRecordsFound(nr)) => (
+            Reason::DnsServfail,
+            format!("the server answered with error {}", nr.response_code),
         ),
         NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => (
             Reason::DnsRefused,
@@ -271,6 +281,8 @@ mod tests {
         let table: Vec<(NetError, Reason)> = vec![
             (no_records(ResponseCode::NXDomain), Reason::DnsNxdomain),
             (no_records(ResponseCode::NoError), Reason::DnsNoRecords),
+            (no_records(ResponseCode::Unknown(11)), Reason::DnsServfail),
+            (no_records(ResponseCode::YXDomain), Reason::DnsServfail),
             (
                 NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)),
                 Reason::DnsServfail,
@@ -293,6 +305,11 @@ mod tests {
         for (err, want) in table {
             assert_eq!(classify_error(&err).0, want, "{err}");
         }
+        let (_, message) = classify_error(&no_records(ResponseCode::Unknown(11)));
+        assert!(
+            message.starts_with("the server answered with error"),
+            "{message}"
+        );
     }
 
     #[test]
