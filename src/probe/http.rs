@@ -12,21 +12,15 @@ use crate::net::{parse_head_at, printable, Head, HeadError, BODY_LIMIT, MAX_HEAD
 use crate::reason::Reason;
 
 /// Read one response head, past any interim `1xx` answer (`100 Continue`) but not `101`, which
-/// is the answer to an upgrade. `exact` reads a byte at a time so nothing after the head is
-/// consumed (a CONNECT tunnel's first TLS bytes must stay in the socket).
+/// is the answer to an upgrade.
 pub async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
     deadline: Instant,
-    exact: bool,
 ) -> Result<Head, HeadError> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     loop {
-        let want = if exact {
-            1
-        } else {
-            chunk.len().min(MAX_HEAD + 1 - buf.len())
-        };
+        let want = chunk.len().min(MAX_HEAD + 1 - buf.len());
         let n = match timeout_at(deadline, stream.read(&mut chunk[..want])).await {
             Err(_) => return Err(HeadError::Timeout { bytes: buf.len() }),
             // TLS closed without close_notify: a close, whatever the TLS library calls it.
@@ -39,8 +33,8 @@ pub async fn read_head<S: AsyncRead + Unpin>(
         };
         buf.extend_from_slice(&chunk[..n]);
         while let Some((mut head, len)) = parse_head_at(&buf)? {
-            if !(100..200).contains(&head.status) || head.status == 101 {
-                if head.status >= 400 && !exact {
+            if final_head(&head) {
+                if head.status >= 400 {
                     buf.drain(..len);
                     head.body = error_body(stream, buf, &head, deadline).await;
                 }
@@ -54,9 +48,61 @@ pub async fn read_head<S: AsyncRead + Unpin>(
     }
 }
 
-/// The start of an error answer's body: what came with the head, and for a firewall's 470 the
-/// rest its `Content-Length` announces, up to `BODY_LIMIT` bytes and the deadline. Nothing is
-/// waited for otherwise: a body the check does not judge must not cost it time.
+/// Whether a head ends the answer: not an interim `1xx`, except `101`, the answer to an upgrade.
+fn final_head(head: &Head) -> bool {
+    !(100..200).contains(&head.status) || head.status == 101
+}
+
+/// Where a head ends in `bytes`: just past its blank line, `\r\n\r\n` or, as httparse also
+/// reads them, bare `\n` line ends.
+fn head_end(bytes: &[u8]) -> Option<usize> {
+    (0..bytes.len()).find_map(|i| match &bytes[i..] {
+        [b'\n', b'\n', ..] => Some(i + 2),
+        [b'\n', b'\r', b'\n', ..] => Some(i + 3),
+        _ => None,
+    })
+}
+
+/// Read one response head from a plain TCP stream and nothing after it: a CONNECT tunnel's
+/// first bytes must stay in the socket. What the socket holds is peeked, and only bytes up to
+/// the head's end are taken; bytes without the end in them are taken whole, so the next peek
+/// waits for more. The head is parsed once it is whole: a long or trickled head costs reads of
+/// what arrived, not a parse a byte.
+pub async fn read_head_exact(
+    stream: &mut tokio::net::TcpStream,
+    deadline: Instant,
+) -> Result<Head, HeadError> {
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let n = match timeout_at(deadline, stream.peek(&mut chunk)).await {
+            Err(_) => return Err(HeadError::Timeout { bytes: buf.len() }),
+            Ok(Err(e)) => return Err(HeadError::Io(e.to_string())),
+            Ok(Ok(0)) => return Err(HeadError::Closed { bytes: buf.len() }),
+            Ok(Ok(n)) => n,
+        };
+        // The end may straddle what was taken and what is peeked.
+        let kept = buf.len().min(3);
+        let mut window = buf[buf.len() - kept..].to_vec();
+        window.extend_from_slice(&chunk[..n]);
+        let take = head_end(&window).map_or(n, |end| end - kept);
+        let mut taken = vec![0u8; take];
+        match timeout_at(deadline, stream.read_exact(&mut taken)).await {
+            Err(_) => return Err(HeadError::Timeout { bytes: buf.len() }),
+            Ok(Err(e)) => return Err(HeadError::Io(e.to_string())),
+            Ok(Ok(_)) => buf.extend_from_slice(&taken),
+        }
+        match parse_head_at(&buf)? {
+            Some((head, _)) if final_head(&head) => return Ok(head),
+            Some((_, len)) => {
+                buf.drain(..len);
+            }
+            None if buf.len() > MAX_HEAD => return Err(HeadError::TooLong),
+            None => {}
+        }
+    }
+}
+
 async fn error_body<S: AsyncRead + Unpin>(
     stream: &mut S,
     mut body: Vec<u8>,
@@ -142,7 +188,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Err(e)) => return Err(head_failure(HeadError::Io(e.to_string()), host)),
         Ok(Ok(())) => {}
     }
-    read_head(stream, deadline, false)
+    read_head(stream, deadline)
         .await
         .map_err(|e| head_failure(e, host))
 }
@@ -371,7 +417,7 @@ mod tests {
     async fn head_of(bytes: &[u8], end: Option<std::io::ErrorKind>) -> Result<Head, Failure> {
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut answer = Answer(bytes.to_vec(), end);
-        read_head(&mut answer, deadline, false)
+        read_head(&mut answer, deadline)
             .await
             .map_err(|e| head_failure(e, "h"))
     }
@@ -446,5 +492,68 @@ mod tests {
             "{}",
             f.message
         );
+    }
+
+    /// A loopback server that writes `parts` in turn, `gap` apart, then holds the connection;
+    /// and the client's end of it.
+    async fn serving(
+        parts: Vec<Vec<u8>>,
+        gap: Duration,
+    ) -> (tokio::net::TcpStream, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            for part in parts {
+                if s.write_all(&part).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(gap).await;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        });
+        (tokio::net::TcpStream::connect(at).await.unwrap(), server)
+    }
+
+    #[tokio::test]
+    async fn a_connect_answer_leaves_the_tunnel_bytes_in_the_socket() {
+        for head in [
+            &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 Connection established\r\n\r\n"[..],
+            b"HTTP/1.0 200 OK\n\n",
+        ] {
+            // The head trickles in three pieces, the end split across two of them.
+            let cut = head.len() - 2;
+            let parts = vec![
+                head[..5].to_vec(),
+                head[5..cut].to_vec(),
+                [&head[cut..], b"\x16\x03tunnel"].concat(),
+            ];
+            let (mut stream, server) = serving(parts, Duration::from_millis(20)).await;
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let got = read_head_exact(&mut stream, deadline).await.unwrap();
+            assert_eq!(got.status, 200);
+            let mut rest = [0u8; 8];
+            stream.read_exact(&mut rest).await.unwrap();
+            assert_eq!(&rest, b"\x16\x03tunnel");
+            server.abort();
+        }
+    }
+
+    /// A head that never ends costs the reads of what arrived, not a parse a byte: a megabyte
+    /// of header is refused as too long at once, well before the deadline.
+    #[tokio::test]
+    async fn an_endless_connect_answer_is_too_long_at_once() {
+        let mut head = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
+        head.resize(1 << 20, b'a');
+        let (mut stream, server) = serving(vec![head], Duration::ZERO).await;
+        let started = Instant::now();
+        let got = read_head_exact(&mut stream, started + Duration::from_secs(5)).await;
+        assert_eq!(got, Err(HeadError::TooLong));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        server.abort();
     }
 }

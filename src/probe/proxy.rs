@@ -8,7 +8,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
-use super::http::{head_failure, read_head};
+use super::http::{head_failure, read_head_exact};
 use super::{dns, tcp, Failure};
 use crate::net::HeadError;
 use crate::reason::Reason;
@@ -207,7 +207,7 @@ impl Proxy {
                 ))
             }
         }
-        let answer = read_head(&mut stream, deadline, true).await;
+        let answer = read_head_exact(&mut stream, deadline).await;
         let scrub = |said: &str| self.scrub(said);
         match answer {
             Ok(head) if (200..300).contains(&head.status) => Ok((stream, peer)),
