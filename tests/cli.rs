@@ -1232,3 +1232,51 @@ fn diff_compares_two_mesh_reports_of_a_node() {
     assert_eq!(d["broken"][0]["id"], "mesh:10.0.0.5:29500", "{d}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `watch --metrics` replaces a regular file only: a device node or a symbolic link at the path
+/// is refused before any round, with exit 2, and stays as it was.
+#[test]
+fn watch_metrics_replaces_only_a_regular_file() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let dir = std::env::temp_dir().join(format!("amlprobe-metrics-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let device = dir.join("null");
+    nix::sys::stat::mknod(
+        &device,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .unwrap();
+    let kept = dir.join("kept");
+    std::fs::write(&kept, "kept\n").unwrap();
+    let link = dir.join("link.prom");
+    std::os::unix::fs::symlink(&kept, &link).unwrap();
+    for path in [&device, &link] {
+        let path = path.to_str().unwrap();
+        let args = [
+            "watch",
+            "--offline",
+            "--only",
+            "node-docker-bridge",
+            "--count",
+            "1",
+            "--metrics",
+            path,
+        ];
+        let out = amlprobe(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stderr),
+            format!("amlprobe: --metrics {path}: cannot write: it is not a regular file\n")
+        );
+        assert!(out.stdout.is_empty(), "no round ran: {}", text(&out.stdout));
+    }
+    let device = std::fs::symlink_metadata(&device).unwrap();
+    assert!(device.file_type().is_char_device(), "the device stays");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "kept\n");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3, "nothing added");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

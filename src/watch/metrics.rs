@@ -132,7 +132,8 @@ pub fn render(
 }
 
 /// Where a file is written before it is renamed over `path`: beside it (a rename does not cross
-/// file systems), hidden, and not ending in `.prom`, so the collector never reads it.
+/// file systems), hidden, and not ending in `.prom`, so the collector never reads it. The name
+/// ends in random bytes: a name known in advance could be planted in a shared directory.
 fn temporary(path: &Path) -> Result<PathBuf, String> {
     let name = path
         .file_name()
@@ -141,21 +142,70 @@ fn temporary(path: &Path) -> Result<PathBuf, String> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    let mut random = [0u8; 8];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut random)
+        .map_err(|_| "no random bytes for a temporary name".to_string())?;
+    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
     Ok(dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}.{random}.tmp",
         name.to_string_lossy(),
         std::process::id()
     )))
 }
 
+/// A new temporary file beside `path`. It must not exist yet and must not be a symbolic link:
+/// as root, opening a name another user planted would write wherever that name leads.
+fn create_temporary(path: &Path) -> Result<(PathBuf, std::fs::File), String> {
+    let tmp = temporary(path)?;
+    let file = create_new(&tmp).map_err(|e| e.to_string())?;
+    Ok((tmp, file))
+}
+
+/// Create `path`, which must not exist, not even as a symbolic link.
+fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(path)
+}
+
+/// `path` may be replaced if it is a regular file or not there at all. Anything else (a device,
+/// a pipe, a symbolic link) is not the textfile collector's, and the rename would put a plain
+/// file in its place.
+fn replaceable(path: &Path) -> Result<(), Refused> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Err(Refused::Directory),
+        Ok(m) if !m.file_type().is_file() => Err(Refused::NotRegular),
+        _ => Ok(()),
+    }
+}
+
+/// Why `path` is not replaced.
+enum Refused {
+    Directory,
+    NotRegular,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refused::Directory => "it is a directory",
+            Refused::NotRegular => "it is not a regular file",
+        })
+    }
+}
+
 /// Replace `path` with `text` in one step.
 pub fn write(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = temporary(path)?;
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| {
-            f.write_all(text.as_bytes())?;
-            f.sync_all()
-        })
+    replaceable(path).map_err(|why| why.to_string())?;
+    let (tmp, mut file) = create_temporary(path)?;
+    let written = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
         .and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -164,16 +214,16 @@ pub fn write(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// `--metrics FILE` is tried before the first round, as `--report` is: a path that cannot be
-/// written must not cost a watch. Nothing is written to FILE itself yet.
+/// written must not cost a watch. Nothing is written to FILE itself yet. A FILE that is neither
+/// a regular file nor a directory (a device, a symbolic link) is the person's to change (exit 2).
 pub fn writable(path: &Path) -> Result<(), Stop> {
-    let fail = |why: String| {
-        Stop::cannot_run(format!("--metrics {}: cannot write: {why}", path.display()))
-    };
-    if path.is_dir() {
-        return Err(fail("it is a directory".into()));
+    let message = |why: String| format!("--metrics {}: cannot write: {why}", path.display());
+    match replaceable(path) {
+        Err(why @ Refused::NotRegular) => return Err(Stop::usage(message(why.to_string()))),
+        Err(why @ Refused::Directory) => return Err(Stop::cannot_run(message(why.to_string()))),
+        Ok(()) => {}
     }
-    let tmp = temporary(path).map_err(fail)?;
-    std::fs::File::create(&tmp).map_err(|e| fail(e.to_string()))?;
+    let (tmp, _) = create_temporary(path).map_err(|why| Stop::cannot_run(message(why)))?;
     let _ = std::fs::remove_file(&tmp);
     Ok(())
 }
@@ -309,6 +359,72 @@ mod tests {
         assert_eq!(left.len(), 1, "no temporary file stays");
         assert!(writable(&dir).is_err(), "a directory is no file");
         assert!(writable(&dir.join("missing/amlprobe.prom")).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The target is replaced only if it is a regular file: a pipe or a symbolic link to a
+    /// directory stays as it is, refused with exit 2 before the first round and at each write.
+    #[test]
+    fn only_a_regular_file_is_replaced() {
+        use std::os::unix::fs::FileTypeExt as _;
+        let dir =
+            std::env::temp_dir().join(format!("amlprobe-metrics-kinds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo.prom");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let to_dir = dir.join("dir.prom");
+        std::os::unix::fs::symlink(&dir, &to_dir).unwrap();
+        for path in [&fifo, &to_dir] {
+            let stop = writable(path).unwrap_err();
+            assert_eq!(stop.code, crate::exit::EXIT_USAGE);
+            let why = "cannot write: it is not a regular file";
+            assert_eq!(stop.message, format!("--metrics {}: {why}", path.display()));
+            assert_eq!(
+                write(path, "one\n").unwrap_err(),
+                "it is not a regular file"
+            );
+        }
+        assert!(std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        assert!(std::fs::symlink_metadata(&to_dir).unwrap().is_symlink());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "nothing added");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The temporary file is new: a symbolic link or a file planted at its name is not opened,
+    /// and what it leads to is not truncated. Its name cannot be known in advance.
+    #[test]
+    fn the_temporary_file_is_new_and_its_name_unforeseeable() {
+        let dir = std::env::temp_dir().join(format!("amlprobe-metrics-tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let planted = dir.join(".amlprobe.prom.tmp");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let err = create_new(&planted).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        std::fs::remove_file(&planted).unwrap();
+        std::fs::write(&planted, "").unwrap();
+        assert_eq!(
+            create_new(&planted).unwrap_err().kind(),
+            std::io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let path = dir.join("amlprobe.prom");
+        let (one, two) = (temporary(&path).unwrap(), temporary(&path).unwrap());
+        assert_ne!(one, two);
+        let name = one.file_name().unwrap().to_str().unwrap().to_string();
+        let prefix = format!(".amlprobe.prom.{}.", std::process::id());
+        assert!(
+            name.starts_with(&prefix) && name.ends_with(".tmp"),
+            "{name}"
+        );
+        assert_eq!(name.len(), prefix.len() + 16 + ".tmp".len(), "{name}");
+        assert_eq!(one.parent(), Some(dir.as_path()));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
