@@ -409,15 +409,23 @@ pub(crate) struct Shown<'a> {
 
 impl Shown<'_> {
     /// Keep the JSON where `--report` says and print the format. With JSONL the result lines
-    /// went out as the checks finished: only the summary is left.
+    /// went out as the checks finished: only the summary is left. A file that could not be
+    /// written does not cost the report on stdout: it is printed, then the file's error told.
     pub(crate) fn write(&self, report: &Report) -> Result<(), Stop> {
-        if let Some(path) = self.report_file {
-            std::fs::File::create(path)
+        let kept = match self.report_file {
+            Some(path) => std::fs::File::create(path)
                 .and_then(|file| report.write_json(file))
                 .map_err(|e| {
                     Stop::cannot_run(format!("--report {}: cannot write: {e}", path.display()))
-                })?;
-        }
+                }),
+            None => Ok(()),
+        };
+        self.print(report)?;
+        kept
+    }
+
+    /// The chosen format on stdout.
+    fn print(&self, report: &Report) -> Result<(), Stop> {
         match self.format {
             Format::Json => written(report.write_json(std::io::stdout().lock())),
             Format::Table => emit(&report::table::render(report, self.colour)),

@@ -1280,3 +1280,33 @@ fn watch_metrics_replaces_only_a_regular_file() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3, "nothing added");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A `--report` file that cannot be written once the run is over does not cost the report on
+/// stdout: it is printed in full, then one line says the file was not written (exit 3).
+#[test]
+fn a_report_file_lost_after_the_run_keeps_stdout() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let args = [
+        "check",
+        "--offline",
+        "--only",
+        "node-docker-bridge",
+        "-o",
+        "json",
+        "--report",
+        "/dev/full",
+    ];
+    let out = amlprobe(&args);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "amlprobe: --report /dev/full: cannot write: No space left on device (os error 28)\n"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["results"][0]["id"], "node-docker-bridge");
+    let full = std::fs::symlink_metadata("/dev/full").unwrap();
+    assert!(
+        full.file_type().is_char_device(),
+        "/dev/full stays a device"
+    );
+}
