@@ -148,6 +148,10 @@ pub struct Context {
     pub middlebox: Option<Middlebox>,
     /// Values found malformed and ignored.
     pub warnings: Vec<String>,
+    /// Each warning above that quotes a rejected value, and its form that names the variable
+    /// only: what `--redact` shows, as a rejected value may be a secret in the wrong variable.
+    #[serde(skip)]
+    pub withheld: Vec<(String, String)>,
     /// What discovery could not ask, and why.
     pub notes: Vec<String>,
 }

@@ -473,6 +473,7 @@ mod full {
                     canary: vec!["192.0.2.1:443".parse().unwrap()],
                 }),
                 warnings: vec!["x".into()],
+                withheld: Vec::new(),
                 notes: vec!["x".into()],
             },
             summary: Summary::of(&results),

@@ -99,12 +99,16 @@ pub fn discover(
     args: &ContextArgs,
     vars: &Variables,
     imds: Option<Result<imds::Facts, imds::Problem>>,
-    mut warnings: Vec<String>,
+    warnings: Vec<String>,
 ) -> Context {
     let mut ctx = Context::default();
-    let facts = imds::facts(imds, &mut ctx.notes, &mut warnings);
+    let mut warnings = vars::Warnings {
+        list: warnings,
+        withheld: Vec::new(),
+    };
+    let facts = imds::facts(imds, &mut ctx.notes, &mut warnings.list);
     let w = &mut warnings;
-    let tracking = tracking::discover(vars, w);
+    let tracking = tracking::discover(vars, &mut w.list);
     let uri = |part: fn(&Tracking) -> Option<String>| tracking.as_ref()?.part(part);
     let s = &mut ctx.sources;
 
@@ -182,7 +186,8 @@ pub fn discover(
         ctx.notes.push(NOT_A_NODE_NOTE.into());
     }
     ctx.mode = mode.record(s, Field::Mode).unwrap_or(Mode::Auto);
-    ctx.warnings = warnings;
+    ctx.warnings = warnings.list;
+    ctx.withheld = warnings.withheld;
     ctx
 }
 

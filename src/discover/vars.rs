@@ -91,7 +91,7 @@ impl Variables {
         &self,
         name: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
-        warnings: &mut Vec<String>,
+        warnings: &mut Warnings,
     ) -> Option<Found<T>> {
         let found = self.get(name)?;
         checked(name, &found, |v| parse(v.trim()), warnings)
@@ -102,7 +102,7 @@ impl Variables {
         &self,
         names: &[&str],
         parse: fn(&str) -> Result<T, String>,
-        warnings: &mut Vec<String>,
+        warnings: &mut Warnings,
     ) -> Option<Found<T>> {
         names
             .iter()
@@ -122,18 +122,33 @@ impl Variables {
     }
 }
 
+/// Discovery's warnings. A value that failed validation may be a secret set in the wrong
+/// variable, or hold one after it (`name # comment`): each warning that quotes such a value
+/// also has a form that names the variable only, the one `--redact` shows.
+#[derive(Debug, Default)]
+pub struct Warnings {
+    pub list: Vec<String>,
+    /// Each warning that quotes a rejected value, and its form without the value.
+    pub withheld: Vec<(String, String)>,
+}
+
 /// `found` (the value of the variable `name`) parsed, or a warning that says where the malformed
 /// value came from.
 pub fn checked<T>(
     name: &str,
     found: &Found<String>,
     parse: impl FnOnce(&str) -> Result<T, String>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Option<Found<T>> {
     match parse(&found.value) {
         Ok(value) => Some(found.with(value)),
         Err(e) => {
-            warnings.push(format!("{name} from {}: {e}; ignored", found.source));
+            let source = &found.source;
+            let warning = format!("{name} from {source}: {e}; ignored");
+            let withheld =
+                format!("{name} from {source}: malformed value, withheld by --redact; ignored");
+            warnings.list.push(warning.clone());
+            warnings.withheld.push((warning, withheld));
             None
         }
     }

@@ -283,6 +283,11 @@ pub fn redact(r: &mut Redactor, report: &mut Report) {
     {
         s(v);
     }
+    for w in &mut c.warnings {
+        if let Some((_, withheld)) = c.withheld.iter().find(|(full, _)| full == w) {
+            *w = withheld.clone();
+        }
+    }
     c.warnings.iter_mut().for_each(&mut s);
     c.notes.iter_mut().for_each(&mut s);
     for v in c.sources.values_mut() {
