@@ -384,7 +384,8 @@ pub(crate) fn deliver(
     };
     shown.write(&report)?;
     let code = report.summary.exit_code(args.strict);
-    match report.untested() {
+    let strict = || args.strict.then(|| report.required_not_run()).flatten();
+    match report.untested().or_else(strict) {
         // A failure says more than the skips around it.
         Some(why) if code == EXIT_OK => Err(Stop::usage(why)),
         _ => Ok(code),

@@ -1352,3 +1352,26 @@ fn redact_withholds_rejected_values_from_warnings() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Under --strict, a required check that could not run for want of a value is no pass, even
+/// beside one that passed: exit 2, one line naming it and the value to give; the report is
+/// still printed. Without --strict the run passes, as before.
+#[test]
+fn strict_is_no_pass_while_a_required_check_lacks_its_value() {
+    for (only, strict, code, err) in [
+        ("node-docker-bridge,storage-blob-443", true, 2, "amlprobe: --strict: a required check could not run for want of a value (storage-blob-443). Give --storage-account (or set AMLPROBE_STORAGE_ACCOUNT).\n"),
+        ("node-docker-bridge,storage*", true, 2, "amlprobe: --strict: 6 required checks could not run for want of a value (storage-blob-443 and 5 more). Give --storage-account (or set AMLPROBE_STORAGE_ACCOUNT).\n"),
+        ("node-docker-bridge,storage*", false, 0, ""),
+        ("node-docker-bridge", true, 0, ""),
+    ] {
+        let mut args = vec!["--only", only, "-o", "json"];
+        if strict {
+            args.push("--strict");
+        }
+        let out = amlprobe(&args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        assert_eq!(text(&out.stderr), err, "{args:?}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["summary"]["pass"], 1, "{args:?}");
+    }
+}

@@ -13,7 +13,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::reason::Status;
+use crate::reason::{Reason, Status};
 use crate::result::CheckResult;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -139,14 +139,7 @@ impl Report {
         if !nothing {
             return None;
         }
-        let mut fixes: Vec<&str> = self
-            .results
-            .iter()
-            .map(|r| r.remediation.as_str())
-            .filter(|f| !f.is_empty())
-            .collect();
-        fixes.sort_unstable();
-        fixes.dedup();
+        let fixes = remediations(&self.results);
         let skipped = if required.is_empty() {
             self.results.len()
         } else {
@@ -162,6 +155,30 @@ impl Report {
         ))
     }
 
+    /// Under `--strict`, why the run is no pass although something was tested: required checks
+    /// that could not run for want of a value (`missing_input`). They tested nothing, and a
+    /// strict run passes only if what is required was tested and passed.
+    pub fn required_not_run(&self) -> Option<String> {
+        let not_run: Vec<&CheckResult> = self
+            .results
+            .iter()
+            .filter(|r| r.required && r.reason == Reason::MissingInput)
+            .collect();
+        let first = not_run.first()?;
+        let (what, more) = match not_run.len() {
+            1 => ("a required check".to_string(), String::new()),
+            n => (
+                format!("{n} required checks"),
+                format!(" and {} more", n - 1),
+            ),
+        };
+        Some(format!(
+            "--strict: {what} could not run for want of a value ({}{more}). {}",
+            first.id,
+            remediations(not_run.iter().copied()).join(" ")
+        ))
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
@@ -174,6 +191,18 @@ impl Report {
         out.write_all(b"\n")?;
         out.flush()
     }
+}
+
+/// What the results say to do, each remedy once, sorted.
+fn remediations<'a>(results: impl IntoIterator<Item = &'a CheckResult>) -> Vec<&'a str> {
+    let mut fixes: Vec<&str> = results
+        .into_iter()
+        .map(|r| r.remediation.as_str())
+        .filter(|f| !f.is_empty())
+        .collect();
+    fixes.sort_unstable();
+    fixes.dedup();
+    fixes
 }
 
 /// One line of `-o jsonl` for a result, as it finishes.
