@@ -49,8 +49,11 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                let _ = e.print();
-                return EXIT_OK;
+                // Help that could not be written is lost output, as a lost report is.
+                let shown = e
+                    .print()
+                    .and_then(|()| std::io::Write::flush(&mut std::io::stdout()));
+                return ended(exit::written(shown).map(|()| EXIT_OK));
             }
             eprintln!("amlprobe: {} (see amlprobe --help)", clap_message(&e));
             return EXIT_USAGE;
@@ -71,6 +74,11 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
         }
         Some(Command::Man) => unpacked(MANUAL).and_then(|text| emit(&text).map(|()| EXIT_OK)),
     };
+    ended(outcome)
+}
+
+/// The exit code of a command's outcome; a stop is told on stderr.
+fn ended(outcome: Result<i32, Stop>) -> i32 {
     match outcome {
         Ok(code) => code,
         Err(stop) => {

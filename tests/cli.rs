@@ -832,6 +832,21 @@ fn watch_refuses_bad_flags_and_an_unwritable_metrics_file_before_any_round() {
     }
 }
 
+/// A run whose stdout is a full disk.
+fn into_full_stdout(args: &[&str]) -> Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_amlprobe"))
+        .args(args)
+        .env("AMLPROBE_OFFLINE", "1")
+        .env("AMLPROBE_ENV_FILE", "/nonexistent/environment.sso")
+        .stdout(full)
+        .output()
+        .unwrap()
+}
+
 /// Output that could not be written is not a success: a script must not take a lost report
 /// for a pass.
 #[test]
@@ -841,17 +856,7 @@ fn lost_output_is_an_error() {
         vec!["list", "-o", "json"],
         vec!["check", "--only", "node-docker-bridge", "-o", "json"],
     ] {
-        let full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_amlprobe"))
-            .args(&args)
-            .env("AMLPROBE_OFFLINE", "1")
-            .env("AMLPROBE_ENV_FILE", "/nonexistent/environment.sso")
-            .stdout(full)
-            .output()
-            .unwrap();
+        let out = into_full_stdout(&args);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
         assert!(err.contains("cannot write to standard output"), "{err}");
@@ -1373,5 +1378,19 @@ fn strict_is_no_pass_while_a_required_check_lacks_its_value() {
         assert_eq!(text(&out.stderr), err, "{args:?}");
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["summary"]["pass"], 1, "{args:?}");
+    }
+}
+
+/// Help and the version are output too: when stdout cannot take them, exit 3 with one line.
+#[test]
+fn lost_help_is_an_error() {
+    for args in [vec!["--help"], vec!["watch", "--help"], vec!["--version"]] {
+        let out = into_full_stdout(&args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        assert_eq!(
+            text(&out.stderr),
+            "amlprobe: cannot write to standard output: No space left on device (os error 28)\n",
+            "{args:?}"
+        );
     }
 }
