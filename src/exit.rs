@@ -43,6 +43,7 @@ impl From<probe::tls::TrustError> for Stop {
         match e {
             TrustError::CaFile { .. }
             | TrustError::CertFile { .. }
+            | TrustError::CertDir { .. }
             | TrustError::Verifier { ca_files: true, .. } => Stop::usage(e.to_string()),
             TrustError::NoAnchors
             | TrustError::Verifier {

@@ -1394,3 +1394,32 @@ fn lost_help_is_an_error() {
         );
     }
 }
+
+/// The files of SSL_CERT_DIR are held to SSL_CERT_FILE's bound: one larger than 16 MiB is
+/// refused, by its size alone, before any check; what is not a regular file is left out.
+#[test]
+fn ssl_cert_dir_files_are_bounded() {
+    let dir = std::env::temp_dir().join(format!("amlprobe-certdir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    nix::unistd::mkfifo(&dir.join("fifo.pem"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let big = dir.join("big.pem");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(40 << 20)
+        .unwrap();
+    let dirs = format!("/nonexistent/certs:{}", dir.display());
+    // The one check looks at the node only: without the bound, nothing leaves it either.
+    let only = ["--only", "node-docker-bridge"];
+    let out = amlprobe_with(&only, &[("SSL_CERT_DIR", &dirs)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "amlprobe: SSL_CERT_DIR {}: larger than 16 MiB\n",
+            big.display()
+        )
+    );
+    assert!(out.stdout.is_empty(), "no check ran");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

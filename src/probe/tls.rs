@@ -42,6 +42,9 @@ pub enum TrustError {
     CaFile { path: String, why: String },
     #[error("SSL_CERT_FILE {path}: {why}")]
     CertFile { path: String, why: String },
+    /// A file in one of `SSL_CERT_DIR`'s directories.
+    #[error("SSL_CERT_DIR {path}: {why}")]
+    CertDir { path: String, why: String },
     /// With `--ca-file` given, the files' certificates are the likely cause.
     #[error("cannot build the certificate verifier: {why}")]
     Verifier { why: String, ca_files: bool },
@@ -66,6 +69,7 @@ impl Trust {
                 });
             }
         }
+        cert_dir_files_bounded()?;
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         roots.add_parsable_certificates(native.certs);
@@ -85,6 +89,35 @@ impl Trust {
                 })?;
         Ok(Trust { provider, verifier })
     }
+}
+
+/// The system store reads every regular file in each `SSL_CERT_DIR` directory whole, with no
+/// bound: look at their sizes first, as at `SSL_CERT_FILE`. Only the size is looked at, so a
+/// huge file is refused without being read. The store skips what is not a regular file (and
+/// so never waits on a FIFO), and reports a directory it cannot read itself.
+fn cert_dir_files_bounded() -> Result<(), TrustError> {
+    use crate::input::{Refused, CA_LIMIT};
+    let Some(dirs) = std::env::var_os("SSL_CERT_DIR") else {
+        return Ok(());
+    };
+    for dir in std::env::split_paths(&dirs).filter(|d| !d.as_os_str().is_empty()) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            // Followed, as the store follows the links `openssl rehash` makes.
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() && m.len() > CA_LIMIT => {
+                    return Err(TrustError::CertDir {
+                        path: path.display().to_string(),
+                        why: Refused::TooLarge(CA_LIMIT).to_string(),
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<usize, TrustError> {
