@@ -117,8 +117,9 @@ pub(crate) fn hostname() -> String {
 /// At most `probe::MAX_CONCURRENT_CHECKS` (256) checks are in flight; with `--trace`, at most
 /// `traceroute::MAX_TRACED` (16) checks a run trace, each with up to `traceroute::MAX_HOPS` (16)
 /// sockets at once in place of its own closed one: 256 sockets more at most, however many
-/// checks time out, where uncapped traces could take thousands and fail healthy checks.
-fn raise_open_file_limit() {
+/// checks time out, where uncapped traces could take thousands and fail healthy checks. `mesh`
+/// raises it too: its listeners hold a connection a caller, up to 256.
+pub fn raise_open_file_limit() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         if soft < hard {

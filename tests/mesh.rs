@@ -5,6 +5,9 @@
 //!
 //! Then three nodes on 10.88.1.0/24 (apart, so both tests may run at once) and one port that the
 //! second drops from the first only: the first must name the one-way block, not an absent peer.
+//!
+//! Then a node that may open only 64 files, and a client that holds more connections to it than
+//! that: a peer that starts after must still meet its greeting (10.88.2.0/24, on one loopback).
 
 #[allow(dead_code)]
 #[path = "sim/sandbox.rs"]
@@ -27,7 +30,7 @@ const ABSENT: &str = "10.88.0.9";
 /// Whether the namespaces can be made here; a test that cannot run fails in CI, and elsewhere
 /// says it was skipped.
 fn can_run(test: &str) -> bool {
-    let Err(why) = sandbox::root_and_tools(&["ip", "nft", "socat", "ss"], "") else {
+    let Err(why) = sandbox::root_and_tools(&["ip", "nft", "socat", "ss", "prlimit"], "") else {
         return true;
     };
     skip::skip_unless_ci(&format!("{test}: {why}"));
@@ -98,23 +101,28 @@ fn nft(sb: &Sandbox, rules: &str) {
     sb.run("nft", &["-f", &path.display().to_string()]);
 }
 
-fn mesh(sb: &Sandbox, report: &std::path::Path) -> Child {
-    sb.command(env!("CARGO_BIN_EXE_amlprobe"))
-        .args([
-            "mesh",
-            "--peers",
-            &format!("{},{ABSENT}", NODES.join(",")),
-            "--ports",
-            PORTS,
-        ])
-        .args(["--wait", "6s", "--timeout", "1s", "--bandwidth", "1MiB"])
-        .args(["-o", "json", "--report"])
+/// A node's run, started: its JSON report to `report`, whatever the environment's port.
+fn start(cmd: &mut Command, report: &std::path::Path) -> Child {
+    cmd.args(["-o", "json", "--report"])
         .arg(report)
         .env_remove("MASTER_PORT")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start amlprobe mesh")
+}
+
+fn mesh(sb: &Sandbox, report: &std::path::Path) -> Child {
+    let mut cmd = sb.command(env!("CARGO_BIN_EXE_amlprobe"));
+    cmd.args([
+        "mesh",
+        "--peers",
+        &format!("{},{ABSENT}", NODES.join(",")),
+        "--ports",
+        PORTS,
+    ])
+    .args(["--wait", "6s", "--timeout", "1s", "--bandwidth", "1MiB"]);
+    start(&mut cmd, report)
 }
 
 fn reasons(report: &Value) -> BTreeSet<(String, String)> {
@@ -299,15 +307,10 @@ fn mesh_names_exactly_the_blocked_pairs() {
 const ONE_WAY: [&str; 3] = ["10.88.1.1", "10.88.1.2", "10.88.1.3"];
 
 fn mesh_one_way(sb: &Sandbox, report: &std::path::Path) -> Child {
-    sb.command(env!("CARGO_BIN_EXE_amlprobe"))
-        .args(["mesh", "--peers", &ONE_WAY.join(","), "--ports", "29500"])
-        .args(["--wait", "4s", "--timeout", "1s", "-o", "json", "--report"])
-        .arg(report)
-        .env_remove("MASTER_PORT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start amlprobe mesh")
+    let mut cmd = sb.command(env!("CARGO_BIN_EXE_amlprobe"));
+    cmd.args(["mesh", "--peers", &ONE_WAY.join(","), "--ports", "29500"])
+        .args(["--wait", "4s", "--timeout", "1s"]);
+    start(&mut cmd, report)
 }
 
 #[test]
@@ -350,4 +353,81 @@ fn mesh_names_a_one_way_block_not_an_absent_peer() {
     assert_eq!(reasons(&read(2)), want(&[(a, "ok"), (b, "ok")]));
     drop(running);
     drop(nodes);
+}
+
+/// A node whose file limit, soft and hard, is 64, and a peer: on the loopback of one namespace.
+const HELD: [&str; 2] = ["10.88.2.1", "10.88.2.2"];
+
+/// `amlprobe mesh` as `me` among `HELD`, with at most `files` open files if given.
+fn mesh_held(sb: &Sandbox, me: &str, files: Option<u32>, report: &std::path::Path) -> Child {
+    let mut cmd = match files {
+        Some(n) => {
+            let mut cmd = sb.command("prlimit");
+            cmd.arg(format!("--nofile={n}:{n}"))
+                .arg(env!("CARGO_BIN_EXE_amlprobe"));
+            cmd
+        }
+        None => sb.command(env!("CARGO_BIN_EXE_amlprobe")),
+    };
+    cmd.args([
+        "mesh",
+        "--listen",
+        me,
+        "--self",
+        me,
+        "--peers",
+        &HELD.join(","),
+    ])
+    .args(["--ports", "29500", "--wait", "4s", "--timeout", "1s"]);
+    start(&mut cmd, report)
+}
+
+/// Up to `count` connections to `addr` from inside the namespace `netns`, held by the caller.
+fn connections(netns: &str, addr: &str, count: usize) -> Vec<std::net::TcpStream> {
+    let (netns, addr) = (
+        netns.to_string(),
+        addr.parse::<std::net::SocketAddr>().unwrap(),
+    );
+    // A thread of its own enters the namespace, so the test's other threads stay outside it.
+    std::thread::spawn(move || {
+        let ns = std::fs::File::open(format!("/var/run/netns/{netns}")).unwrap();
+        nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        // One that fails is left out: a listener that stopped refuses the rest.
+        (0..count)
+            .filter_map(|_| {
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()
+            })
+            .collect()
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+fn a_client_holding_more_connections_than_files_does_not_close_the_port() {
+    if !can_run("mesh held-connections test") {
+        return;
+    }
+    let sb = Sandbox::new("mesh-held");
+    for addr in HELD {
+        sb.add_address(addr);
+    }
+    let [a, b] = HELD;
+    let report = |i: usize| sb.dir.join(format!("n{}.json", i + 1));
+    let mut running = Running(vec![mesh_held(&sb, a, Some(64), &report(0))]);
+    sb.wait_for_listeners(&BTreeSet::from([format!("tcp/{a}:29500")]));
+    // More connections than A may hold files, kept open while the honest peer starts.
+    let hostile = connections(&sb.netns, &format!("{a}:29500"), 200);
+    running.0.push(mesh_held(&sb, b, None, &report(1)));
+    let codes = running.codes(30);
+    let rb: Value = serde_json::from_slice(&std::fs::read(report(1)).unwrap()).unwrap();
+    assert_eq!(
+        reasons(&rb),
+        BTreeSet::from([(format!("mesh:{a}:29500"), "ok".to_string())]),
+        "{rb}"
+    );
+    assert_eq!(codes[1], Some(0));
+    drop(hostile);
+    drop(running);
+    drop(sb);
 }

@@ -22,10 +22,12 @@ use crate::result::{ms, CheckResult};
 use crate::session::{self, assemble, hostname, writable};
 use judge::{Heard, Judge};
 use peers::{local_addresses, pick_self, ports, PeerSource, Peers, SelfFrom};
-use wire::{first_seen, listen_all, probe_all, resolve_all, speeds, Callers};
+use wire::{first_seen, listen_all, probe_all, resolve_all, speeds, Callers, SINK_LIMIT};
 
 /// `amlprobe mesh`.
 pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
+    // Each peer's attempt and every caller holds a descriptor while the listeners run.
+    session::raise_open_file_limit();
     let started = Instant::now();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
@@ -105,7 +107,12 @@ async fn run(
     let (wait, timeout) = (args.wait, args.timeout);
     let callers = Callers::default();
     let mut listeners = tokio::task::JoinSet::new();
-    let not_listening = listen_all(args.listen, ports, name, &callers, &mut listeners).await;
+    // A peer only reads the greeting, within its own --timeout; a transfer takes longer.
+    let hold = match args.bandwidth {
+        Some(_) => SINK_LIMIT,
+        None => timeout,
+    };
+    let not_listening = listen_all(args.listen, ports, name, hold, &callers, &mut listeners).await;
     // Looked up while the probes run, so that telling callers apart adds nothing to the run.
     let resolving = tokio::spawn(resolve_all(others.to_vec(), timeout));
     let deadline = started + wait;

@@ -1,13 +1,14 @@
 //! The mesh's wire: the greeting every node sends to whoever connects, the attempts to reach a
 //! peer's listeners, `--bandwidth`'s transfer, and the listeners that note who called.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{lookup_host, TcpListener, TcpStream};
+use tokio::sync::oneshot;
 
 use crate::context::parse_peer;
 use crate::probe::tcp;
@@ -19,8 +20,18 @@ const GREETING: &str = "amlprobe-mesh 1 ";
 /// The longest greeting read.
 const GREETING_LIMIT: usize = 300;
 
-/// How long a listener keeps a connection: the greeting, then whatever `--bandwidth` sends.
-const SINK_LIMIT: Duration = Duration::from_secs(120);
+/// How long a listener keeps a connection under `--bandwidth`: the greeting, then whatever the
+/// peer sends.
+pub const SINK_LIMIT: Duration = Duration::from_secs(120);
+
+/// The most connections the listeners hold at once, every port together: far more than a job's
+/// peers open at once, and far below the file limit, so that no client can take every
+/// descriptor this node has.
+const HELD_LIMIT: usize = 256;
+
+/// How long a listener waits after a failed accept before the next: long enough not to spin
+/// while descriptors run out, short enough that a peer's attempt still meets its greeting.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
 /// How long a refused or unanswered peer that has not come up yet waits before the next try.
 const RETRY_GAP: Duration = Duration::from_millis(500);
@@ -276,39 +287,51 @@ pub async fn speeds(
     speeds
 }
 
-/// Listen on every port; the ports that cannot be listened on, and why.
+/// Listen on every port; the ports that cannot be listened on, and why. A connection is held
+/// for `hold` at most: as long as a greeting needs, or a `--bandwidth` transfer.
 pub async fn listen_all(
     addr: IpAddr,
     ports: &[u16],
     name: &str,
+    hold: Duration,
     callers: &Callers,
     tasks: &mut tokio::task::JoinSet<()>,
 ) -> Vec<String> {
     let hello: Arc<[u8]> = greeting(name).into_bytes().into();
+    let held = Arc::new(Mutex::new(Held::default()));
     let mut failed = Vec::new();
     for &port in ports {
         match TcpListener::bind(SocketAddr::new(addr, port)).await {
             Ok(listener) => {
-                let hello = hello.clone();
-                let callers = callers.clone();
+                let (hello, callers, held) = (hello.clone(), callers.clone(), held.clone());
                 tasks.spawn(async move {
-                    while let Ok((mut s, from)) = listener.accept().await {
-                        note_caller(&callers, from.ip());
-                        let hello = hello.clone();
-                        tokio::spawn(async move {
-                            let _ = tokio::time::timeout(SINK_LIMIT, async {
-                                let _ = s.write_all(&hello).await;
-                                let _ = s.shutdown().await;
-                                // Wait for the peer to close, so it reads the greeting whole.
-                                let mut sink = vec![0u8; 64 << 10];
-                                while let Ok(n) = s.read(&mut sink).await {
-                                    if n == 0 {
-                                        break;
-                                    }
-                                }
-                            })
-                            .await;
-                        });
+                    // Never ends on an error: a listener that stopped would leave its port
+                    // closed for the rest of the run, and every peer would then blame a firewall.
+                    loop {
+                        match listener.accept().await {
+                            Ok((s, from)) => {
+                                note_caller(&callers, from.ip());
+                                let (release, closed) = Held::hold(&held);
+                                tokio::spawn(serve(s, hello.clone(), hold, closed, release));
+                            }
+                            Err(e) => {
+                                // Out of descriptors: the caller waits in the backlog, and closing
+                                // the oldest connection frees one for it at once; a moment lets
+                                // that connection's task close it. Any other error: a pause.
+                                let errno = e.raw_os_error().map(nix::errno::Errno::from_raw);
+                                let out_of_files = matches!(
+                                    errno,
+                                    Some(nix::errno::Errno::EMFILE | nix::errno::Errno::ENFILE)
+                                );
+                                let freed =
+                                    out_of_files && crate::probe::lock(&held).close_oldest();
+                                tokio::time::sleep(match freed {
+                                    true => Duration::from_millis(1),
+                                    false => ACCEPT_PAUSE,
+                                })
+                                .await;
+                            }
+                        }
                     }
                 });
             }
@@ -316,6 +339,88 @@ pub async fn listen_all(
         }
     }
     failed
+}
+
+/// One connection: the greeting, then wait for the peer to close, so it reads the greeting
+/// whole; until `hold` has passed, or the connection is closed to make room (`Held`).
+async fn serve(
+    mut s: TcpStream,
+    hello: Arc<[u8]>,
+    hold: Duration,
+    closed: oneshot::Receiver<()>,
+    _release: Release,
+) {
+    let _ = tokio::time::timeout(hold, async {
+        let greet = async {
+            let _ = s.write_all(&hello).await;
+            let _ = s.shutdown().await;
+            // A peer that only reads the greeting sends nothing; the sink is allocated only
+            // for a `--bandwidth` transfer, once its first byte arrives.
+            let mut first = [0u8; 1];
+            if !matches!(s.read(&mut first).await, Ok(n) if n > 0) {
+                return;
+            }
+            let mut sink = vec![0u8; 64 << 10];
+            while let Ok(n) = s.read(&mut sink).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        };
+        tokio::select! {
+            () = greet => {}
+            _ = closed => {}
+        }
+    })
+    .await;
+}
+
+/// The connections the listeners hold, oldest first. Beyond `HELD_LIMIT` the oldest is
+/// closed, rather than the newest refused: a connection is greeted the moment it is accepted,
+/// so closing an old one costs its peer nothing it still needs, while refusing new ones would
+/// let one client that holds the limit shut out every peer after it.
+#[derive(Debug, Default)]
+struct Held {
+    next: u64,
+    /// Dropping a connection's sender tells its task to close it.
+    open: BTreeMap<u64, oneshot::Sender<()>>,
+}
+
+/// A held connection's place in `Held`, given up when its task ends.
+struct Release {
+    held: Arc<Mutex<Held>>,
+    id: u64,
+}
+
+impl Held {
+    /// Hold one more connection, closing the oldest beyond the limit: its place, and what
+    /// resolves when it is to be closed to make room.
+    fn hold(held: &Arc<Mutex<Held>>) -> (Release, oneshot::Receiver<()>) {
+        let (tell, closed) = oneshot::channel();
+        let mut h = crate::probe::lock(held);
+        let id = h.next;
+        h.next += 1;
+        h.open.insert(id, tell);
+        while h.open.len() > HELD_LIMIT {
+            h.close_oldest();
+        }
+        let release = Release {
+            held: held.clone(),
+            id,
+        };
+        (release, closed)
+    }
+
+    /// Close the oldest connection; whether there was one.
+    fn close_oldest(&mut self) -> bool {
+        self.open.pop_first().is_some()
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        crate::probe::lock(&self.held).open.remove(&self.id);
+    }
 }
 
 /// Remember a caller the first time it connects. IPv4 callers of a dual-stack listener come
@@ -426,7 +531,7 @@ mod tests {
                 attempt("127.0.0.1", port, t).await,
                 Attempt::Refused
             ));
-            assert!(listen_all(lo, &[port], "node-1", &callers, &mut tasks)
+            assert!(listen_all(lo, &[port], "node-1", t, &callers, &mut tasks)
                 .await
                 .is_empty());
             assert!(
@@ -437,6 +542,37 @@ mod tests {
             assert!(bytes > 0.0);
             tasks.abort_all();
         });
+    }
+
+    #[test]
+    fn connections_beyond_the_limit_close_the_oldest_and_an_ended_one_gives_up_its_place() {
+        let held = Arc::new(Mutex::new(Held::default()));
+        let mut kept = Vec::new();
+        for _ in 0..HELD_LIMIT {
+            kept.push(Held::hold(&held));
+        }
+        let (newest, mut newest_closed) = Held::hold(&held);
+        assert_eq!(held.lock().unwrap().open.len(), HELD_LIMIT);
+        // The oldest is told to close; the second oldest and the newest are not.
+        assert_eq!(
+            kept[0].1.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        );
+        assert_eq!(
+            kept[1].1.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        );
+        assert_eq!(
+            newest_closed.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        );
+        kept.truncate(10);
+        assert_eq!(held.lock().unwrap().open.len(), 10);
+        assert!(held.lock().unwrap().close_oldest());
+        assert_eq!(held.lock().unwrap().open.len(), 9);
+        drop(kept);
+        drop(newest);
+        assert!(!held.lock().unwrap().close_oldest());
     }
 
     #[test]
