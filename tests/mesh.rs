@@ -8,6 +8,8 @@
 //!
 //! Then a node that may open only 64 files, and a client that holds more connections to it than
 //! that: a peer that starts after must still meet its greeting (10.88.2.0/24, on one loopback).
+//! And a peer that greets and then never reads: `--bandwidth` must end with the run, not wait on
+//! it (10.88.3.0/24).
 
 #[allow(dead_code)]
 #[path = "sim/sandbox.rs"]
@@ -428,6 +430,69 @@ fn a_client_holding_more_connections_than_files_does_not_close_the_port() {
     );
     assert_eq!(codes[1], Some(0));
     drop(hostile);
+    drop(running);
+    drop(sb);
+}
+
+/// A node, and a peer that greets as amlprobe mesh does and then never reads.
+const MUTE: [&str; 2] = ["10.88.3.1", "10.88.3.2"];
+
+#[test]
+fn a_peer_that_greets_and_never_reads_does_not_hold_bandwidth_past_the_run() {
+    if !can_run("mesh bandwidth test") {
+        return;
+    }
+    let mut sb = Sandbox::new("mesh-mute");
+    for addr in MUTE {
+        sb.add_address(addr);
+    }
+    let [a, b] = MUTE;
+    sb.spawn(
+        "socat",
+        &[
+            &format!("TCP-LISTEN:29500,bind={b},fork,reuseaddr"),
+            // echo: socat would strip the quotes that printf's spaces need.
+            &format!("SYSTEM:echo amlprobe-mesh 1 {b}; sleep 300"),
+        ],
+    );
+    sb.wait_for_listeners(&BTreeSet::from([format!("tcp/{b}:29500")]));
+    let report = sb.dir.join("a.json");
+    let mut cmd = sb.command(env!("CARGO_BIN_EXE_amlprobe"));
+    cmd.args([
+        "mesh",
+        "--listen",
+        a,
+        "--self",
+        a,
+        "--peers",
+        &MUTE.join(","),
+    ])
+    .args(["--ports", "29500", "--wait", "2s", "--timeout", "1s"])
+    .args(["--bandwidth", "64MiB"]);
+    let began = Instant::now();
+    let mut running = Running(vec![start(&mut cmd, &report)]);
+    // The run ends one --timeout after its --wait; the transfer is cut there, not 120s later.
+    let codes = running.codes(15);
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        began.elapsed()
+    );
+    let ra: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(codes, [Some(0)], "{ra}");
+    let result = &ra["results"][0];
+    assert_eq!(
+        (&result["id"], &result["status"], &result["reason"]),
+        (
+            &format!("mesh:{b}:29500").into(),
+            &"pass".into(),
+            &"ok".into()
+        )
+    );
+    assert_eq!(
+        result["message"],
+        format!("amlprobe mesh on {b} answered; --bandwidth: not measured (did not finish before the run ended)")
+    );
     drop(running);
     drop(sb);
 }

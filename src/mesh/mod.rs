@@ -120,12 +120,14 @@ async fn run(
     // A peer that connected here only after every try of ours had ended started late: that is
     // no evidence of a one-way block.
     let tried_until = SystemTime::now();
+    // Listen on: for the whole wait, and one attempt more for a peer's in flight. `--bandwidth`'s
+    // transfers fit in that time too, so that it never makes the run longer.
+    let until = deadline.max(Instant::now()) + timeout;
     let speeds = match args.bandwidth {
-        Some(size) => speeds(size, others, ports, &done, timeout).await,
+        Some(size) => speeds(size, others, ports, &done, timeout, until).await,
         None => Vec::new(),
     };
-    // Listen on: for the whole wait, and one attempt more for a peer's in flight.
-    tokio::time::sleep_until((deadline.max(Instant::now()) + timeout).into()).await;
+    tokio::time::sleep_until(until.into()).await;
     listeners.abort_all();
     // Read once the listeners have stopped: every attempt a peer made within the wait is in.
     let callers = crate::probe::lock(&callers).clone();

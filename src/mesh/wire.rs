@@ -230,9 +230,23 @@ pub async fn probe_all(
     done
 }
 
+/// What a transfer that the run's end cut short says.
+const CUT_SHORT: &str = "did not finish before the run ended";
+
 /// Send `size` bytes to amlprobe mesh on `peer`, after its greeting, and wait for it to close:
-/// bytes a second, or why not.
-async fn throughput(peer: &str, port: u16, size: u64, timeout: Duration) -> Result<f64, String> {
+/// bytes a second, or why not. All of it by `until`, the run's end: a peer that greets and then
+/// never reads must not hold the run past its --wait and --timeout.
+async fn throughput(
+    peer: &str,
+    port: u16,
+    size: u64,
+    timeout: Duration,
+    until: Instant,
+) -> Result<f64, String> {
+    let timeout = timeout.min(until.saturating_duration_since(Instant::now()));
+    if timeout.is_zero() {
+        return Err(CUT_SHORT.into());
+    }
     let mut s = connect(peer, port, timeout).await.map_err(|f| f.message)?;
     let mut hello = [0u8; GREETING_LIMIT];
     let n = tokio::time::timeout(timeout, s.read(&mut hello))
@@ -257,21 +271,22 @@ async fn throughput(peer: &str, port: u16, size: u64, timeout: Duration) -> Resu
         while s.read(&mut rest).await? > 0 {}
         Ok::<(), std::io::Error>(())
     };
-    tokio::time::timeout(SINK_LIMIT, send)
+    tokio::time::timeout_at(until.into(), send)
         .await
-        .map_err(|_| "did not finish in time".to_string())?
+        .map_err(|_| CUT_SHORT.to_string())?
         .map_err(|e| e.to_string())?;
     Ok(size as f64 / began.elapsed().as_secs_f64().max(1e-6))
 }
 
 /// `--bandwidth`: one peer at a time, on the first port that greeted, so transfers do not share
-/// the link.
+/// the link; all of them by `until`, the run's end.
 pub async fn speeds(
     size: u64,
     others: &[String],
     ports: &[u16],
     done: &[Probed],
     timeout: Duration,
+    until: Instant,
 ) -> Vec<(String, Result<f64, String>)> {
     let mut speeds = Vec::new();
     for peer in others {
@@ -281,7 +296,8 @@ pub async fn speeds(
             })
         });
         if let Some(port) = port {
-            speeds.push((peer.clone(), throughput(peer, port, size, timeout).await));
+            let speed = throughput(peer, port, size, timeout, until).await;
+            speeds.push((peer.clone(), speed));
         }
     }
     speeds
@@ -538,8 +554,12 @@ mod tests {
                 matches!(attempt("127.0.0.1", port, t).await, Attempt::Greeted(n) if n == "node-1")
             );
             assert!(crate::probe::lock(&callers).contains_key(&lo));
-            let bytes = throughput("127.0.0.1", port, 1 << 20, t).await.unwrap();
-            assert!(bytes > 0.0);
+            let until = Instant::now() + t;
+            let bytes = throughput("127.0.0.1", port, 1 << 20, t, until).await;
+            assert!(bytes.unwrap() > 0.0);
+            // No time left in the run: not even tried.
+            let late = throughput("127.0.0.1", port, 1 << 20, t, Instant::now()).await;
+            assert_eq!(late, Err(CUT_SHORT.to_string()));
             tasks.abort_all();
         });
     }
