@@ -199,6 +199,38 @@ fn report_with_advice(text: &str) -> String {
     .to_string()
 }
 
+/// Whether a line of Markdown, its backslash escapes taken out, still holds a tag (`<`) or a
+/// link or image (`](`).
+fn markdown_syntax(line: &str) -> bool {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            c => plain.push(c),
+        }
+    }
+    plain.contains('<') || plain.contains("](")
+}
+
+/// Text a middlebox might put in a certificate or a name, to be shown in Markdown.
+const MARKDOWN: &[&str] = &[
+    "CN=<img src=x onerror=alert(1)>",
+    " [x](javascript:alert(2))",
+    "![i](http://x/i.png)",
+    "<",
+    "[",
+    "]",
+    "(",
+    "!",
+    "`",
+    "\\",
+    "|",
+    "<details>",
+];
+
 proptest! {
     #![proptest_config(config())]
 
@@ -414,6 +446,45 @@ proptest! {
             if m.add(&v).is_ok() {
                 let shown = m.table() + &m.markdown();
                 prop_assert!(!shown.chars().any(|c| c != '\n' && hidden(c)));
+            }
+        }
+    }
+
+    #[test]
+    fn report_text_is_no_markdown_tag_or_link(text in prop_oneof![near(MARKDOWN), any::<String>()]) {
+        use crate::report::markdown::cell;
+        prop_assert!(!markdown_syntax(&cell(&text)), "{:?}", cell(&text));
+        // A node report whose certificate message, check, target and compute name are the text.
+        let mut r = crate::report::fixture::report();
+        r.results[0].id = text.clone();
+        r.results[0].message = text.clone();
+        r.results[0].target.host = text.clone();
+        r.context.compute_name = Some(text.clone());
+        let shown = crate::report::markdown::render(&r);
+        for line in shown.lines().filter(|l| l.starts_with('|') || l.starts_with("- ")) {
+            prop_assert!(!markdown_syntax(line), "{line}");
+        }
+        // And `merge` and `diff` of node reports whose hostnames and file names hold the text.
+        use crate::fleet::{diff, markdown, model, read};
+        let mut both = model::Fleet::default();
+        let mut each = Vec::new();
+        for end in ["a", "b"] {
+            let bytes = read::tests::report(&format!("{text}{end}"), read::tests::GRAPH);
+            if let Ok(r) = read::node(bytes.as_bytes(), &format!("{text}{end}.json")) {
+                let mut one = model::Fleet::default();
+                one.add_node(r.node.clone(), r.rows.clone());
+                each.push(one);
+                both.add_node(r.node, r.rows);
+            }
+        }
+        model::name_nodes(&mut both.nodes, false);
+        let mut shown = vec![markdown::fleet(&both)];
+        if let [a, b] = &each[..] {
+            shown.push(markdown::diff(&diff::diff(a, b, diff::Of::Node, ["a", "b"])));
+        }
+        for out in shown {
+            for line in out.lines().filter(|l| l.starts_with('|') || l.starts_with("Node")) {
+                prop_assert!(!markdown_syntax(line), "{line}");
             }
         }
     }

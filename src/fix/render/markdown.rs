@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::fix::model::{Change, Dest, Fixes, Rule, Why};
 use crate::net::AZURE_DNS;
-use crate::report::text::printable;
+use crate::report::markdown::{escaped, fence};
 
 pub fn render(fixes: &Fixes) -> String {
     let mut out = String::from("# Changes that would make this report pass\n\n");
@@ -156,22 +156,9 @@ fn because(why: &[Why]) -> String {
 }
 
 /// Text from the report (a result's advice) in prose: one line, hidden characters shown, and
-/// nothing Markdown or HTML would read as syntax.
+/// nothing Markdown or HTML would read as syntax, emphasis and headings included.
 fn prose(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in printable(s).chars() {
-        if "\\`*_[]<>|#!".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A fence longer than any run of backticks in the text it holds.
-fn fence(text: &str) -> String {
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    "`".repeat(longest.max(2) + 1)
+    escaped(s, "*_#")
 }
 
 fn ensure_newline(s: &str) -> String {
