@@ -1132,6 +1132,53 @@ fn merge_and_diff_read_reports_and_refuse_anything_else() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A report of more distinct check ids than a fleet holds is refused in one line naming it,
+/// whether `merge` reads it among ordinary reports or `diff` reads it as a fleet report.
+#[test]
+fn reports_of_countless_check_ids_are_refused_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("amlprobe-fleet-ids-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let nodes = dir.join("nodes");
+    std::fs::create_dir_all(&nodes).unwrap();
+    std::fs::write(nodes.join("a.json"), node_report("ci-a", ("pass", "ok"))).unwrap();
+    let ids: Vec<String> = (0..=10_000).map(|i| format!("forged-{i}")).collect();
+    let mut hostile: serde_json::Value =
+        serde_json::from_str(&node_report("ci-z", ("pass", "ok"))).unwrap();
+    let row = hostile["results"][0].clone();
+    hostile["results"] = ids
+        .iter()
+        .map(|id| {
+            let mut r = row.clone();
+            r["id"] = id.as_str().into();
+            r
+        })
+        .collect();
+    std::fs::write(nodes.join("z.json"), hostile.to_string()).unwrap();
+    assert_usage_error(
+        &["merge", "-o", "html", nodes.to_str().unwrap()],
+        &["z.json", "more than 10000 distinct check ids"],
+    );
+    let checks: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| {
+            serde_json::json!({"id": id, "group": "g", "title": "t", "required": true,
+                "by_node": {"n": {"status": "pass", "reason": "ok"}}})
+        })
+        .collect();
+    let fleet = serde_json::json!({
+        "schema_version": 1, "kind": "fleet", "tool": {"name": "amlprobe", "version": "0.1.0"},
+        "nodes": [{"name": "n", "file": "n.json"}], "checks": checks
+    });
+    let forged = dir.join("fleet.json");
+    std::fs::write(&forged, fleet.to_string()).unwrap();
+    let forged = forged.to_str().unwrap();
+    assert_usage_error(
+        &["diff", forged, forged],
+        &["fleet.json", "more than 10000 distinct check ids"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `mesh` without peers, or with only itself, says in one line which flag or variables to set.
 #[test]
 fn mesh_without_peers_is_a_usage_error() {

@@ -378,8 +378,8 @@ mod tests {
         let mut before = crate::fleet::model::tests::fleet();
         let mut after = before.clone();
         // n4's graph is fixed, n1's breaks; n5 leaves and n6 joins.
-        after.cells[0][3] = cell(Status::Pass, Reason::Ok);
-        after.cells[0][0] = cell(Status::Fail, Reason::TlsUntrusted);
+        after.set(0, 3, cell(Status::Pass, Reason::Ok));
+        after.set(0, 0, cell(Status::Fail, Reason::TlsUntrusted));
         after.nodes[4].name = "n6".into();
         before.nodes[4].vm_name = Some("keep".into());
         let d = diff(&before, &after, Of::Fleet, ["b.json", "a.json"]);

@@ -124,6 +124,9 @@ fn redacted_file(path: &Path, redactor: &mut Redactor) -> String {
 fn add_node_report(fleet: &mut Fleet, path: &Path, bytes: &[u8], redact: bool) -> Result<(), Stop> {
     let shown = path.display().to_string();
     let report = read::node(bytes, &shown).map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
+    fleet
+        .room_for(&report.rows)
+        .map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
     let mut node = report.node.clone();
     if redact {
         hide_names(&mut node, path, &mut report.redactor());

@@ -94,15 +94,28 @@ pub struct Row {
     pub reason: Reason,
 }
 
-/// Nodes × checks.
+/// The most distinct checks a fleet holds. The built-in catalog has a few dozen and a custom
+/// one rarely more than a few hundred, so this leaves room for any real fleet while a forged
+/// report of countless check ids is refused before its matrix fills memory and every view.
+pub const MAX_CHECKS: usize = 10_000;
+
+/// The most cells (a node's result for a check) a fleet holds: the built-in catalog on every
+/// one of [`super::MAX_REPORTS`] nodes is about a million, a tenth of this; at 8 bytes a cell
+/// the bound keeps them under 80 MB.
+pub const MAX_CELLS: usize = 10_000_000;
+
+/// Nodes × checks, holding only the cells that exist: a node that never ran a check costs
+/// nothing, however many checks other nodes ran.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fleet {
     /// In input order.
     pub nodes: Vec<Node>,
     /// In the order they were first seen.
     pub checks: Vec<Check>,
-    /// `cells[check][node]`; `None` where the node's report does not hold the check.
-    pub cells: Vec<Vec<Option<Cell>>>,
+    /// `cells[check]`: the nodes that hold the check and their cells, by node.
+    cells: Vec<Vec<(u32, Cell)>>,
+    /// How many cells `cells` holds.
+    held: usize,
     index: HashMap<String, usize>,
 }
 
@@ -159,17 +172,70 @@ impl Fleet {
         let at = self.checks.len();
         self.index.insert(check.id.clone(), at);
         self.checks.push(check);
-        self.cells.push(vec![None; self.nodes.len()]);
+        self.cells.push(Vec::new());
         at
+    }
+
+    /// Why the fleet cannot take `new_checks` more distinct checks and `new_cells` more
+    /// cells without passing [`MAX_CHECKS`] or [`MAX_CELLS`], if it cannot.
+    pub fn room(&self, new_checks: usize, new_cells: usize) -> Result<(), String> {
+        if self.checks.len() + new_checks > MAX_CHECKS {
+            return Err(format!(
+                "more than {MAX_CHECKS} distinct check ids in the reports: a fleet shows at most {MAX_CHECKS}"
+            ));
+        }
+        if self.held + new_cells > MAX_CELLS {
+            return Err(format!(
+                "more than {MAX_CELLS} results in the reports: a fleet shows at most {MAX_CELLS}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a node of `rows` fits: [`Fleet::room`] for its new check ids and its rows.
+    pub fn room_for(&self, rows: &[Row]) -> Result<(), String> {
+        let mut new = HashSet::new();
+        for r in rows {
+            if !self.index.contains_key(&r.id) {
+                new.insert(r.id.as_str());
+            }
+        }
+        self.room(new.len(), rows.len())
+    }
+
+    /// Set the cell of check `c` for node `n` (`None` removes it).
+    pub fn set(&mut self, c: usize, n: usize, cell: Option<Cell>) {
+        let Some(row) = self.cells.get_mut(c) else {
+            return;
+        };
+        let n = n as u32;
+        match (row.binary_search_by_key(&n, |(m, _)| *m), cell) {
+            (Ok(at), Some(cell)) => row[at].1 = cell,
+            (Ok(at), None) => {
+                row.remove(at);
+                self.held -= 1;
+            }
+            (Err(at), Some(cell)) => {
+                row.insert(at, (n, cell));
+                self.held += 1;
+            }
+            (Err(_), None) => {}
+        }
+    }
+
+    /// The nodes that hold check `c`, in node order, with their cells.
+    pub fn cells_of(&self, c: usize) -> impl Iterator<Item = (usize, Cell)> + '_ {
+        self.cells
+            .get(c)
+            .into_iter()
+            .flatten()
+            .map(|&(n, cell)| (n as usize, cell))
     }
 
     /// A node and its rows; the caller names it (see [`name_nodes`]). Returns its place.
     pub fn add_node(&mut self, node: Node, rows: Vec<Row>) -> usize {
         let at = self.nodes.len();
         self.nodes.push(node);
-        for row in &mut self.cells {
-            row.push(None);
-        }
         for r in rows {
             let cell = Cell {
                 status: r.status,
@@ -182,24 +248,22 @@ impl Fleet {
                 title: r.title,
                 required: r.required,
             });
-            self.cells[c][at] = Some(cell);
+            self.set(c, at, Some(cell));
         }
         at
     }
 
     /// The cell of check `c` for node `n`.
     pub fn cell(&self, c: usize, n: usize) -> Option<Cell> {
-        self.cells
-            .get(c)
-            .and_then(|row| row.get(n))
-            .copied()
-            .flatten()
+        let row = self.cells.get(c)?;
+        let at = row.binary_search_by_key(&(n as u32), |(m, _)| *m).ok()?;
+        Some(row[at].1)
     }
 
     /// How many nodes gave each status for check `c`.
     pub fn counts(&self, c: usize) -> Counts {
         let mut counts = Counts::default();
-        for cell in self.cells.get(c).into_iter().flatten().flatten() {
+        for (_, cell) in self.cells_of(c) {
             counts.add(cell.status);
         }
         counts
@@ -228,8 +292,9 @@ impl Fleet {
 
     /// The nodes whose cell of check `c` has a status that `wanted` takes.
     pub fn nodes_where(&self, c: usize, wanted: impl Fn(Status) -> bool) -> Vec<usize> {
-        (0..self.nodes.len())
-            .filter(|&n| self.cell(c, n).is_some_and(|cell| wanted(cell.status)))
+        self.cells_of(c)
+            .filter(|(_, cell)| wanted(cell.status))
+            .map(|(n, _)| n)
             .collect()
     }
 
@@ -254,24 +319,21 @@ impl Fleet {
 
     /// Nodes that fail a check their own report calls required.
     pub fn failing_nodes(&self) -> Vec<usize> {
-        (0..self.nodes.len())
-            .filter(|&n| {
-                (0..self.checks.len()).any(|c| {
-                    self.cell(c, n)
-                        .is_some_and(|cell| cell.status == Status::Fail && cell.required)
-                })
-            })
-            .collect()
+        let mut failing: Vec<usize> = (0..self.checks.len())
+            .flat_map(|c| self.cells_of(c))
+            .filter(|(_, cell)| cell.status == Status::Fail && cell.required)
+            .map(|(n, _)| n)
+            .collect();
+        failing.sort_unstable();
+        failing.dedup();
+        failing
     }
 
     /// The nodes where check `c` fails or warns, by status (failures first) and reason, each
     /// group in the order the reasons were first seen.
     pub fn problems(&self, c: usize) -> Vec<(Status, Reason, Vec<usize>)> {
         let mut groups: Vec<(Status, Reason, Vec<usize>)> = Vec::new();
-        for n in 0..self.nodes.len() {
-            let Some(cell) = self.cell(c, n) else {
-                continue;
-            };
+        for (n, cell) in self.cells_of(c) {
             if !matches!(cell.status, Status::Fail | Status::Warn) {
                 continue;
             }

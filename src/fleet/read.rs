@@ -204,6 +204,7 @@ pub fn fleet(bytes: &[u8]) -> Result<Fleet, String> {
         .into_iter()
         .enumerate()
     {
+        fleet.room(1, c.by_node.as_ref().map_or(0, |b| b.len()))?;
         fleet_check(&mut fleet, &names, c).map_err(|e| format!("checks[{i}].{e}"))?;
     }
     Ok(fleet)
@@ -272,11 +273,15 @@ fn fleet_check(
             .ok_or("by_node names a node that is not in nodes")?;
         let (status, reason) =
             read::state(cell.status, cell.reason).map_err(|e| format!("by_node.{e}"))?;
-        fleet.cells[at][n] = Some(Cell {
-            status,
-            reason,
-            required,
-        });
+        fleet.set(
+            at,
+            n,
+            Some(Cell {
+                status,
+                reason,
+                required,
+            }),
+        );
     }
     Ok(())
 }
