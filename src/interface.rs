@@ -624,6 +624,6 @@ fn every_field_of_the_mesh_matrix_is_documented() {
         "results": [{"group": "mesh", "target": {"host": "b", "port": 29500}, "reason": "tcp_timeout"}],
     });
     let mut matrix = crate::mesh::matrix::Matrix::default();
-    matrix.add(&report).unwrap();
+    matrix.add(&report, "mesh.json").unwrap();
     same_fields("Mesh matrix", &fields(&json(&matrix.json())));
 }

@@ -443,7 +443,7 @@ proptest! {
     fn mesh_reports_read_back_or_say_why(text in near(&["{\"mesh\": {\"self\": ", "\"peers\": [", "\"a\"", "\"b c\"", "]}", ", \"results\": [", "{\"group\": \"mesh\", \"target\": {\"host\": \"b\", \"port\": 29500}, \"reason\": \"tcp_timeout\"}", "}", ","])) {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
             let mut m = crate::mesh::matrix::Matrix::default();
-            if m.add(&v).is_ok() {
+            if m.add(&v, "m.json").is_ok() {
                 let shown = m.table() + &m.markdown();
                 prop_assert!(!shown.chars().any(|c| c != '\n' && hidden(c)));
             }

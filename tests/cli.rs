@@ -1179,6 +1179,38 @@ fn reports_of_countless_check_ids_are_refused_naming_the_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Two mesh reports that claim one node: `merge` names both files in one line and draws the
+/// other nodes' rows, the claimed node's unknown.
+#[test]
+fn a_mesh_node_claimed_twice_names_both_files() {
+    let dir = std::env::temp_dir().join(format!("amlprobe-mesh-twice-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mesh = |this: &str, to: &str, reason: &str| {
+        serde_json::json!({
+            "schema_version": 1, "tool": {"name": "amlprobe", "version": "0.1.0"},
+            "mesh": {"self": this, "peers": ["a", "b"]},
+            "results": [{"group": "mesh", "target": {"host": to, "port": 29500}, "reason": reason}]
+        })
+        .to_string()
+    };
+    std::fs::write(dir.join("a.json"), mesh("a", "b", "tcp_timeout")).unwrap();
+    std::fs::write(dir.join("b.json"), mesh("b", "a", "ok")).unwrap();
+    std::fs::write(dir.join("c.json"), mesh("a", "b", "ok")).unwrap();
+    let out = amlprobe(&["merge", "-o", "json", dir.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("a.json, ") && err.contains("c.json: 2 reports claim node a"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["matrix"]["b"]["a"], "pass");
+    assert_eq!(v["matrix"]["a"]["b"], "?");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `mesh` without peers, or with only itself, says in one line which flag or variables to set.
 #[test]
 fn mesh_without_peers_is_a_usage_error() {

@@ -163,7 +163,7 @@ pub fn merge(args: &MergeArgs) -> Result<i32, Stop> {
                     Stop::usage(format!("{shown}: not a report amlprobe wrote: {e}"))
                 })?;
                 matrix
-                    .add(&value)
+                    .add(&value, &shown.to_string())
                     .map_err(|e| Stop::usage(format!("{shown}: {e}")))?;
             }
             _ => add_node_report(&mut fleet, path, &bytes, args.redact)?,
@@ -172,6 +172,9 @@ pub fn merge(args: &MergeArgs) -> Result<i32, Stop> {
     if first == Some(ReportKind::Mesh) {
         if args.redact {
             matrix.redact();
+        }
+        for line in matrix.contested() {
+            eprintln!("amlprobe: {}", crate::report::text::printable(&line));
         }
         emit(&match output_format(args.output) {
             FleetFormat::Json => matrix.json(),

@@ -30,6 +30,10 @@ pub struct Matrix {
     /// The nodes whose report was read.
     pub reported: Vec<String>,
     cells: BTreeMap<(String, String), Vec<(u16, Reason)>>,
+    /// The file each reported node's report came from.
+    files: BTreeMap<String, String>,
+    /// The nodes more than one report claimed, and those reports' files.
+    contested: BTreeMap<String, Vec<String>>,
 }
 
 fn peer(v: &Value, field: &str) -> Result<String, String> {
@@ -49,21 +53,23 @@ impl Matrix {
         Ok(())
     }
 
-    /// Add one node's mesh report.
-    pub fn add(&mut self, report: &Value) -> Result<(), String> {
+    /// Add one node's mesh report, read from `file`. Any report may claim to be any node, so
+    /// when a second report claims a node already reported, neither is kept (which one is
+    /// forged cannot be told, and keeping either would let a forged one hide what the other
+    /// saw): the node's row shows `?`, the other reports stay, and [`Matrix::contested`] names
+    /// both files.
+    pub fn add(&mut self, report: &Value, file: &str) -> Result<(), String> {
         let mesh = &report["mesh"];
         let this = peer(&mesh["self"], "mesh.self")?;
-        if self.reported.contains(&this) {
-            return Err(format!("a second report of node {this}"));
-        }
         let peers = mesh["peers"].as_array().ok_or("mesh.peers is not a list")?;
-        self.node(&this)?;
-        for p in peers {
-            self.node(&peer(p, "mesh.peers[]")?)?;
-        }
+        let peers = peers
+            .iter()
+            .map(|p| peer(p, "mesh.peers[]"))
+            .collect::<Result<Vec<_>, _>>()?;
         let results = report["results"]
             .as_array()
             .ok_or("results is not a list")?;
+        let mut seen = Vec::new();
         for r in results {
             if r["group"] != "mesh" {
                 continue;
@@ -77,14 +83,47 @@ impl Matrix {
                 .as_str()
                 .and_then(Reason::from_code)
                 .ok_or("results[].reason is not a reason code")?;
+            seen.push((to, port, reason));
+        }
+        if let Some(files) = self.contested.get_mut(&this) {
+            files.push(file.to_string());
+            return Ok(());
+        }
+        if let Some(at) = self.reported.iter().position(|n| *n == this) {
+            self.reported.remove(at);
+            self.cells.retain(|(from, _), _| *from != this);
+            let first = self.files.remove(&this).unwrap_or_default();
+            self.contested.insert(this, vec![first, file.to_string()]);
+            return Ok(());
+        }
+        self.node(&this)?;
+        for p in &peers {
+            self.node(p)?;
+        }
+        for (to, port, reason) in seen {
             self.node(&to)?;
             self.cells
                 .entry((this.clone(), to))
                 .or_default()
                 .push((port, reason));
         }
+        self.files.insert(this.clone(), file.to_string());
         self.reported.push(this);
         Ok(())
+    }
+
+    /// One line for each node that more than one report claimed, naming their files.
+    pub fn contested(&self) -> Vec<String> {
+        self.contested
+            .iter()
+            .map(|(node, files)| {
+                format!(
+                    "{}: {} reports claim node {node}; none of them is kept, its row shows ?",
+                    files.join(", "),
+                    files.len()
+                )
+            })
+            .collect()
     }
 
     /// Replace every node's name with `node-N`, in the matrix's order.
@@ -102,6 +141,14 @@ impl Matrix {
         self.cells = std::mem::take(&mut self.cells)
             .into_iter()
             .map(|((f, t), v)| ((placeholder(&nodes, &f), placeholder(&nodes, &t)), v))
+            .collect();
+        self.files = std::mem::take(&mut self.files)
+            .into_iter()
+            .map(|(n, file)| (placeholder(&nodes, &n), file))
+            .collect();
+        self.contested = std::mem::take(&mut self.contested)
+            .into_iter()
+            .map(|(n, files)| (placeholder(&nodes, &n), files))
             .collect();
         self.nodes = (1..=nodes.len()).map(|i| format!("node-{i}")).collect();
     }
@@ -309,27 +356,33 @@ mod tests {
     fn the_matrix_names_the_blocked_directions() {
         let peers = ["a", "b", "c"];
         let mut m = Matrix::default();
-        m.add(&report(
-            "a",
-            &peers,
-            &[
-                ("b", 1, "ok"),
-                ("b", 2, "tcp_timeout"),
-                ("c", 1, "ok"),
-                ("c", 2, "ok"),
-            ],
-        ))
+        m.add(
+            &report(
+                "a",
+                &peers,
+                &[
+                    ("b", 1, "ok"),
+                    ("b", 2, "tcp_timeout"),
+                    ("c", 1, "ok"),
+                    ("c", 2, "ok"),
+                ],
+            ),
+            "x.json",
+        )
         .unwrap();
-        m.add(&report(
-            "b",
-            &peers,
-            &[
-                ("a", 1, "ok"),
-                ("a", 2, "ok"),
-                ("c", 1, "ok"),
-                ("c", 2, "ok"),
-            ],
-        ))
+        m.add(
+            &report(
+                "b",
+                &peers,
+                &[
+                    ("a", 1, "ok"),
+                    ("a", 2, "ok"),
+                    ("c", 1, "ok"),
+                    ("c", 2, "ok"),
+                ],
+            ),
+            "x.json",
+        )
         .unwrap();
         assert_eq!(m.cell("a", "b"), "tcp_timeout");
         assert_eq!(m.cell("b", "a"), "pass");
@@ -348,13 +401,44 @@ mod tests {
         assert!(m.table().contains("a → b  TCP 2  tcp_timeout"));
         let v: Value = serde_json::from_str(&m.json()).unwrap();
         assert_eq!(v["matrix"]["a"]["b"], "tcp_timeout");
-        assert!(m.add(&report("a", &peers, &[])).is_err());
-        assert!(Matrix::default().add(&report("a b", &peers, &[])).is_err());
         assert!(Matrix::default()
-            .add(&report("a", &peers, &[("b", 1, "nope")]))
+            .add(&report("a b", &peers, &[]), "x")
+            .is_err());
+        assert!(Matrix::default()
+            .add(&report("a", &peers, &[("b", 1, "nope")]), "x")
             .is_err());
         m.redact();
         assert_eq!(m.nodes, ["node-1", "node-2", "node-3"]);
         assert_eq!(m.cell("node-1", "node-2"), "tcp_timeout");
+    }
+
+    /// A report that claims a node another report already gave leaves that node's row unknown
+    /// and names both files; the other nodes' rows stay.
+    #[test]
+    fn a_node_claimed_twice_is_left_out_and_the_rest_kept() {
+        let peers = ["a", "b", "c"];
+        let mut m = Matrix::default();
+        m.add(&report("a", &peers, &[("b", 1, "tcp_timeout")]), "a.json")
+            .unwrap();
+        m.add(&report("b", &peers, &[("a", 1, "ok")]), "b.json")
+            .unwrap();
+        m.add(&report("a", &peers, &[("b", 1, "ok")]), "forged.json")
+            .unwrap();
+        assert_eq!(m.cell("a", "b"), "?");
+        assert_eq!(m.cell("b", "a"), "pass");
+        assert_eq!(m.missing(), ["a", "c"]);
+        assert!(!m.clean());
+        assert_eq!(
+            m.contested(),
+            ["a.json, forged.json: 2 reports claim node a; none of them is kept, its row shows ?"]
+        );
+        m.add(&report("a", &peers, &[]), "third.json").unwrap();
+        assert!(m.contested()[0].starts_with("a.json, forged.json, third.json: 3 reports"));
+        m.redact();
+        assert!(
+            m.contested()[0].contains("claim node node-1;"),
+            "{:?}",
+            m.contested()
+        );
     }
 }
