@@ -539,7 +539,7 @@ fn every_field_of_the_list_is_documented() {
     .collect();
     ctx.batch_account_host = Some("acct.westeurope.batch.azure.com".into());
     for ctx in [crate::context::Context::default(), ctx] {
-        let plans = crate::plan::plan(&entries, &ctx, &[], &[]);
+        let plans = crate::plan::plan(&entries, &ctx, &[], &[]).unwrap();
         let listed: Vec<Listed> = plans.iter().map(Listed::of).collect();
         for (path, f) in fields(&json(&list_json(&listed))) {
             code.entry(path).or_default().extend(f);

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::catalog::{CloudHost, Entry, Template};
+use crate::catalog::{CloudHost, Entry, Kind, Template};
 use crate::context::{ComputeType, Context, Input, Mode};
 use crate::reason::Reason;
 
@@ -67,8 +67,14 @@ pub struct Plan {
     pub skip: Option<Skip>,
 }
 
-/// Expand the selected entries for the context; skipped ones carry their reason.
-pub fn plan(entries: &[Arc<Entry>], ctx: &Context, only: &[String], skip: &[String]) -> Vec<Plan> {
+/// Expand the selected entries for the context; skipped ones carry their reason. `Err` names
+/// an entry whose host, filled from the context, is no DNS name.
+pub fn plan(
+    entries: &[Arc<Entry>],
+    ctx: &Context,
+    only: &[String],
+    skip: &[String],
+) -> Result<Vec<Plan>, String> {
     entries
         .iter()
         .filter(|e| e.selected(only, skip))
@@ -86,14 +92,16 @@ struct Host {
     missing: Option<Input>,
 }
 
-/// A host the node names itself wins over the template.
-fn host(e: &Entry, in_cloud: Option<&CloudHost>, ctx: &Context) -> Host {
+/// A host the node names itself wins over the template. A template filled from the context
+/// must still be a DNS name: values valid alone can make a label or a name too long together,
+/// and such a host would only fail as a name that does not exist.
+fn host(e: &Entry, in_cloud: Option<&CloudHost>, ctx: &Context) -> Result<Host, String> {
     let template = in_cloud.map_or_else(|| e.host.clone(), |c| c.host.clone());
     let named = e.host_from.and_then(|from| {
         let host = from.host(ctx)?.to_ascii_lowercase();
         Some((host, ctx.sources.get(from.field().key()).cloned()))
     });
-    match (named, template.expand(ctx)) {
+    Ok(match (named, template.expand(ctx)) {
         (Some((name, source)), _) => Host {
             name,
             template,
@@ -101,13 +109,21 @@ fn host(e: &Entry, in_cloud: Option<&CloudHost>, ctx: &Context) -> Host {
             source,
             missing: None,
         },
-        (None, Ok(name)) => Host {
-            name: name.to_ascii_lowercase(),
-            template,
-            named: false,
-            source: None,
-            missing: None,
-        },
+        (None, Ok(name)) => {
+            // A check of the node itself has no host to look up, only its stand-in name.
+            if e.kind != Kind::Host {
+                template
+                    .check_filled(&name)
+                    .map_err(|why| format!("endpoint \"{}\": host {why}", e.id))?;
+            }
+            Host {
+                name: name.to_ascii_lowercase(),
+                template,
+                named: false,
+                source: None,
+                missing: None,
+            }
+        }
         (None, Err(input)) => Host {
             name: template.to_string(),
             template,
@@ -115,7 +131,7 @@ fn host(e: &Entry, in_cloud: Option<&CloudHost>, ctx: &Context) -> Host {
             source: None,
             missing: Some(input),
         },
-    }
+    })
 }
 
 /// The first reason not to run, if any.
@@ -161,9 +177,9 @@ fn skip(e: &Entry, in_cloud: bool, host: &Host, ctx: &Context) -> Option<Skip> {
     })
 }
 
-fn plan_one(e: &Arc<Entry>, entries: &[Arc<Entry>], ctx: &Context) -> Plan {
+fn plan_one(e: &Arc<Entry>, entries: &[Arc<Entry>], ctx: &Context) -> Result<Plan, String> {
     let in_cloud = e.host_for(ctx.cloud);
-    let host = host(e, in_cloud.as_ref(), ctx);
+    let host = host(e, in_cloud.as_ref(), ctx)?;
     let stands_for = in_cloud
         .as_ref()
         .and_then(|c| c.stands_for.as_ref())
@@ -178,7 +194,7 @@ fn plan_one(e: &Arc<Entry>, entries: &[Arc<Entry>], ctx: &Context) -> Plan {
             .ok()
             .map(|h| h.to_ascii_lowercase())
     });
-    Plan {
+    Ok(Plan {
         entry: Arc::clone(e),
         skip: skip(e, in_cloud.is_some(), &host, ctx),
         stands_for,
@@ -190,7 +206,7 @@ fn plan_one(e: &Arc<Entry>, entries: &[Arc<Entry>], ctx: &Context) -> Plan {
         same_address_as,
         service_tag: e.service_tag.as_ref().map(|t| Template::fill(t, ctx)),
         required: e.required && !(ctx.mode == Mode::Auto && e.modes.len() == 1),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -206,10 +222,15 @@ mod tests {
         }
     }
 
+    /// The plans of a catalog whose hosts are all DNS names once filled.
+    fn planned(entries: &[Arc<Entry>], c: &Context, only: &[String], skip: &[String]) -> Vec<Plan> {
+        plan(entries, c, only, skip).unwrap()
+    }
+
     #[test]
     fn plans_skip_what_lacks_input_and_name_the_flag() {
         let entries = catalog::load(&[]).unwrap();
-        let plans = plan(&entries, &ctx(Mode::Auto), &[], &[]);
+        let plans = planned(&entries, &ctx(Mode::Auto), &[], &[]);
         let file = plans
             .iter()
             .find(|p| p.entry.id == "storage-file-445")
@@ -242,7 +263,7 @@ mod tests {
         c.storage_account = Some("amlstore1".into());
         let find =
             |plans: &[Plan], id: &str| plans.iter().find(|p| p.entry.id == id).unwrap().clone();
-        let plans = plan(&entries, &c, &[], &[]);
+        let plans = planned(&entries, &c, &[], &[]);
         assert!(find(&plans, "batch-443").stand_in);
         assert!(find(&plans, "mcr-data-443").stand_in);
         assert!(
@@ -258,7 +279,7 @@ mod tests {
         c.batch_account_host = Some("myacct.westeurope.batch.azure.com".into());
         c.sources
             .insert("batch_account_host", "env:AZ_BATCH_ACCOUNT_URL".into());
-        let batch = find(&plan(&entries, &c, &[], &[]), "batch-443");
+        let batch = find(&planned(&entries, &c, &[], &[]), "batch-443");
         assert_eq!(batch.host, "myacct.westeurope.batch.azure.com");
         assert!(!batch.stand_in);
         assert_eq!(
@@ -267,7 +288,7 @@ mod tests {
         );
         // Even with no region, a named host needs no template value.
         c.region = None;
-        assert!(find(&plan(&entries, &c, &[], &[]), "batch-443")
+        assert!(find(&planned(&entries, &c, &[], &[]), "batch-443")
             .skip
             .is_none());
     }
@@ -275,8 +296,9 @@ mod tests {
     #[test]
     fn one_mode_checks_cannot_fail_a_run_of_unknown_mode() {
         let entries = catalog::load(&[]).unwrap();
-        let required =
-            |mode: Mode, id: &str| plan(&entries, &ctx(mode), &[id.to_string()], &[])[0].required;
+        let required = |mode: Mode, id: &str| {
+            planned(&entries, &ctx(mode), &[id.to_string()], &[])[0].required
+        };
         assert!(!required(Mode::Auto, "pe-workspace-api"));
         assert!(required(Mode::NoPublicIp, "pe-workspace-api"));
         assert!(required(Mode::Auto, "graph-443"), "both modes");
@@ -293,7 +315,7 @@ mod tests {
         c.storage_account = Some("amlstore1".into());
         for name in [None, Some("ci-new")] {
             c.compute_name = name.map(str::to_string);
-            let plans = plan(&entries, &c, &[], &[]);
+            let plans = planned(&entries, &c, &[], &[]);
             for p in &plans {
                 let own =
                     p.entry.id.starts_with("instances-") || p.entry.id == "pe-compute-instance";
@@ -318,7 +340,7 @@ mod tests {
     #[test]
     fn a_missing_compute_type_names_its_own_flag() {
         let entries = catalog::load(&[]).unwrap();
-        let plans = plan(&entries, &ctx(Mode::Auto), &["node-os-ubuntu".into()], &[]);
+        let plans = planned(&entries, &ctx(Mode::Auto), &["node-os-ubuntu".into()], &[]);
         let skip = plans[0].skip.as_ref().unwrap();
         assert_eq!(skip.reason(), Reason::MissingInput);
         assert!(matches!(
@@ -333,7 +355,7 @@ mod tests {
     #[test]
     fn only_and_skip_select_checks() {
         let entries = catalog::load(&[]).unwrap();
-        let plans = plan(
+        let plans = planned(
             &entries,
             &ctx(Mode::Auto),
             &["storage".into()],

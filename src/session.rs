@@ -66,7 +66,8 @@ pub fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
     }
     let entries =
         catalog::load(&extra).map_err(|e| Stop::usage(format!("invalid catalog: {e}")))?;
-    let plans = plan::plan(&entries, ctx, &args.only, &args.skip);
+    let plans = plan::plan(&entries, ctx, &args.only, &args.skip)
+        .map_err(|e| Stop::usage(format!("invalid catalog: {e}")))?;
     if plans.is_empty() {
         return Err(Stop::usage(
             "no check matches --only/--skip; see `amlprobe list` for ids and groups",

@@ -1502,3 +1502,40 @@ fn ssl_cert_dir_files_are_bounded() {
     assert!(out.stdout.is_empty(), "no check ran");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A host the catalog builds from placeholders is checked again once filled: values valid
+/// alone can make a label too long together. That is the catalog's fault, exit 2 naming the
+/// endpoint before any check, not a name that fails to resolve.
+#[test]
+fn a_host_too_long_once_filled_is_refused_at_planning() {
+    let dir = std::env::temp_dir().join(format!("amlprobe-filled-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("site.toml");
+    std::fs::write(&path, "[[endpoint]]\nid = \"site-blob\"\ngroup = \"site\"\ntitle = \"t\"\nhost = \"x.blob{workspace_id}{workspace_id}.example.com\"\nport = 443\nkind = \"tcp\"\ndoc = \"https://contoso.example/wiki\"\n").unwrap();
+    let p = path.to_str().unwrap();
+    // A DNS server on loopback that is not there: should the host get past planning, its
+    // query goes nowhere.
+    let id = [
+        "--workspace-id",
+        "0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f",
+        "--dns-server",
+        "127.0.0.1:9",
+        "--timeout",
+        "1s",
+    ];
+    for command in ["check", "list"] {
+        let mut args = vec![command, "--catalog", p, "--only", "site-blob"];
+        args.extend(id);
+        let out = amlprobe(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            text(&out.stderr),
+            "amlprobe: invalid catalog: endpoint \"site-blob\": host \"x.blob{workspace_id}{workspace_id}.example.com\" filled in has a label longer than 63 characters\n"
+        );
+        assert!(out.stdout.is_empty(), "no check ran");
+    }
+    // Without the value the check is skipped for it, as before.
+    let out = amlprobe(&["list", "--catalog", p, "--only", "site-blob", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

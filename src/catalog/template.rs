@@ -114,7 +114,8 @@ impl Template {
     /// Whether it can be a DNS name once filled: labels of 1-63 characters that neither start
     /// nor end with `-`, 253 characters in all, at least two labels, and not an IP address.
     /// `*` may stand as a whole label where `wildcard` allows it. Placeholders count as one
-    /// character: their values are checked where they are given.
+    /// character: their values are checked where they are given, and the filled host again
+    /// ([`Template::check_filled`]).
     pub fn check_host(&self, wildcard: bool) -> Result<(), String> {
         let filled: String = self
             .segments
@@ -124,38 +125,15 @@ impl Template {
                 Segment::Slot(_) => "x",
             })
             .collect();
-        let name = filled.strip_suffix('.').unwrap_or(&filled);
-        let t = &self.text;
-        if name.len() > 253 {
-            return Err(format!("\"{t}\" is longer than a DNS name can be (253)"));
-        }
-        if name.parse::<std::net::IpAddr>().is_ok()
-            || name
-                .rsplit('.')
-                .next()
-                .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(format!("\"{t}\" is an address, not a host name"));
-        }
-        if !name.contains('.') {
-            return Err(format!("\"{t}\" needs at least two labels (a.example)"));
-        }
-        for label in name.split('.') {
-            let why = match label {
-                "" => Some("an empty label (two dots, or a leading dot)"),
-                "*" if wildcard => None,
-                l if l.contains('*') => Some("'*' only as a whole label, in stands_for"),
-                l if l.len() > 63 => Some("a label longer than 63 characters"),
-                l if l.starts_with('-') || l.ends_with('-') => {
-                    Some("a label that starts or ends with '-'")
-                }
-                _ => None,
-            };
-            if let Some(why) = why {
-                return Err(format!("\"{t}\" has {why}"));
-            }
-        }
-        Ok(())
+        let t = format!("\"{}\"", self.text);
+        check_name(&filled, &t, wildcard)
+    }
+
+    /// Whether `filled`, this template filled from the context, is a DNS name. Each value is
+    /// valid alone, yet values and text together can make a label or a name too long.
+    pub fn check_filled(&self, filled: &str) -> Result<(), String> {
+        let t = format!("\"{}\" filled in", self.text);
+        check_name(filled, &t, false)
     }
 
     /// Free text such as a service tag, its known placeholders filled where the context has
@@ -199,6 +177,41 @@ impl Template {
     pub fn names_the_nodes_own(&self) -> bool {
         self.needs().any(|p| p != Placeholder::Region)
     }
+}
+
+/// Whether `filled` is a DNS name, as [`Template::check_host`] says; `t` names it in errors.
+fn check_name(filled: &str, t: &str, wildcard: bool) -> Result<(), String> {
+    let name = filled.strip_suffix('.').unwrap_or(filled);
+    if name.len() > 253 {
+        return Err(format!("{t} is longer than a DNS name can be (253)"));
+    }
+    if name.parse::<std::net::IpAddr>().is_ok()
+        || name
+            .rsplit('.')
+            .next()
+            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!("{t} is an address, not a host name"));
+    }
+    if !name.contains('.') {
+        return Err(format!("{t} needs at least two labels (a.example)"));
+    }
+    for label in name.split('.') {
+        let why = match label {
+            "" => Some("an empty label (two dots, or a leading dot)"),
+            "*" if wildcard => None,
+            l if l.contains('*') => Some("'*' only as a whole label, in stands_for"),
+            l if l.len() > 63 => Some("a label longer than 63 characters"),
+            l if l.starts_with('-') || l.ends_with('-') => {
+                Some("a label that starts or ends with '-'")
+            }
+            _ => None,
+        };
+        if let Some(why) = why {
+            return Err(format!("{t} has {why}"));
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for Template {
@@ -278,6 +291,28 @@ mod tests {
         assert!(t("{compute_name}.{region}.instances.azureml.ms")
             .check_host(false)
             .is_ok());
+    }
+
+    /// Values valid alone can make a host too long together: the filled host is checked too.
+    #[test]
+    fn a_filled_host_is_checked_again() {
+        let host = t("x.blob{workspace_id}{workspace_id}.example.com");
+        assert!(host.check_host(false).is_ok());
+        let ctx = Context {
+            workspace_id: Some("0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f".into()),
+            ..Context::default()
+        };
+        let filled = host.expand(&ctx).unwrap();
+        assert_eq!(
+            host.check_filled(&filled).unwrap_err(),
+            "\"x.blob{workspace_id}{workspace_id}.example.com\" filled in has a label longer than 63 characters"
+        );
+        let short = t("{workspace_id}.workspace.{region}.api.azureml.ms");
+        let ctx = Context {
+            region: Some("westeurope".into()),
+            ..ctx
+        };
+        assert_eq!(short.check_filled(&short.expand(&ctx).unwrap()), Ok(()));
     }
 
     #[test]

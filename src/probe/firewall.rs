@@ -465,7 +465,7 @@ mod tests {
         };
         let plans = |only: &[&str]| -> Vec<Plan> {
             let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
-            crate::plan::plan(&entries, &ctx, &only, &[])
+            crate::plan::plan(&entries, &ctx, &only, &[]).unwrap()
         };
         assert!(super::super::canary_ports(&plans(&["node"])).is_empty());
         assert!(super::super::canary_ports(&plans(&["tundra-*"])).is_empty());
