@@ -120,6 +120,8 @@ reasons! {
     Intermittent = "intermittent", Warn, Open, "over the rounds of watch, the check failed in some rounds and not in others: the path works only some of the time";
     PeerNotAmlprobe = "peer_not_amlprobe", Fail, Open, "mesh: the peer's port answered, but not with amlprobe mesh's greeting: another program holds the port, or something on the path answers in its place";
     PeerAbsent = "peer_absent", Fail, Unknown, "mesh: the peer answered on no port before --wait ran out: it is down, never ran amlprobe mesh, or every packet to it is dropped";
+    PeerWrongNode = "peer_wrong_node", Fail, Open, "mesh: amlprobe mesh answered, but as this node itself or as another node of the job: the peer's name or address leads elsewhere (a stale hosts file or DNS record, a wrong address in the list)";
+    PeerNameUnverified = "peer_name_unverified", Warn, Open, "mesh: amlprobe mesh answered under another name than the peer's, which this node cannot match to the peer or its addresses: a node listed by address may greet with its hostname, or the peer's address leads to another machine";
 }
 
 impl fmt::Display for Reason {
@@ -152,7 +154,9 @@ impl Reason {
             | DnsResolverMismatch | DnsNoPrivatelink | DnsPrivateMismatch | DnsFlapping => CUSTOM_DNS.into(),
             Intermittent => OUTBOUND.into(),
             MtuBlackhole => TCPIP_TUNING.into(),
-            PeerNotAmlprobe | PeerAbsent => DISTRIBUTED.into(),
+            PeerNotAmlprobe | PeerAbsent | PeerWrongNode | PeerNameUnverified => {
+                DISTRIBUTED.into()
+            }
             StandInUnresolvable => format!("{TRAINING_VNET}#compute-instancecluster-with-no-public-ip"),
             StorageFirewallDenied => "https://learn.microsoft.com/azure/storage/common/storage-network-security".into(),
             ClockSkew => "https://learn.microsoft.com/azure/virtual-machines/linux/time-sync".into(),

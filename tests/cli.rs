@@ -483,6 +483,8 @@ fn explain_knows_every_reason_code_of_the_interface() {
         "intermittent",
         "peer_not_amlprobe",
         "peer_absent",
+        "peer_wrong_node",
+        "peer_name_unverified",
     ];
     let all: Vec<&str> = amlprobe::reason::Reason::ALL
         .iter()

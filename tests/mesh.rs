@@ -10,6 +10,8 @@
 //! that: a peer that starts after must still meet its greeting (10.88.2.0/24, on one loopback).
 //! And a peer that greets and then never reads: `--bandwidth` must end with the run, not wait on
 //! it (10.88.3.0/24).
+//! And greetings from the wrong node: a peer address that leads back to this node (10.88.4.0/24),
+//! and peers that answer as another node of the list or as a name no node has (10.88.5.0/24).
 
 #[allow(dead_code)]
 #[path = "sim/sandbox.rs"]
@@ -495,4 +497,97 @@ fn a_peer_that_greets_and_never_reads_does_not_hold_bandwidth_past_the_run() {
     );
     drop(running);
     drop(sb);
+}
+
+/// A listener on `addr`:29500 in `sb` that greets as amlprobe mesh would, naming itself `name`.
+fn greeter(sb: &mut Sandbox, addr: &str, name: &str) {
+    sb.spawn(
+        "socat",
+        &[
+            &format!("TCP-LISTEN:29500,bind={addr},fork,reuseaddr"),
+            &format!("SYSTEM:echo amlprobe-mesh 1 {name}; sleep 5"),
+        ],
+    );
+}
+
+/// Each result's id, status, reason and message.
+fn verdicts(report: &std::path::Path) -> Vec<[String; 4]> {
+    let r: Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| ["id", "status", "reason", "message"].map(|k| r[k].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn a_greeting_from_this_node_or_another_does_not_pass() {
+    if !can_run("mesh greeting test") {
+        return;
+    }
+    // The peer's address is on this node's own loopback, as a stale hosts file would make it:
+    // the attempt meets this node's own listener.
+    let own = Sandbox::new("mesh-self");
+    for addr in ["10.88.4.1", "10.88.4.2"] {
+        own.add_address(addr);
+    }
+    // Two peers, nodes of their own, whose greetings name another node of the list, and a name
+    // no node has.
+    let (bridge, mut who) = network("mesh-who", &["10.88.5.1", "10.88.5.2", "10.88.5.3"]);
+    greeter(&mut who[1], "10.88.5.2", "10.88.5.3");
+    greeter(&mut who[2], "10.88.5.3", "node-x");
+    who[1].wait_for_listeners(&BTreeSet::from(["tcp/10.88.5.2:29500".to_string()]));
+    who[2].wait_for_listeners(&BTreeSet::from(["tcp/10.88.5.3:29500".to_string()]));
+    let (self_report, who_report) = (own.dir.join("self.json"), bridge.dir.join("who.json"));
+    let mut to_self = own.command(env!("CARGO_BIN_EXE_amlprobe"));
+    to_self
+        .args([
+            "mesh",
+            "--self",
+            "10.88.4.1",
+            "--peers",
+            "10.88.4.1,10.88.4.2",
+        ])
+        .args(["--ports", "29500", "--wait", "2s", "--timeout", "1s"]);
+    let mut to_others = who[0].command(env!("CARGO_BIN_EXE_amlprobe"));
+    to_others
+        .args(["mesh", "--listen", "10.88.5.1", "--self", "10.88.5.1"])
+        .args(["--peers", "10.88.5.1,10.88.5.2,10.88.5.3"])
+        .args(["--ports", "29500", "--wait", "2s", "--timeout", "1s"]);
+    let mut running = Running(vec![
+        start(&mut to_self, &self_report),
+        start(&mut to_others, &who_report),
+    ]);
+    assert_eq!(running.codes(20), [Some(1), Some(1)]);
+    assert_eq!(
+        verdicts(&self_report),
+        [[
+            "mesh:10.88.4.2:29500",
+            "fail",
+            "peer_wrong_node",
+            "10.88.4.2:29500 reached this node itself: its amlprobe mesh answered, naming itself 10.88.4.1, which is this node (10.88.4.1); 10.88.4.2 leads back here: a stale hosts file or DNS record, or a wrong address in the list"
+        ]
+        .map(String::from)]
+    );
+    assert_eq!(
+        verdicts(&who_report),
+        [
+            [
+                "mesh:10.88.5.2:29500",
+                "fail",
+                "peer_wrong_node",
+                "10.88.5.2:29500 reached another node of the job: amlprobe mesh answered, naming itself 10.88.5.3, which is 10.88.5.3, not 10.88.5.2: a stale hosts file or DNS record, or two nodes with one address"
+            ],
+            [
+                "mesh:10.88.5.3:29500",
+                "warn",
+                "peer_name_unverified",
+                "amlprobe mesh answered on 10.88.5.3:29500, naming itself node-x, which this node cannot match to 10.88.5.3: a node listed by address may greet with its hostname, or 10.88.5.3 leads to another machine; check that node-x is 10.88.5.3"
+            ]
+        ]
+        .map(|r| r.map(String::from))
+    );
+    drop(running);
+    drop((own, who, bridge));
 }

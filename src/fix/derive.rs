@@ -150,7 +150,7 @@ fn for_result(report: &Report, r: &Finding, forced_tunnel: bool) -> Found {
         // The size of packets, not a flow to allow: the remediation's words (MSS clamping).
         | MtuBlackhole
         // Between the nodes of one job: the remediation's words, no rule toward the internet.
-        | PeerNotAmlprobe | PeerAbsent => {
+        | PeerNotAmlprobe | PeerAbsent | PeerWrongNode | PeerNameUnverified => {
             Found::default()
         }
     }

@@ -2,6 +2,8 @@
 //! still starting, or dropped in one direction only. So the verdict also weighs what this node
 //! heard of the peer otherwise: the other ports it answered on, and whether it connected here.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::wire::{Attempt, Probed};
@@ -48,11 +50,92 @@ impl Heard {
     }
 }
 
-/// What every verdict of a run shares: this node's name, `--wait` and `--timeout`.
+/// What every verdict of a run shares: this node's name, `--wait` and `--timeout`, and the
+/// names a greeting is weighed against.
 pub struct Judge<'a> {
     pub this: &'a str,
     pub wait: Duration,
     pub timeout: Duration,
+    pub names: &'a Names,
+}
+
+/// What this node knows of the nodes' names, to tell who a greeting came from.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    /// This node's own names: its name in the mesh and its hostname.
+    pub own: Vec<String>,
+    /// This node's own addresses.
+    pub own_addresses: Vec<IpAddr>,
+    /// Every node of the list, this one included.
+    pub peers: Vec<String>,
+    /// Addresses as resolved here: of the peers, and of the names greetings gave.
+    pub addresses: HashMap<String, Vec<IpAddr>>,
+}
+
+/// Who a greeting named, against the peer that was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Named {
+    /// The peer: by its very name, by a spelling of it, or by one of its addresses.
+    Peer,
+    /// This node itself.
+    Self_,
+    /// Another node of the list.
+    Other(String),
+    /// A name this node cannot match to the peer or to any node.
+    Unknown,
+}
+
+/// One host named two ways: the same but for case, or one short name and its FQDN (host names
+/// only: `10.0.0.5` is not `10.0.0.6`'s short form).
+fn same_host(a: &str, b: &str) -> bool {
+    let is_ip = |h: &str| h.parse::<IpAddr>().is_ok();
+    let short = |h: &str| h.split('.').next().unwrap_or("").to_ascii_lowercase();
+    a.eq_ignore_ascii_case(b) || (!is_ip(a) && !is_ip(b) && short(a) == short(b))
+}
+
+impl Names {
+    /// A name's addresses: itself when it is an address, else what it resolved to here.
+    fn addresses_of(&self, name: &str) -> Vec<IpAddr> {
+        match name.parse::<IpAddr>() {
+            Ok(ip) => vec![ip.to_canonical()],
+            Err(_) => self.addresses.get(name).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Whether `a` and `b` share an address, as far as this node can tell.
+    fn share_address(&self, a: &str, b: &str) -> bool {
+        let b = self.addresses_of(b);
+        self.addresses_of(a).iter().any(|ip| b.contains(ip))
+    }
+
+    /// Who `name`, a greeting from `peer`, is. A peer listed by address may greet with its
+    /// hostname, and a peer listed by name with its address, when its own list differs or it
+    /// could not tell which entry it is: those match by address, where this node resolves them.
+    /// This node itself comes first: whatever else the name matches, a greeting in this node's
+    /// own name came from here.
+    fn greeted(&self, peer: &str, name: &str) -> Named {
+        if name == peer {
+            return Named::Peer;
+        }
+        let name_ips = self.addresses_of(name);
+        if self.own.iter().any(|o| same_host(o, name))
+            || name_ips.iter().any(|ip| self.own_addresses.contains(ip))
+        {
+            return Named::Self_;
+        }
+        if same_host(peer, name) || self.share_address(peer, name) {
+            return Named::Peer;
+        }
+        match self
+            .peers
+            .iter()
+            .filter(|p| *p != peer && !self.own.contains(p))
+            .find(|p| same_host(p, name) || self.share_address(p, name))
+        {
+            Some(other) => Named::Other(other.clone()),
+            None => Named::Unknown,
+        }
+    }
 }
 
 impl Judge<'_> {
@@ -164,14 +247,7 @@ impl Judge<'_> {
             humantime::format_duration(self.timeout),
         );
         match attempt {
-            Attempt::Greeted(name) if name == peer => {
-                (Reason::Ok, format!("amlprobe mesh on {peer} answered"), None)
-            }
-            Attempt::Greeted(name) => (
-                Reason::Ok,
-                format!("amlprobe mesh answered, naming itself {name}"),
-                None,
-            ),
+            Attempt::Greeted(name) => self.greeting(peer, *port, name),
             Attempt::Stranger(what) => (
                 Reason::PeerNotAmlprobe,
                 format!("{peer}:{port} accepted the connection but {what}"),
@@ -225,6 +301,40 @@ impl Judge<'_> {
     }
 }
 
+impl Judge<'_> {
+    /// The verdict on a greeting `name` from `peer` on `port`: a pass only when it came from
+    /// the peer, as far as this node can tell.
+    fn greeting(&self, peer: &str, port: u16, name: &str) -> (Reason, String, Option<String>) {
+        let answered = Some(format!("amlprobe mesh answered as {name}"));
+        let this = self.this;
+        match self.names.greeted(peer, name) {
+            Named::Peer if name == peer => {
+                (Reason::Ok, format!("amlprobe mesh on {peer} answered"), None)
+            }
+            Named::Peer => (
+                Reason::Ok,
+                format!("amlprobe mesh answered, naming itself {name}"),
+                None,
+            ),
+            Named::Self_ => (
+                Reason::PeerWrongNode,
+                format!("{peer}:{port} reached this node itself: its amlprobe mesh answered, naming itself {name}, which is this node ({this}); {peer} leads back here: a stale hosts file or DNS record, or a wrong address in the list"),
+                answered,
+            ),
+            Named::Other(other) => (
+                Reason::PeerWrongNode,
+                format!("{peer}:{port} reached another node of the job: amlprobe mesh answered, naming itself {name}, which is {other}, not {peer}: a stale hosts file or DNS record, or two nodes with one address"),
+                answered,
+            ),
+            Named::Unknown => (
+                Reason::PeerNameUnverified,
+                format!("amlprobe mesh answered on {peer}:{port}, naming itself {name}, which this node cannot match to {peer}: a node listed by address may greet with its hostname, or {peer} leads to another machine; check that {name} is {peer}"),
+                answered,
+            ),
+        }
+    }
+}
+
 /// How a message about a peer that connected to this node begins. Its connection is the
 /// stronger evidence: the peer runs and the way back works, so what fails is this direction.
 fn reached_us(peer: &str, port: u16, other_port: Option<&u16>, at: SystemTime) -> String {
@@ -263,6 +373,7 @@ mod tests {
             this: "a",
             wait: w,
             timeout: t,
+            names: &Names::default(),
         };
         let r = |a: Attempt, answered: &[u16]| {
             let heard = Heard {
@@ -317,6 +428,7 @@ mod tests {
             this: "a",
             wait: w,
             timeout: t,
+            names: &Names::default(),
         };
         let r = |a: Attempt, answered: &[u16], reached: Option<SystemTime>| {
             let heard = Heard {
@@ -385,6 +497,7 @@ mod tests {
             this: "a",
             wait: Duration::from_secs(6),
             timeout: t,
+            names: &Names::default(),
         };
         // 1970-01-02 12:00:03 UTC.
         let at = UNIX_EPOCH + Duration::from_secs(86_400 + 12 * 3600 + 3);
@@ -428,6 +541,104 @@ mod tests {
             c[0].message,
             "amlprobe mesh on c answered; --bandwidth: not measured (x)"
         );
+    }
+
+    #[test]
+    fn a_greeting_passes_only_from_the_peer_it_was_meant_for() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let names = Names {
+            own: vec!["10.0.0.4".into(), "node-0".into()],
+            own_addresses: vec![ip("10.0.0.4"), ip("127.0.0.1")],
+            peers: ["10.0.0.4", "10.0.0.5", "node-2.x.internal"]
+                .map(String::from)
+                .to_vec(),
+            addresses: HashMap::from([
+                ("node-1".to_string(), vec![ip("10.0.0.5")]),
+                ("node-2.x.internal".to_string(), vec![ip("10.0.0.6")]),
+                ("node-9".to_string(), vec![ip("10.0.0.9")]),
+            ]),
+        };
+        let judge = Judge {
+            this: "10.0.0.4",
+            wait: Duration::from_secs(6),
+            timeout: Duration::from_secs(1),
+            names: &names,
+        };
+        let r = |peer: &str, name: &str| {
+            let p = probed(peer, 29500, Attempt::Greeted(name.into()), 1, judge.timeout);
+            let r = judge.result(&p, &Heard::default());
+            (r.status, r.reason, r.message)
+        };
+        let pass = |name: &str| {
+            (
+                Status::Pass,
+                Reason::Ok,
+                format!("amlprobe mesh answered, naming itself {name}"),
+            )
+        };
+        assert_eq!(
+            r("10.0.0.5", "10.0.0.5"),
+            (
+                Status::Pass,
+                Reason::Ok,
+                "amlprobe mesh on 10.0.0.5 answered".into()
+            )
+        );
+        // The peer under another of its names: its hostname that resolves to its address, or
+        // the short form of its FQDN.
+        assert_eq!(r("10.0.0.5", "node-1"), pass("node-1"));
+        assert_eq!(r("node-2.x.internal", "NODE-2"), pass("NODE-2"));
+        assert_eq!(r("node-2.x.internal", "10.0.0.6"), pass("10.0.0.6"));
+        // This node itself, by its name in the mesh, its hostname or one of its addresses.
+        for me in ["10.0.0.4", "node-0", "node-0.x.internal", "127.0.0.1"] {
+            assert_eq!(
+                r("10.0.0.5", me),
+                (
+                    Status::Fail,
+                    Reason::PeerWrongNode,
+                    format!("10.0.0.5:29500 reached this node itself: its amlprobe mesh answered, naming itself {me}, which is this node (10.0.0.4); 10.0.0.5 leads back here: a stale hosts file or DNS record, or a wrong address in the list")
+                ),
+                "{me}"
+            );
+        }
+        // Another node of the list, by its name or by its address.
+        for other in ["node-2", "10.0.0.6"] {
+            assert_eq!(
+                r("10.0.0.5", other),
+                (
+                    Status::Fail,
+                    Reason::PeerWrongNode,
+                    format!("10.0.0.5:29500 reached another node of the job: amlprobe mesh answered, naming itself {other}, which is node-2.x.internal, not 10.0.0.5: a stale hosts file or DNS record, or two nodes with one address")
+                ),
+                "{other}"
+            );
+        }
+        // A name that matches no node here, resolved or not: a warning, not a pass.
+        for unknown in ["node-9", "node-7", "10.0.0.8"] {
+            let (status, reason, message) = r("10.0.0.5", unknown);
+            assert_eq!(
+                (status, reason),
+                (Status::Warn, Reason::PeerNameUnverified),
+                "{unknown}"
+            );
+            assert_eq!(message, format!("amlprobe mesh answered on 10.0.0.5:29500, naming itself {unknown}, which this node cannot match to 10.0.0.5: a node listed by address may greet with its hostname, or 10.0.0.5 leads to another machine; check that {unknown} is 10.0.0.5"));
+        }
+        let warned = judge.result(
+            &probed(
+                "10.0.0.5",
+                29500,
+                Attempt::Greeted("node-7".into()),
+                1,
+                judge.timeout,
+            ),
+            &Heard::default(),
+        );
+        assert_eq!(
+            warned.phases[0].error.as_deref(),
+            Some("amlprobe mesh answered as node-7")
+        );
+        assert_eq!(warned.phases[0].ok, Some(true));
+        assert!(!warned.remediation.is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod matrix;
 pub mod peers;
 pub mod wire;
 
+use std::collections::BTreeSet;
 use std::time::{Instant, SystemTime};
 
 use crate::cli::{Format, MeshArgs};
@@ -20,9 +21,9 @@ use crate::exit::{emit, Stop};
 use crate::report::{self, Meshed, Node};
 use crate::result::{ms, CheckResult};
 use crate::session::{self, assemble, hostname, writable};
-use judge::{Heard, Judge};
+use judge::{Heard, Judge, Names};
 use peers::{local_addresses, pick_self, ports, PeerSource, Peers, SelfFrom};
-use wire::{first_seen, listen_all, probe_all, resolve_all, speeds, Callers, SINK_LIMIT};
+use wire::{first_seen, listen_all, probe_all, resolve_all, speeds, Attempt, Callers, SINK_LIMIT};
 
 /// `amlprobe mesh`.
 pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
@@ -34,18 +35,21 @@ pub fn mesh(args: &MeshArgs) -> Result<i32, Stop> {
     let peers = Peers::find(&args.peers, &env)?;
     let ports = ports(&args.ports, env("MASTER_PORT"));
     let host = hostname();
-    let (this, self_from) = pick_self(
-        &peers.hosts,
-        args.self_.as_deref(),
-        &host,
-        &local_addresses(),
-    );
+    let own_addresses = local_addresses();
+    let (this, self_from) = pick_self(&peers.hosts, args.self_.as_deref(), &host, &own_addresses);
     let others = peers.others(&this)?;
     if let Some(path) = &args.report {
         writable(path)?;
     }
+    let names = Names {
+        own: vec![this.clone(), host.clone()],
+        own_addresses,
+        peers: peers.hosts.clone(),
+        addresses: Default::default(),
+    };
     let runtime = crate::session::runtime()?;
-    let (not_listening, results) = runtime.block_on(run(args, &ports, &this, &others, started));
+    let (not_listening, results) =
+        runtime.block_on(run(args, &ports, &this, &others, names, started));
     runtime.shutdown_background();
     let context = context(
         &this,
@@ -102,6 +106,7 @@ async fn run(
     ports: &[u16],
     name: &str,
     others: &[String],
+    mut names: Names,
     started: Instant,
 ) -> (Vec<String>, Vec<CheckResult>) {
     let (wait, timeout) = (args.wait, args.timeout);
@@ -117,6 +122,16 @@ async fn run(
     let resolving = tokio::spawn(resolve_all(others.to_vec(), timeout));
     let deadline = started + wait;
     let done = probe_all(others, ports, timeout, deadline).await;
+    // A greeting under another name than the peer's is weighed by that name's addresses too:
+    // looked up only then, and while the listeners run on, so that it adds nothing to the run.
+    let other_names: BTreeSet<String> = done
+        .iter()
+        .filter_map(|d| match &d.attempt {
+            Attempt::Greeted(n) if *n != d.peer && !others.contains(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    let other_names = tokio::spawn(resolve_all(other_names.into_iter().collect(), timeout));
     // A peer that connected here only after every try of ours had ended started late: that is
     // no evidence of a one-way block.
     let tried_until = SystemTime::now();
@@ -132,10 +147,13 @@ async fn run(
     // Read once the listeners have stopped: every attempt a peer made within the wait is in.
     let callers = crate::probe::lock(&callers).clone();
     let addresses = resolving.await.unwrap_or_default();
+    names.addresses = other_names.await.unwrap_or_default();
+    names.addresses.extend(addresses.clone());
     let judge = Judge {
         this: name,
         wait,
         timeout,
+        names: &names,
     };
     let mut results = Vec::new();
     for peer in others {

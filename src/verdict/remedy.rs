@@ -60,7 +60,7 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         | ProxyDenied
         | UnexpectedlyReachable
         | Intermittent => path(reason, s),
-        PeerNotAmlprobe | PeerAbsent => peer(reason, s),
+        PeerNotAmlprobe | PeerAbsent | PeerWrongNode | PeerNameUnverified => peer(reason, s),
         TlsUntrusted | TlsIntercepted | TlsNameMismatch | TlsExpired | TlsHandshakeFailed
         | FirewallDenied | TlsTimeout | HttpStatus | HttpBadResponse | HttpTimeout
         | WsNotUpgraded | SmbBadReply => service(reason, s),
@@ -168,6 +168,12 @@ fn peer(reason: Reason, s: &Subject) -> String {
         ),
         Reason::PeerAbsent => format!(
             "Nothing from {host} answered within --wait: make sure amlprobe mesh runs on {host} too (every node of the job), raise --wait if nodes start far apart, and allow inbound TCP{port} between the nodes of the subnet in its NSG (the default rule AllowVnetInBound does)."
+        ),
+        Reason::PeerWrongNode => format!(
+            "{host} does not lead to the node it names: correct the entry for {host} in /etc/hosts or DNS (getent hosts {host}), or the address in the list of nodes (--peers, AZ_BATCH_HOST_LIST, the MPI host file, MASTER_ADDR), so that every node reaches {host} at {host}'s own address; a job would otherwise rendezvous with the wrong node."
+        ),
+        Reason::PeerNameUnverified => format!(
+            "Make sure the node that answered is {host}: compare its greeting's name with {host}'s hostname and addresses (getent hosts {host} on this node, hostname -I on {host}); give every node the same list of nodes, or --self with the name the others list it by, so that names match."
         ),
         _ => String::new(),
     }
