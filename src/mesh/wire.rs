@@ -367,34 +367,39 @@ async fn serve(
     _release: Release,
 ) {
     let _ = tokio::time::timeout(hold, async {
-        let greet = async {
-            let _ = s.write_all(&hello).await;
-            let _ = s.shutdown().await;
-            // A peer that only reads the greeting sends nothing; the sink is allocated only
-            // for a `--bandwidth` transfer, once its first byte arrives.
-            let mut first = [0u8; 1];
-            if !matches!(s.read(&mut first).await, Ok(n) if n > 0) {
-                return;
-            }
-            let mut sink = vec![0u8; 64 << 10];
-            while let Ok(n) = s.read(&mut sink).await {
-                if n == 0 {
-                    break;
-                }
-            }
-        };
+        // The greeting before anything else, so that a connection closed to make room has it
+        // already: a few bytes, which a new connection's send buffer always takes at once.
+        let _ = s.write_all(&hello).await;
+        let _ = s.shutdown().await;
         tokio::select! {
-            () = greet => {}
+            () = until_closed(&mut s) => {}
             _ = closed => {}
         }
     })
     .await;
 }
 
+/// Read until the peer closes, and throw away what it sends.
+async fn until_closed(s: &mut TcpStream) {
+    // A peer that only reads the greeting sends nothing; the sink is allocated only for a
+    // `--bandwidth` transfer, once its first byte arrives.
+    let mut first = [0u8; 1];
+    if !matches!(s.read(&mut first).await, Ok(n) if n > 0) {
+        return;
+    }
+    let mut sink = vec![0u8; 64 << 10];
+    while let Ok(n) = s.read(&mut sink).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
 /// The connections the listeners hold, oldest first. Beyond `HELD_LIMIT` the oldest is
 /// closed, rather than the newest refused: a connection is greeted the moment it is accepted,
-/// so closing an old one costs its peer nothing it still needs, while refusing new ones would
-/// let one client that holds the limit shut out every peer after it.
+/// so closing an old one costs its peer nothing it still needs (but a `--bandwidth` transfer,
+/// which its peer then reports as not measured), while refusing new ones would let one client
+/// that holds the limit shut out every peer after it.
 #[derive(Debug, Default)]
 struct Held {
     next: u64,
