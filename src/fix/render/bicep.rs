@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use crate::fix::layout::{self, comment, ident, Collection, Item, Layout, Role, Rules, Value};
 use crate::fix::model::{Dest, Fixes, Why};
+use crate::report::text::hidden;
 
 /// The API version of the Microsoft.Network types used (firewall policies, NSGs, route
 /// tables, virtual networks).
@@ -434,7 +435,9 @@ pub fn quote(value: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
-            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+            // Every character the az script and the comments escape: a bidirectional override
+            // or a byte-order mark would otherwise sit raw in the file, hiding or reordering text.
+            c if hidden(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
@@ -722,6 +725,15 @@ pub(super) mod tests {
         ] {
             assert!(scan(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A string shows what the az script and the comments show as escapes, and Bicep reads
+    /// the escape back as the character.
+    #[test]
+    fn quote_shows_what_would_hide_or_reorder_text() {
+        let text = "a\u{202E}b\u{FEFF}c\u{FFFE}";
+        assert_eq!(quote(text), r"'a\u{202e}b\u{feff}c\u{fffe}'");
+        assert_eq!(scan(&quote(text)).unwrap(), [text]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::fix::model::{Change, Dest, Fixes, Rule, Why};
 use crate::net::AZURE_DNS;
-use crate::report::markdown::{escaped, fence};
+use crate::report::markdown::{code, escaped, fence};
 
 pub fn render(fixes: &Fixes) -> String {
     let mut out = String::from("# Changes that would make this report pass\n\n");
@@ -89,13 +89,15 @@ pub fn render(fixes: &Fixes) -> String {
     out
 }
 
-/// The rule in a few words: the heading of its item.
+/// The rule in a few words: the heading of its item. Names are code spans ([`code`]), so a
+/// name cannot end its span and what would hide in it shows as an escape.
 fn title(rule: &Rule) -> String {
     match rule {
         Rule::Application { fqdn, web, port } => {
             format!(
-                "Azure Firewall application rule: {} {port} to `{fqdn}`",
-                web.azure().to_uppercase()
+                "Azure Firewall application rule: {} {port} to {}",
+                web.azure().to_uppercase(),
+                code(fqdn)
             )
         }
         Rule::Network {
@@ -107,23 +109,33 @@ fn title(rule: &Rule) -> String {
             protocol.azure(),
             dest_words(dest)
         ),
-        Rule::Route { tag } => format!("Route: service tag `{tag}` to next hop Internet"),
-        Rule::Forward { zone } => format!("DNS: forward `{zone}` to Azure DNS ({AZURE_DNS})"),
-        Rule::ZoneLink { zone } => format!("DNS: link the private DNS zone `{zone}` to the VNet"),
+        Rule::Route { tag } => format!("Route: service tag {} to next hop Internet", code(tag)),
+        Rule::Forward { zone } => format!("DNS: forward {} to Azure DNS ({AZURE_DNS})", code(zone)),
+        Rule::ZoneLink { zone } => {
+            format!("DNS: link the private DNS zone {} to the VNet", code(zone))
+        }
         Rule::NoTlsInspection { fqdn, port } => {
-            format!("TLS inspection: exempt `{fqdn}` ({port})")
+            format!("TLS inspection: exempt {} ({port})", code(fqdn))
         }
         Rule::StorageSubnet { account } => {
-            format!("Storage account `{account}`: let this subnet through its firewall")
+            format!(
+                "Storage account {}: let this subnet through its firewall",
+                code(account)
+            )
         }
-        Rule::ProxyConnect { host, port } => format!("Proxy: allow CONNECT to `{host}:{port}`"),
+        Rule::ProxyConnect { host, port } => {
+            format!(
+                "Proxy: allow CONNECT to {}",
+                code(&format!("{host}:{port}"))
+            )
+        }
     }
 }
 
 fn dest_words(dest: &Dest) -> String {
     match dest {
-        Dest::Tag(t) => format!("service tag `{t}`"),
-        Dest::Fqdn(f) => format!("`{f}`"),
+        Dest::Tag(t) => format!("service tag {}", code(t)),
+        Dest::Fqdn(f) => code(f),
     }
 }
 

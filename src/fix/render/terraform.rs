@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use crate::context::Cloud;
 use crate::fix::layout::{self, comment, Collection, Item, Layout, Rules, Value};
 use crate::fix::model::{Dest, Fixes, Why};
+use crate::report::text::hidden;
 
 /// The Terraform text for a set of fixes: the changes to make as resources (or, for a storage
 /// account's rules, as a commented block), and everything else as comments. With nothing to
@@ -501,7 +502,10 @@ pub fn quote(value: &str) -> String {
                 out.push(c);
                 out.push(c);
             }
-            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+            // Every character the az script and the comments escape (all of them in the
+            // Basic Multilingual Plane, so four digits hold each): a bidirectional override or
+            // a byte-order mark would otherwise sit raw in the file, hiding or reordering text.
+            c if hidden(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -793,6 +797,15 @@ pub(super) mod tests {
             .unwrap_or_else(|| panic!("no variable {name}"))
             .get("default")
             .expect("a default")
+    }
+
+    /// A string in the file, commented out or not, shows what the az script and the comments
+    /// show as escapes: HCL reads the escape back as the character.
+    #[test]
+    fn quote_shows_what_would_hide_or_reorder_text() {
+        let text = "a\u{202E}b\u{FEFF}c\u{FFFE}";
+        assert_eq!(quote(text), r#""a\u202eb\ufeffc\ufffe""#);
+        assert_eq!(parse(&format!("x = {}\n", quote(text)))["x"], text);
     }
 
     #[test]
