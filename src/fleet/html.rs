@@ -4,6 +4,7 @@
 //! enough for 200 nodes with the header row and the check column kept in view.
 
 use std::fmt::Write;
+use std::io;
 
 use super::diff::{Diff, Of, Side, State};
 use super::model::Fleet;
@@ -40,12 +41,24 @@ span.s{padding:0 4px;border-radius:3px}
 
 /// The page around `body`.
 fn page(title: &str, body: &str) -> String {
+    format!("{}{body}{}", page_head(title), page_foot())
+}
+
+/// The page up to its body.
+fn page_head(title: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}<footer><p>amlprobe {}</p></footer>\n</body>\n</html>\n",
-        escape(title),
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(title)
+    )
+}
+
+/// The page after its body.
+fn page_foot() -> String {
+    format!(
+        "<footer><p>amlprobe {}</p></footer>\n</body>\n</html>\n",
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -65,9 +78,23 @@ fn letter(s: Option<Status>) -> &'static str {
     }
 }
 
-/// The merge report.
+/// The merge report, whole, as the tests read it.
+#[cfg(test)]
 pub fn fleet(f: &Fleet) -> String {
-    let mut b = String::new();
+    let mut out = Vec::new();
+    let _ = fleet_to(f, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The merge report, written to `out` as it is made: the heat map has a cell for every check
+/// on every node, far more than the fleet itself holds, so no more than [`CHUNK`] of the page
+/// is held at once.
+pub fn fleet_to(f: &Fleet, out: &mut impl io::Write) -> io::Result<()> {
+    let mut b = page_head(&format!(
+        "amlprobe fleet report: {} nodes, {} checks",
+        f.nodes.len(),
+        f.checks.len()
+    ));
     let overview = f.overview();
     let _ = writeln!(b, "<h1>amlprobe fleet report</h1>");
     let sentence = overview.sentence(f, 20, |clause, names| {
@@ -83,17 +110,23 @@ pub fn fleet(f: &Fleet) -> String {
          <span class=\"k pass\"></span>pass<span class=\"k warn\"></span>warn (W)<span class=\"k fail\"></span>fail (F)\
          <span class=\"k skip\"></span>skip (s)<span class=\"k none\"></span>not in the node's report (-)</p>"
     );
-    heat_map(&mut b, f);
+    heat_map(&mut b, f, out)?;
     troubled(&mut b, f, &overview.troubled);
     nodes(&mut b, f);
-    page(
-        &format!(
-            "amlprobe fleet report: {} nodes, {} checks",
-            f.nodes.len(),
-            f.checks.len()
-        ),
-        &b,
-    )
+    b.push_str(&page_foot());
+    out.write_all(b.as_bytes())
+}
+
+/// How much of a page is held before it is written out.
+pub const CHUNK: usize = 64 * 1024;
+
+/// Write `b` to `out` and empty it, once it holds [`CHUNK`] or more.
+pub fn spill(b: &mut String, out: &mut impl io::Write) -> io::Result<()> {
+    if b.len() >= CHUNK {
+        out.write_all(b.as_bytes())?;
+        b.clear();
+    }
+    Ok(())
 }
 
 /// The checks that fail or warn somewhere, with their counts and each status and reason's nodes.
@@ -166,7 +199,7 @@ fn nodes(b: &mut String, f: &Fleet) {
     let _ = writeln!(b, "</table>");
 }
 
-fn heat_map(b: &mut String, f: &Fleet) {
+fn heat_map(b: &mut String, f: &Fleet, out: &mut impl io::Write) -> io::Result<()> {
     let _ = write!(
         b,
         "<div class=\"map\"><table>\n<thead><tr><th class=\"corner\">check</th>"
@@ -207,8 +240,10 @@ fn heat_map(b: &mut String, f: &Fleet) {
             );
         }
         b.push_str("</tr>\n");
+        spill(b, out)?;
     }
     let _ = writeln!(b, "</tbody></table></div>");
+    Ok(())
 }
 
 fn side(s: &Side, of: Of) -> String {

@@ -1,8 +1,10 @@
 //! `-o markdown` of `merge` and `diff`: ready for a ticket or a pull request.
 
 use std::fmt::Write;
+use std::io;
 
 use super::diff::{Diff, Of, Side, State};
+use super::html::spill;
 use super::model::{Cell, Fleet};
 use super::table::whole_node_sides;
 use crate::reason::{Reason, Status};
@@ -23,19 +25,28 @@ fn shown(c: Option<Cell>) -> String {
     }
 }
 
-/// The merge report.
+/// The merge report, whole, as the tests read it.
+#[cfg(test)]
 pub fn fleet(f: &Fleet) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "# amlprobe fleet report\n");
+    let mut out = Vec::new();
+    let _ = fleet_to(f, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The merge report, written to `out` as it is made: its last table has a cell for every
+/// check on every node, so no more than a chunk of it is held at once.
+pub fn fleet_to(f: &Fleet, out: &mut impl io::Write) -> io::Result<()> {
+    let mut b = String::new();
+    let _ = writeln!(b, "# amlprobe fleet report\n");
     let overview = f.overview();
     let sentence = overview.sentence(f, NAMES, |clause, names| {
         format!("**{clause}** ({})", cell(names))
     });
-    let _ = writeln!(out, "{sentence}.\n");
-    nodes(&mut out, f);
-    troubled(&mut out, f, &overview.troubled);
-    matrix(&mut out, f);
-    out
+    let _ = writeln!(b, "{sentence}.\n");
+    nodes(&mut b, f);
+    troubled(&mut b, f, &overview.troubled);
+    matrix(&mut b, f, out)?;
+    out.write_all(b.as_bytes())
 }
 
 /// Each node: where its name came from, where and when it ran, and its counts.
@@ -102,7 +113,7 @@ fn troubled(out: &mut String, f: &Fleet, troubled: &[usize]) {
 }
 
 /// Every check on every node.
-fn matrix(out: &mut String, f: &Fleet) {
+fn matrix(out: &mut String, f: &Fleet, to: &mut impl io::Write) -> io::Result<()> {
     let _ = writeln!(out, "\n## All checks\n");
     let _ = write!(out, "| check |");
     for node in &f.nodes {
@@ -119,7 +130,9 @@ fn matrix(out: &mut String, f: &Fleet) {
             let _ = write!(out, " {} |", shown(f.cell(c, n)));
         }
         out.push('\n');
+        spill(out, to)?;
     }
+    Ok(())
 }
 
 fn side(s: &Side, of: Of) -> String {

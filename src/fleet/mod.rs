@@ -119,6 +119,16 @@ fn redacted_file(path: &Path, redactor: &mut Redactor) -> String {
     redactor.scrub(&name)
 }
 
+/// A view written to standard output as it is made, through a buffer, then flushed.
+fn streamed(
+    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write(&mut out)?;
+    out.flush()
+}
+
 /// The node report in `bytes` (file `path`), added to `fleet`; redacted with its own names
 /// first, when asked.
 fn add_node_report(fleet: &mut Fleet, path: &Path, bytes: &[u8], redact: bool) -> Result<(), Stop> {
@@ -191,8 +201,8 @@ pub fn merge(args: &MergeArgs) -> Result<i32, Stop> {
     match output_format(args.output) {
         FleetFormat::Json => written(json::fleet(&fleet, std::io::stdout().lock()))?,
         FleetFormat::Table => emit(&table::fleet(&fleet, colour()))?,
-        FleetFormat::Markdown => emit(&markdown::fleet(&fleet))?,
-        FleetFormat::Html => emit(&html::fleet(&fleet))?,
+        FleetFormat::Markdown => written(streamed(|out| markdown::fleet_to(&fleet, out)))?,
+        FleetFormat::Html => written(streamed(|out| html::fleet_to(&fleet, out)))?,
     }
     Ok(match fleet.failing_nodes().is_empty() {
         true => EXIT_OK,

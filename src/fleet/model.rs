@@ -99,10 +99,11 @@ pub struct Row {
 /// report of countless check ids is refused before its matrix fills memory and every view.
 pub const MAX_CHECKS: usize = 10_000;
 
-/// The most cells (a node's result for a check) a fleet holds: the built-in catalog on every
-/// one of [`super::MAX_REPORTS`] nodes is about a million, a tenth of this; at 8 bytes a cell
-/// the bound keeps them under 80 MB.
-pub const MAX_CELLS: usize = 10_000_000;
+/// The most cells (a node's result for a check) a fleet holds. The built-in catalog gives a
+/// node a few dozen results, a few hundred thousand on all [`super::MAX_REPORTS`] nodes; this
+/// leaves ten times that for custom catalogs, while the cells (8 bytes each) stay within
+/// 32 MB and a diff's rows, one at most for each cell, stay countable.
+pub const MAX_CELLS: usize = 4_000_000;
 
 /// Nodes × checks, holding only the cells that exist: a node that never ran a check costs
 /// nothing, however many checks other nodes ran.
@@ -502,6 +503,30 @@ pub(crate) mod tests {
         );
         assert_eq!(f.counts(2).skip, 4);
         assert_eq!(f.failing_nodes(), [3, 4]);
+    }
+
+    /// Only the cells that exist are held, set in any order; the bounds count what is held.
+    #[test]
+    fn cells_are_held_by_node_and_bounded() {
+        let mut f = fleet();
+        assert_eq!(f.held, 14);
+        let cell = f.cell(0, 0);
+        f.set(0, 0, None);
+        assert_eq!((f.cell(0, 0), f.held), (None, 13));
+        f.set(0, 0, cell);
+        assert_eq!(f, fleet());
+        assert_eq!(f.nodes_where(0, |_| true), [0, 1, 2, 3, 4]);
+        assert!(f.room(MAX_CHECKS - 3, MAX_CELLS - 14).is_ok());
+        assert!(f.room(MAX_CHECKS - 2, 0).is_err());
+        assert!(f.room(0, MAX_CELLS - 13).is_err());
+        let rows: Vec<Row> = (0..=MAX_CHECKS)
+            .map(|i| row(&format!("c{i}"), Status::Pass, Reason::Ok))
+            .collect();
+        let refused = f.room_for(&rows).unwrap_err();
+        assert!(
+            refused.contains("more than 10000 distinct check ids"),
+            "{refused}"
+        );
     }
 
     #[test]
