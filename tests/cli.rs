@@ -1160,6 +1160,19 @@ fn reports_of_countless_check_ids_are_refused_naming_the_file() {
         &["merge", "-o", "html", nodes.to_str().unwrap()],
         &["z.json", "more than 10000 distinct check ids"],
     );
+    // Or the reports together: the one past the bound is named.
+    let halves = dir.join("halves");
+    std::fs::create_dir_all(&halves).unwrap();
+    let rows = hostile["results"].as_array().unwrap().clone();
+    for (name, part) in [("x.json", &rows[..6000]), ("y.json", &rows[5000..])] {
+        let mut half = hostile.clone();
+        half["results"] = part.to_vec().into();
+        std::fs::write(halves.join(name), half.to_string()).unwrap();
+    }
+    assert_usage_error(
+        &["merge", "-o", "markdown", halves.to_str().unwrap()],
+        &["y.json", "more than 10000 distinct check ids"],
+    );
     let checks: Vec<serde_json::Value> = ids
         .iter()
         .map(|id| {

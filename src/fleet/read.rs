@@ -5,9 +5,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::model::{Cell, Check, Fleet, NameFrom, Node, Row};
+use super::model::{Cell, Check, Fleet, NameFrom, Node, Row, MAX_CHECKS};
 use crate::context::Context;
 use crate::report::read::{self, is_check_id, kind, short, RawResult, ReportKind, CHECK_ID_CHARS};
 use crate::report::redact::Redactor;
@@ -70,6 +71,11 @@ pub fn node(bytes: &[u8], file: &str) -> Result<NodeReport, String> {
         ReportKind::Node | ReportKind::Mesh => {}
         ReportKind::Fleet => return Err("a fleet report, where a node report was expected".into()),
     }
+    if results_in(bytes) > MAX_CHECKS {
+        return Err(format!(
+            "results holds more than {MAX_CHECKS} distinct check ids: a fleet shows at most {MAX_CHECKS}"
+        ));
+    }
     let raw = read::node(bytes)?;
     let of = raw.node.ok_or("node is missing")?;
     let c = raw.context.ok_or("context is missing")?;
@@ -112,6 +118,35 @@ pub fn node(bytes: &[u8], file: &str) -> Result<NodeReport, String> {
         rows,
         secrets,
     })
+}
+
+/// How many results a node report holds, counted without keeping any: a report of more
+/// than a fleet can show (its ids must differ) is refused before its results are read into
+/// memory, hundreds of bytes each. 0 when `results` is not a list; the reader says why.
+fn results_in(bytes: &[u8]) -> usize {
+    struct Count;
+    impl<'de> Visitor<'de> for Count {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut n = 0;
+            while seq.next_element::<IgnoredAny>()?.is_some() {
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+    fn count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        d.deserialize_seq(Count)
+    }
+    #[derive(Deserialize)]
+    struct Results {
+        #[serde(default, deserialize_with = "count")]
+        results: usize,
+    }
+    serde_json::from_slice::<Results>(bytes).map_or(0, |r| r.results)
 }
 
 fn row(r: RawResult) -> Result<Row, String> {
@@ -308,6 +343,20 @@ pub(crate) mod tests {
     pub const GRAPH: &str = r#"{"id": "graph-443", "group": "azureml", "title": "Microsoft Graph",
         "required": true, "kind": "tls", "status": "fail", "reason": "tcp_timeout",
         "message": "10.0.0.4:443: no answer", "phases": []}"#;
+
+    /// A report of more results than a fleet holds is refused before its results are kept.
+    #[test]
+    fn results_are_counted_before_they_are_read() {
+        assert_eq!(results_in(report("a", GRAPH).as_bytes()), 1);
+        assert_eq!(results_in(br#"{"results": 5}"#), 0);
+        assert_eq!(results_in(b"[1"), 0);
+        let many = vec![GRAPH; MAX_CHECKS + 1].join(",");
+        let refused = node(report("a", &many).as_bytes(), "r/a.json").unwrap_err();
+        assert!(
+            refused.starts_with("results holds more than 10000"),
+            "{refused}"
+        );
+    }
 
     #[test]
     fn a_node_report_reads_into_its_names_and_rows() {
