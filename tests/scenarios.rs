@@ -94,3 +94,9 @@ fn fleet_merge_and_diff() {
 fn fleet_merge_200_reports_within_64_mib() {
     sim::fleet::merge_memory();
 }
+
+/// `merge` of 100 reports and one of 9,000 checks, every format within 64 MiB.
+#[test]
+fn fleet_merge_of_a_wide_report_within_64_mib() {
+    sim::fleet::merge_wide_memory();
+}

@@ -2,7 +2,7 @@
 //! one behind a firewall that rejects, each format against its golden file, the HTML parsed; and
 //! the memory a merge of 200 nodes takes. `merge` and `diff` themselves send no packet.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
@@ -363,23 +363,14 @@ const NODES: usize = 200;
 /// The most a merge of them may take.
 const MAX_RSS_MIB: u64 = 64;
 
-/// 200 node reports of the built-in catalog (the healthy scenario's, each node with its own
-/// hostname and some checks of its own failing), merged under the peak-memory measurement that
-/// the scenarios use: at most 64 MiB. Its line joins the figures of tests/bench/compare.sh.
-pub fn merge_memory() {
-    if Command::new("python3").arg("-V").output().is_err() {
-        return super::skip::skip_unless_ci(
-            "fleet_merge_200: needs python3 to measure peak memory",
-        );
-    }
-    let dir = std::env::temp_dir().join(format!("amlprobe-fleet-200-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let reports = dir.join("reports");
-    std::fs::create_dir_all(&reports).unwrap();
+/// `nodes` node reports of the built-in catalog in `reports`: the healthy scenario's, each node
+/// with its own hostname and some checks of its own failing.
+fn node_reports(reports: &Path, nodes: usize) {
+    std::fs::create_dir_all(reports).unwrap();
     let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/scenario-healthy.json");
     let template: Value =
         serde_json::from_str(&std::fs::read_to_string(template).unwrap()).unwrap();
-    for i in 0..NODES {
+    for i in 0..nodes {
         let mut v = template.clone();
         v["node"]["hostname"] = format!("node-{i:03}").into();
         v["started_at"] = "2026-11-26T07:00:00Z".into();
@@ -398,6 +389,74 @@ pub fn merge_memory() {
         let text = serde_json::to_string_pretty(&v).unwrap();
         std::fs::write(reports.join(format!("node-{i:03}.json")), text).unwrap();
     }
+}
+
+/// A fresh directory for `fleet_merge_NAME` and `nodes` node reports in its `reports`
+/// ([`node_reports`]); none where python3, which measures peak memory, is missing.
+fn measured_merge(name: &str, nodes: usize) -> Option<(PathBuf, PathBuf)> {
+    if Command::new("python3").arg("-V").output().is_err() {
+        super::skip::skip_unless_ci(&format!(
+            "fleet_merge_{name}: needs python3 to measure peak memory"
+        ));
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("amlprobe-fleet-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let reports = dir.join("reports");
+    node_reports(&reports, nodes);
+    Some((dir, reports))
+}
+
+/// The distinct checks of the one wide report in [`merge_wide_memory`].
+const WIDE: usize = 9_000;
+
+/// 100 ordinary node reports and one of 9,000 checks of its own: the page and the table have a
+/// cell for each of 900,000 node-check pairs, tens of megabytes, and are written as they are
+/// made, so the merge stays within 64 MiB in every format.
+pub fn merge_wide_memory() {
+    let Some((dir, reports)) = measured_merge("wide", 100) else {
+        return;
+    };
+    let mut wide: Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("node-000.json")).unwrap())
+            .unwrap();
+    let first = wide["results"][0].clone();
+    wide["node"]["hostname"] = "wide".into();
+    wide["results"] = (0..WIDE)
+        .map(|i| {
+            let mut r = first.clone();
+            r["id"] = format!("wide-{i}").into();
+            r
+        })
+        .collect();
+    std::fs::write(reports.join("wide.json"), wide.to_string()).unwrap();
+    for format in ["json", "table", "markdown", "html"] {
+        let mut cmd = Command::new(amlprobe());
+        cmd.args(["merge", "-o", format]).arg(&reports);
+        let stats = dir.join("peak.txt");
+        let out = measured(&cmd, &stats).output().expect("python3");
+        let peak = peak_kib(&stats).expect("the merge's peak memory was measured");
+        let text = stdout(&out, &format!("merge of a wide report -o {format}"), 1);
+        println!(
+            "bench fleet_merge_wide: 101 node reports, {WIDE} checks on one, -o {format}, peak RSS KiB {peak}, output {} bytes",
+            text.len()
+        );
+        assert!(text.contains("wide-8999"), "{format}");
+        assert!(
+            peak <= MAX_RSS_MIB * 1024,
+            "merge -o {format} of a wide report peaked at {peak} KiB, more than {MAX_RSS_MIB} MiB"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// 200 node reports of the built-in catalog (the healthy scenario's, each node with its own
+/// hostname and some checks of its own failing), merged under the peak-memory measurement that
+/// the scenarios use: at most 64 MiB. Its line joins the figures of tests/bench/compare.sh.
+pub fn merge_memory() {
+    let Some((dir, reports)) = measured_merge("200", NODES) else {
+        return;
+    };
     for format in ["json", "html"] {
         let mut cmd = Command::new(amlprobe());
         cmd.args(["merge", "-o", format]).arg(&reports);
