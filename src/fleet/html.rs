@@ -39,11 +39,6 @@ span.s{padding:0 4px;border-radius:3px}
 .worse{color:#c62828;font-weight:bold}
 ";
 
-/// The page around `body`.
-fn page(title: &str, body: &str) -> String {
-    format!("{}{body}{}", page_head(title), page_foot())
-}
-
 /// The page up to its body.
 fn page_head(title: &str) -> String {
     format!(
@@ -278,9 +273,17 @@ fn state(s: Option<State>) -> String {
     }
 }
 
-/// The diff report.
+/// The diff report, whole, as the tests read it.
+#[cfg(test)]
 pub fn diff(d: &Diff) -> String {
-    let mut b = String::new();
+    let mut out = Vec::new();
+    let _ = diff_to(d, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The diff report, written to `out` a chunk at a time: a row for every cell that changed.
+pub fn diff_to(d: &Diff, out: &mut impl io::Write) -> io::Result<()> {
+    let mut b = page_head(&format!("amlprobe diff of {} reports", d.of.as_str()));
     let _ = writeln!(b, "<h1>amlprobe diff</h1>");
     let _ = writeln!(
         b,
@@ -326,10 +329,12 @@ pub fn diff(d: &Diff) -> String {
                 escape(e.id.as_deref().unwrap_or("—")),
                 if e.worse { "<span class=\"worse\">yes</span>" } else { "" }
             );
+            spill(&mut b, out)?;
         }
         let _ = writeln!(b, "</table>");
     }
-    page(&format!("amlprobe diff of {} reports", d.of.as_str()), &b)
+    b.push_str(&page_foot());
+    out.write_all(b.as_bytes())
 }
 
 #[cfg(test)]

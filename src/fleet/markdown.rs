@@ -158,8 +158,16 @@ fn state_md(s: Option<State>) -> String {
     }
 }
 
-/// The diff report.
+/// The diff report, whole, as the tests read it.
+#[cfg(test)]
 pub fn diff(d: &Diff) -> String {
+    let mut out = Vec::new();
+    let _ = diff_to(d, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The diff report, written to `to` a chunk at a time: a row for every cell that changed.
+pub fn diff_to(d: &Diff, to: &mut impl io::Write) -> io::Result<()> {
     let mut out = String::new();
     let _ = writeln!(out, "# amlprobe diff\n");
     let _ = writeln!(
@@ -202,7 +210,8 @@ pub fn diff(d: &Diff) -> String {
                 e.id.as_deref().map_or("—".to_string(), cell),
                 if e.worse { "yes" } else { "" }
             );
+            spill(&mut out, to)?;
         }
     }
-    out
+    to.write_all(out.as_bytes())
 }

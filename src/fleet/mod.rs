@@ -286,8 +286,8 @@ pub fn diff(args: &DiffArgs) -> Result<i32, Stop> {
     match output_format(args.output) {
         FleetFormat::Json => written(json::diff(&d, std::io::stdout().lock()))?,
         FleetFormat::Table => emit(&table::diff(&d, colour()))?,
-        FleetFormat::Markdown => emit(&markdown::diff(&d))?,
-        FleetFormat::Html => emit(&html::diff(&d))?,
+        FleetFormat::Markdown => written(streamed(|out| markdown::diff_to(&d, out)))?,
+        FleetFormat::Html => written(streamed(|out| html::diff_to(&d, out)))?,
     }
     Ok(match d.worse() {
         true => EXIT_FAILED,
