@@ -222,9 +222,28 @@ pub fn diff(before: &Fleet, after: &Fleet, of: Of, files: [&str; 2]) -> Diff {
             .map(|c| c.id.as_str())
             .filter(|id| !known.contains(id)),
     );
+    // Each node's pair, on either side (names are unique on a side, so a node is in one pair at
+    // most): a check is compared only on the pairs where a side holds it, not on every pair,
+    // as a fleet holds only the cells that exist.
+    let mut pair_of_before = vec![None; before.nodes.len()];
+    let mut pair_of_after = vec![None; after.nodes.len()];
+    for (p, &(nb, na)) in pairs.iter().enumerate() {
+        pair_of_before[nb] = Some(p);
+        pair_of_after[na] = Some(p);
+    }
+    let mut held = Vec::new();
     for id in ids {
         let (cb, ca) = (before.check(id), after.check(id));
-        for &(nb, na) in &pairs {
+        held.clear();
+        if let Some(c) = cb {
+            held.extend(before.cells_of(c).filter_map(|(n, _)| pair_of_before[n]));
+        }
+        if let Some(c) = ca {
+            held.extend(after.cells_of(c).filter_map(|(n, _)| pair_of_after[n]));
+        }
+        held.sort_unstable();
+        held.dedup();
+        for &(nb, na) in held.iter().map(|&p| &pairs[p]) {
             let b = cb.and_then(|c| before.cell(c, nb));
             let a = ca.and_then(|c| after.cell(c, na));
             if let Some((class, worse)) = classify(b, a) {
