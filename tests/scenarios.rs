@@ -89,9 +89,9 @@ fn fleet_merge_and_diff() {
     sim::fleet::merge_and_diff();
 }
 
-/// `merge` of 200 nodes' reports within 64 MiB.
+/// `merge` of 1,000 nodes' reports within 64 MiB, in every format.
 #[test]
-fn fleet_merge_200_reports_within_64_mib() {
+fn fleet_merge_1000_reports_within_64_mib() {
     sim::fleet::merge_memory();
 }
 
