@@ -37,11 +37,13 @@ impl Heard {
             Some(at) if at > tried_until => (None, Some(at)),
             at => (at, None),
         };
-        let answered_on = done
+        // In port order, not in the order the attempts ended: a message names the first.
+        let mut answered_on: Vec<u16> = done
             .iter()
             .filter(|d| d.peer == peer && d.attempt.answered())
             .map(|d| d.port)
             .collect();
+        answered_on.sort_unstable();
         Heard {
             answered_on,
             reached,
@@ -526,6 +528,10 @@ mod tests {
         // The measure goes in the first port that passed, and in no other.
         let heard = Heard::of("c", &done, None, at);
         assert_eq!(heard.answered_on, [33000, 45000]);
+        // Whatever order the attempts ended in.
+        let mut ended = done.clone();
+        ended.reverse();
+        assert_eq!(Heard::of("c", &ended, None, at).answered_on, [33000, 45000]);
         let c = judge.peer("c", &[29500, 33000, 45000], &done, &heard, Some(&Ok(2.5e6)));
         let said: Vec<&str> = c.iter().map(|r| r.message.as_str()).collect();
         assert_eq!(
