@@ -30,10 +30,11 @@ pub struct Matrix {
     /// The nodes whose report was read.
     pub reported: Vec<String>,
     cells: BTreeMap<(String, String), Vec<(u16, Reason)>>,
-    /// The file each reported node's report came from.
-    files: BTreeMap<String, String>,
+    /// The file each reported node's report came from, in `reported`'s order. Vectors, not
+    /// maps: few nodes are claimed twice, and a map of new types costs the binary tens of KB.
+    files: Vec<String>,
     /// The nodes more than one report claimed, and those reports' files.
-    contested: BTreeMap<String, Vec<String>>,
+    contested: Vec<(String, Vec<String>)>,
 }
 
 fn peer(v: &Value, field: &str) -> Result<String, String> {
@@ -85,15 +86,15 @@ impl Matrix {
                 .ok_or("results[].reason is not a reason code")?;
             seen.push((to, port, reason));
         }
-        if let Some(files) = self.contested.get_mut(&this) {
+        if let Some((_, files)) = self.contested.iter_mut().find(|(n, _)| *n == this) {
             files.push(file.to_string());
             return Ok(());
         }
         if let Some(at) = self.reported.iter().position(|n| *n == this) {
             self.reported.remove(at);
             self.cells.retain(|(from, _), _| *from != this);
-            let first = self.files.remove(&this).unwrap_or_default();
-            self.contested.insert(this, vec![first, file.to_string()]);
+            let first = self.files.remove(at);
+            self.contested.push((this, vec![first, file.to_string()]));
             return Ok(());
         }
         self.node(&this)?;
@@ -107,23 +108,27 @@ impl Matrix {
                 .or_default()
                 .push((port, reason));
         }
-        self.files.insert(this.clone(), file.to_string());
+        self.files.push(file.to_string());
         self.reported.push(this);
         Ok(())
     }
 
     /// One line for each node that more than one report claimed, naming their files.
     pub fn contested(&self) -> Vec<String> {
-        self.contested
+        let mut lines: Vec<(&String, String)> = self
+            .contested
             .iter()
             .map(|(node, files)| {
-                format!(
+                let line = format!(
                     "{}: {} reports claim node {node}; none of them is kept, its row shows ?",
                     files.join(", "),
                     files.len()
-                )
+                );
+                (node, line)
             })
-            .collect()
+            .collect();
+        lines.sort();
+        lines.into_iter().map(|(_, line)| line).collect()
     }
 
     /// Replace every node's name with `node-N`, in the matrix's order.
@@ -142,14 +147,9 @@ impl Matrix {
             .into_iter()
             .map(|((f, t), v)| ((placeholder(&nodes, &f), placeholder(&nodes, &t)), v))
             .collect();
-        self.files = std::mem::take(&mut self.files)
-            .into_iter()
-            .map(|(n, file)| (placeholder(&nodes, &n), file))
-            .collect();
-        self.contested = std::mem::take(&mut self.contested)
-            .into_iter()
-            .map(|(n, files)| (placeholder(&nodes, &n), files))
-            .collect();
+        for (n, _) in &mut self.contested {
+            *n = placeholder(&nodes, n);
+        }
         self.nodes = (1..=nodes.len()).map(|i| format!("node-{i}")).collect();
     }
 
