@@ -170,9 +170,22 @@ pub fn discover(
         .or_else(|| vars.shows("DATABRICKS_RUNTIME_VERSION", ComputeType::Databricks))
         .record(s, Field::ComputeType);
 
-    // Mode: flag, else a public address in IMDS; silence there proves nothing.
-    // A preflight VM's own public IP says nothing of the compute that will replace it.
-    let public_ip = facts.public_ip.filter(|_| !args.preflight);
+    networking_mode(&mut ctx, args, facts.public_ip, facts.location.is_some());
+    ctx.warnings = warnings.list;
+    ctx.withheld = warnings.withheld;
+    ctx
+}
+
+/// The networking mode: the flag, else a public address in IMDS; silence there proves nothing.
+/// A preflight VM's own public IP says nothing of the compute that will replace it. With the
+/// notes that say so, and why the mode is what it is.
+fn networking_mode(
+    ctx: &mut Context,
+    args: &ContextArgs,
+    public_ip: Option<bool>,
+    location_known: bool,
+) {
+    let public_ip = public_ip.filter(|_| !args.preflight);
     let public = public_ip.filter(|p| *p).map(|_| Mode::PublicIp);
     let mode = flag(&args.mode.filter(|m| *m != Mode::Auto)).or_else(|| imds_fact(&public));
     ctx.mode_reason = match (args.preflight, &mode) {
@@ -182,13 +195,12 @@ pub fn discover(
     ctx.preflight = args.preflight;
     if args.preflight {
         ctx.notes.push(PREFLIGHT_NOTE.into());
-    } else if ctx.compute_type.is_none() && facts.location.is_some() {
+    } else if ctx.compute_type.is_none() && location_known {
         ctx.notes.push(NOT_A_NODE_NOTE.into());
     }
-    ctx.mode = mode.record(s, Field::Mode).unwrap_or(Mode::Auto);
-    ctx.warnings = warnings.list;
-    ctx.withheld = warnings.withheld;
-    ctx
+    ctx.mode = mode
+        .record(&mut ctx.sources, Field::Mode)
+        .unwrap_or(Mode::Auto);
 }
 
 const PREFLIGHT_MODE: &str = "preflight: this VM's public IP says nothing of the compute's networking mode; give --mode, else checks of both modes run";
