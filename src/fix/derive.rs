@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::model::too_broad;
 use super::model::{Advice, Change, Dest, Fixes, Names, Protocol, Rule, Web, Why};
-use super::read::{Finding, Report};
+use super::read::{Finding, Findings};
 use crate::catalog;
 use crate::context::Mode;
 use crate::reason::{Reason, Status};
@@ -16,7 +16,7 @@ use crate::reason::{Reason, Status};
 const MANAGEMENT: &[&str] = &["AzureMachineLearning", "BatchNodeManagement"];
 
 /// Every change and piece of advice for `report`.
-pub fn derive(report: &Report, names: Names) -> Fixes {
+pub fn derive(report: &Findings, names: Names) -> Fixes {
     let mut rules: BTreeMap<Rule, (Vec<Why>, bool)> = BTreeMap::new();
     let mut advice = Vec::new();
     let forced_tunnel = suggests_forced_tunnel(report);
@@ -72,7 +72,7 @@ struct Found {
     also_advise: bool,
 }
 
-fn for_result(report: &Report, r: &Finding, forced_tunnel: bool) -> Found {
+fn for_result(report: &Findings, r: &Finding, forced_tunnel: bool) -> Found {
     use Reason::*;
     match r.reason {
         TcpRefused | TcpTimeout | TcpUnreachable | UdpUnreachable | TlsHandshakeFailed
@@ -240,7 +240,7 @@ fn allow(r: &Finding) -> Vec<Rule> {
 }
 
 /// The routes that let management traffic past a default route through a firewall.
-fn routes(report: &Report) -> Vec<Rule> {
+fn routes(report: &Findings) -> Vec<Rule> {
     let mut tags = vec!["AzureMachineLearning".to_string()];
     if let Some(region) = &report.region {
         tags.push(format!("BatchNodeManagement.{region}"));
@@ -251,7 +251,7 @@ fn routes(report: &Report) -> Vec<Rule> {
 /// A node with a public address whose management traffic times out: the documents' forced
 /// tunnel, a default route (0.0.0.0/0) through a firewall that drops what Batch and Azure ML
 /// send back. With a public address the NSG Azure ML creates already allows that traffic.
-fn suggests_forced_tunnel(report: &Report) -> bool {
+fn suggests_forced_tunnel(report: &Findings) -> bool {
     report.mode == Mode::PublicIp
         && report
             .results
@@ -261,7 +261,7 @@ fn suggests_forced_tunnel(report: &Report) -> bool {
 
 /// The privatelink zone of a private-endpoint name: the zone the catalog entry names, for the
 /// report's cloud.
-fn privatelink_zone(report: &Report, r: &Finding) -> Option<String> {
+fn privatelink_zone(report: &Findings, r: &Finding) -> Option<String> {
     let entries = catalog::load(&[]).ok()?;
     let entry = entries.iter().find(|e| e.id == r.id)?;
     entry.host_for(report.cloud)?.privatelink
@@ -312,7 +312,7 @@ mod tests {
             "|---|---|---|".to_string(),
         ];
         for e in catalog::load(&[]).unwrap() {
-            let report = Report {
+            let report = Findings {
                 cloud: Cloud::Public,
                 region: Some("{region}".into()),
                 mode: Mode::NoPublicIp,
@@ -384,7 +384,7 @@ mod tests {
         let batch = entries.iter().find(|e| e.id == "batch-443").unwrap();
         let mut r = failing(batch);
         r.service_tag = Some("BatchNodeManagement.westeurope".into());
-        let mut report = Report {
+        let mut report = Findings {
             cloud: Cloud::Public,
             region: Some("westeurope".into()),
             mode: Mode::PublicIp,
@@ -392,7 +392,7 @@ mod tests {
             workspace_name: None,
             results: vec![r.clone()],
         };
-        let routes = |report: &Report| {
+        let routes = |report: &Findings| {
             derive(report, Names::default())
                 .changes
                 .iter()
@@ -420,7 +420,7 @@ mod tests {
             "VirtualNetwork",
         ] {
             r.service_tag = Some(wide.into());
-            let report = Report {
+            let report = Findings {
                 cloud: Cloud::Public,
                 region: Some("westeurope".into()),
                 mode: Mode::NoPublicIp,

@@ -9,7 +9,7 @@ use crate::report::read::{self, is_check_id, RawResult, ReportKind, CHECK_ID_CHA
 
 /// What `fix` needs of a report.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub struct Findings {
     pub cloud: Cloud,
     pub region: Option<String>,
     pub mode: Mode,
@@ -40,7 +40,7 @@ pub struct Finding {
 const TEXT_LIMIT: usize = 2000;
 
 /// The report in `bytes`, or why it is not one `check` wrote.
-pub fn parse(bytes: &[u8]) -> Result<Report, String> {
+pub fn parse(bytes: &[u8]) -> Result<Findings, String> {
     match crate::report::read::kind(bytes)? {
         ReportKind::Node => {}
         ReportKind::Mesh => return Err("a mesh report: fix takes a report from check".into()),
@@ -79,7 +79,7 @@ pub fn parse(bytes: &[u8]) -> Result<Report, String> {
         .enumerate()
         .map(|(i, r)| result(r).map_err(|e| format!("results[{i}].{e}")))
         .collect::<Result<_, _>>()?;
-    Ok(Report {
+    Ok(Findings {
         cloud,
         region,
         mode,
