@@ -21,16 +21,7 @@ pub async fn read_head<S: AsyncRead + Unpin>(
     let mut chunk = [0u8; 2048];
     loop {
         let want = chunk.len().min(MAX_HEAD + 1 - buf.len());
-        let n = match timeout_at(deadline, stream.read(&mut chunk[..want])).await {
-            Err(_) => return Err(HeadError::Timeout { bytes: buf.len() }),
-            // TLS closed without close_notify: a close, whatever the TLS library calls it.
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return Err(HeadError::Closed { bytes: buf.len() })
-            }
-            Ok(Err(e)) => return Err(HeadError::Io(e.to_string())),
-            Ok(Ok(0)) => return Err(HeadError::Closed { bytes: buf.len() }),
-            Ok(Ok(n)) => n,
-        };
+        let n = step(stream.read(&mut chunk[..want]), deadline, buf.len()).await?;
         buf.extend_from_slice(&chunk[..n]);
         while let Some((mut head, len)) = parse_head_at(&buf)? {
             if final_head(&head) {
@@ -45,6 +36,25 @@ pub async fn read_head<S: AsyncRead + Unpin>(
         if buf.len() > MAX_HEAD {
             return Err(HeadError::TooLong);
         }
+    }
+}
+
+/// One read of a head under the deadline: how many bytes it gave, or how the head failed with
+/// `bytes` of it read. Nothing read is the peer's close, and so is TLS closed without
+/// close_notify, whatever the TLS library calls it.
+async fn step(
+    read: impl std::future::Future<Output = std::io::Result<usize>>,
+    deadline: Instant,
+    bytes: usize,
+) -> Result<usize, HeadError> {
+    match timeout_at(deadline, read).await {
+        Err(_) => Err(HeadError::Timeout { bytes }),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(HeadError::Closed { bytes })
+        }
+        Ok(Err(e)) => Err(HeadError::Io(e.to_string())),
+        Ok(Ok(0)) => Err(HeadError::Closed { bytes }),
+        Ok(Ok(n)) => Ok(n),
     }
 }
 
@@ -75,23 +85,15 @@ pub async fn read_head_exact(
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     loop {
-        let n = match timeout_at(deadline, stream.peek(&mut chunk)).await {
-            Err(_) => return Err(HeadError::Timeout { bytes: buf.len() }),
-            Ok(Err(e)) => return Err(HeadError::Io(e.to_string())),
-            Ok(Ok(0)) => return Err(HeadError::Closed { bytes: buf.len() }),
-            Ok(Ok(n)) => n,
-        };
+        let n = step(stream.peek(&mut chunk), deadline, buf.len()).await?;
         // The end may straddle what was taken and what is peeked.
         let kept = buf.len().min(3);
         let mut window = buf[buf.len() - kept..].to_vec();
         window.extend_from_slice(&chunk[..n]);
         let take = head_end(&window).map_or(n, |end| end - kept);
         let mut taken = vec![0u8; take];
-        match timeout_at(deadline, stream.read_exact(&mut taken)).await {
-            Err(_) => return Err(HeadError::Timeout { bytes: buf.len() }),
-            Ok(Err(e)) => return Err(HeadError::Io(e.to_string())),
-            Ok(Ok(_)) => buf.extend_from_slice(&taken),
-        }
+        step(stream.read_exact(&mut taken), deadline, buf.len()).await?;
+        buf.extend_from_slice(&taken);
         match parse_head_at(&buf)? {
             Some((head, _)) if final_head(&head) => return Ok(head),
             Some((_, len)) => {
@@ -115,9 +117,9 @@ async fn error_body<S: AsyncRead + Unpin>(
     };
     let mut chunk = [0u8; 512];
     while body.len() < want {
-        match timeout_at(deadline, stream.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
-            _ => break,
+        match step(stream.read(&mut chunk), deadline, body.len()).await {
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+            Err(_) => break,
         }
     }
     body.truncate(BODY_LIMIT);
