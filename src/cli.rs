@@ -88,6 +88,15 @@ pub struct ContextArgs {
     /// The workspace's default storage account name
     #[arg(long, env = "AMLPROBE_STORAGE_ACCOUNT", value_parser = context::parse_storage_account)]
     pub storage_account: Option<String>,
+    /// The workspace's name, for the notebooks private-link name (default: CI_WORKSPACE, AZUREML_ARM_WORKSPACE_NAME)
+    #[arg(long, env = "AMLPROBE_WORKSPACE_NAME", value_parser = context::parse_workspace_name)]
+    pub workspace_name: Option<String>,
+    /// The workspace's container registry, by name (myregistry): its login, data endpoint and private-endpoint name are checked (turns on --scenario registry)
+    #[arg(long, env = "AMLPROBE_ACR", value_name = "NAME", value_parser = context::parse_acr)]
+    pub acr: Option<String>,
+    /// The workspace's key vault, by name: its HTTPS endpoint and private-endpoint name are checked (turns on --scenario keyvault)
+    #[arg(long, env = "AMLPROBE_KEY_VAULT", value_name = "NAME", value_parser = context::parse_key_vault)]
+    pub key_vault: Option<String>,
     /// This compute instance's name (default: CI_NAME)
     #[arg(long, env = "AMLPROBE_COMPUTE_NAME", value_parser = context::parse_compute_name)]
     pub compute_name: Option<String>,
@@ -328,6 +337,9 @@ pub struct CheckArgs {
     /// Leave out checks whose id or group matches this glob; repeatable
     #[arg(long, env = "AMLPROBE_SKIP", value_delimiter = ',')]
     pub skip: Vec<String>,
+    /// Add the checks of these scenarios (vscode, rstudio, notebooks, registry, keyvault, automl, monitoring, sdk-v1, packages, or all); `list` names each and what it adds
+    #[arg(long, env = "AMLPROBE_SCENARIO", value_delimiter = ',', value_name = "NAME[,NAME]")]
+    pub scenario: Vec<String>,
     /// Resolve with these servers instead of /etc/resolv.conf; repeatable
     #[arg(long, env = "AMLPROBE_DNS_SERVER", value_delimiter = ',', value_parser = parse_dns_server, value_name = "IP[:PORT]")]
     pub dns_server: Vec<SocketAddr>,
@@ -477,6 +489,9 @@ mod tests {
             Input::ComputeName,
             Input::WorkspaceId,
             Input::ComputeType,
+            Input::WorkspaceName,
+            Input::Acr,
+            Input::KeyVault,
         ];
         for input in all {
             // A new input fails to compile here until it joins the list above.
@@ -485,7 +500,10 @@ mod tests {
                 | Input::StorageAccount
                 | Input::ComputeName
                 | Input::WorkspaceId
-                | Input::ComputeType => {}
+                | Input::ComputeType
+                | Input::WorkspaceName
+                | Input::Acr
+                | Input::KeyVault => {}
             }
             let long = input.flag().trim_start_matches("--");
             let arg = check

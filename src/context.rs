@@ -52,6 +52,8 @@ pub enum Field {
     ServiceEndpointHost,
     BatchAccountHost,
     BatchNodeHost,
+    Acr,
+    KeyVault,
     /// The proxy's URL is in the report's `node`, credentials hidden; only its source is here.
     Proxy,
 }
@@ -72,6 +74,8 @@ impl Field {
             Field::ServiceEndpointHost => "service_endpoint_host",
             Field::BatchAccountHost => "batch_account_host",
             Field::BatchNodeHost => "batch_node_host",
+            Field::Acr => "acr",
+            Field::KeyVault => "key_vault",
             Field::Proxy => "proxy",
         }
     }
@@ -85,6 +89,9 @@ pub enum Input {
     ComputeName,
     WorkspaceId,
     ComputeType,
+    WorkspaceName,
+    Acr,
+    KeyVault,
 }
 
 impl Input {
@@ -95,6 +102,9 @@ impl Input {
             Input::ComputeName => "--compute-name",
             Input::WorkspaceId => "--workspace-id",
             Input::ComputeType => "--compute-type",
+            Input::WorkspaceName => "--workspace-name",
+            Input::Acr => "--acr",
+            Input::KeyVault => "--key-vault",
         }
     }
 
@@ -106,6 +116,9 @@ impl Input {
             Input::ComputeName => "AMLPROBE_COMPUTE_NAME",
             Input::WorkspaceId => "AMLPROBE_WORKSPACE_ID",
             Input::ComputeType => "AMLPROBE_COMPUTE_TYPE",
+            Input::WorkspaceName => "AMLPROBE_WORKSPACE_NAME",
+            Input::Acr => "AMLPROBE_ACR",
+            Input::KeyVault => "AMLPROBE_KEY_VAULT",
         }
     }
 }
@@ -139,6 +152,15 @@ pub struct Context {
     pub batch_account_host: Option<String>,
     /// The Batch node-management endpoint, where a variable names it.
     pub batch_node_host: Option<String>,
+    /// The workspace's container registry (`--acr`); only shown when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// The workspace's key vault (`--key-vault`); only shown when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_vault: Option<String>,
+    /// The scenarios whose checks were added (`--scenario`); only shown when any was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<String>,
     /// Run from a stand-in VM before the compute exists (`--preflight`); only shown when so.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub preflight: bool,
@@ -154,6 +176,13 @@ pub struct Context {
     pub withheld: Vec<(String, String)>,
     /// What discovery could not ask, and why.
     pub notes: Vec<String>,
+}
+
+impl Context {
+    /// Whether the run turned on the scenario an entry belongs to; an entry of none always runs.
+    pub fn runs_scenario(&self, scenario: Option<&str>) -> bool {
+        scenario.is_none_or(|s| self.scenarios.iter().any(|on| on == s || on == "all"))
+    }
 }
 
 /// A middlebox that completes TCP handshakes itself, for addresses nobody owns too.
@@ -266,6 +295,51 @@ pub fn parse_compute_name(s: &str) -> Result<String, String> {
     }
 }
 
+/// Container registry names: 5-50 letters and digits (the name only, not `.azurecr.io`).
+pub fn parse_acr(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if (5..=50).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "'{s}' is not a container registry name: 5-50 letters and digits, the name only (myregistry, not myregistry.azurecr.io)"
+        ))
+    }
+}
+
+/// Key vault names: 3-24 letters, digits and single '-', starting with a letter, not ending
+/// with '-'.
+pub fn parse_key_vault(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let ok = (3..=24).contains(&s.len())
+        && s.as_bytes()[0].is_ascii_alphabetic()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !s.ends_with('-')
+        && !s.contains("--");
+    if ok {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "'{s}' is not a key vault name: 3-24 letters, digits and single '-', starting with a letter, the name only (not the URL)"
+        ))
+    }
+}
+
+/// Workspace names: 3-33 letters, digits, '-' and '_', starting with a letter or digit.
+pub fn parse_workspace_name(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let ok = (3..=33).contains(&s.len())
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "'{s}' is not a workspace name: 3-33 letters, digits, '-' and '_', starting with a letter or digit"
+        ))
+    }
+}
+
 /// A peer: a host name or an address, as a connection names it.
 pub fn parse_peer(s: &str) -> Result<String, String> {
     let s = s.trim();
@@ -307,5 +381,14 @@ mod tests {
         assert_eq!(parse_compute_name("My-CI1").unwrap(), "my-ci1");
         assert!(parse_compute_name("-ci").is_err());
         assert!(parse_compute_name("ci_1").is_err());
+        assert_eq!(parse_acr("MyAcr01").unwrap(), "myacr01");
+        assert!(parse_acr("myacr.azurecr.io").is_err());
+        assert!(parse_acr("ab").is_err());
+        assert_eq!(parse_key_vault("kv-One").unwrap(), "kv-one");
+        assert!(parse_key_vault("kv--one").is_err());
+        assert!(parse_key_vault("1kv").is_err());
+        assert!(parse_key_vault("kv.vault.azure.net").is_err());
+        assert!(parse_workspace_name("ws_one-2").is_ok());
+        assert!(parse_workspace_name("ws one").is_err());
     }
 }

@@ -361,6 +361,7 @@ mod full {
             mss: Some(536),
             date: some(),
             redirect_host: some(),
+            bytes: Some(1),
             error: some(),
         }
     }
@@ -467,6 +468,9 @@ mod full {
                 service_endpoint_host: some(),
                 batch_account_host: some(),
                 batch_node_host: some(),
+                acr: some(),
+                key_vault: some(),
+                scenarios: vec!["x".into()],
                 preflight: true,
                 middlebox: Some(Middlebox {
                     answers_handshakes_on: vec![443],

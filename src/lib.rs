@@ -127,8 +127,16 @@ fn list(args: &CheckArgs) -> Result<i32, Stop> {
     let runtime = session::runtime()?;
     let ctx = session::context_from(args, &runtime);
     runtime.shutdown_background();
-    let plans = session::plans_for(args, &ctx)?;
+    let entries = session::catalog_for(args)?;
+    let plans = session::plans_of(args, &ctx, &entries)?;
     let listed: Vec<Listed> = plans.iter().map(Listed::of).collect();
-    emit(&render(&listed))?;
+    let scenarios = report::list::Scenario::all(&entries, &ctx);
+    let after = match session::output_format(args) {
+        Format::Table => report::list::scenarios_text(&scenarios),
+        Format::Markdown => report::list::scenarios_markdown(&scenarios),
+        // The JSON array is the checks alone, as it always was; each says its scenario.
+        _ => String::new(),
+    };
+    emit(&(render(&listed) + &after))?;
     Ok(EXIT_OK)
 }

@@ -42,6 +42,10 @@ pub struct Head {
     pub error_code: Option<String>,
     /// `Content-Length`, when given and a number.
     pub content_length: Option<u64>,
+    /// `WWW-Authenticate`: the challenge a service's own 401 carries.
+    pub www_authenticate: Option<String>,
+    /// How many bytes of the body came in the reads that brought the head.
+    pub body_with_head: usize,
     /// The start of the body of an error answer (400 and above), up to `BODY_LIMIT` bytes: a
     /// firewall says why it refused there. Empty for other answers.
     pub body: Vec<u8>,
@@ -104,6 +108,8 @@ pub fn parse_head_at(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
                 date: find("date"),
                 error_code: find("x-ms-error-code"),
                 content_length: find("content-length").and_then(|v| v.trim().parse().ok()),
+                www_authenticate: find("www-authenticate"),
+                body_with_head: buf.len() - len,
                 body: Vec::new(),
             };
             Ok(Some((head, len)))

@@ -77,7 +77,7 @@ pub fn plan(
 ) -> Result<Vec<Plan>, String> {
     entries
         .iter()
-        .filter(|e| e.selected(only, skip))
+        .filter(|e| ctx.runs_scenario(e.scenario.as_deref()) && e.selected(only, skip))
         .map(|e| plan_one(e, entries, ctx))
         .collect()
 }
@@ -184,7 +184,7 @@ fn plan_one(e: &Arc<Entry>, entries: &[Arc<Entry>], ctx: &Context) -> Result<Pla
         .as_ref()
         .and_then(|c| c.stands_for.as_ref())
         .map(|w| w.expand_or_text(ctx));
-    let stand_in = stands_for.is_some() && !host.named && !host.template.names_the_nodes_own();
+    let stand_in = stands_for.is_some() && !host.named && host.template.stands_in();
     let same_address_as = e.same_address_as.as_ref().and_then(|id| {
         let other = entries.iter().find(|o| &o.id == id)?;
         other
@@ -335,6 +335,28 @@ mod tests {
                 .unwrap();
             assert!(storage.skip.is_none());
         }
+    }
+
+    /// A scenario's checks join a run only when it is turned on; `all` turns on every one.
+    #[test]
+    fn scenarios_add_their_checks_only_when_turned_on() {
+        let entries = catalog::load(&[]).unwrap();
+        let mut c = ctx(Mode::Auto);
+        let ids = |c: &Context| -> Vec<String> {
+            planned(&entries, c, &[], &[])
+                .into_iter()
+                .map(|p| p.entry.id.clone())
+                .collect()
+        };
+        let plain = ids(&c);
+        assert!(plain.iter().all(|id| !id.starts_with("vscode-") && !id.starts_with("acr-")));
+        c.scenarios = vec!["registry".into()];
+        let with = ids(&c);
+        assert_eq!(with.len(), plain.len() + 4, "{with:?}");
+        assert!(with.iter().any(|id| id == "acr-443"));
+        c.scenarios = vec!["all".into()];
+        let scenario_entries = entries.iter().filter(|e| e.scenario.is_some()).count();
+        assert_eq!(ids(&c).len(), plain.len() + scenario_entries);
     }
 
     #[test]

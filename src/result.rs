@@ -56,6 +56,8 @@ pub enum PhaseKind {
     Http,
     Websocket,
     Smb,
+    /// A bounded download over the HTTPS connection: the body's first bytes, in time.
+    Transfer,
 }
 
 impl PhaseKind {
@@ -71,7 +73,7 @@ impl PhaseKind {
             PhaseKind::Proxy | PhaseKind::Tcp => Kind::Tcp,
             PhaseKind::Udp => Kind::Udp,
             PhaseKind::Tls => Kind::Tls,
-            PhaseKind::Http => Kind::Https,
+            PhaseKind::Http | PhaseKind::Transfer => Kind::Https,
             PhaseKind::Websocket => Kind::Websocket,
             PhaseKind::Smb => Kind::Smb,
         }
@@ -118,6 +120,9 @@ pub struct Phase {
     /// The host a redirect named (its path and signature are not kept).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_host: Option<String>,
+    /// The body's bytes a transfer received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

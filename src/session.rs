@@ -45,17 +45,67 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Stop> {
 }
 
 /// Discover the context: flags, then the environment and its file, then IMDS.
-pub fn context_from(args: &CheckArgs, runtime: &tokio::runtime::Runtime) -> Context {
-    let args = &args.context;
+pub fn context_from(check: &CheckArgs, runtime: &tokio::runtime::Runtime) -> Context {
+    let args = &check.context;
     let mut warnings = Vec::new();
     let file = discover::vars::read_env_file(&args.env_file, &mut warnings);
     let vars = discover::Variables::new(std::env::vars(), file, &mut warnings);
     let imds = (!args.offline).then(|| runtime.block_on(discover::imds::discover()));
-    discover::discover(args, &vars, imds, warnings)
+    let given = &check.scenario;
+    let mut ctx = discover::discover(args, &vars, imds, warnings);
+    ctx.scenarios = scenarios_of(given, &ctx);
+    ctx.notes.extend(scenario_hints(&ctx, std::env::var_os("HOME")));
+    ctx
+}
+
+/// The scenarios a run turns on: `--scenario`'s, and those `--acr` and `--key-vault` imply,
+/// each once.
+fn scenarios_of(given: &[String], ctx: &Context) -> Vec<String> {
+    let implied = [
+        ctx.acr.as_ref().map(|_| "registry"),
+        ctx.key_vault.as_ref().map(|_| "keyvault"),
+    ];
+    let mut names: Vec<String> = Vec::new();
+    let named = given.iter().map(|n| n.trim().to_ascii_lowercase());
+    for name in named.chain(implied.into_iter().flatten().map(str::to_string)) {
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// Where the node shows that a scenario not turned on applies: a note that names the flag.
+/// Only whether a directory exists is looked at, never what it holds.
+fn scenario_hints(ctx: &Context, home: Option<std::ffi::OsString>) -> Vec<String> {
+    let homes = home
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([std::path::PathBuf::from("/home/azureuser")]);
+    let mut notes = Vec::new();
+    if !ctx.runs_scenario(Some("vscode")) {
+        let installed = homes.map(|h| h.join(".vscode-server")).find(|p| p.is_dir());
+        if let Some(dir) = installed {
+            notes.push(format!(
+                "VS Code remote is used on this node ({} exists): --scenario vscode also checks the VS Code server download, the marketplace and the instance's ports 8704-8710 and 8887",
+                dir.display()
+            ));
+        }
+    }
+    if !ctx.runs_scenario(Some("rstudio")) && std::path::Path::new("/usr/lib/rstudio-server").is_dir()
+    {
+        notes.push("RStudio Server is installed on this node (/usr/lib/rstudio-server): --scenario rstudio also checks the hosts its install needs".into());
+    }
+    notes
 }
 
 /// The selected checks, planned for the context.
 pub fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
+    plans_of(args, ctx, &catalog_for(args)?)
+}
+
+/// The built-in catalog and the `--catalog` files.
+pub fn catalog_for(args: &CheckArgs) -> Result<Vec<Arc<catalog::Entry>>, Stop> {
     let mut extra = Vec::new();
     for path in &args.catalog {
         let bytes = input::read(path, input::CATALOG_LIMIT)
@@ -64,9 +114,27 @@ pub fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
             .map_err(|_| Stop::usage(format!("--catalog {}: not UTF-8 text", path.display())))?;
         extra.push((path.display().to_string(), text));
     }
-    let entries =
-        catalog::load(&extra).map_err(|e| Stop::usage(format!("invalid catalog: {e}")))?;
-    let plans = plan::plan(&entries, ctx, &args.only, &args.skip)
+    catalog::load(&extra).map_err(|e| Stop::usage(format!("invalid catalog: {e}")))
+}
+
+/// The selected checks of `entries`, planned for the context.
+pub fn plans_of(
+    args: &CheckArgs,
+    ctx: &Context,
+    entries: &[Arc<catalog::Entry>],
+) -> Result<Vec<Plan>, Stop> {
+    let known = catalog::scenarios(&entries);
+    if let Some(unknown) = ctx
+        .scenarios
+        .iter()
+        .find(|n| *n != "all" && !known.contains(&n.as_str()))
+    {
+        return Err(Stop::usage(format!(
+            "--scenario {unknown}: no such scenario; give one of {} (or all); `amlprobe list` shows what each adds",
+            known.join(", ")
+        )));
+    }
+    let plans = plan::plan(entries, ctx, &args.only, &args.skip)
         .map_err(|e| Stop::usage(format!("invalid catalog: {e}")))?;
     if plans.is_empty() {
         return Err(Stop::usage(

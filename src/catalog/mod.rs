@@ -36,6 +36,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../probes/private-endpoints.toml"),
     ),
     ("probes/node.toml", include_str!("../../probes/node.toml")),
+    (
+        "probes/scenarios.toml",
+        include_str!("../../probes/scenarios.toml"),
+    ),
 ];
 
 wire_enum! {
@@ -115,6 +119,13 @@ pub struct Entry {
     pub same_address_as: Option<String>,
     /// How the service's own firewall answers an anonymous request that it rejects.
     pub firewall_answer: Option<FirewallAnswer>,
+    /// The scenario the entry belongs to: it runs only when `--scenario` names it.
+    pub scenario: Option<String>,
+    /// For a transfer check: how many bytes of the answer's body must arrive in time.
+    pub transfer_bytes: Option<u64>,
+    /// The name exists only where the service is set up so (a registry's dedicated data
+    /// endpoint): a name that does not exist makes the check not apply, not fail.
+    pub if_exists: bool,
     pub doc: String,
     /// Where the entry came from, for messages about it.
     pub origin: Origin,
@@ -157,6 +168,9 @@ impl HostFrom {
 pub enum FirewallAnswer {
     /// Azure Storage: 403 with `x-ms-error-code: AuthorizationFailure`.
     Storage,
+    /// Azure Container Registry: 403 whose body says the client's IP is not allowed access
+    /// (`aka.ms/acr/firewall`); its own 401 carries a `WWW-Authenticate` challenge.
+    Registry,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -248,6 +262,7 @@ impl HttpSpec {
 struct Defaults {
     expected_issuers: Vec<String>,
     forward_zones: ForwardZones,
+    scenarios: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,6 +299,23 @@ pub fn forward_zones(cloud: Cloud) -> Vec<String> {
             Cloud::China => d.forward_zones.china.clone(),
         })
         .unwrap_or_default()
+}
+
+/// What a built-in scenario is for, in one line (`probes/defaults.toml`); `None` for a
+/// scenario only a `--catalog` file names.
+pub fn scenario_title(name: &str) -> Option<String> {
+    defaults()?.scenarios.get(name).cloned()
+}
+
+/// The scenarios the entries name, each once, in order of first appearance.
+pub fn scenarios(entries: &[Arc<Entry>]) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for name in entries.iter().filter_map(|e| e.scenario.as_deref()) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// Load the built-in catalog followed by the extra files. Each entry is shared by the plan that
@@ -361,6 +393,9 @@ mod tests {
             storage_account: Some("amlstore1".into()),
             compute_name: Some("ci-one".into()),
             workspace_id: Some("0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f".into()),
+            workspace_name: Some("Ws_One-With-A-Long-Name".into()),
+            acr: Some("myacr".into()),
+            key_vault: Some("kv-one".into()),
             ..Context::default()
         }
     }

@@ -73,6 +73,10 @@ struct RawEntry {
     private_only: bool,
     same_address_as: Option<String>,
     firewall_answer: Option<FirewallAnswer>,
+    scenario: Option<String>,
+    transfer_bytes: Option<u64>,
+    #[serde(default)]
+    if_exists: bool,
     doc: String,
 }
 
@@ -171,6 +175,7 @@ fn entry(r: RawEntry, origin: Origin) -> Result<Entry, String> {
     redirects(&r)?;
     placement(&r)?;
     firewall(&r, &mut http)?;
+    situation(&r, &mut http)?;
     let modes = modes(r.modes.clone())?;
     Ok(Entry {
         origin,
@@ -198,6 +203,9 @@ fn entry(r: RawEntry, origin: Origin) -> Result<Entry, String> {
         private_only: r.private_only,
         same_address_as: r.same_address_as,
         firewall_answer: r.firewall_answer,
+        scenario: r.scenario,
+        transfer_bytes: r.transfer_bytes,
+        if_exists: r.if_exists,
         doc: r.doc,
     })
 }
@@ -391,8 +399,38 @@ fn firewall(r: &RawEntry, http: &mut HttpSpec) -> Result<(), String> {
                 .push(("x-ms-version".into(), "2021-08-06".into()));
             Ok(())
         }
-        None => Ok(()),
+        Some(FirewallAnswer::Registry) | None => Ok(()),
     }
+}
+
+/// The most a transfer check fetches, and the least that shows a transfer flows.
+const TRANSFER_RANGE: (u64, u64) = (1 << 10, 64 << 20);
+
+/// A scenario is named like an id; a transfer is fetched over HTTPS, a byte range of it.
+fn situation(r: &RawEntry, http: &mut HttpSpec) -> Result<(), String> {
+    if let Some(name) = r.scenario.as_deref().filter(|n| !valid_id(n) || *n == "all") {
+        return Err(format!(
+            "scenario \"{name}\" must be lowercase letters, digits and '-', and not \"all\""
+        ));
+    }
+    let Some(bytes) = r.transfer_bytes else {
+        return Ok(());
+    };
+    if r.kind != Kind::Https {
+        return Err("transfer_bytes needs kind \"https\": it reads the answer's body".into());
+    }
+    if !(TRANSFER_RANGE.0..=TRANSFER_RANGE.1).contains(&bytes) {
+        return Err(format!(
+            "transfer_bytes = {bytes}: give between {} and {}",
+            TRANSFER_RANGE.0, TRANSFER_RANGE.1
+        ));
+    }
+    http.headers
+        .push(("Range".into(), format!("bytes=0-{}", bytes - 1)));
+    if r.http_status.is_none() {
+        http.accept = vec![(200, 200), (206, 206)];
+    }
+    Ok(())
 }
 
 fn modes(modes: Option<Vec<Mode>>) -> Result<Vec<Mode>, String> {

@@ -2,6 +2,7 @@
 //! is known here, with the input that supplies it; a template is checked once, when the
 //! catalog is loaded.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::context::{Context, Input};
@@ -14,8 +15,17 @@ wire_enum! {
         StorageAccount = "storage_account",
         ComputeName = "compute_name",
         WorkspaceId = "workspace_id",
+        /// The workspace's name as the notebooks private-link name holds it: lowercase
+        /// letters, digits and '-', cut so that `ml-<it>-<region>-<workspace id>` fits one DNS
+        /// label. Azure does not publish its exact rule, so a host with it is a stand-in.
+        WorkspaceLabel = "workspace_label",
+        Acr = "acr",
+        KeyVault = "key_vault",
     }
 }
+
+/// The longest DNS label.
+const LABEL_MAX: usize = 63;
 
 impl Placeholder {
     /// The name written between braces.
@@ -30,16 +40,33 @@ impl Placeholder {
             Placeholder::StorageAccount => Input::StorageAccount,
             Placeholder::ComputeName => Input::ComputeName,
             Placeholder::WorkspaceId => Input::WorkspaceId,
+            Placeholder::WorkspaceLabel => Input::WorkspaceName,
+            Placeholder::Acr => Input::Acr,
+            Placeholder::KeyVault => Input::KeyVault,
         }
     }
 
-    fn value(self, ctx: &Context) -> Option<&str> {
-        match self {
-            Placeholder::Region => ctx.region.as_deref(),
-            Placeholder::StorageAccount => ctx.storage_account.as_deref(),
-            Placeholder::ComputeName => ctx.compute_name.as_deref(),
-            Placeholder::WorkspaceId => ctx.workspace_id.as_deref(),
+    fn value(self, ctx: &Context) -> Option<Cow<'_, str>> {
+        fn given(v: &Option<String>) -> Option<Cow<'_, str>> {
+            v.as_deref().map(Cow::Borrowed)
         }
+        match self {
+            Placeholder::Region => given(&ctx.region),
+            Placeholder::StorageAccount => given(&ctx.storage_account),
+            Placeholder::ComputeName => given(&ctx.compute_name),
+            Placeholder::WorkspaceId => given(&ctx.workspace_id),
+            Placeholder::WorkspaceLabel => ctx
+                .workspace_name
+                .as_deref()
+                .map(|name| Cow::Owned(workspace_label(name, ctx.region.as_deref()))),
+            Placeholder::Acr => given(&ctx.acr),
+            Placeholder::KeyVault => given(&ctx.key_vault),
+        }
+    }
+
+    /// A value the tool derived by a rule Azure does not publish, so the name is a guess.
+    pub fn guessed(self) -> bool {
+        self == Placeholder::WorkspaceLabel
     }
 
     fn named(name: &str) -> Option<Placeholder> {
@@ -148,7 +175,7 @@ impl Template {
         for segment in &self.segments {
             match segment {
                 Segment::Text(text) => out.push_str(text),
-                Segment::Slot(p) => out.push_str(p.value(ctx).ok_or(p.input())?),
+                Segment::Slot(p) => out.push_str(&p.value(ctx).ok_or(p.input())?),
             }
         }
         Ok(out)
@@ -177,6 +204,29 @@ impl Template {
     pub fn names_the_nodes_own(&self) -> bool {
         self.needs().any(|p| p != Placeholder::Region)
     }
+
+    /// Whether its host, given a wildcard to stand for, is only the tool's choice: made of fixed
+    /// text and the region, or holding a value derived by a rule Azure does not publish.
+    pub fn stands_in(&self) -> bool {
+        !self.names_the_nodes_own() || self.needs().any(Placeholder::guessed)
+    }
+}
+
+/// The workspace's name in the notebooks private-link label `ml-<it>-<region>-<workspace id>`:
+/// lowercase letters, digits and '-', cut so that the label fits 63 characters (the rest of
+/// it is 41 characters and the region).
+fn workspace_label(name: &str, region: Option<&str>) -> String {
+    let kept: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let room = LABEL_MAX.saturating_sub("ml---".len() + 36 + region.map_or(0, str::len));
+    kept.chars()
+        .take(room)
+        .collect::<String>()
+        .trim_matches('-')
+        .to_string()
 }
 
 /// Whether `filled` is a DNS name, as [`Template::check_host`] says; `t` names it in errors.
@@ -267,6 +317,34 @@ mod tests {
             host.to_string(),
             "{compute_name}.{region}.instances.azureml.ms"
         );
+    }
+
+    /// The notebooks name's label fits 63 characters for the longest workspace name and a long
+    /// region, holds only DNS characters, and marks the host as a guess.
+    #[test]
+    fn the_notebooks_label_fits_one_dns_label() {
+        let notebooks = t("ml-{workspace_label}-{region}-{workspace_id}.{region}.notebooks.azure.net");
+        assert!(notebooks.stands_in(), "a guessed name stands in");
+        assert!(!t("{acr}.azurecr.io").stands_in(), "the customer's registry");
+        let mut ctx = Context {
+            region: Some("southafricanorth".into()),
+            workspace_id: Some("0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f".into()),
+            workspace_name: Some("My_Workspace-With-33-Characters-x".into()),
+            ..Context::default()
+        };
+        let host = notebooks.expand(&ctx).unwrap();
+        let label = host.split('.').next().unwrap();
+        assert_eq!(label, "ml-mywork-southafricanorth-0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f");
+        assert_eq!(label.len(), 63);
+        notebooks.check_filled(&host).unwrap();
+        ctx.region = Some("eastus".into());
+        ctx.workspace_name = Some("ws1".into());
+        assert_eq!(
+            notebooks.expand(&ctx).unwrap(),
+            "ml-ws1-eastus-0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f.eastus.notebooks.azure.net"
+        );
+        ctx.workspace_name = None;
+        assert_eq!(notebooks.expand(&ctx), Err(Input::WorkspaceName));
     }
 
     #[test]

@@ -150,7 +150,8 @@ pub fn discover(
 
     // The workspace's own names, never IMDS's (those belong to the Batch host). A malformed
     // name in the tracking URI is worth its warning even when a variable wins, hence `or`.
-    let workspace_name = vars.first_valid(WORKSPACE_NAME, parse_resource_name, w);
+    let workspace_name = flag(&args.workspace_name)
+        .or_else(|| vars.first_valid(WORKSPACE_NAME, parse_resource_name, w));
     let resource_group = vars.first_valid(RESOURCE_GROUP, parse_resource_name, w);
     let mut valid_in_uri = |part: fn(&Tracking) -> Option<String>| {
         let found = uri(part)?;
@@ -162,6 +163,10 @@ pub fn discover(
     ctx.resource_group = resource_group
         .or(valid_in_uri(|t| t.resource_group.clone()))
         .record(s, Field::ResourceGroup);
+
+    // The workspace's registry and key vault: no variable on the node names them.
+    ctx.acr = flag(&args.acr).record(s, Field::Acr);
+    ctx.key_vault = flag(&args.key_vault).record(s, Field::KeyVault);
 
     // Compute type: flag, else what the node's variables show.
     ctx.compute_type = flag(&args.compute_type)

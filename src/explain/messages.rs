@@ -88,14 +88,14 @@ pub const MESSAGES: &[Message] = &[
     Message {
         text: "WebSocket close with status code 1006 / Could not fetch remote environment",
         keys: &[&["WebSocket close with status code 1006"], &["status code 1006"], &["Could not fetch remote environment"]],
-        causes: "a proxy or firewall strips the WebSocket upgrade; the compute instance's name does not resolve; ports 8787 or 18881 blocked",
-        checks: &["instances-*", "pe-compute-instance"],
+        causes: "a proxy or firewall strips the WebSocket upgrade; the compute instance's name does not resolve; ports 8787, 18881, 8704-8710 or 8887 blocked",
+        checks: &["instances-*", "pe-compute-instance", "vscode-instance-*"],
         reasons: &[
             (WsNotUpgraded, "the upgrade to WebSocket is refused or stripped on the way"),
             (DnsNxdomain, "the instance's name does not resolve"),
             (DnsPublicAddress, "the instance's name answers public where the private endpoint was expected"),
-            (TcpTimeout, "8787 or 18881 is dropped"),
-            (TcpRefused, "8787 or 18881 is reset"),
+            (TcpTimeout, "one of the instance's ports (8787, 18881, 8704-8710, 8887) is dropped"),
+            (TcpRefused, "one of the instance's ports is reset"),
         ],
         note: "these checks need --compute-name (a compute instance sets it)",
     },
@@ -103,14 +103,27 @@ pub const MESSAGES: &[Message] = &[
         text: "Downloading VS Code server failed / 0-byte vscode-server.tar.gz",
         keys: &[&["Downloading VS Code server failed"], &["vscode-server.tar.gz"], &["VS Code server", "failed"]],
         causes: "no egress to the VS Code hosts; TLS inspection; an intrusion-detection system stalling large downloads",
-        checks: &["instances-*", "mcr-443"],
+        checks: &["vscode-update-443", "vscode-download-443", "vscode-marketplace-443", "vscode-blob-443", "instances-443"],
         reasons: &[
+            (FirewallDenied, "an egress firewall refuses a VS Code host by name"),
+            (TransferStalled, "the download starts and then stops: an inspecting firewall, IDPS or proxy cuts it (the 0-byte vscode-server.tar.gz)"),
             (TlsIntercepted, "a TLS-inspecting firewall re-signs traffic, which the VS Code server download fails on"),
             (WsNotUpgraded, "the remote connection to the instance loses its WebSocket upgrade"),
-            (HttpTimeout, "a transfer starts and then stalls"),
             (MtuBlackhole, "packets larger than a VPN or ExpressRoute tunnel allows vanish: handshakes and downloads stall"),
         ],
-        note: "the built-in catalog has no VS Code host: add update.code.visualstudio.com, vscode.download.prss.microsoft.com and marketplace.visualstudio.com with --catalog (probes/README.md)",
+        note: "these are the vscode scenario's checks: --run turns it on",
+    },
+    Message {
+        text: "request to …:8710/runVscodeCommand failed, reason: connect ETIMEDOUT",
+        keys: &[&["runVscodeCommand"], &["8710", "ETIMEDOUT"]],
+        causes: "the instance's VS Code ports (8704-8710, and 8887 for the exec server) are dropped between the client's path and the instance, or its name answers the wrong address",
+        checks: &["vscode-instance-*", "pe-compute-instance"],
+        reasons: &[
+            (TcpTimeout, "the port is dropped: an NSG or firewall rule lacks 8704-8710 or 8887"),
+            (TcpRefused, "the port is reset"),
+            (DnsPublicAddress, "the instance's name answers public where the workspace private endpoint was expected"),
+        ],
+        note: "these checks need --compute-name (a compute instance sets it); --run turns on the vscode scenario",
     },
     Message {
         text: "407 Proxy Authentication Required",
@@ -197,9 +210,26 @@ pub const MESSAGES: &[Message] = &[
         text: "denied: client with IP '<ip>' is not allowed access (ACR)",
         keys: &[&["client with IP", "is not allowed access"]],
         causes: "the container registry's firewall rejects the node; the registry was reached over its public path",
-        checks: &[],
-        reasons: &[(DnsPublicAddress, "the registry's name answers public where its private endpoint was expected")],
-        note: "the built-in catalog has no check for your registry: add <registry>.azurecr.io and <registry>.<region>.data.azurecr.io with --catalog (probes/README.md)",
+        checks: &["acr-443", "pe-acr"],
+        reasons: &[
+            (RegistryFirewallDenied, "the registry's own firewall answers this node 403 \"client with IP … is not allowed access\""),
+            (DnsPublicAddress, "the registry's name answers public where its private endpoint was expected"),
+            (DnsNoPrivatelink, "the registry's name resolves without going through privatelink.azurecr.io"),
+        ],
+        note: "these checks need --acr NAME, the workspace's registry",
+    },
+    Message {
+        text: "AcrRefreshTokenRetrievalError … lookup <acr>.azurecr.io … no such host",
+        keys: &[&["AcrRefreshTokenRetrievalError"]],
+        causes: "the node cannot resolve the workspace's registry: a private endpoint's privatelink.azurecr.io zone not linked to this VNet, or a custom DNS server that does not forward it",
+        checks: &["registry"],
+        reasons: &[
+            (DnsNxdomain, "the registry's name (or its data endpoint's) does not resolve here"),
+            (DnsPublicAddress, "the registry's name answers public where its private endpoint was expected"),
+            (DnsServfail, "the resolver failed on the registry's name"),
+            (DnsTimeout, "the resolver did not answer"),
+        ],
+        note: "these checks need --acr NAME, the workspace's registry",
     },
     Message {
         text: "ImageBuildComputeNotValid",
@@ -395,6 +425,7 @@ mod tests {
         not_authorized: "This request is not authorized to perform this operation." => AUTHORIZATION;
         authorization_failure: "ErrorCode: AuthorizationFailure" => AUTHORIZATION;
         acr_client_ip: "denied: client with IP '20.1.2.3' is not allowed access. Refer https://aka.ms/acr/firewall" => "denied: client with IP '<ip>' is not allowed access (ACR)";
+        run_vscode_command: "request to https://ci-one.westeurope.nodes.azureml.ms:8710/runVscodeCommand failed, reason: connect ETIMEDOUT 10.0.0.4:8710" => "request to …:8710/runVscodeCommand failed, reason: connect ETIMEDOUT";
         image_build_compute: "ImageBuildComputeNotValid: the workspace's container registry is behind a virtual network" => "ImageBuildComputeNotValid";
         mount_error_115: "mount error(115): Operation now in progress" => "mount error(115): Operation now in progress";
         nccl_connection_refused: "dial tcp 10.0.0.5:16384: connect: connection refused" => "…:16384/… connect: connection refused";
@@ -408,6 +439,21 @@ mod tests {
         gnutls_not_terminated: "Could not handshake: The TLS connection was not properly terminated. [IP: 52.230.121.169 443]" => FIREWALL_CLOSE;
         status_470: "E: Failed to fetch http://security.ubuntu.com/ubuntu/dists/focal/InRelease 470 status code 470 [IP: 23.101.248.31 80]" => FIREWALL_470;
         action_deny: "Action: Deny. Reason: No rule matched. Proceeding with default action." => FIREWALL_470;
+    }
+
+    /// The registry's token error quotes a failed lookup: both messages are named, the
+    /// registry's first.
+    #[test]
+    fn a_registry_token_error_names_the_registry_and_the_lookup() {
+        let log = "AcrRefreshTokenRetrievalError: Get \"https://myacr.azurecr.io/oauth2/exchange\": dial tcp: lookup myacr.azurecr.io on 168.63.129.16:53: no such host";
+        let found: Vec<&str> = matching(log).iter().map(|m| m.text).collect();
+        assert_eq!(
+            found,
+            [
+                "AcrRefreshTokenRetrievalError … lookup <acr>.azurecr.io … no such host",
+                "lookup … on 168.63.129.16:53: no such host"
+            ]
+        );
     }
 
     #[test]

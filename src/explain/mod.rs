@@ -132,7 +132,14 @@ fn run_checks(found: &[&Message], flags: Vec<String>, text: &str) -> Result<i32,
     }
     // The explanation goes to the terminal; standard output carries the report alone.
     eprint!("{text}");
-    // The message's checks, whatever AMLPROBE_ONLY says.
+    // The message's checks, whatever AMLPROBE_ONLY says, and the scenarios they belong to.
+    let entries = crate::session::catalog_for(&check)?;
+    for e in entries.iter().filter(|e| e.selected(&only, &[])) {
+        match &e.scenario {
+            Some(s) if !check.scenario.contains(s) => check.scenario.push(s.clone()),
+            _ => {}
+        }
+    }
     check.only = only;
     check::check(&check)
 }

@@ -144,6 +144,8 @@ fn for_result(report: &Findings, r: &Finding, forced_tunnel: bool) -> Found {
         Ok | BlockedAsExpected | WsAuthRequired | DnsNoRecords | DnsTimeout | DnsServfail
         | DnsRefused | DnsPrivateMismatch | TlsUntrusted | TlsNameMismatch | TlsExpired
         | HttpStatus | HttpBadResponse | HttpTimeout | WsNotUpgraded | ProxyRefused
+        // The registry's own firewall, or a transfer cut by inspection: the remediation's words.
+        | RegistryFirewallDenied | TransferStalled | TransferUntested
         | SmbBadReply | UnexpectedlyReachable | MissingInput | HostNotUbuntu
         | HostDockerBridge | HostRegionMismatch | NotObservable | NotApplicable | ClockSkew
         | Intermittent
@@ -295,7 +297,7 @@ mod tests {
             host: e.host.to_string(),
             port: e.port,
             udp: e.transport == catalog::Transport::Udp,
-            stand_in: stands_for.is_some() && !e.host.names_the_nodes_own(),
+            stand_in: stands_for.is_some() && e.host.stands_in(),
             stands_for,
             service_tag: e.service_tag.clone(),
             status: Status::Fail,

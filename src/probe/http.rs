@@ -25,6 +25,7 @@ pub async fn read_head<S: AsyncRead + Unpin>(
         buf.extend_from_slice(&chunk[..n]);
         while let Some((mut head, len)) = parse_head_at(&buf)? {
             if final_head(&head) {
+                head.body_with_head = buf.len() - len;
                 if head.status >= 400 {
                     buf.drain(..len);
                     head.body = error_body(stream, buf, &head, deadline).await;
@@ -111,8 +112,9 @@ async fn error_body<S: AsyncRead + Unpin>(
     head: &Head,
     deadline: Instant,
 ) -> Vec<u8> {
+    // A firewall's 470 and a service's own 403 say why in their body.
     let want = match (head.status, head.content_length) {
-        (470, Some(n)) => usize::try_from(n).unwrap_or(BODY_LIMIT).min(BODY_LIMIT),
+        (403 | 470, Some(n)) => usize::try_from(n).unwrap_or(BODY_LIMIT).min(BODY_LIMIT),
         _ => 0,
     };
     let mut chunk = [0u8; 512];
@@ -250,6 +252,41 @@ pub fn firewall_denial(service: FirewallAnswer, host: &str, head: &Head) -> Opti
                 head.reason
             ),
         }),
+        FirewallAnswer::Registry => registry_answer(host, head),
+    }
+}
+
+/// A container registry's own answers to an anonymous `GET /v2/`: 401 with a `WWW-Authenticate`
+/// challenge is the registry asking for sign-in; its firewall's refusal is a 403 whose body says
+/// the client's IP is not allowed access (`DENIED` alone is also the answer to a denied pull, so
+/// the message is matched, not the code). A 401 without a challenge came from something else.
+fn registry_answer(host: &str, head: &Head) -> Option<Failure> {
+    let body = printable(&head.body, 400);
+    match head.status {
+        403 if body.contains("is not allowed access") || body.contains("aka.ms/acr/firewall") => {
+            let said = body
+                .split("\"message\":\"")
+                .nth(1)
+                .and_then(|m| m.split('"').next())
+                .unwrap_or(body.trim());
+            Some(Failure {
+                reason: Reason::RegistryFirewallDenied,
+                message: format!(
+                    "{host}: HTTP 403 \"{said}\": the registry's own firewall rejects requests from this node's address"
+                ),
+            })
+        }
+        401 if head.www_authenticate.is_none() => Some(Failure {
+            reason: Reason::HttpStatus,
+            message: format!(
+                "{host}: GET /v2/ 401 without a WWW-Authenticate challenge{}: not a registry's own answer (a proxy or firewall in its place?)",
+                head.server
+                    .as_ref()
+                    .map(|s| format!(" from server \"{s}\""))
+                    .unwrap_or_default()
+            ),
+        }),
+        _ => None,
     }
 }
 

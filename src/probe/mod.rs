@@ -181,6 +181,9 @@ pub struct Trace {
     pub stand_in: bool,
     /// Said after the result's message: where the host came from.
     pub host_note: Option<String>,
+    /// The path a redirect named on the host, for a transfer to fetch; never reported (a
+    /// download URL may carry a signature).
+    pub redirect_path: Option<String>,
     /// Azure DNS answered a private address: the workspace has a private endpoint, whatever
     /// the mode.
     pub private_endpoint_seen: bool,
@@ -200,6 +203,7 @@ impl Trace {
             host: plan.host.clone(),
             stand_in: plan.stand_in,
             host_note: plan.host_source.as_ref().map(|s| format!("host from {s}")),
+            redirect_path: None,
             private_endpoint_seen: false,
             silent_at: None,
             hello_unanswered: None,
@@ -215,6 +219,7 @@ impl Trace {
             host: host.into(),
             stand_in: false,
             host_note: None,
+            redirect_path: None,
             private_endpoint_seen: false,
             silent_at: None,
             hello_unanswered: None,

@@ -2,7 +2,10 @@
 //! connection (or a CONNECT tunnel through the proxy, which resolves the name itself), then
 //! SMB, or TLS and above it HTTP or a WebSocket. The first layer that fails decides.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
+
+use tokio::io::AsyncReadExt;
 
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -37,7 +40,11 @@ pub(super) async fn run(
     if let Some(url) = &plan.redirect_from {
         // Half the time for learning the host, so the probe of the host keeps the rest.
         let ask_until = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
-        Box::pin(redirect::learn(runner, url, ask_until, trace)).await;
+        let what = match e.transfer_bytes {
+            Some(_) => "a download",
+            None => "a blob download",
+        };
+        Box::pin(redirect::learn(runner, url, what, ask_until, trace)).await;
     }
     let host = trace.host.clone();
     let proxy = runner.proxy_for(e.kind, &host);
@@ -471,7 +478,23 @@ async fn https(
 ) -> Result<String, Failure> {
     let e = &plan.entry;
     let host = trace.host.clone();
-    let head = request(&mut stream, &host, &e.http, via, deadline, trace).await?;
+    // A transfer fetches the object a redirect named; without one, only the host's answer to
+    // `GET /` can be judged.
+    let object = match (e.transfer_bytes, &trace.redirect_path) {
+        (Some(want), Some(path)) => Some((want, Some(path.clone()))),
+        (Some(_), None) if plan.redirect_from.is_some() => None,
+        (Some(want), None) => Some((want, None)),
+        (None, _) => None,
+    };
+    let spec = match (&object, e.transfer_bytes) {
+        (Some((_, Some(path))), _) => Cow::Owned(crate::catalog::HttpSpec {
+            path: path.clone(),
+            ..e.http.clone()
+        }),
+        (None, Some(_)) => Cow::Owned(crate::catalog::HttpSpec::default()),
+        _ => Cow::Borrowed(&e.http),
+    };
+    let head = request(&mut stream, &host, &spec, via, deadline, trace).await?;
     // A session a middlebox re-signed is not the service's own: its clock is not compared.
     if via.inspected_by.is_none() {
         runner.observe_date(&host, &head);
@@ -482,5 +505,83 @@ async fn https(
     {
         return Err(denied);
     }
-    Ok(in_words(&head))
+    match (object, e.transfer_bytes) {
+        (Some((want, _)), _) => Box::pin(transfer(stream, &host, &head, want, deadline, trace))
+            .await
+            .map(|moved| format!("{}; {moved}", in_words(&head))),
+        (None, Some(_)) => Err(Failure {
+            reason: Reason::TransferUntested,
+            message: format!(
+                "{host}: GET / answered {}, but no download was learned to fetch, so the transfer was not tested",
+                in_words(&head)
+            ),
+        }),
+        (None, None) => Ok(in_words(&head)),
+    }
+}
+
+/// Read `want` bytes of the answer's body (or the whole body, if shorter) before the deadline.
+/// A body cut short, or still short at the deadline, is a stalled transfer: the message says
+/// how much came, in how long, and how long nothing came.
+async fn transfer(
+    mut stream: tls::Stream,
+    host: &str,
+    head: &crate::net::Head,
+    want: u64,
+    deadline: Instant,
+    trace: &mut Trace,
+) -> Result<String, Failure> {
+    let goal = head.content_length.map_or(want, |n| n.min(want));
+    let moved = async {
+        let started = Instant::now();
+        let mut got = head.body_with_head as u64;
+        let mut last = started;
+        let mut chunk = vec![0u8; 16 * 1024];
+        let stalled = |got: u64, last: Instant, why: &str| Failure {
+            reason: Reason::TransferStalled,
+            message: format!(
+                "{host}: {why} after {got} of {goal} bytes in {} ms; nothing arrived in the last {} ms",
+                started.elapsed().as_millis(),
+                last.elapsed().as_millis()
+            ),
+        };
+        while got < goal {
+            match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+                Err(_) => return Err((got, stalled(got, last, "the download stalled"))),
+                Ok(Ok(0)) => {
+                    return Err((got, stalled(got, last, "the connection was closed")));
+                }
+                Ok(Ok(n)) => {
+                    got += n as u64;
+                    last = Instant::now();
+                }
+                Ok(Err(e)) => {
+                    let why = format!("the connection failed ({e})");
+                    return Err((got, stalled(got, last, &why)));
+                }
+            }
+        }
+        let ms = started.elapsed().as_millis().max(1);
+        Ok((
+            got,
+            format!(
+                "{got} bytes of the download in {ms} ms ({} KB/s)",
+                u128::from(got) / ms
+            ),
+        ))
+    };
+    let phase = Phase::of(PhaseKind::Transfer);
+    let outcome = trace
+        .timed(
+            phase,
+            async {
+                match moved.await {
+                    Ok((got, words)) => Ok((got, words)),
+                    Err((_, f)) => Err(f),
+                }
+            },
+            |p, (got, _)| p.bytes = Some(*got),
+        )
+        .await;
+    outcome.map(|(_, words)| words)
 }

@@ -14,24 +14,32 @@ use crate::result::{Phase, PhaseKind};
 
 /// Ask `url` (before `until`) and, when it redirects, make its target the host to probe.
 /// Either way a `redirect` phase says what happened.
-pub(super) async fn learn(runner: &Runner, url: &str, until: Instant, trace: &mut Trace) {
+/// `what` names the download the redirect is for (`a blob download`).
+pub(super) async fn learn(
+    runner: &Runner,
+    url: &str,
+    what: &str,
+    until: Instant,
+    trace: &mut Trace,
+) {
     let asked = trace
         .timed(
             Phase::of(PhaseKind::Redirect),
             ask(runner, url, until),
             |p, asked| {
-                let (peer, status, host) = asked;
+                let (peer, status, to) = asked;
                 p.address = Some(peer.to_string());
                 p.http_status = Some(*status);
-                p.redirect_host = Some(host.clone());
+                p.redirect_host = Some(to.host.clone());
             },
         )
         .await;
     let from = catalog::https_url_host(url).unwrap_or_else(|_| url.to_string());
     match &asked {
-        Ok((_, _, host)) => {
-            trace.host_note = Some(format!("{from} redirects a blob download to {host}"));
-            trace.host = host.clone();
+        Ok((_, _, to)) => {
+            trace.host_note = Some(format!("{from} redirects {what} to {}", to.host));
+            trace.host = to.host.clone();
+            trace.redirect_path = Some(to.path.clone());
             // A host a real download is sent to is the real one, not a stand-in.
             trace.stand_in = false;
         }
@@ -49,7 +57,7 @@ async fn ask(
     runner: &Runner,
     url: &str,
     until: Instant,
-) -> Result<(SocketAddr, u16, String), Failure> {
+) -> Result<(SocketAddr, u16, HttpsUrl), Failure> {
     let failed = |message: String| Failure {
         reason: Reason::HttpStatus,
         message,
@@ -82,7 +90,7 @@ async fn ask(
         .location
         .filter(|_| (300..400).contains(&head.status))
         .ok_or_else(|| failed(format!("HTTP {} without a redirect", head.status)))?;
-    let target = catalog::https_url_host(&location).map_err(|e| {
+    let target = HttpsUrl::parse(&location).map_err(|e| {
         failed(format!(
             "{host}: the redirect is not to an https host ({e})"
         ))

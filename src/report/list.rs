@@ -41,7 +41,38 @@ pub struct Listed<'a> {
     /// Why it would be skipped, if it would.
     #[serde(skip_serializing_if = "Option::is_none")]
     skip: Option<String>,
+    /// The scenario that added it (`--scenario`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scenario: Option<&'a str>,
     doc: &'a str,
+}
+
+/// A scenario of the catalog, for `list`: what it is for, whether this run has it on, and
+/// the checks it adds.
+pub struct Scenario<'a> {
+    pub name: &'a str,
+    pub title: Option<String>,
+    pub on: bool,
+    pub checks: Vec<&'a str>,
+}
+
+impl<'a> Scenario<'a> {
+    /// Every scenario the entries name, in order.
+    pub fn all(entries: &'a [std::sync::Arc<crate::catalog::Entry>], ctx: &crate::context::Context) -> Vec<Scenario<'a>> {
+        crate::catalog::scenarios(entries)
+            .into_iter()
+            .map(|name| Scenario {
+                name,
+                title: crate::catalog::scenario_title(name),
+                on: ctx.runs_scenario(Some(name)),
+                checks: entries
+                    .iter()
+                    .filter(|e| e.scenario.as_deref() == Some(name))
+                    .map(|e| e.id.as_str())
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 impl<'a> Listed<'a> {
@@ -69,6 +100,7 @@ impl<'a> Listed<'a> {
                 .skip
                 .as_ref()
                 .map(|f| format!("{}: {}", f.reason(), f.message())),
+            scenario: p.entry.scenario.as_deref(),
             doc: &p.entry.doc,
         }
     }
@@ -95,6 +127,42 @@ pub fn text(listed: &[Listed]) -> String {
             s.push_str(&format!("  (skip: {})", printable(skip)));
         }
         s.push('\n');
+    }
+    s
+}
+
+/// The scenarios, after the checks: each with what it adds, and how to turn it on.
+pub fn scenarios_text(scenarios: &[Scenario]) -> String {
+    if scenarios.is_empty() {
+        return String::new();
+    }
+    let w = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let mut s = String::from("\nscenarios (--scenario NAME[,NAME] adds their checks):\n");
+    for sc in scenarios {
+        let state = if sc.on { "on " } else { "off" };
+        let title = sc.title.as_deref().unwrap_or("from a --catalog file");
+        s.push_str(&format!("  {:w$}  {state}  {}\n", sc.name, printable(title)));
+        s.push_str(&format!("  {:w$}       adds: {}\n", "", sc.checks.join(" ")));
+    }
+    s
+}
+
+/// The scenarios as a markdown table.
+pub fn scenarios_markdown(scenarios: &[Scenario]) -> String {
+    if scenarios.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n| scenario | on | what | adds |\n|---|---|---|---|\n",
+    );
+    for sc in scenarios {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            cell(sc.name),
+            if sc.on { "yes" } else { "no" },
+            cell(sc.title.as_deref().unwrap_or("from a --catalog file")),
+            cell(&sc.checks.join(" "))
+        ));
     }
     s
 }

@@ -133,6 +133,18 @@ fn stand_in(
                 ),
             )
         }
+        // A name that exists only where the service is set up with it.
+        _ if reason.path() == Path::Absent
+            && plan.entry.if_exists
+            && plan.entry.expect == Expect::Open =>
+        {
+            (
+                Reason::NotApplicable,
+                format!(
+                    "{message}; {host} exists only where the service is set up to use it, so this check does not apply here (if it should exist, its DNS record is missing)"
+                ),
+            )
+        }
         _ => (reason, message),
     }
 }

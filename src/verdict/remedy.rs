@@ -50,6 +50,9 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         | DnsResolverMismatch | DnsPrivateMismatch | StandInUnresolvable | DnsNoPrivatelink
         | DnsFlapping => name(reason, s),
         StorageFirewallDenied
+        | RegistryFirewallDenied
+        | TransferStalled
+        | TransferUntested
         | TcpRefused
         | TcpTimeout
         | TcpUnreachable
@@ -119,6 +122,15 @@ fn path(reason: Reason, s: &Subject) -> String {
     match reason {
         Reason::StorageFirewallDenied => format!(
             "The storage account behind {host} rejects this node's address in its own firewall (not the NSG): in the account's Networking settings add a virtual network rule for this subnet (with the Microsoft.Storage service endpoint) or reach it through a private endpoint."
+        ),
+        Reason::RegistryFirewallDenied => format!(
+            "The container registry {host} rejects this node's address in its own firewall (not the NSG): in the registry's Networking settings allow this subnet's address (or its NAT or firewall's public address), or reach it through a private endpoint; the Premium tier is needed for either."
+        ),
+        Reason::TransferStalled => format!(
+            "Something on the path lets the connection open and then stops the download: an egress firewall's TLS inspection or IDPS, or a proxy's content scanning. Exempt {host} from TLS inspection and IDPS (Azure Firewall Premium: its TLS inspection bypass list), or from the proxy's scanning; the VS Code server download fails the same way (a 0-byte vscode-server.tar.gz)."
+        ),
+        Reason::TransferUntested => format!(
+            "Not a failure of {host}: the download it serves could not be started, because the host that names it did not redirect. Fix that host's check first (it is listed with the same scenario), then check again."
         ),
         Reason::TcpRefused => format!(
             "Something on the path refused the connection. Allow {}; if it is allowed, the endpoint itself is not listening.",
