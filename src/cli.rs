@@ -338,7 +338,12 @@ pub struct CheckArgs {
     #[arg(long, env = "AMLPROBE_SKIP", value_delimiter = ',')]
     pub skip: Vec<String>,
     /// Add the checks of these scenarios (vscode, rstudio, notebooks, registry, keyvault, automl, monitoring, sdk-v1, packages, or all); `list` names each and what it adds
-    #[arg(long, env = "AMLPROBE_SCENARIO", value_delimiter = ',', value_name = "NAME[,NAME]")]
+    #[arg(
+        long,
+        env = "AMLPROBE_SCENARIO",
+        value_delimiter = ',',
+        value_name = "NAME[,NAME]"
+    )]
     pub scenario: Vec<String>,
     /// Resolve with these servers instead of /etc/resolv.conf; repeatable
     #[arg(long, env = "AMLPROBE_DNS_SERVER", value_delimiter = ',', value_parser = parse_dns_server, value_name = "IP[:PORT]")]

@@ -330,7 +330,8 @@ pub fn parse_workspace_name(s: &str) -> Result<String, String> {
     let s = s.trim();
     let ok = (3..=33).contains(&s.len())
         && s.as_bytes()[0].is_ascii_alphanumeric()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(s.to_string())
     } else {

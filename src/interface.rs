@@ -542,6 +542,7 @@ fn every_field_of_the_list_is_documented() {
     .into_iter()
     .collect();
     ctx.batch_account_host = Some("acct.westeurope.batch.azure.com".into());
+    ctx.scenarios = vec!["all".into()];
     for ctx in [crate::context::Context::default(), ctx] {
         let plans = crate::plan::plan(&entries, &ctx, &[], &[]).unwrap();
         let listed: Vec<Listed> = plans.iter().map(Listed::of).collect();

@@ -349,7 +349,9 @@ mod tests {
                 .collect()
         };
         let plain = ids(&c);
-        assert!(plain.iter().all(|id| !id.starts_with("vscode-") && !id.starts_with("acr-")));
+        assert!(plain
+            .iter()
+            .all(|id| !id.starts_with("vscode-") && !id.starts_with("acr-")));
         c.scenarios = vec!["registry".into()];
         let with = ids(&c);
         assert_eq!(with.len(), plain.len() + 4, "{with:?}");

@@ -54,7 +54,8 @@ pub fn context_from(check: &CheckArgs, runtime: &tokio::runtime::Runtime) -> Con
     let given = &check.scenario;
     let mut ctx = discover::discover(args, &vars, imds, warnings);
     ctx.scenarios = scenarios_of(given, &ctx);
-    ctx.notes.extend(scenario_hints(&ctx, std::env::var_os("HOME")));
+    ctx.notes
+        .extend(scenario_hints(&ctx, std::env::var_os("HOME")));
     ctx
 }
 
@@ -92,7 +93,8 @@ fn scenario_hints(ctx: &Context, home: Option<std::ffi::OsString>) -> Vec<String
             ));
         }
     }
-    if !ctx.runs_scenario(Some("rstudio")) && std::path::Path::new("/usr/lib/rstudio-server").is_dir()
+    if !ctx.runs_scenario(Some("rstudio"))
+        && std::path::Path::new("/usr/lib/rstudio-server").is_dir()
     {
         notes.push("RStudio Server is installed on this node (/usr/lib/rstudio-server): --scenario rstudio also checks the hosts its install needs".into());
     }
@@ -123,7 +125,7 @@ pub fn plans_of(
     ctx: &Context,
     entries: &[Arc<catalog::Entry>],
 ) -> Result<Vec<Plan>, Stop> {
-    let known = catalog::scenarios(&entries);
+    let known = catalog::scenarios(entries);
     if let Some(unknown) = ctx
         .scenarios
         .iter()

@@ -408,7 +408,11 @@ const TRANSFER_RANGE: (u64, u64) = (1 << 10, 64 << 20);
 
 /// A scenario is named like an id; a transfer is fetched over HTTPS, a byte range of it.
 fn situation(r: &RawEntry, http: &mut HttpSpec) -> Result<(), String> {
-    if let Some(name) = r.scenario.as_deref().filter(|n| !valid_id(n) || *n == "all") {
+    if let Some(name) = r
+        .scenario
+        .as_deref()
+        .filter(|n| !valid_id(n) || *n == "all")
+    {
         return Err(format!(
             "scenario \"{name}\" must be lowercase letters, digits and '-', and not \"all\""
         ));

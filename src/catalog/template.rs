@@ -323,9 +323,13 @@ mod tests {
     /// region, holds only DNS characters, and marks the host as a guess.
     #[test]
     fn the_notebooks_label_fits_one_dns_label() {
-        let notebooks = t("ml-{workspace_label}-{region}-{workspace_id}.{region}.notebooks.azure.net");
+        let notebooks =
+            t("ml-{workspace_label}-{region}-{workspace_id}.{region}.notebooks.azure.net");
         assert!(notebooks.stands_in(), "a guessed name stands in");
-        assert!(!t("{acr}.azurecr.io").stands_in(), "the customer's registry");
+        assert!(
+            !t("{acr}.azurecr.io").stands_in(),
+            "the customer's registry"
+        );
         let mut ctx = Context {
             region: Some("southafricanorth".into()),
             workspace_id: Some("0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f".into()),
@@ -334,7 +338,10 @@ mod tests {
         };
         let host = notebooks.expand(&ctx).unwrap();
         let label = host.split('.').next().unwrap();
-        assert_eq!(label, "ml-mywork-southafricanorth-0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f");
+        assert_eq!(
+            label,
+            "ml-mywork-southafricanorth-0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f"
+        );
         assert_eq!(label.len(), 63);
         notebooks.check_filled(&host).unwrap();
         ctx.region = Some("eastus".into());

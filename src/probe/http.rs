@@ -323,6 +323,34 @@ mod tests {
         }
     }
 
+    /// A registry's own firewall is told by its message, not by `DENIED` alone; its 401 must
+    /// carry the challenge to be its own.
+    #[test]
+    fn a_registry_answers_with_a_challenge_or_its_firewalls_message() {
+        let head = |raw: &[u8]| parse_head(raw).unwrap().unwrap();
+        let denied = head(b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n\r\n{\"errors\":[{\"code\":\"DENIED\",\"message\":\"client with IP '10.0.1.4' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.\"}]}");
+        let f = firewall_denial(FirewallAnswer::Registry, "myacr.azurecr.io", &denied).unwrap();
+        assert_eq!(f.reason, Reason::RegistryFirewallDenied);
+        assert!(
+            f.message.contains("\"client with IP '10.0.1.4' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.\""),
+            "{}",
+            f.message
+        );
+        let bare = head(b"HTTP/1.1 401 Unauthorized\r\nServer: squid\r\n\r\n");
+        let f = firewall_denial(FirewallAnswer::Registry, "myacr.azurecr.io", &bare).unwrap();
+        assert_eq!(f.reason, Reason::HttpStatus);
+        assert!(f
+            .message
+            .contains("without a WWW-Authenticate challenge from server \"squid\""));
+        for open in [
+            &b"HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: Bearer realm=\"https://myacr.azurecr.io/oauth2/token\",service=\"myacr.azurecr.io\"\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            b"HTTP/1.1 403 Forbidden\r\n\r\n{\"errors\":[{\"code\":\"DENIED\",\"message\":\"requested access to the resource is denied\"}]}",
+        ] {
+            assert!(firewall_denial(FirewallAnswer::Registry, "h", &head(open)).is_none());
+        }
+    }
+
     #[test]
     fn a_firewall_refusal_is_its_status_470_or_its_action_deny() {
         let answer = |raw: &[u8]| parse_head(raw).unwrap().unwrap();

@@ -537,13 +537,15 @@ async fn transfer(
         let mut got = head.body_with_head as u64;
         let mut last = started;
         let mut chunk = vec![0u8; 16 * 1024];
-        let stalled = |got: u64, last: Instant, why: &str| Failure {
+        let stalled = |got: u64, last: Instant, why: &str| {
+            Failure {
             reason: Reason::TransferStalled,
             message: format!(
                 "{host}: {why} after {got} of {goal} bytes in {} ms; nothing arrived in the last {} ms",
                 started.elapsed().as_millis(),
                 last.elapsed().as_millis()
             ),
+        }
         };
         while got < goal {
             match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {

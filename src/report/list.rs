@@ -58,7 +58,10 @@ pub struct Scenario<'a> {
 
 impl<'a> Scenario<'a> {
     /// Every scenario the entries name, in order.
-    pub fn all(entries: &'a [std::sync::Arc<crate::catalog::Entry>], ctx: &crate::context::Context) -> Vec<Scenario<'a>> {
+    pub fn all(
+        entries: &'a [std::sync::Arc<crate::catalog::Entry>],
+        ctx: &crate::context::Context,
+    ) -> Vec<Scenario<'a>> {
         crate::catalog::scenarios(entries)
             .into_iter()
             .map(|name| Scenario {
@@ -141,8 +144,16 @@ pub fn scenarios_text(scenarios: &[Scenario]) -> String {
     for sc in scenarios {
         let state = if sc.on { "on " } else { "off" };
         let title = sc.title.as_deref().unwrap_or("from a --catalog file");
-        s.push_str(&format!("  {:w$}  {state}  {}\n", sc.name, printable(title)));
-        s.push_str(&format!("  {:w$}       adds: {}\n", "", sc.checks.join(" ")));
+        s.push_str(&format!(
+            "  {:w$}  {state}  {}\n",
+            sc.name,
+            printable(title)
+        ));
+        s.push_str(&format!(
+            "  {:w$}       adds: {}\n",
+            "",
+            sc.checks.join(" ")
+        ));
     }
     s
 }
@@ -152,9 +163,7 @@ pub fn scenarios_markdown(scenarios: &[Scenario]) -> String {
     if scenarios.is_empty() {
         return String::new();
     }
-    let mut s = String::from(
-        "\n| scenario | on | what | adds |\n|---|---|---|---|\n",
-    );
+    let mut s = String::from("\n| scenario | on | what | adds |\n|---|---|---|---|\n");
     for sc in scenarios {
         s.push_str(&format!(
             "| {} | {} | {} | {} |\n",
