@@ -54,8 +54,13 @@ pub fn context_from(check: &CheckArgs, runtime: &tokio::runtime::Runtime) -> Con
     let given = &check.scenario;
     let mut ctx = discover::discover(args, &vars, imds, warnings);
     ctx.scenarios = scenarios_of(given, &ctx);
+    let homes = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([std::path::PathBuf::from("/home/azureuser")]);
+    let rstudio = std::path::Path::new("/usr/lib/rstudio-server");
     ctx.notes
-        .extend(scenario_hints(&ctx, std::env::var_os("HOME")));
+        .extend(scenario_hints(&ctx, &homes.collect::<Vec<_>>(), rstudio));
     ctx
 }
 
@@ -78,14 +83,17 @@ fn scenarios_of(given: &[String], ctx: &Context) -> Vec<String> {
 
 /// Where the node shows that a scenario not turned on applies: a note that names the flag.
 /// Only whether a directory exists is looked at, never what it holds.
-fn scenario_hints(ctx: &Context, home: Option<std::ffi::OsString>) -> Vec<String> {
-    let homes = home
-        .map(std::path::PathBuf::from)
-        .into_iter()
-        .chain([std::path::PathBuf::from("/home/azureuser")]);
+fn scenario_hints(
+    ctx: &Context,
+    homes: &[std::path::PathBuf],
+    rstudio: &std::path::Path,
+) -> Vec<String> {
     let mut notes = Vec::new();
     if !ctx.runs_scenario(Some("vscode")) {
-        let installed = homes.map(|h| h.join(".vscode-server")).find(|p| p.is_dir());
+        let installed = homes
+            .iter()
+            .map(|h| h.join(".vscode-server"))
+            .find(|p| p.is_dir());
         if let Some(dir) = installed {
             notes.push(format!(
                 "VS Code remote is used on this node ({} exists): --scenario vscode also checks the VS Code server download, the marketplace and the instance's ports 8704-8710 and 8887",
@@ -93,12 +101,46 @@ fn scenario_hints(ctx: &Context, home: Option<std::ffi::OsString>) -> Vec<String
             ));
         }
     }
-    if !ctx.runs_scenario(Some("rstudio"))
-        && std::path::Path::new("/usr/lib/rstudio-server").is_dir()
-    {
-        notes.push("RStudio Server is installed on this node (/usr/lib/rstudio-server): --scenario rstudio also checks the hosts its install needs".into());
+    if !ctx.runs_scenario(Some("rstudio")) && rstudio.is_dir() {
+        notes.push(format!(
+            "RStudio Server is installed on this node ({} exists): --scenario rstudio also checks the hosts its install needs",
+            rstudio.display()
+        ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A VS Code server under a home directory, or RStudio Server, is named in a note with
+    /// the flag, unless the run has the scenario on; nothing is said when neither is there.
+    #[test]
+    fn a_node_that_shows_a_scenario_says_so_and_names_the_flag() {
+        let dir = std::env::temp_dir().join(format!("amlprobe-hints-{}", std::process::id()));
+        let home = dir.join("azureuser");
+        let rstudio = dir.join("rstudio-server");
+        std::fs::create_dir_all(&home).unwrap();
+        let homes = [dir.join("nobody"), home.clone()];
+        let mut ctx = Context::default();
+        assert!(scenario_hints(&ctx, &homes, &rstudio).is_empty());
+        std::fs::create_dir_all(home.join(".vscode-server")).unwrap();
+        std::fs::create_dir_all(&rstudio).unwrap();
+        let notes = scenario_hints(&ctx, &homes, &rstudio);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let vscode = format!(
+            "({}/.vscode-server exists): --scenario vscode",
+            home.display()
+        );
+        assert!(notes[0].contains(&vscode), "{}", notes[0]);
+        assert!(notes[1].contains("--scenario rstudio"));
+        ctx.acr = Some("myacr".into());
+        ctx.scenarios = scenarios_of(&[" VSCode".into(), "rstudio".into(), "".into()], &ctx);
+        assert_eq!(ctx.scenarios, ["vscode", "rstudio", "registry"]);
+        assert!(scenario_hints(&ctx, &homes, &rstudio).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// The selected checks, planned for the context.

@@ -196,6 +196,108 @@ fn list_shows_every_check_and_why_it_would_be_skipped() {
     assert_usage_error(&["list", "-o", "junit"], &["-o junit is for check results"]);
 }
 
+/// Scenarios add checks only on request: `list` names each scenario and what it adds, shows the
+/// added checks with the reason each would be skipped, and refuses a name it does not know.
+#[test]
+fn scenarios_add_their_checks_only_when_named() {
+    let plain = listed(&["--region", "westeurope"]);
+    assert_eq!(plain.len(), 41, "a run without --scenario keeps its checks");
+    assert!(plain.iter().all(|c| c.get("scenario").is_none()));
+    let args = [
+        "list",
+        "-o",
+        "table",
+        "--scenario",
+        "vscode,registry",
+        "--acr",
+        "myacr",
+    ];
+    let out = amlprobe(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for line in [
+        "vscode-download-443     https      vscode.download.prss.microsoft.com:443/tcp\n",
+        "vscode-instance-8710    tcp        {compute_name}.{region}.instances.azureml.ms:8710/tcp  (skip: missing_input: needs --compute-name: the host is {compute_name}.{region}.instances.azureml.ms)\n",
+        "acr-443                 https      myacr.azurecr.io:443/tcp\n",
+        "acr-data-443            https      {acr}.{region}.data.azurecr.io:443/tcp  (skip: missing_input: needs --region: the host is {acr}.{region}.data.azurecr.io)\n",
+        "pe-acr                  dns        myacr.azurecr.io\n",
+        "scenarios (--scenario NAME[,NAME] adds their checks):\n",
+        "  registry    on   The workspace's container registry (--acr)",
+        "  keyvault    off  The workspace's key vault (--key-vault)",
+        "adds: keyvault-443 pe-keyvault\n",
+    ] {
+        assert!(table.contains(line), "{line:?} not in\n{table}");
+    }
+    // --acr alone turns the registry on; --scenario all, every scenario.
+    let registry = listed(&["--acr", "myacr", "--region", "westeurope"]);
+    let added: Vec<&str> = registry
+        .iter()
+        .filter(|c| c["scenario"] == "registry")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(added, ["acr-443", "acr-data-443", "pe-acr", "pe-acr-data"]);
+    assert_eq!(
+        host_of(&registry, "acr-data-443"),
+        "myacr.westeurope.data.azurecr.io"
+    );
+    let all = listed(&["--scenario", "all", "--region", "westeurope"]);
+    assert_eq!(all.len(), plain.len() + 30, "every scenario check");
+    let usgov = listed(&[
+        "--acr",
+        "myacr",
+        "--key-vault",
+        "kv-one",
+        "--cloud",
+        "usgov",
+    ]);
+    assert_eq!(host_of(&usgov, "acr-443"), "myacr.azurecr.us");
+    assert_eq!(
+        host_of(&usgov, "keyvault-443"),
+        "kv-one.vault.usgovcloudapi.net"
+    );
+    let china = listed(&[
+        "--acr",
+        "myacr",
+        "--cloud",
+        "china",
+        "--region",
+        "chinanorth3",
+    ]);
+    assert_eq!(
+        host_of(&china, "pe-acr-data"),
+        "myacr.chinanorth3.data.azurecr.cn"
+    );
+    // The notebooks name, from the workspace's name the node or the flag gives.
+    let nb = listed(&[
+        "--scenario",
+        "notebooks",
+        "--region",
+        "westeurope",
+        "--workspace-name",
+        "My_WS",
+        "--workspace-id",
+        "0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f",
+    ]);
+    assert_eq!(
+        host_of(&nb, "pe-notebooks"),
+        "ml-myws-westeurope-0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f.westeurope.notebooks.azure.net"
+    );
+    assert_usage_error(
+        &["list", "--scenario", "vscode,jupyter"],
+        &[
+            "--scenario jupyter: no such scenario",
+            "vscode, rstudio, notebooks",
+        ],
+    );
+    assert_usage_error(
+        &["list", "--acr", "myacr.azurecr.io"],
+        &["not a container registry name"],
+    );
+    assert_usage_error(&["list", "--key-vault", "kv--x"], &["not a key vault name"]);
+    let md = text(&amlprobe(&["list", "-o", "markdown", "--scenario", "rstudio"]).stdout);
+    assert!(md.contains("| rstudio | yes | Installing RStudio"), "{md}");
+}
+
 fn listed(args: &[&str]) -> Vec<serde_json::Value> {
     let out = amlprobe(&[&["list", "-o", "json"], args].concat());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

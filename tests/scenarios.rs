@@ -81,6 +81,13 @@ scenarios! {
     egress_firewall_inspect,
     egress_firewall_catalog,
     tls_closed_after_hello,
+    vscode_remote,
+    vscode_transfer_stalled,
+    vscode_firewall_denied,
+    registry,
+    registry_firewall,
+    registry_dropped,
+    registry_public,
 }
 
 /// `merge` and `diff` over the reports that `healthy` and `firewall_rejects` write.

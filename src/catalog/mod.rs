@@ -14,7 +14,7 @@ mod template;
 mod url;
 
 pub use parse::{parse, CatalogError, Origin};
-pub use template::{Placeholder, Template};
+pub use template::{workspace_label, Placeholder, Template};
 pub use url::{https_url_host, is_dns_name, HttpsUrl};
 
 /// The built-in catalog, compiled into the binary so the single file is self-contained.

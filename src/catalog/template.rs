@@ -215,7 +215,7 @@ impl Template {
 /// The workspace's name in the notebooks private-link label `ml-<it>-<region>-<workspace id>`:
 /// lowercase letters, digits and '-', cut so that the label fits 63 characters (the rest of
 /// it is 41 characters and the region).
-fn workspace_label(name: &str, region: Option<&str>) -> String {
+pub fn workspace_label(name: &str, region: Option<&str>) -> String {
     let kept: String = name
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')

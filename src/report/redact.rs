@@ -22,6 +22,15 @@ impl Redactor {
             (c.storage_account.clone(), "<storage-account>"),
             (c.compute_name.clone(), "<compute-name>"),
             (c.workspace_name.clone(), "<workspace-name>"),
+            // As the notebooks private-link name holds it.
+            (
+                c.workspace_name
+                    .as_deref()
+                    .map(|n| crate::catalog::workspace_label(n, c.region.as_deref())),
+                "<workspace-name>",
+            ),
+            (c.acr.clone(), "<acr>"),
+            (c.key_vault.clone(), "<key-vault>"),
             (c.resource_group.clone(), "<resource-group>"),
             (c.vm_name.clone(), "<vm-name>"),
             (
@@ -271,6 +280,8 @@ pub fn redact(r: &mut Redactor, report: &mut Report) {
         &mut c.storage_account,
         &mut c.compute_name,
         &mut c.workspace_name,
+        &mut c.acr,
+        &mut c.key_vault,
         &mut c.resource_group,
         &mut c.vm_name,
         &mut c.mode_reason,

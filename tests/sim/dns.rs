@@ -130,12 +130,12 @@ impl Zones {
             Some(DnsFault::PeHandMade) => {
                 let _ = writeln!(customer, "host-record={host},{addr}");
             }
-            Some(DnsFault::PeNoForwarder) => {
+            // A name that exists nowhere, Azure's zones included.
+            Some(DnsFault::PeNoForwarder | DnsFault::Nxdomain) => {
                 let _ = writeln!(customer, "local=/{host}/");
             }
             Some(
-                DnsFault::Nxdomain
-                | DnsFault::NoRecords
+                DnsFault::NoRecords
                 | DnsFault::Servfail
                 | DnsFault::Refused
                 | DnsFault::Cname

@@ -483,6 +483,10 @@ pub enum ServerFault {
     HostileEndless,
     BlockPage,
     StorageDenied,
+    /// A container registry whose own firewall rejects the client: 403 "client with IP …".
+    RegistryDenied,
+    /// A download that sends 64 KiB of its body and then nothing.
+    TransferStall,
     ClockAhead,
     /// The TLS ClientHello is read and the connection closed without a byte back.
     HelloClose,

@@ -67,6 +67,8 @@ impl ServerFault {
             ServerFault::HostileEndless => Play::Hostile("endless-header"),
             ServerFault::BlockPage => Play::Hostile("block-page"),
             ServerFault::StorageDenied => Play::Hostile("storage-denied"),
+            ServerFault::RegistryDenied => Play::Hostile("registry-denied"),
+            ServerFault::TransferStall => Play::Hostile("transfer-stall"),
             ServerFault::ClockAhead => Play::Hostile("clock-ahead"),
             ServerFault::HelloClose => Play::Hostile("hello-close"),
             ServerFault::Expired => Play::Certificate(Leaf::Expired),
@@ -139,6 +141,8 @@ struct Nginx {
     servers: String,
     /// Some endpoint proxies to the WebSocket backends.
     websocket: bool,
+    /// Where the download hosts' file is.
+    downloads: String,
 }
 
 /// Starts every endpoint's server and the proxy; returns the listeners to wait for.
@@ -146,6 +150,12 @@ pub fn start(sb: &mut Sandbox, sc: &Scenario, world: &World, certs: &Certs) -> B
     let mut listeners = BTreeSet::new();
     let mut ports = Ports::default();
     let mut nginx = Nginx::default();
+    if !world.download_hosts.is_empty() {
+        let dir = sb.dir.join("downloads");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(DOWNLOAD), vec![0x5a; 2 << 20]).unwrap();
+        nginx.downloads = dir.display().to_string();
+    }
     for t in world.served() {
         let Some(port) = t.port() else { continue };
         let addr = world.address(t.host());
@@ -264,7 +274,18 @@ impl Endpoint<'_> {
         } else if self.has(ServerFault::Http503) {
             "return 503 \"unavailable\\n\";".to_string()
         } else if world.registry_hosts.contains(self.t.host()) {
-            registry_locations(sc)
+            registry_locations(sc, world.redirects_from(self.t.host()))
+        } else if world.download_hosts.contains(self.t.host()) {
+            // Downloads a redirect names: the file, whole or by range, as a CDN serves it.
+            let dir = &nginx.downloads;
+            format!("location /download/ {{ alias {dir}/; }} location / {{ return 404; }}")
+        } else if self.t.host().ends_with(".azurecr.io") {
+            // A container registry: an anonymous GET /v2/ is asked to sign in.
+            let realm = format!("https://{}/oauth2/token", self.t.host());
+            format!(
+                "location /v2/ {{ add_header Www-Authenticate 'Bearer realm=\"{realm}\",service=\"{}\"' always; return 401 '{{\"errors\":[{{\"code\":\"UNAUTHORIZED\",\"message\":\"authentication required\"}}]}}'; }} location / {{ return 200 \"ok\\n\"; }}",
+                self.t.host()
+            )
         } else {
             "return 200 \"ok\\n\";".to_string()
         };
@@ -295,16 +316,26 @@ impl Endpoint<'_> {
     }
 }
 
-/// A registry: blob downloads are redirected to the data host, if there is one.
-fn registry_locations(sc: &Scenario) -> String {
+/// A registry: blob downloads are redirected to the data host, if there is one; other
+/// downloads a check asks for (`path`) to the host that serves them.
+fn registry_locations(sc: &Scenario, redirects: Vec<(String, String)>) -> String {
     let v2 = match &sc.registry_redirect {
         Some(data) => format!(
             "return 307 https://{data}/d41d8cd9/docker/registry/v2/blobs/sha256/fc/data?se=x&sig=not-a-secret;"
         ),
         None => "return 404 \"no such blob\\n\";".to_string()
     };
-    format!("location /v2/ {{ {v2} }} location / {{ return 200 \"ok\\n\"; }}")
+    let others: String = redirects
+        .iter()
+        .map(|(path, to)| {
+            format!("location = {path} {{ return 302 https://{to}/download/{DOWNLOAD}; }} ")
+        })
+        .collect();
+    format!("{others}location /v2/ {{ {v2} }} location / {{ return 200 \"ok\\n\"; }}")
 }
+
+/// The file a download host serves: 2 MiB, more than a transfer check fetches.
+const DOWNLOAD: &str = "vscode-server-linux-x64.tar.gz";
 
 impl Nginx {
     fn start(self, sb: &mut Sandbox) {

@@ -83,6 +83,11 @@ pub struct World {
     pub dns_timeout: bool,
     /// Hosts whose redirect the probe asks for, served as registries.
     pub registry_hosts: BTreeSet<String>,
+    /// Downloads other than a registry's: the redirect's host and path, and the check's host
+    /// that serves the file.
+    redirects: Vec<(String, String, String)>,
+    /// Hosts that serve a download a redirect names.
+    pub download_hosts: BTreeSet<String>,
     addr_of: BTreeMap<String, String>,
 }
 
@@ -111,7 +116,20 @@ impl World {
                     .map(|d| Target::extra(d, Kind::Tls)),
             )
             .collect();
+        let redirects: Vec<(String, String, String)> = live
+            .iter()
+            .filter_map(|t| {
+                let url = t.redirect_from.as_deref()?;
+                let from = url_host(url)?;
+                let path = url.strip_prefix("https://")?.strip_prefix(from.as_str())?;
+                (!path.starts_with("/v2/"))
+                    .then(|| (from.clone(), path.to_string(), t.host().to_string()))
+            })
+            .collect();
+        let download_hosts = redirects.iter().map(|(_, _, to)| to.clone()).collect();
         let mut world = World {
+            redirects,
+            download_hosts,
             live: live.len(),
             served: live.into_iter().chain(extra).collect(),
             faults,
@@ -155,6 +173,15 @@ impl World {
             }
         }
         addr_of
+    }
+
+    /// The downloads `host` redirects to: each path, and the host that serves it.
+    pub fn redirects_from(&self, host: &str) -> Vec<(String, String)> {
+        self.redirects
+            .iter()
+            .filter(|(from, _, _)| from == host)
+            .map(|(_, path, to)| (path.clone(), to.clone()))
+            .collect()
     }
 
     /// Every endpoint to serve.

@@ -5,6 +5,8 @@
 #   endless-header start an HTTP answer, then header bytes as fast as possible, forever
 #   block-page     an HTTP/1.0 503 block page from "Contoso-Firewall" (what firewalls send)
 #   storage-denied what Azure Storage answers when its own firewall rejects the client
+#   registry-denied what a container registry answers when its own firewall rejects the client
+#   transfer-stall a download that sends 64 KiB of its body, then nothing
 #   clock-ahead    a healthy answer whose Date is an hour ahead of this machine's clock
 #   hello-close    read the TLS ClientHello, then close the connection without a byte back
 # Usage: hostile.py MODE ADDR PORT [CERT KEY]
@@ -55,6 +57,17 @@ def serve(conn):
             conn.sendall(b"HTTP/1.1 403 This request is not authorized to perform this operation.\r\n"
                          b"Server: Microsoft-HTTPAPI/2.0\r\nx-ms-error-code: AuthorizationFailure\r\n"
                          b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        elif mode == "registry-denied":
+            body = (b'{"errors":[{"code":"DENIED","message":"client with IP \'10.77.0.1\' is not allowed '
+                    b'access. Refer https://aka.ms/acr/firewall to grant access."}]}')
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nServer: AzureContainerRegistry\r\n"
+                         b"Content-Type: application/json; charset=utf-8\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        elif mode == "transfer-stall":
+            conn.sendall(b"HTTP/1.1 206 Partial Content\r\nContent-Type: application/gzip\r\n"
+                         b"Content-Range: bytes 0-1048575/52428800\r\nContent-Length: 1048576\r\n\r\n"
+                         + b"\x1f" * 65536)
+            time.sleep(60)
         elif mode == "clock-ahead":
             date = email.utils.formatdate(time.time() + 3600, usegmt=True).encode()
             conn.sendall(b"HTTP/1.1 200 OK\r\nDate: " + date +
