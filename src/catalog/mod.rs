@@ -301,6 +301,24 @@ pub fn forward_zones(cloud: Cloud) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The zones a custom DNS server must forward to Azure DNS for a private-endpoint name: the
+/// workspace's zones (`forward_zones`), or, for another service's name (a registry's, a key
+/// vault's), that service's zone and the name's own parent zone.
+pub fn zones_to_forward(cloud: Cloud, privatelink: Option<&str>, host: &str) -> Vec<String> {
+    let workspace = forward_zones(cloud);
+    match privatelink.and_then(|z| z.strip_prefix("privatelink.")) {
+        Some(zone) if !workspace.iter().any(|w| w == zone) => {
+            let mut zones = Vec::new();
+            if !host.ends_with(&format!(".{zone}")) {
+                zones.extend(host.split_once('.').map(|(_, parent)| parent.to_string()));
+            }
+            zones.push(zone.to_string());
+            zones
+        }
+        _ => workspace,
+    }
+}
+
 /// What a built-in scenario is for, in one line (`probes/defaults.toml`); `None` for a
 /// scenario only a `--catalog` file names.
 pub fn scenario_title(name: &str) -> Option<String> {
@@ -510,6 +528,35 @@ mod tests {
             assert!(zones.iter().any(|z| z == api), "{cloud:?}: {zones:?}");
             assert!(zones.iter().any(|z| z == "aznbcontent.net"));
         }
+    }
+
+    #[test]
+    fn another_services_private_name_forwards_its_own_zones() {
+        let aml = forward_zones(Cloud::Public);
+        let zones = |zone, host| zones_to_forward(Cloud::Public, Some(zone), host);
+        assert_eq!(
+            zones("privatelink.api.azureml.ms", "x.workspace.r.api.azureml.ms"),
+            aml
+        );
+        assert_eq!(
+            zones(
+                "privatelink.notebooks.azure.net",
+                "ml-x.r.notebooks.azure.net"
+            ),
+            aml
+        );
+        assert_eq!(
+            zones("privatelink.azurecr.io", "myacr.r.data.azurecr.io"),
+            ["azurecr.io"]
+        );
+        assert_eq!(
+            zones("privatelink.vaultcore.azure.net", "kv.vault.azure.net"),
+            ["vault.azure.net", "vaultcore.azure.net"]
+        );
+        assert_eq!(
+            zones_to_forward(Cloud::Public, None, "ci.r.instances.azureml.ms"),
+            aml
+        );
     }
 
     #[test]

@@ -114,11 +114,13 @@ fn for_result(report: &Findings, r: &Finding, forced_tunnel: bool) -> Found {
             ..Found::default()
         },
         DnsPublicAddress | DnsResolverMismatch | DnsNoPrivatelink | DnsFlapping => {
-            let mut rules: Vec<Rule> = catalog::forward_zones(report.cloud)
+            let privatelink = privatelink_zone(report, r);
+            let zones = catalog::zones_to_forward(report.cloud, privatelink.as_deref(), &r.host);
+            let mut rules: Vec<Rule> = zones
                 .into_iter()
                 .map(|zone| Rule::Forward { zone })
                 .collect();
-            rules.extend(privatelink_zone(report, r).map(|zone| Rule::ZoneLink { zone }));
+            rules.extend(privatelink.map(|zone| Rule::ZoneLink { zone }));
             Found {
                 rules,
                 ..Found::default()

@@ -161,6 +161,23 @@ impl Runner {
         .clone()
     }
 
+    /// The zones a custom DNS server must forward for the plan's name, as a remediation names
+    /// them: the workspace's, or another service's own.
+    fn zones_for(&self, plan: &Plan) -> std::borrow::Cow<'_, str> {
+        match &plan.privatelink {
+            Some(zone) => {
+                let zones = catalog::zones_to_forward(self.context.cloud, Some(zone), &plan.host);
+                match zones.join(", ") {
+                    same if same == self.forward_zones => {
+                        std::borrow::Cow::Borrowed(&self.forward_zones)
+                    }
+                    other => std::borrow::Cow::Owned(other),
+                }
+            }
+            None => std::borrow::Cow::Borrowed(&self.forward_zones),
+        }
+    }
+
     /// Keep an HTTPS answer's `Date` for the clock check.
     fn observe_date(&self, host: &str, head: &crate::net::Head) {
         if let Some(c) = head
@@ -325,7 +342,7 @@ pub async fn run_check(runner: &Runner, plan: &Plan) -> CheckResult {
         .map(proxy::Proxy::display);
     let silent_at = trace.silent_at;
     let seen = trace.into_seen(outcome, proxy, ms(started.elapsed()));
-    let mut result = verdict::finish(plan, seen, &runner.forward_zones);
+    let mut result = verdict::finish(plan, seen, &runner.zones_for(plan));
     // After the check's own time: the trace adds to the run, not to the check's duration.
     if runner.trace {
         traceroute::follow(&mut result, silent_at, &runner.traces).await;

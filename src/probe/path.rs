@@ -235,7 +235,8 @@ async fn plain_http(
 ) -> Result<String, Failure> {
     let host = trace.host.clone();
     let via = Via::plain(peer.port());
-    let head = request(&mut stream, &host, &plan.entry.http, &via, deadline, trace).await?;
+    let spec = &plan.entry.http;
+    let head = request(&mut stream, &host, spec, None, &via, deadline, trace).await?;
     Ok(format!("{peer}: {}", in_words(&head)))
 }
 
@@ -266,11 +267,13 @@ impl Via {
 }
 
 /// The entry's request over `stream`, recorded as the `http` phase. An answer the entry does
-/// not accept fails it; a firewall's 470 / `Action: Deny` is its refusal of the name.
+/// not accept fails it, unless it is the service's own firewall's (`own`), which the caller
+/// names; a firewall's 470 / `Action: Deny` is its refusal of the name.
 async fn request<S>(
     stream: &mut S,
     host: &str,
     spec: &crate::catalog::HttpSpec,
+    own: Option<crate::catalog::FirewallAnswer>,
     via: &Via,
     deadline: Instant,
     trace: &mut Trace,
@@ -281,7 +284,8 @@ where
     let request = async {
         let head = http::exchange(stream, host, spec, deadline).await?;
         let denial = http::egress_denial(&head);
-        if denial.is_none() {
+        let refused_by_own = own.is_some_and(|o| http::firewall_denial(o, host, &head).is_some());
+        if denial.is_none() && !refused_by_own {
             http::accepted(host, spec, &head)?;
         }
         Ok((head, denial))
@@ -429,7 +433,7 @@ async fn behind(
     trace: &mut Trace,
 ) -> Result<String, Failure> {
     let spec = crate::catalog::HttpSpec::default();
-    let head = request(&mut stream, host, &spec, via, deadline, trace).await?;
+    let head = request(&mut stream, host, &spec, None, via, deadline, trace).await?;
     Ok(format!("GET / answered {}", in_words(&head)))
 }
 
@@ -494,7 +498,8 @@ async fn https(
         (None, Some(_)) => Cow::Owned(crate::catalog::HttpSpec::default()),
         _ => Cow::Borrowed(&e.http),
     };
-    let head = request(&mut stream, &host, &spec, via, deadline, trace).await?;
+    let own = e.firewall_answer;
+    let head = request(&mut stream, &host, &spec, own, via, deadline, trace).await?;
     // A session a middlebox re-signed is not the service's own: its clock is not compared.
     if via.inspected_by.is_none() {
         runner.observe_date(&host, &head);

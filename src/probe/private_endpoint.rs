@@ -63,7 +63,7 @@ pub(super) async fn check(
     if ours == azure_addrs {
         return judged;
     }
-    let zones = &runner.forward_zones;
+    let zones = runner.zones_for(plan);
     let azure_says = format!(
         "Azure DNS (168.63.129.16) answers {}",
         describe_answer(&theirs)
