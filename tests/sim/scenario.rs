@@ -642,7 +642,25 @@ impl Scenario {
                 .any(|a| a.starts_with("--only=") || a.starts_with("--skip=")),
             "write --only and --skip apart from their value"
         );
-        entries.iter().filter(|e| e.selected(&only, &skip)).count() as u64
+        // A scenario's checks count only when it is on (`--acr` and `--key-vault` turn on theirs).
+        let mut scenarios = values("--scenario", "AMLPROBE_SCENARIO");
+        for (flag, var, scenario) in [
+            ("--acr", "AMLPROBE_ACR", "registry"),
+            ("--key-vault", "AMLPROBE_KEY_VAULT", "keyvault"),
+        ] {
+            if !values(flag, var).is_empty() {
+                scenarios.push(scenario.into());
+            }
+        }
+        let on = |e: &amlprobe::catalog::Entry| {
+            e.scenario
+                .as_ref()
+                .is_none_or(|s| scenarios.iter().any(|o| o == s || o == "all"))
+        };
+        entries
+            .iter()
+            .filter(|e| on(e) && e.selected(&only, &skip))
+            .count() as u64
     }
 }
 
