@@ -26,6 +26,9 @@ pub struct Seen {
     pub host_note: Option<String>,
     /// Whether a private endpoint answered for the name.
     pub private_endpoint_seen: bool,
+    /// Azure DNS answered the name with addresses: it exists, whatever the node's resolver
+    /// said, so its absence is the resolver's fault, never a name that need not exist.
+    pub azure_dns_knows: bool,
     pub phases: Vec<Phase>,
     /// How an egress firewall refused the name, when one did.
     pub denial: Option<Box<Denial>>,

@@ -110,39 +110,6 @@ fn scenario_hints(
     notes
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A VS Code server under a home directory, or RStudio Server, is named in a note with
-    /// the flag, unless the run has the scenario on; nothing is said when neither is there.
-    #[test]
-    fn a_node_that_shows_a_scenario_says_so_and_names_the_flag() {
-        let dir = std::env::temp_dir().join(format!("amlprobe-hints-{}", std::process::id()));
-        let home = dir.join("azureuser");
-        let rstudio = dir.join("rstudio-server");
-        std::fs::create_dir_all(&home).unwrap();
-        let homes = [dir.join("nobody"), home.clone()];
-        let mut ctx = Context::default();
-        assert!(scenario_hints(&ctx, &homes, &rstudio).is_empty());
-        std::fs::create_dir_all(home.join(".vscode-server")).unwrap();
-        std::fs::create_dir_all(&rstudio).unwrap();
-        let notes = scenario_hints(&ctx, &homes, &rstudio);
-        assert_eq!(notes.len(), 2, "{notes:?}");
-        let vscode = format!(
-            "({}/.vscode-server exists): --scenario vscode",
-            home.display()
-        );
-        assert!(notes[0].contains(&vscode), "{}", notes[0]);
-        assert!(notes[1].contains("--scenario rstudio"));
-        ctx.acr = Some("myacr".into());
-        ctx.scenarios = scenarios_of(&[" VSCode".into(), "rstudio".into(), "".into()], &ctx);
-        assert_eq!(ctx.scenarios, ["vscode", "rstudio", "registry"]);
-        assert!(scenario_hints(&ctx, &homes, &rstudio).is_empty());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
-
 /// The selected checks, planned for the context.
 pub fn plans_for(args: &CheckArgs, ctx: &Context) -> Result<Vec<Plan>, Stop> {
     plans_of(args, ctx, &catalog_for(args)?)
@@ -548,5 +515,38 @@ impl Shown<'_> {
             Format::Markdown => emit(&report::markdown::render(report)),
             Format::Junit => emit(&report::junit::render(report, self.strict)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A VS Code server under a home directory, or RStudio Server, is named in a note with
+    /// the flag, unless the run has the scenario on; nothing is said when neither is there.
+    #[test]
+    fn a_node_that_shows_a_scenario_says_so_and_names_the_flag() {
+        let dir = std::env::temp_dir().join(format!("amlprobe-hints-{}", std::process::id()));
+        let home = dir.join("azureuser");
+        let rstudio = dir.join("rstudio-server");
+        std::fs::create_dir_all(&home).unwrap();
+        let homes = [dir.join("nobody"), home.clone()];
+        let mut ctx = Context::default();
+        assert!(scenario_hints(&ctx, &homes, &rstudio).is_empty());
+        std::fs::create_dir_all(home.join(".vscode-server")).unwrap();
+        std::fs::create_dir_all(&rstudio).unwrap();
+        let notes = scenario_hints(&ctx, &homes, &rstudio);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let vscode = format!(
+            "({}/.vscode-server exists): --scenario vscode",
+            home.display()
+        );
+        assert!(notes[0].contains(&vscode), "{}", notes[0]);
+        assert!(notes[1].contains("--scenario rstudio"));
+        ctx.acr = Some("myacr".into());
+        ctx.scenarios = scenarios_of(&[" VSCode".into(), "rstudio".into(), "".into()], &ctx);
+        assert_eq!(ctx.scenarios, ["vscode", "rstudio", "registry"]);
+        assert!(scenario_hints(&ctx, &homes, &rstudio).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

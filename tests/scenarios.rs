@@ -88,6 +88,8 @@ scenarios! {
     registry_firewall,
     registry_dropped,
     registry_public,
+    explain_vscode_download,
+    keyvault_notebooks,
 }
 
 /// `merge` and `diff` over the reports that `healthy` and `firewall_rejects` write.

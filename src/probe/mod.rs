@@ -204,6 +204,8 @@ pub struct Trace {
     /// Azure DNS answered a private address: the workspace has a private endpoint, whatever
     /// the mode.
     pub private_endpoint_seen: bool,
+    /// Azure DNS, asked beside a custom resolver, answered the name with addresses.
+    pub azure_dns_knows: bool,
     /// The address and port that met silence (a connect with no answer, UDP with no reply),
     /// for `--trace`.
     pub silent_at: Option<SocketAddr>,
@@ -222,6 +224,7 @@ impl Trace {
             host_note: plan.host_source.as_ref().map(|s| format!("host from {s}")),
             redirect_path: None,
             private_endpoint_seen: false,
+            azure_dns_knows: false,
             silent_at: None,
             hello_unanswered: None,
             denial: None,
@@ -238,6 +241,7 @@ impl Trace {
             host_note: None,
             redirect_path: None,
             private_endpoint_seen: false,
+            azure_dns_knows: false,
             silent_at: None,
             hello_unanswered: None,
             denial: None,
@@ -259,6 +263,7 @@ impl Trace {
             stand_in: self.stand_in,
             host_note: self.host_note,
             private_endpoint_seen: self.private_endpoint_seen,
+            azure_dns_knows: self.azure_dns_knows,
             phases: self.phases,
             denial: self.denial,
             proxy,

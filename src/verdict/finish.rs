@@ -18,6 +18,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         stand_in: is_stand_in,
         host_note,
         private_endpoint_seen,
+        azure_dns_knows,
         mut phases,
         denial,
         proxy,
@@ -27,7 +28,11 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         Ok(message) => (Reason::Ok, message),
         Err(f) => (f.reason, f.message),
     };
-    let (reason, message) = stand_in(plan, &host, is_stand_in, reason, message);
+    // A name Azure DNS answers exists: its absence here is the resolver's, not the name's.
+    let (reason, message) = match azure_dns_knows {
+        true => (reason, message),
+        false => stand_in(plan, &host, is_stand_in, reason, message),
+    };
     let (denial, message) = refused_wildcard(plan, is_stand_in, denial, message);
     let (reason, message) = match e.expect {
         Expect::Open => (reason, message),
@@ -244,6 +249,61 @@ mod tests {
             (Reason::ProxyRefused, Reason::ProxyRefused),
         ] {
             assert_eq!(expect_blocked(seen, "x".into()).0, verdict, "{seen}");
+        }
+    }
+
+    /// A name that does not exist is inconclusive for a stand-in and does not apply for a
+    /// name that exists only in some set-ups, unless Azure DNS answers it: then the name is
+    /// real and the node's resolver is at fault.
+    #[test]
+    fn a_missing_name_softens_only_when_azure_dns_does_not_know_it() {
+        let entries = crate::catalog::load(&[]).unwrap();
+        let ctx = crate::context::Context {
+            region: Some("westeurope".into()),
+            workspace_id: Some("0f3a8d52-6c1e-4b7a-9d2e-5a4b3c2d1e0f".into()),
+            workspace_name: Some("ws-one".into()),
+            acr: Some("myacr".into()),
+            scenarios: vec!["all".into()],
+            mode: crate::context::Mode::NoPublicIp,
+            ..Default::default()
+        };
+        let only = ["pe-notebooks".to_string(), "acr-data-443".to_string()];
+        let plans = crate::plan::plan(&entries, &ctx, &only, &[]).unwrap();
+        let verdict = |id: &str, knows: bool| {
+            let plan = plans.iter().find(|p| p.entry.id == id).unwrap();
+            let seen = Seen {
+                outcome: Err(crate::reason::Failure {
+                    reason: Reason::DnsNxdomain,
+                    message: "no such name".into(),
+                }),
+                host: plan.host.clone(),
+                stand_in: plan.stand_in,
+                host_note: None,
+                private_endpoint_seen: false,
+                azure_dns_knows: knows,
+                phases: Vec::new(),
+                denial: None,
+                proxy: None,
+                duration_ms: 1,
+            };
+            let r = finish(plan, seen, "");
+            (r.status, r.reason)
+        };
+        for (id, knows, want) in [
+            (
+                "pe-notebooks",
+                false,
+                (Status::Warn, Reason::StandInUnresolvable),
+            ),
+            ("pe-notebooks", true, (Status::Fail, Reason::DnsNxdomain)),
+            ("acr-data-443", false, (Status::Skip, Reason::NotApplicable)),
+            ("acr-data-443", true, (Status::Fail, Reason::DnsNxdomain)),
+        ] {
+            assert_eq!(
+                verdict(id, knows),
+                want,
+                "{id}, Azure DNS knows it: {knows}"
+            );
         }
     }
 }

@@ -121,7 +121,10 @@ impl Zones {
             }
             None => format!("host-record={host},{addr}\n"),
         };
-        self.azure.push_str(&record);
+        // A name that does not exist is in no zone, Azure's included.
+        if fault != Some(DnsFault::Nxdomain) {
+            self.azure.push_str(&record);
+        }
         let customer = &mut self.customer;
         match fault {
             Some(DnsFault::PePublic) => {
@@ -130,7 +133,6 @@ impl Zones {
             Some(DnsFault::PeHandMade) => {
                 let _ = writeln!(customer, "host-record={host},{addr}");
             }
-            // A name that exists nowhere, Azure's zones included.
             Some(DnsFault::PeNoForwarder | DnsFault::Nxdomain) => {
                 let _ = writeln!(customer, "local=/{host}/");
             }

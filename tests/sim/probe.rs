@@ -102,6 +102,10 @@ fn command(sb: &Sandbox, sc: &Scenario, subcommand: Subcommand) -> Command {
         for id in &sc.explain_checks {
             cmd.args(["--only", id]);
         }
+        // `explain --run` turns on the scenarios of the checks it picks.
+        if !sc.explain_checks.is_empty() {
+            cmd.args(["--scenario", "all"]);
+        }
     }
     cmd.args(&sc.args);
     for var in [
