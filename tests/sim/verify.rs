@@ -147,6 +147,8 @@ pub fn redaction(report: &Value, run: &dyn Fn(&str) -> Command) {
         "compute_name",
         "workspace_name",
         "resource_group",
+        "acr",
+        "key_vault",
     ]
     .iter()
     .filter_map(|k| c[*k].as_str().map(String::from))
