@@ -44,6 +44,10 @@ pub struct Head {
     pub content_length: Option<u64>,
     /// `WWW-Authenticate`: the challenge a service's own 401 carries.
     pub www_authenticate: Option<String>,
+    /// `Content-Type`, as sent.
+    pub content_type: Option<String>,
+    /// The whole object's length a partial answer's `Content-Range` gives (`bytes 0-9/TOTAL`).
+    pub range_total: Option<u64>,
     /// How many bytes of the body came in the reads that brought the head.
     pub body_with_head: usize,
     /// The start of the body of an error answer (400 and above), up to `BODY_LIMIT` bytes: a
@@ -53,6 +57,14 @@ pub struct Head {
 
 /// The most of an error answer's body kept: enough for a firewall's one-line reason.
 pub const BODY_LIMIT: usize = 1024;
+
+/// The most of a `Location` kept: a signed download URL is a few hundred bytes.
+const LOCATION_LIMIT: usize = 4096;
+
+/// The total of `bytes FIRST-LAST/TOTAL`; none for `*`.
+fn range_total(value: &str) -> Option<u64> {
+    value.rsplit_once('/')?.1.trim().parse().ok()
+}
 
 /// Why no head could be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,22 +105,27 @@ pub fn parse_head_at(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
     let mut resp = httparse::Response::new(&mut headers);
     match resp.parse(buf) {
         Ok(httparse::Status::Complete(len)) => {
-            let find = |name: &str| {
+            // A header's value, at most `max` bytes of it.
+            let find_at_most = |name: &str, max: usize| {
                 resp.headers
                     .iter()
                     .find(|h| h.name.eq_ignore_ascii_case(name))
-                    .map(|h| printable(h.value, 120))
+                    .map(|h| printable(h.value, max))
             };
+            let find = |name: &str| find_at_most(name, 120);
             let head = Head {
                 minor_version: resp.version.unwrap_or(1),
                 status: resp.code.unwrap_or(0),
                 reason: resp.reason.unwrap_or("").to_string(),
                 server: find("server"),
-                location: find("location"),
+                // Whole: a download's path is longer than a line of a message.
+                location: find_at_most("location", LOCATION_LIMIT),
                 date: find("date"),
                 error_code: find("x-ms-error-code"),
                 content_length: find("content-length").and_then(|v| v.trim().parse().ok()),
                 www_authenticate: find("www-authenticate"),
+                content_type: find("content-type"),
+                range_total: find("content-range").and_then(|v| range_total(&v)),
                 body_with_head: buf.len() - len,
                 body: Vec::new(),
             };
@@ -140,6 +157,31 @@ pub fn printable(b: &[u8], max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A download's redirect is kept whole (its path is the request), other headers at the
+    /// length a message quotes; a partial answer's range gives the object's length.
+    #[test]
+    fn a_location_is_kept_whole_and_a_range_gives_the_total() {
+        let url = format!(
+            "https://vscode.download.prss.microsoft.com/dbazure/download/stable/{}/vscode-server-linux-x64.tar.gz",
+            "0f3a8d52".repeat(5)
+        );
+        let raw = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {url}\r\nServer: {}\r\n\r\n",
+            "s".repeat(200)
+        );
+        let head = parse_head(raw.as_bytes()).unwrap().unwrap();
+        assert!(url.len() > 120);
+        assert_eq!(head.location.as_deref(), Some(url.as_str()));
+        assert_eq!(head.server.map(|s| s.len()), Some(120));
+        let partial = b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-1048575/52428800\r\nContent-Type: application/gzip\r\n\r\nabc";
+        let head = parse_head(partial).unwrap().unwrap();
+        assert_eq!(head.range_total, Some(52_428_800));
+        assert_eq!(head.content_type.as_deref(), Some("application/gzip"));
+        assert_eq!(head.body_with_head, 3);
+        assert_eq!(range_total("bytes */100"), Some(100));
+        assert_eq!(range_total("bytes 0-9/*"), None);
+    }
 
     #[test]
     fn private_means_rfc1918_rfc6598_and_ula() {

@@ -116,6 +116,7 @@ reasons! {
     StorageFirewallDenied = "storage_firewall_denied", Fail, Open, "the storage account answered 403 AuthorizationFailure: its own firewall rejects this node";
     RegistryFirewallDenied = "registry_firewall_denied", Fail, Open, "the container registry answered 403 \"client with IP … is not allowed access\": its own firewall rejects this node";
     TransferStalled = "transfer_stalled", Fail, Closed, "the download began but stopped, or crawled, before enough of it arrived: something on the path (an inspecting firewall, IDPS or proxy) cuts or stalls transfers after the handshake";
+    TransferSlow = "transfer_slow", Warn, Unknown, "the download was still arriving when the check's deadline came: too slow to tell whether it completes (the message gives the rate)";
     TransferUntested = "transfer_untested", Warn, Unknown, "the host answered, but no object to download was learned (the redirect that names it failed), so the transfer itself was not tested";
     ClockSkew = "clock_skew", Warn, Open, "the node's clock differs from the servers' Date by more than 5 minutes";
     DnsPrivateMismatch = "dns_private_mismatch", Warn, Open, "a name that must answer the workspace's private endpoint answers another private address";
@@ -163,7 +164,7 @@ impl Reason {
             StandInUnresolvable => format!("{TRAINING_VNET}#compute-instancecluster-with-no-public-ip"),
             StorageFirewallDenied => "https://learn.microsoft.com/azure/storage/common/storage-network-security".into(),
             RegistryFirewallDenied => "https://learn.microsoft.com/azure/container-registry/container-registry-access-selected-networks".into(),
-            TransferStalled | TransferUntested => FIREWALL.into(),
+            TransferStalled | TransferSlow | TransferUntested => FIREWALL.into(),
             ClockSkew => "https://learn.microsoft.com/azure/virtual-machines/linux/time-sync".into(),
             TcpInconclusive => FIREWALL_FAQ.into(),
             TcpRefused | TcpTimeout | TcpUnreachable | UdpUnreachable | UdpNoReply => {

@@ -11,6 +11,7 @@ fn amlprobe(args: &[&str]) -> Output {
         // No test here may send a packet: not even to the metadata service.
         .env("AMLPROBE_OFFLINE", "1")
         .env("AMLPROBE_ENV_FILE", "/nonexistent/environment.sso")
+        .env("HOME", "/nonexistent")
         .output()
         .expect("run amlprobe")
 }
@@ -23,6 +24,7 @@ fn amlprobe_with(args: &[&str], vars: &[(&str, &str)]) -> Output {
         .envs(vars.iter().copied())
         .env("AMLPROBE_OFFLINE", "1")
         .env("AMLPROBE_ENV_FILE", "/nonexistent/environment.sso")
+        .env("HOME", "/nonexistent")
         .output()
         .expect("run amlprobe")
 }

@@ -90,6 +90,9 @@ scenarios! {
     registry_public,
     explain_vscode_download,
     keyvault_notebooks,
+    vscode_transfer_slow,
+    vscode_transfer_short,
+    registry_no_private_endpoint,
 }
 
 /// `merge` and `diff` over the reports that `healthy` and `firewall_rejects` write.

@@ -147,7 +147,7 @@ fn for_result(report: &Findings, r: &Finding, forced_tunnel: bool) -> Found {
         | DnsRefused | DnsPrivateMismatch | TlsUntrusted | TlsNameMismatch | TlsExpired
         | HttpStatus | HttpBadResponse | HttpTimeout | WsNotUpgraded | ProxyRefused
         // The registry's own firewall, or a transfer cut by inspection: the remediation's words.
-        | RegistryFirewallDenied | TransferStalled | TransferUntested
+        | RegistryFirewallDenied | TransferStalled | TransferSlow | TransferUntested
         | SmbBadReply | UnexpectedlyReachable | MissingInput | HostNotUbuntu
         | HostDockerBridge | HostRegionMismatch | NotObservable | NotApplicable | ClockSkew
         | Intermittent

@@ -106,20 +106,26 @@ pub async fn read_head_exact(
     }
 }
 
+/// How long the rest of a 403's body is awaited.
+const FORBIDDEN_BODY_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 async fn error_body<S: AsyncRead + Unpin>(
     stream: &mut S,
     mut body: Vec<u8>,
     head: &Head,
     deadline: Instant,
 ) -> Vec<u8> {
-    // A firewall's 470 and a service's own 403 say why in their body.
-    let want = match (head.status, head.content_length) {
-        (403 | 470, Some(n)) => usize::try_from(n).unwrap_or(BODY_LIMIT).min(BODY_LIMIT),
-        _ => 0,
+    // A firewall's 470 and a service's own 403 say why in their body; a 403 that holds its
+    // body back costs a moment, not the deadline, as most checks accept a 403 as it is.
+    let (want, until) = match (head.status, head.content_length) {
+        (470, Some(n)) => (n, deadline),
+        (403, Some(n)) => (n, deadline.min(Instant::now() + FORBIDDEN_BODY_WAIT)),
+        _ => (0, deadline),
     };
+    let want = usize::try_from(want).unwrap_or(BODY_LIMIT).min(BODY_LIMIT);
     let mut chunk = [0u8; 512];
     while body.len() < want {
-        match step(stream.read(&mut chunk), deadline, body.len()).await {
+        match step(stream.read(&mut chunk), until, body.len()).await {
             Ok(n) => body.extend_from_slice(&chunk[..n]),
             Err(_) => break,
         }

@@ -525,9 +525,22 @@ async fn https(
     }
 }
 
-/// Read `want` bytes of the answer's body (or the whole body, if shorter) before the deadline.
-/// A body cut short, or still short at the deadline, is a stalled transfer: the message says
-/// how much came, in how long, and how long nothing came.
+/// Silence this long when the deadline comes makes a transfer stalled; bytes that came more
+/// recently make it only slow, which the node may yet complete.
+const STALL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How a transfer ended short of its goal.
+enum Short {
+    Deadline,
+    Closed,
+    Failed(String),
+}
+
+/// Read `want` bytes of the answer's body before the deadline; a partial answer whose range
+/// says the whole object is smaller needs only that. A body that ends short is no download (a
+/// proxy's page in the file's place, or a cut transfer), and silence at the deadline a stall:
+/// both are `transfer_stalled`, the message saying how much came, in how long, and how long
+/// nothing came. Bytes still arriving at the deadline are `transfer_slow`.
 async fn transfer(
     mut stream: tls::Stream,
     host: &str,
@@ -536,59 +549,71 @@ async fn transfer(
     deadline: Instant,
     trace: &mut Trace,
 ) -> Result<String, Failure> {
-    let goal = head.content_length.map_or(want, |n| n.min(want));
-    let moved = async {
-        let started = Instant::now();
-        let mut got = head.body_with_head as u64;
-        let mut last = started;
-        let mut chunk = vec![0u8; 16 * 1024];
-        let stalled = |got: u64, last: Instant, why: &str| {
-            Failure {
-            reason: Reason::TransferStalled,
-            message: format!(
-                "{host}: {why} after {got} of {goal} bytes in {} ms; nothing arrived in the last {} ms",
-                started.elapsed().as_millis(),
-                last.elapsed().as_millis()
-            ),
-        }
-        };
-        while got < goal {
-            match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
-                Err(_) => return Err((got, stalled(got, last, "the download stalled"))),
-                Ok(Ok(0)) => {
-                    return Err((got, stalled(got, last, "the connection was closed")));
-                }
-                Ok(Ok(n)) => {
-                    got += n as u64;
-                    last = Instant::now();
-                }
-                Ok(Err(e)) => {
-                    let why = format!("the connection failed ({e})");
-                    return Err((got, stalled(got, last, &why)));
-                }
-            }
-        }
-        let ms = started.elapsed().as_millis().max(1);
-        Ok((
-            got,
-            format!(
-                "{got} bytes of the download in {ms} ms ({} KB/s)",
-                u128::from(got) / ms
-            ),
-        ))
+    let goal = match (head.status, head.range_total) {
+        (206, Some(total)) => total.min(want),
+        _ => want,
     };
-    let phase = Phase::of(PhaseKind::Transfer);
-    let outcome = trace
-        .timed(
-            phase,
-            async {
-                match moved.await {
-                    Ok((got, words)) => Ok((got, words)),
-                    Err((_, f)) => Err(f),
-                }
-            },
-            |p, (got, _)| p.bytes = Some(*got),
-        )
-        .await;
-    outcome.map(|(_, words)| words)
+    let started = Instant::now();
+    let mut got = head.body_with_head as u64;
+    let mut last = started;
+    let mut chunk = vec![0u8; 16 * 1024];
+    let short = loop {
+        if got >= goal {
+            break None;
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Err(_) => break Some(Short::Deadline),
+            // TLS closed without close_notify is a close too, whatever the library calls it.
+            Ok(Ok(0)) => break Some(Short::Closed),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break Some(Short::Closed)
+            }
+            Ok(Ok(n)) => {
+                got += n as u64;
+                last = Instant::now();
+            }
+            Ok(Err(e)) => break Some(Short::Failed(e.to_string())),
+        }
+    };
+    let ms = started.elapsed().as_millis();
+    let rate = u128::from(got) / ms.max(1);
+    let quiet = last.elapsed();
+    let stalled = |message: String| Failure {
+        reason: Reason::TransferStalled,
+        message,
+    };
+    let outcome = match short {
+        None => Ok(format!("{got} bytes of the download in {ms} ms ({rate} KB/s)")),
+        Some(Short::Deadline) if quiet < STALL => Err(Failure {
+            reason: Reason::TransferSlow,
+            message: format!(
+                "{host}: the download was still arriving at the deadline: {got} of {goal} bytes in {ms} ms ({rate} KB/s), the last {} ms before it",
+                quiet.as_millis()
+            ),
+        }),
+        Some(Short::Deadline) => Err(stalled(format!(
+            "{host}: the download stalled after {got} of {goal} bytes in {ms} ms; nothing arrived in the last {} ms",
+            quiet.as_millis()
+        ))),
+        Some(Short::Closed) => {
+            let what = head
+                .content_type
+                .as_ref()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default();
+            Err(stalled(format!(
+                "{host}: the answer{what} ended after {got} of the {goal} bytes asked for, in {ms} ms: the connection was closed, so this is a cut download or a page in the file's place"
+            )))
+        }
+        Some(Short::Failed(e)) => Err(stalled(format!(
+            "{host}: the connection failed ({e}) after {got} of {goal} bytes in {ms} ms"
+        ))),
+    };
+    let phase = Phase {
+        ms: crate::result::ms(started.elapsed()),
+        bytes: Some(got),
+        ..Phase::of(PhaseKind::Transfer)
+    };
+    trace.record(phase, &outcome);
+    outcome
 }

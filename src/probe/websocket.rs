@@ -114,7 +114,8 @@ pub fn judge(host: &str, head: &Head, handshake_error: Option<&str>) -> (Reason,
             format!(
                 "{host}: the upgrade reached the service, which redirects to sign-in ({} to {}){server}",
                 head.status,
-                head.location.as_deref().unwrap_or("")
+                // As much of it as a message quotes of a header.
+                head.location.as_deref().unwrap_or("").chars().take(120).collect::<String>()
             ),
         ),
         status => (

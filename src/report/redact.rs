@@ -22,12 +22,16 @@ impl Redactor {
             (c.storage_account.clone(), "<storage-account>"),
             (c.compute_name.clone(), "<compute-name>"),
             (c.workspace_name.clone(), "<workspace-name>"),
-            // As the notebooks private-link name holds it.
+            // As the notebooks private-link name holds it, cut short: only in that name's
+            // form, as a short cut could be part of any host.
             (
-                c.workspace_name
-                    .as_deref()
-                    .map(|n| crate::catalog::workspace_label(n, c.region.as_deref())),
-                "<workspace-name>",
+                c.workspace_name.as_deref().map(|n| {
+                    format!(
+                        "ml-{}-",
+                        crate::catalog::workspace_label(n, c.region.as_deref())
+                    )
+                }),
+                "ml-<workspace-name>-",
             ),
             (c.acr.clone(), "<acr>"),
             (c.key_vault.clone(), "<key-vault>"),

@@ -33,6 +33,10 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         true => (reason, message),
         false => stand_in(plan, &host, is_stand_in, reason, message),
     };
+    let (reason, message) = match private_endpoint_seen {
+        true => (reason, message),
+        false => without_private_endpoint(plan, &phases, reason, message),
+    };
     let (denial, message) = refused_wildcard(plan, is_stand_in, denial, message);
     let (reason, message) = match e.expect {
         Expect::Open => (reason, message),
@@ -139,7 +143,7 @@ fn stand_in(
             )
         }
         // A name that exists only where the service is set up with it.
-        _ if reason.path() == Path::Absent
+        _ if reason == Reason::DnsNxdomain
             && plan.entry.if_exists
             && plan.entry.expect == Expect::Open =>
         {
@@ -151,6 +155,35 @@ fn stand_in(
             )
         }
         _ => (reason, message),
+    }
+}
+
+/// A service's private-endpoint name (`if_exists`, of a registry or key vault, which may have
+/// no private endpoint at all) that answers a public address without its chain going through
+/// the privatelink zone has no private endpoint: the service is reached at its public address,
+/// and this check does not apply. A chain through the zone shows an endpoint the node misses.
+fn without_private_endpoint(
+    plan: &Plan,
+    phases: &[Phase],
+    reason: Reason,
+    message: String,
+) -> (Reason, String) {
+    let (Some(zone), true) = (plan.privatelink.as_deref(), plan.entry.if_exists) else {
+        return (reason, message);
+    };
+    let through = phases
+        .iter()
+        .filter(|p| p.phase == PhaseKind::Dns)
+        .flat_map(|p| p.cnames.iter().flatten())
+        .any(|c| c == zone || c.ends_with(&format!(".{zone}")));
+    match reason == Reason::DnsPublicAddress && !through {
+        true => (
+            Reason::NotApplicable,
+            format!(
+                "{message}; no CNAME goes through {zone}, so the service has no private endpoint and is reached at its public address: this check does not apply"
+            ),
+        ),
+        false => (reason, message),
     }
 }
 

@@ -52,6 +52,7 @@ pub fn remediation(reason: Reason, s: &Subject) -> String {
         StorageFirewallDenied
         | RegistryFirewallDenied
         | TransferStalled
+        | TransferSlow
         | TransferUntested
         | TcpRefused
         | TcpTimeout
@@ -128,6 +129,9 @@ fn path(reason: Reason, s: &Subject) -> String {
         ),
         Reason::TransferStalled => format!(
             "Something on the path lets the connection open and then stops the download: an egress firewall's TLS inspection or IDPS, or a proxy's content scanning. Exempt {host} from TLS inspection and IDPS (Azure Firewall Premium: its TLS inspection bypass list), or from the proxy's scanning; the VS Code server download fails the same way (a 0-byte vscode-server.tar.gz)."
+        ),
+        Reason::TransferSlow => format!(
+            "The download from {host} flows, but too slowly to finish 1 MiB within the check's deadline: give a longer --timeout to tell a slow path from one that stalls; if it stays slow, look for a proxy or inspecting firewall that throttles it, or a forced tunnel's bandwidth."
         ),
         Reason::TransferUntested => format!(
             "Not a failure of {host}: the download it serves could not be started, because the host that names it did not redirect. Fix that host's check first (it is listed with the same scenario), then check again."

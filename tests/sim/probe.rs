@@ -118,6 +118,8 @@ fn command(sb: &Sandbox, sc: &Scenario, subcommand: Subcommand) -> Command {
     ] {
         cmd.env_remove(var);
     }
+    // A home of the sandbox's: what the developer's holds (a VS Code server) is not the node's.
+    cmd.env("HOME", &sb.dir);
     cmd.envs(&sc.env);
     let env_file = match &sc.env_file {
         Some(f) => fixture(f),

@@ -487,6 +487,10 @@ pub enum ServerFault {
     RegistryDenied,
     /// A download that sends 64 KiB of its body and then nothing.
     TransferStall,
+    /// A download that sends 8 KiB every 100 ms: flowing, too slowly for the deadline.
+    TransferSlow,
+    /// A whole 200 page of 3000 bytes where a download was asked for.
+    ShortPage,
     ClockAhead,
     /// The TLS ClientHello is read and the connection closed without a byte back.
     HelloClose,

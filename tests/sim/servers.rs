@@ -69,6 +69,8 @@ impl ServerFault {
             ServerFault::StorageDenied => Play::Hostile("storage-denied"),
             ServerFault::RegistryDenied => Play::Hostile("registry-denied"),
             ServerFault::TransferStall => Play::Hostile("transfer-stall"),
+            ServerFault::TransferSlow => Play::Hostile("transfer-slow"),
+            ServerFault::ShortPage => Play::Hostile("short-page"),
             ServerFault::ClockAhead => Play::Hostile("clock-ahead"),
             ServerFault::HelloClose => Play::Hostile("hello-close"),
             ServerFault::Expired => Play::Certificate(Leaf::Expired),
@@ -278,7 +280,7 @@ impl Endpoint<'_> {
         } else if world.download_hosts.contains(self.t.host()) {
             // Downloads a redirect names: the file, whole or by range, as a CDN serves it.
             let dir = &nginx.downloads;
-            format!("location /download/ {{ alias {dir}/; }} location / {{ return 404; }}")
+            format!("location {DOWNLOAD_PATH} {{ alias {dir}/; }} location / {{ return 404; }}")
         } else if self.t.host().ends_with(".azurecr.io") {
             // A container registry: an anonymous GET /v2/ is asked to sign in.
             let realm = format!("https://{}/oauth2/token", self.t.host());
@@ -328,7 +330,7 @@ fn registry_locations(sc: &Scenario, redirects: Vec<(String, String)>) -> String
     let others: String = redirects
         .iter()
         .map(|(path, to)| {
-            format!("location = {path} {{ return 302 https://{to}/download/{DOWNLOAD}; }} ")
+            format!("location = {path} {{ return 302 https://{to}{DOWNLOAD_PATH}{DOWNLOAD}; }} ")
         })
         .collect();
     format!("{others}location /v2/ {{ {v2} }} location / {{ return 200 \"ok\\n\"; }}")
@@ -336,6 +338,9 @@ fn registry_locations(sc: &Scenario, redirects: Vec<(String, String)>) -> String
 
 /// The file a download host serves: 2 MiB, more than a transfer check fetches.
 const DOWNLOAD: &str = "vscode-server-linux-x64.tar.gz";
+/// Where, as the real server download's redirect names it: a URL longer than a header a
+/// message quotes.
+const DOWNLOAD_PATH: &str = "/dbazure/download/stable/0f3a8d526c1e4b7a9d2e5a4b3c2d1e0f0f3a8d52/";
 
 impl Nginx {
     fn start(self, sb: &mut Sandbox) {

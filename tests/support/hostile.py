@@ -7,6 +7,8 @@
 #   storage-denied what Azure Storage answers when its own firewall rejects the client
 #   registry-denied what a container registry answers when its own firewall rejects the client
 #   transfer-stall a download that sends 64 KiB of its body, then nothing
+#   transfer-slow  a download that sends 8 KiB of its body every 100 ms
+#   short-page     a whole 200 answer of 3000 bytes of HTML where a download was asked for
 #   clock-ahead    a healthy answer whose Date is an hour ahead of this machine's clock
 #   hello-close    read the TLS ClientHello, then close the connection without a byte back
 # Usage: hostile.py MODE ADDR PORT [CERT KEY]
@@ -68,6 +70,16 @@ def serve(conn):
                          b"Content-Range: bytes 0-1048575/52428800\r\nContent-Length: 1048576\r\n\r\n"
                          + b"\x1f" * 65536)
             time.sleep(60)
+        elif mode == "transfer-slow":
+            conn.sendall(b"HTTP/1.1 206 Partial Content\r\nContent-Type: application/gzip\r\n"
+                         b"Content-Range: bytes 0-1048575/52428800\r\nContent-Length: 1048576\r\n\r\n")
+            for _ in range(128):
+                conn.sendall(b"\x1f" * 8192)
+                time.sleep(0.1)
+        elif mode == "short-page":
+            body = b"<html>" + b"x" * 2987 + b"</html>"
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
         elif mode == "clock-ahead":
             date = email.utils.formatdate(time.time() + 3600, usegmt=True).encode()
             conn.sendall(b"HTTP/1.1 200 OK\r\nDate: " + date +
