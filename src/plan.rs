@@ -60,6 +60,9 @@ pub struct Plan {
     /// For private-endpoint names: the host whose address this one must share, if it could
     /// be built.
     pub same_address_as: Option<String>,
+    /// For an `if_exists` name: the host and privatelink zone whose answer through the zone
+    /// shows that this name must exist.
+    pub exists_with: Option<(String, String)>,
     pub service_tag: Option<String>,
     /// Whether a failure fails the run: the entry's `required`, except that a check of one
     /// networking mode only cannot fail a run whose mode is unknown.
@@ -185,6 +188,11 @@ fn plan_one(e: &Arc<Entry>, entries: &[Arc<Entry>], ctx: &Context) -> Result<Pla
         .and_then(|c| c.stands_for.as_ref())
         .map(|w| w.expand_or_text(ctx));
     let stand_in = stands_for.is_some() && !host.named && host.template.stands_in();
+    let exists_with = e.exists_with.as_ref().and_then(|id| {
+        let other = entries.iter().find(|o| &o.id == id)?.host_for(ctx.cloud)?;
+        let host = other.host.expand(ctx).ok()?.to_ascii_lowercase();
+        Some((host, other.privatelink?))
+    });
     let same_address_as = e.same_address_as.as_ref().and_then(|id| {
         let other = entries.iter().find(|o| &o.id == id)?;
         other
@@ -204,6 +212,7 @@ fn plan_one(e: &Arc<Entry>, entries: &[Arc<Entry>], ctx: &Context) -> Result<Pla
         privatelink: in_cloud.as_ref().and_then(|c| c.privatelink.clone()),
         redirect_from: in_cloud.and_then(|c| c.redirect_from),
         same_address_as,
+        exists_with,
         service_tag: e.service_tag.as_ref().map(|t| Template::fill(t, ctx)),
         required: e.required && !(ctx.mode == Mode::Auto && e.modes.len() == 1),
     })

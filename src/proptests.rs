@@ -52,6 +52,10 @@ const CATALOG: &[&str] = &[
     "http_status = [\"2xx\"]\n",
     "redirect_from = \"https://m.example/v2/\"\n",
     "same_address_as = \"x\"\n",
+    "scenario = \"s\"\n",
+    "transfer_bytes = 4096\n",
+    "if_exists = true\n",
+    "exists_with = \"x\"\n",
 ];
 
 const URIS: &[&str] = &[

@@ -26,9 +26,10 @@ pub struct Seen {
     pub host_note: Option<String>,
     /// Whether a private endpoint answered for the name.
     pub private_endpoint_seen: bool,
-    /// Azure DNS answered the name with addresses: it exists, whatever the node's resolver
-    /// said, so its absence is the resolver's fault, never a name that need not exist.
-    pub azure_dns_knows: bool,
+    /// The name exists, whatever the node's resolver said: Azure DNS answered it, or the name
+    /// it exists with (`exists_with`) shows its private endpoint. Its absence is then a fault,
+    /// never a name that need not exist.
+    pub name_exists: bool,
     pub phases: Vec<Phase>,
     /// How an egress firewall refused the name, when one did.
     pub denial: Option<Box<Denial>>,

@@ -93,6 +93,7 @@ scenarios! {
     vscode_transfer_slow,
     vscode_transfer_short,
     registry_no_private_endpoint,
+    registry_data_record_missing,
 }
 
 /// `merge` and `diff` over the reports that `healthy` and `firewall_rejects` write.

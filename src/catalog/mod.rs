@@ -126,6 +126,10 @@ pub struct Entry {
     /// The name exists only where the service is set up so (a registry's dedicated data
     /// endpoint): a name that does not exist makes the check not apply, not fail.
     pub if_exists: bool,
+    /// For an `if_exists` name: the id of the DNS entry whose answer through its privatelink
+    /// zone shows that this name must exist (a registry with a private endpoint has a data
+    /// endpoint).
+    pub exists_with: Option<String>,
     pub doc: String,
     /// Where the entry came from, for messages about it.
     pub origin: Origin,
@@ -348,18 +352,22 @@ pub fn load(extra: &[(String, String)]) -> Result<Vec<Arc<Entry>>, CatalogError>
         all.extend(parse(file, text, &mut seen)?);
     }
     for e in &all {
-        let Some(other) = &e.same_address_as else {
-            continue;
-        };
-        if !all.iter().any(|o| &o.id == other && o.kind == Kind::Dns) {
-            return Err(CatalogError {
-                file: e.origin.file.clone(),
-                line: e.origin.line,
-                what: format!(
-                    "endpoint \"{}\": same_address_as = \"{other}\" names no DNS entry",
-                    e.id
-                ),
-            });
+        let named = [
+            ("same_address_as", &e.same_address_as),
+            ("exists_with", &e.exists_with),
+        ];
+        for (field, other) in named {
+            let Some(other) = other else { continue };
+            if !all.iter().any(|o| &o.id == other && o.kind == Kind::Dns) {
+                return Err(CatalogError {
+                    file: e.origin.file.clone(),
+                    line: e.origin.line,
+                    what: format!(
+                        "endpoint \"{}\": {field} = \"{other}\" names no DNS entry",
+                        e.id
+                    ),
+                });
+            }
         }
     }
     Ok(all)

@@ -77,6 +77,7 @@ struct RawEntry {
     transfer_bytes: Option<u64>,
     #[serde(default)]
     if_exists: bool,
+    exists_with: Option<String>,
     doc: String,
 }
 
@@ -206,6 +207,7 @@ fn entry(r: RawEntry, origin: Origin) -> Result<Entry, String> {
         scenario: r.scenario,
         transfer_bytes: r.transfer_bytes,
         if_exists: r.if_exists,
+        exists_with: r.exists_with,
         doc: r.doc,
     })
 }
@@ -417,6 +419,13 @@ fn situation(r: &RawEntry, http: &mut HttpSpec) -> Result<(), String> {
             "scenario \"{name}\" must be lowercase letters, digits and '-', and not \"all\""
         ));
     }
+    if let Some(other) = r.exists_with.as_deref() {
+        if !r.if_exists || !valid_id(other) {
+            return Err(format!(
+                "exists_with = \"{other}\" needs if_exists and the id of another entry"
+            ));
+        }
+    }
     let Some(bytes) = r.transfer_bytes else {
         return Ok(());
     };
@@ -604,6 +613,13 @@ pub(crate) mod tests {
             ("private_only = true\nport = 9", "duplicate key"),
             ("firewall_answer = \"storage\"", "needs kind \"https\""),
             ("firewall_answer = \"acr\"", "unknown variant"),
+            ("scenario = \"all\"", "not \"all\""),
+            ("scenario = \"VS Code\"", "lowercase letters"),
+            (
+                "transfer_bytes = 1048576",
+                "transfer_bytes needs kind \"https\"",
+            ),
+            ("exists_with = \"pe-acr\"", "needs if_exists"),
             ("host_from = \"elsewhere\"", "unknown variant"),
         ] {
             let text = GOOD.replace("doc =", &format!("{extra}\ndoc ="));
@@ -624,6 +640,18 @@ pub(crate) mod tests {
             e.to_string().starts_with("extra.toml:1:") && e.what.contains("names no DNS entry"),
             "{e}"
         );
+        let huge = GOOD.replace("kind = \"tls\"", "kind = \"https\"\ntransfer_bytes = 1");
+        assert!(parse_one(&huge)
+            .unwrap_err()
+            .what
+            .contains("between 1024 and"));
+        let fetch = GOOD.replace("kind = \"tls\"", "kind = \"https\"\ntransfer_bytes = 2048");
+        let e = &parse_one(&fetch).unwrap()[0];
+        assert!(e
+            .http
+            .headers
+            .contains(&("Range".into(), "bytes=0-2047".into())));
+        assert!(e.http.accepts(206) && e.http.accepts(200) && !e.http.accepts(404));
         let https = GOOD.replace(
             "kind = \"tls\"",
             "kind = \"https\"\nfirewall_answer = \"storage\"",

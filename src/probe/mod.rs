@@ -163,7 +163,7 @@ impl Runner {
 
     /// The zones a custom DNS server must forward for the plan's name, as a remediation names
     /// them: the workspace's, or another service's own.
-    fn zones_for(&self, plan: &Plan) -> std::borrow::Cow<'_, str> {
+    pub(crate) fn zones_for(&self, plan: &Plan) -> std::borrow::Cow<'_, str> {
         match &plan.privatelink {
             Some(zone) => {
                 let zones = catalog::zones_to_forward(self.context.cloud, Some(zone), &plan.host);
@@ -205,7 +205,7 @@ pub struct Trace {
     /// the mode.
     pub private_endpoint_seen: bool,
     /// Azure DNS, asked beside a custom resolver, answered the name with addresses.
-    pub azure_dns_knows: bool,
+    pub name_exists: bool,
     /// The address and port that met silence (a connect with no answer, UDP with no reply),
     /// for `--trace`.
     pub silent_at: Option<SocketAddr>,
@@ -224,7 +224,7 @@ impl Trace {
             host_note: plan.host_source.as_ref().map(|s| format!("host from {s}")),
             redirect_path: None,
             private_endpoint_seen: false,
-            azure_dns_knows: false,
+            name_exists: false,
             silent_at: None,
             hello_unanswered: None,
             denial: None,
@@ -241,7 +241,7 @@ impl Trace {
             host_note: None,
             redirect_path: None,
             private_endpoint_seen: false,
-            azure_dns_knows: false,
+            name_exists: false,
             silent_at: None,
             hello_unanswered: None,
             denial: None,
@@ -263,7 +263,7 @@ impl Trace {
             stand_in: self.stand_in,
             host_note: self.host_note,
             private_endpoint_seen: self.private_endpoint_seen,
-            azure_dns_knows: self.azure_dns_knows,
+            name_exists: self.name_exists,
             phases: self.phases,
             denial: self.denial,
             proxy,
@@ -329,6 +329,36 @@ fn shows_answer(phase: &mut Phase, a: &dns::Answer) {
     phase.server = Some(a.server.clone());
 }
 
+/// A name that need not exist, reported missing: when the name it exists with answers through
+/// its privatelink zone, the service has a private endpoint, which gives this name a record
+/// there too; the record is missing, and that is a failure to report, not a set-up without it.
+async fn must_exist(
+    runner: &Runner,
+    f: Failure,
+    other: &str,
+    zone: &str,
+    deadline: Instant,
+    trace: &mut Trace,
+) -> Failure {
+    let (answer, _) = runner.resolve_shared(other, deadline).await;
+    let through = answer.is_ok_and(|a| {
+        a.cnames
+            .iter()
+            .any(|c| c == zone || c.ends_with(&format!(".{zone}")))
+    });
+    if !through {
+        return f;
+    }
+    trace.name_exists = true;
+    Failure {
+        message: format!(
+            "{}; {other} answers through {zone}, so the service has a private endpoint, which gives this name a record in that zone too: the record is missing",
+            f.message
+        ),
+        ..f
+    }
+}
+
 /// Run one check: every phase under the same deadline; the first failing phase decides.
 pub async fn run_check(runner: &Runner, plan: &Plan) -> CheckResult {
     let started = Instant::now();
@@ -340,6 +370,12 @@ pub async fn run_check(runner: &Runner, plan: &Plan) -> CheckResult {
             message: skip.message().to_string(),
         }),
         None => path::run(runner, plan, deadline, &mut trace).await,
+    };
+    let outcome = match (outcome, &plan.exists_with) {
+        (Err(f), Some((other, zone))) if f.reason == Reason::DnsNxdomain => {
+            Err(must_exist(runner, f, other, zone, deadline, &mut trace).await)
+        }
+        (outcome, _) => outcome,
     };
     let proxy = runner
         .proxy_for(plan.entry.kind, &trace.host)

@@ -53,7 +53,7 @@ pub(super) async fn check(
     let Ok(theirs) = theirs else { return judged };
     // Azure DNS answering privately proves the workspace has a private endpoint.
     trace.private_endpoint_seen = theirs.addresses.iter().any(is_private);
-    trace.azure_dns_knows = !theirs.addresses.is_empty();
+    trace.name_exists = !theirs.addresses.is_empty();
     let mut ours: Vec<IpAddr> = answer
         .as_ref()
         .map(|a| a.addresses.clone())

@@ -18,7 +18,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         stand_in: is_stand_in,
         host_note,
         private_endpoint_seen,
-        azure_dns_knows,
+        name_exists,
         mut phases,
         denial,
         proxy,
@@ -29,7 +29,7 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         Err(f) => (f.reason, f.message),
     };
     // A name Azure DNS answers exists: its absence here is the resolver's, not the name's.
-    let (reason, message) = match azure_dns_knows {
+    let (reason, message) = match name_exists {
         true => (reason, message),
         false => stand_in(plan, &host, is_stand_in, reason, message),
     };
@@ -313,7 +313,7 @@ mod tests {
                 stand_in: plan.stand_in,
                 host_note: None,
                 private_endpoint_seen: false,
-                azure_dns_knows: knows,
+                name_exists: knows,
                 phases: Vec::new(),
                 denial: None,
                 proxy: None,

@@ -273,7 +273,8 @@ impl Watch {
     /// the history shows. A name that flapped outweighs everything (it explains the rest); a
     /// check that counted against itself in some rounds but not in the last is intermittent;
     /// a check that fails now says since when.
-    pub fn finish(self, forward_zones: &str) -> Vec<CheckResult> {
+    /// `forward_zones` names, for a check's id, the zones a remediation tells to forward.
+    pub fn finish(self, forward_zones: &dyn Fn(&str) -> String) -> Vec<CheckResult> {
         let Watch {
             order,
             mut checks,
@@ -285,7 +286,8 @@ impl Watch {
             .filter_map(|id| checks.remove(id))
             .map(|t| {
                 let name = names.get(&t.last.target.host);
-                t.finish(name, forward_zones)
+                let zones = forward_zones(&t.last.id);
+                t.finish(name, &zones)
             })
             .collect()
     }
@@ -498,7 +500,7 @@ mod tests {
             w.answer_changes().collect::<Vec<_>>(),
             [("name.example.net", 2)]
         );
-        let r = &w.finish("api.azureml.ms")[0];
+        let r = &w.finish(&|_| "api.azureml.ms".into())[0];
         assert_eq!(r.reason, Reason::DnsFlapping);
         assert_eq!(r.status, Status::Fail, "a required check fails");
         for needle in [
@@ -527,7 +529,7 @@ mod tests {
         let mut second = ok(&["10.0.0.6"]);
         second.required = false;
         w.record(&round(2), vec![second]);
-        let r = &w.finish("z")[0];
+        let r = &w.finish(&|_| "z".into())[0];
         assert_eq!((r.status, r.reason), (Status::Warn, Reason::DnsFlapping));
         assert!(
             r.message.contains("between private addresses"),
@@ -542,7 +544,7 @@ mod tests {
         for (n, a) in [(1, "203.0.113.1"), (2, "203.0.113.2"), (3, "203.0.113.3")] {
             w.record(&round(n), vec![ok(&[a])]);
         }
-        let r = &w.finish("z")[0];
+        let r = &w.finish(&|_| "z".into())[0];
         assert_eq!((r.status, r.reason), (Status::Pass, Reason::Ok));
         let h = r.history.as_ref().unwrap();
         assert_eq!((h.answers.len(), h.answer_changes), (3, 2));
@@ -555,7 +557,7 @@ mod tests {
             let a = format!("203.0.113.{n}");
             w.record(&round(n), vec![ok(&[a.as_str()])]);
         }
-        let h = w.finish("z")[0].history.clone().unwrap();
+        let h = w.finish(&|_| "z".into())[0].history.clone().unwrap();
         assert_eq!(h.answers.len(), MAX_ANSWERS);
         assert_eq!(h.answers[0].round, 1);
         assert_eq!(h.answers.last().unwrap().round, 100);
@@ -573,7 +575,7 @@ mod tests {
         assert_eq!(changes[0].was, Some((Status::Pass, Reason::Ok)));
         assert!(!changes[0].answer, "the answer is the same");
         assert!(w.record(&round(3), vec![ok(&["10.0.0.5"])]).len() == 1);
-        let r = &w.finish("z")[0];
+        let r = &w.finish(&|_| "z".into())[0];
         assert_eq!((r.status, r.reason), (Status::Warn, Reason::Intermittent));
         for needle in [
             "failed in 1 of 3 rounds (tcp_timeout 1)",
@@ -598,7 +600,7 @@ mod tests {
         for n in 1..=3 {
             w.record(&round(n), vec![silent()]);
         }
-        let r = &w.finish("z")[0];
+        let r = &w.finish(&|_| "z".into())[0];
         assert_eq!(
             r.reason,
             Reason::UdpNoReply,
@@ -611,7 +613,7 @@ mod tests {
         let rejected = answered("u", Status::Fail, Reason::UdpUnreachable, &["10.0.0.7"]);
         w.record(&round(2), vec![rejected]);
         w.record(&round(3), vec![silent()]);
-        assert_eq!(w.finish("z")[0].reason, Reason::Intermittent);
+        assert_eq!(w.finish(&|_| "z".into())[0].reason, Reason::Intermittent);
     }
 
     #[test]
@@ -627,7 +629,7 @@ mod tests {
                 &["10.0.0.5"],
             )],
         );
-        let r = &w.finish("z")[0];
+        let r = &w.finish(&|_| "z".into())[0];
         assert_eq!((r.status, r.reason), (Status::Fail, Reason::TcpTimeout));
         assert!(
             r.message.contains("failed in 1 of 2 rounds"),
@@ -647,7 +649,7 @@ mod tests {
                 )],
             );
         }
-        let r = &w.finish("z")[0];
+        let r = &w.finish(&|_| "z".into())[0];
         assert_eq!(r.reason, Reason::TcpTimeout);
         assert_eq!(
             r.message, "message of c",

@@ -87,7 +87,12 @@ pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
             "interrupted before the first round finished: there is nothing to report",
         ));
     }
-    let results = watch.finish(&runner.forward_zones);
+    // Each check's own zones: a registry's or key vault's name forwards its service's.
+    let zones = |id: &str| match plans.iter().find(|p| p.entry.id == id) {
+        Some(plan) => runner.zones_for(plan).into_owned(),
+        None => runner.forward_zones.clone(),
+    };
+    let results = watch.finish(&zones);
     let context = session::noting_middlebox(context, out.middlebox.take());
     let mut report = session::assemble(
         started,
