@@ -61,8 +61,9 @@ pub struct Plan {
     /// be built.
     pub same_address_as: Option<String>,
     /// For an `if_exists` name: the host and privatelink zone whose answer through the zone
-    /// shows that this name must exist.
-    pub exists_with: Option<(String, String)>,
+    /// shows that this name must exist. Boxed: most plans have none, and a catalog of
+    /// thousands holds a plan an entry.
+    pub exists_with: Option<Box<(String, String)>>,
     pub service_tag: Option<String>,
     /// Whether a failure fails the run: the entry's `required`, except that a check of one
     /// networking mode only cannot fail a run whose mode is unknown.
@@ -191,7 +192,7 @@ fn plan_one(e: &Arc<Entry>, entries: &[Arc<Entry>], ctx: &Context) -> Result<Pla
     let exists_with = e.exists_with.as_ref().and_then(|id| {
         let other = entries.iter().find(|o| &o.id == id)?.host_for(ctx.cloud)?;
         let host = other.host.expand(ctx).ok()?.to_ascii_lowercase();
-        Some((host, other.privatelink?))
+        Some(Box::new((host, other.privatelink?)))
     });
     let same_address_as = e.same_address_as.as_ref().and_then(|id| {
         let other = entries.iter().find(|o| &o.id == id)?;

@@ -372,7 +372,8 @@ pub async fn run_check(runner: &Runner, plan: &Plan) -> CheckResult {
         None => path::run(runner, plan, deadline, &mut trace).await,
     };
     let outcome = match (outcome, &plan.exists_with) {
-        (Err(f), Some((other, zone))) if f.reason == Reason::DnsNxdomain => {
+        (Err(f), Some(with)) if f.reason == Reason::DnsNxdomain => {
+            let (other, zone) = &**with;
             Err(must_exist(runner, f, other, zone, deadline, &mut trace).await)
         }
         (outcome, _) => outcome,

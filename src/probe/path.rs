@@ -6,7 +6,6 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use tokio::io::AsyncReadExt;
-
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -482,22 +481,7 @@ async fn https(
 ) -> Result<String, Failure> {
     let e = &plan.entry;
     let host = trace.host.clone();
-    // A transfer fetches the object a redirect named; without one, only the host's answer to
-    // `GET /` can be judged.
-    let object = match (e.transfer_bytes, &trace.redirect_path) {
-        (Some(want), Some(path)) => Some((want, Some(path.clone()))),
-        (Some(_), None) if plan.redirect_from.is_some() => None,
-        (Some(want), None) => Some((want, None)),
-        (None, _) => None,
-    };
-    let spec = match (&object, e.transfer_bytes) {
-        (Some((_, Some(path))), _) => Cow::Owned(crate::catalog::HttpSpec {
-            path: path.clone(),
-            ..e.http.clone()
-        }),
-        (None, Some(_)) => Cow::Owned(crate::catalog::HttpSpec::default()),
-        _ => Cow::Borrowed(&e.http),
-    };
+    let (spec, fetch) = asked(plan, trace);
     let own = e.firewall_answer;
     let head = request(&mut stream, &host, &spec, own, via, deadline, trace).await?;
     // A session a middlebox re-signed is not the service's own: its clock is not compared.
@@ -510,8 +494,8 @@ async fn https(
     {
         return Err(denied);
     }
-    match (object, e.transfer_bytes) {
-        (Some((want, _)), _) => Box::pin(transfer(stream, &host, &head, want, deadline, trace))
+    match (fetch, e.transfer_bytes) {
+        (Some(want), _) => Box::pin(transfer(stream, &host, &head, want, deadline, trace))
             .await
             .map(|moved| format!("{}; {moved}", in_words(&head))),
         (None, Some(_)) => Err(Failure {
@@ -522,6 +506,26 @@ async fn https(
             ),
         }),
         (None, None) => Ok(in_words(&head)),
+    }
+}
+
+/// The request an HTTPS check sends, and how many bytes of its body a transfer must read: the
+/// entry's own request; for a transfer, the file a redirect named (or the entry's path, where no
+/// redirect is asked). A transfer whose redirect named nothing has no file to fetch: only the
+/// host's answer to `GET /` can be judged.
+fn asked<'a>(plan: &'a Plan, trace: &Trace) -> (Cow<'a, crate::catalog::HttpSpec>, Option<u64>) {
+    let e = &plan.entry;
+    match (e.transfer_bytes, &trace.redirect_path) {
+        (None, _) => (Cow::Borrowed(&e.http), None),
+        (Some(want), Some(path)) => {
+            let spec = crate::catalog::HttpSpec {
+                path: path.clone(),
+                ..e.http.clone()
+            };
+            (Cow::Owned(spec), Some(want))
+        }
+        (Some(_), None) if plan.redirect_from.is_some() => (Cow::Owned(Default::default()), None),
+        (Some(want), None) => (Cow::Borrowed(&e.http), Some(want)),
     }
 }
 

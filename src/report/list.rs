@@ -51,7 +51,8 @@ pub struct Listed<'a> {
 /// the checks it adds.
 pub struct Scenario<'a> {
     pub name: &'a str,
-    pub title: Option<String>,
+    /// Its line in `probes/defaults.toml`; one of a `--catalog` file's says where it is from.
+    pub title: String,
     pub on: bool,
     pub checks: Vec<&'a str>,
 }
@@ -66,7 +67,8 @@ impl<'a> Scenario<'a> {
             .into_iter()
             .map(|name| Scenario {
                 name,
-                title: crate::catalog::scenario_title(name),
+                title: crate::catalog::scenario_title(name)
+                    .unwrap_or_else(|| "from a --catalog file".into()),
                 on: ctx.runs_scenario(Some(name)),
                 checks: entries
                     .iter()
@@ -143,11 +145,10 @@ pub fn scenarios_text(scenarios: &[Scenario]) -> String {
     let mut s = String::from("\nscenarios (--scenario NAME[,NAME] adds their checks):\n");
     for sc in scenarios {
         let state = if sc.on { "on " } else { "off" };
-        let title = sc.title.as_deref().unwrap_or("from a --catalog file");
         s.push_str(&format!(
             "  {:w$}  {state}  {}\n",
             sc.name,
-            printable(title)
+            printable(&sc.title)
         ));
         s.push_str(&format!(
             "  {:w$}       adds: {}\n",
@@ -169,7 +170,7 @@ pub fn scenarios_markdown(scenarios: &[Scenario]) -> String {
             "| {} | {} | {} | {} |\n",
             cell(sc.name),
             if sc.on { "yes" } else { "no" },
-            cell(sc.title.as_deref().unwrap_or("from a --catalog file")),
+            cell(&sc.title),
             cell(&sc.checks.join(" "))
         ));
     }

@@ -38,6 +38,15 @@ use history::{Round, Transition, Watch};
 #[cfg(test)]
 pub(crate) use metrics::escape as escape_label;
 
+/// The zones each check's remediation names, by the check's id: a registry's or key vault's
+/// name forwards its service's own.
+fn zones_by_check<'a>(plans: &'a [Plan], runner: &'a Runner) -> impl Fn(&str) -> String + 'a {
+    move |id| match plans.iter().find(|p| p.entry.id == id) {
+        Some(plan) => runner.zones_for(plan).into_owned(),
+        None => runner.forward_zones.clone(),
+    }
+}
+
 /// `amlprobe watch`.
 pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
     let check_args = &args.check;
@@ -87,12 +96,7 @@ pub fn watch(args: &WatchArgs) -> Result<i32, Stop> {
             "interrupted before the first round finished: there is nothing to report",
         ));
     }
-    // Each check's own zones: a registry's or key vault's name forwards its service's.
-    let zones = |id: &str| match plans.iter().find(|p| p.entry.id == id) {
-        Some(plan) => runner.zones_for(plan).into_owned(),
-        None => runner.forward_zones.clone(),
-    };
-    let results = watch.finish(&zones);
+    let results = watch.finish(&zones_by_check(&plans, &runner));
     let context = session::noting_middlebox(context, out.middlebox.take());
     let mut report = session::assemble(
         started,
