@@ -140,6 +140,15 @@ pub fn parse_head_at(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
     }
 }
 
+/// Whether `name` is `zone` or a name under it (`x.privatelink.azurecr.io` in
+/// `privatelink.azurecr.io`).
+pub fn in_zone(name: &str, zone: &str) -> bool {
+    name == zone
+        || name
+            .strip_suffix(zone)
+            .is_some_and(|rest| rest.ends_with('.'))
+}
+
 /// At most `max` bytes of `b`, with anything unprintable shown as `.`.
 pub fn printable(b: &[u8], max: usize) -> String {
     b.iter()
@@ -181,6 +190,20 @@ mod tests {
         assert_eq!(head.body_with_head, 3);
         assert_eq!(range_total("bytes */100"), Some(100));
         assert_eq!(range_total("bytes 0-9/*"), None);
+    }
+
+    #[test]
+    fn a_name_is_in_a_zone_only_at_a_label_boundary() {
+        assert!(in_zone("privatelink.azurecr.io", "privatelink.azurecr.io"));
+        assert!(in_zone(
+            "myacr.privatelink.azurecr.io",
+            "privatelink.azurecr.io"
+        ));
+        assert!(!in_zone(
+            "myacrprivatelink.azurecr.io",
+            "privatelink.azurecr.io"
+        ));
+        assert!(!in_zone("azurecr.io", "privatelink.azurecr.io"));
     }
 
     #[test]

@@ -313,7 +313,7 @@ pub fn zones_to_forward(cloud: Cloud, privatelink: Option<&str>, host: &str) -> 
     match privatelink.and_then(|z| z.strip_prefix("privatelink.")) {
         Some(zone) if !workspace.iter().any(|w| w == zone) => {
             let mut zones = Vec::new();
-            if !host.ends_with(&format!(".{zone}")) {
+            if !crate::net::in_zone(host, zone) {
                 zones.extend(host.split_once('.').map(|(_, parent)| parent.to_string()));
             }
             zones.push(zone.to_string());

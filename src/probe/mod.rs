@@ -341,11 +341,7 @@ async fn must_exist(
     trace: &mut Trace,
 ) -> Failure {
     let (answer, _) = runner.resolve_shared(other, deadline).await;
-    let through = answer.is_ok_and(|a| {
-        a.cnames
-            .iter()
-            .any(|c| c == zone || c.ends_with(&format!(".{zone}")))
-    });
+    let through = answer.is_ok_and(|a| a.cnames.iter().any(|c| crate::net::in_zone(c, zone)));
     if !through {
         return f;
     }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use tokio::time::Instant;
 
 use super::{dns, lookup_phase, shows_answer, Failure, Runner, Trace};
-use crate::net::{is_private, AZURE_DNS};
+use crate::net::{in_zone, is_private, AZURE_DNS};
 use crate::plan::Plan;
 use crate::reason::{Reason, Status};
 use crate::result::{Phase, PhaseKind};
@@ -115,10 +115,7 @@ async fn judge(
         return same_address(runner, plan, other, a, deadline).await;
     }
     let zone = plan.privatelink.as_deref().unwrap_or("privatelink");
-    let through = a
-        .cnames
-        .iter()
-        .any(|c| c == zone || c.ends_with(&format!(".{zone}")));
+    let through = a.cnames.iter().any(|c| in_zone(c, zone));
     if through {
         Ok(format!(
             "{host} answers the private endpoint {}",

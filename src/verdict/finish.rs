@@ -5,6 +5,7 @@
 
 use super::{allowed_by, refused_by_name, remediation, Subject};
 use crate::catalog::{Expect, HostCheck, Kind};
+use crate::net::in_zone;
 use crate::plan::Plan;
 use crate::reason::{status_for, Path, Reason, Status};
 use crate::result::{CheckResult, Denial, Phase, PhaseKind, Seen, Target};
@@ -33,10 +34,8 @@ pub fn finish(plan: &Plan, seen: Seen, forward_zones: &str) -> CheckResult {
         true => (reason, message),
         false => stand_in(plan, &host, is_stand_in, reason, message),
     };
-    let (reason, message) = match private_endpoint_seen {
-        true => (reason, message),
-        false => without_private_endpoint(plan, &phases, reason, message),
-    };
+    let seen = (name_exists, private_endpoint_seen);
+    let (reason, message) = not_set_up(plan, &phases, seen, reason, message);
     let (denial, message) = refused_wildcard(plan, is_stand_in, denial, message);
     let (reason, message) = match e.expect {
         Expect::Open => (reason, message),
@@ -142,49 +141,47 @@ fn stand_in(
                 ),
             )
         }
-        // A name that exists only where the service is set up with it.
-        _ if reason == Reason::DnsNxdomain
-            && plan.entry.if_exists
-            && plan.entry.expect == Expect::Open =>
-        {
-            (
-                Reason::NotApplicable,
-                format!(
-                    "{message}; {host} exists only where the service is set up to use it, so this check does not apply here (if it should exist, its DNS record is missing)"
-                ),
-            )
-        }
         _ => (reason, message),
     }
 }
 
-/// A service's private-endpoint name (`if_exists`, of a registry or key vault, which may have
-/// no private endpoint at all) that answers a public address without its chain going through
-/// the privatelink zone has no private endpoint: the service is reached at its public address,
-/// and this check does not apply. A chain through the zone shows an endpoint the node misses.
-fn without_private_endpoint(
+/// A name that exists only where the service is set up with it (`if_exists`: a registry's data
+/// endpoint, a registry's or key vault's private-endpoint name) does not apply where it is not
+/// set up: the name does not exist, or, for a private-endpoint name, it answers a public address
+/// through no privatelink zone (the service has no private endpoint and is reached at its public
+/// address). Never when the run shows the name exists (Azure DNS answers it) or the private
+/// endpoint does (Azure DNS answers privately, or the chain goes through the zone).
+fn not_set_up(
     plan: &Plan,
     phases: &[Phase],
+    seen: (bool, bool),
     reason: Reason,
     message: String,
 ) -> (Reason, String) {
-    let (Some(zone), true) = (plan.privatelink.as_deref(), plan.entry.if_exists) else {
+    let (name_exists, private_endpoint_seen) = seen;
+    if !plan.entry.if_exists || plan.entry.expect != Expect::Open {
         return (reason, message);
-    };
-    let through = phases
-        .iter()
-        .filter(|p| p.phase == PhaseKind::Dns)
-        .flat_map(|p| p.cnames.iter().flatten())
-        .any(|c| c == zone || c.ends_with(&format!(".{zone}")));
-    match reason == Reason::DnsPublicAddress && !through {
-        true => (
-            Reason::NotApplicable,
-            format!(
-                "{message}; no CNAME goes through {zone}, so the service has no private endpoint and is reached at its public address: this check does not apply"
-            ),
-        ),
-        false => (reason, message),
     }
+    let host = &plan.host;
+    let no_endpoint = |zone: &str| {
+        !phases
+            .iter()
+            .filter(|p| p.phase == PhaseKind::Dns)
+            .flat_map(|p| p.cnames.iter().flatten())
+            .any(|c| in_zone(c, zone))
+    };
+    let why = match (reason, plan.privatelink.as_deref()) {
+        (Reason::DnsNxdomain, _) if !name_exists => format!(
+            "{host} exists only where the service is set up to use it, so this check does not apply here (if it should exist, its DNS record is missing)"
+        ),
+        (Reason::DnsPublicAddress, Some(zone)) if !private_endpoint_seen && no_endpoint(zone) => {
+            format!(
+                "no CNAME goes through {zone}, so the service has no private endpoint and is reached at its public address: this check does not apply"
+            )
+        }
+        _ => return (reason, message),
+    };
+    (Reason::NotApplicable, format!("{message}; {why}"))
 }
 
 /// A firewall refused a name chosen only to stand for a wildcard: the node's own traffic goes
